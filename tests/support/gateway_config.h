@@ -1,0 +1,53 @@
+// GatewayConfig: the YAML a test hands to hotgate, as fields with the contract's defaults, so
+// each test states only what it changes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace hotgate::test {
+
+struct GatewayConfig {
+    struct Route {
+        std::string name;
+        std::string match;  // YAML flow mapping, e.g. "{ path_prefix: / }"
+        std::string cluster;  // empty for a direct response
+        int direct_status = 200;
+        std::string direct_body;
+    };
+    struct Cluster {
+        std::string name;
+        std::vector<std::string> endpoints;  // "127.0.0.1:PORT"
+        int max_idle_per_endpoint = 64;
+    };
+
+    int workers = 1;
+    std::uint16_t listen_port = 0;
+    std::uint16_t admin_port = 0;
+    std::string listener_name = "public";
+
+    std::string max_header_bytes = "16k";
+    std::string max_body_bytes = "10MB";
+    std::string max_connections = "10000";
+
+    std::string header_read = "10s";
+    std::string idle = "60s";
+    std::string upstream_connect = "2s";
+    std::string upstream_response = "30s";
+    std::string drain = "15s";
+
+    std::vector<Route> routes;  // first match wins, in this order
+    std::vector<Cluster> clusters;
+
+    // The config file text. Strings are emitted double-quoted and escaped.
+    std::string toYaml() const;
+};
+
+// The configuration most integration tests use: listener and admin on the given ports,
+// `/direct` answered by a direct response ("direct\n"), `/down/...` to a cluster whose only
+// endpoint refuses connections (`down_port`), everything else to the upstream (`backend`).
+GatewayConfig defaultGatewayConfig(std::uint16_t listen_port, std::uint16_t admin_port,
+                                   std::uint16_t upstream_port, std::uint16_t down_port);
+
+}  // namespace hotgate::test

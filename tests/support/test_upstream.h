@@ -1,0 +1,74 @@
+// TestUpstream: the HTTP/1.1 + WebSocket server the integration tests put behind hotgate. It
+// runs on its own io_context thread on 127.0.0.1:0 and counts what reaches it, so tests can
+// tell what the gateway forwarded, how often, and over how many connections.
+//
+// Endpoints (path and query exactly as received; any method):
+//   /echo               body streamed back as received (same Content-Length, or chunked when
+//                       the request was chunked); never holds the whole body unless the
+//                       reader of the reply is slower than the sender
+//   /hash               reads the body streaming, replies "<bytes> <fnv1a64 hex>"
+//   /chunked?n=N&size=S chunked reply of N chunks of S bytes; chunk i is S x ('a' + i % 26)
+//   /slow?ms=N          waits N ms, then replies "slow\n"
+//   /headers            replies the request headers, one "name: value" line each
+//   /status/NNN         replies status NNN ("status NNN\n")
+//   /ws                 WebSocket echo (text stays text, binary stays binary)
+//   /reset              closes abortively (SO_LINGER 0, so an RST) without answering
+//   /halfheader         sends half a status line and headers, then closes
+//   /close              replies 200 with Connection: close and closes
+//   anything else       200 "ok <path>\n"
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace hotgate::test {
+
+class TestUpstream {
+public:
+    struct SeenRequest {
+        std::string method;
+        std::string target;
+        std::vector<std::pair<std::string, std::string>> headers;  // names as received
+
+        // Every value of header `name` (case-insensitive), in order.
+        std::vector<std::string> values(const std::string& name) const;
+        bool has(const std::string& name) const { return !values(name).empty(); }
+    };
+
+    // Binds 127.0.0.1:0 and starts serving; port() is 0 when the bind failed.
+    TestUpstream();
+    // Stops the io_context thread; open connections are dropped.
+    ~TestUpstream();
+
+    TestUpstream(const TestUpstream&) = delete;
+    TestUpstream& operator=(const TestUpstream&) = delete;
+
+    std::uint16_t port() const;
+    std::string address() const { return "127.0.0.1:" + std::to_string(port()); }
+
+    // TCP connections accepted so far.
+    std::uint64_t connectionsAccepted() const;
+    // Requests whose header was read (counted before the body).
+    std::uint64_t requestHeadersSeen() const;
+    // Requests read completely, header and body.
+    std::uint64_t requestsCompleted() const;
+    // The headers of every request seen, oldest first.
+    std::vector<SeenRequest> requests() const;
+    std::optional<SeenRequest> lastRequest() const;
+
+    // Closes the listening socket (new connects are refused) and every open connection.
+    // Returns once done on the upstream's thread (bounded wait).
+    void stopListening();
+    // Closes every open connection, keeps listening.
+    void closeConnections();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hotgate::test

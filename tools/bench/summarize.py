@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Turn tools/bench/throughput's results.jsonl into Markdown tables (medians over reps).
+
+Usage: summarize.py [--meta meta.txt] results.jsonl
+
+Each line of results.jsonl: {"target": T, "conn": "ka"|"close", "rep": N, "wrk": {WRKJSON}}.
+req/s = requests / duration; p50/p99 are wrk's latency percentiles (successful requests only),
+each the median over reps. Errors = connect + read + write + timeout + non-2xx/3xx (per rep).
+"""
+import argparse
+import json
+import statistics
+from collections import defaultdict
+
+LABELS = {
+    "upstream": "upstream (direct)",
+    "hotgate": "hotgate",
+    "nginx": "NGINX",
+    "haproxy": "HAProxy (`http-reuse always`)",
+    "haproxy-safe": "HAProxy (`http-reuse safe`)",
+}
+ORDER = ["upstream", "hotgate", "nginx", "haproxy", "haproxy-safe"]
+CONN = {"ka": "keep-alive", "close": "close"}
+
+
+def rps(w):
+    return w["requests"] / (w["duration_us"] / 1e6) if w["duration_us"] else 0.0
+
+
+def errors(w):
+    return w["connect"] + w["read"] + w["write"] + w["timeout"] + w["status"]
+
+
+def ms(us):
+    return "%.2f" % (us / 1000.0)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--meta")
+    ap.add_argument("results")
+    args = ap.parse_args()
+
+    groups = defaultdict(list)
+    with open(args.results) as f:
+        for line in f:
+            if line.strip():
+                r = json.loads(line)
+                groups[(r["target"], r["conn"])].append((r["rep"], r["wrk"]))
+    if not groups:
+        print("no results")
+        return 1
+
+    out = []
+    meta = {}
+    if args.meta:
+        meta = dict(l.rstrip("\n").split(": ", 1) for l in open(args.meta) if ": " in l)
+        out.append("Measured %s on %s, %s CPUs (Debian %s), load average %s before / %s after; "
+                   "%s, %s, %s; hotgate %s." % (
+            meta.get("date", "?"), meta.get("kernel", "?"), meta.get("cpu", "?"),
+            meta.get("debian", "?"), meta.get("load_before", "?"), meta.get("load_after", "?"),
+            meta.get("nginx", "?"), meta.get("haproxy", "?"), meta.get("wrk_version", "?"),
+            meta.get("hotgate", "?")))
+        out.append("Command: `%s`" % meta.get("command", "?"))
+        out.append("")
+
+    nreps = max(len(v) for v in groups.values())
+    out.append("| target | connection | req/s median | req/s per rep | p50 ms | p99 ms | errors per rep |")
+    out.append("|---|---|---:|---|---:|---:|---|")
+    med = {}
+    keys = sorted(groups, key=lambda k: (ORDER.index(k[0]) if k[0] in ORDER else 99, k[1] != "ka"))
+    for t, c in keys:
+        ws = [w for _, w in sorted(groups[(t, c)], key=lambda rw: rw[0])]
+        r = [rps(w) for w in ws]
+        p50 = statistics.median(w["p50_us"] for w in ws)
+        p99 = statistics.median(w["p99_us"] for w in ws)
+        med[(t, c)] = (statistics.median(r), p99)
+        out.append("| %s | %s | %.0f | %s | %s | %s | %s |" % (
+            LABELS.get(t, t), CONN.get(c, c), statistics.median(r),
+            " / ".join("%.0f" % x for x in r), ms(p50), ms(p99),
+            " / ".join(str(errors(w)) for w in ws)))
+    out.append("")
+    out.append("Median of %d reps, interleaved across targets; load: `%s`. "
+               "p50/p99: median over reps of wrk's per-run percentiles." % (nreps, meta.get("wrk", "wrk")))
+
+    peers = [p for p in ("nginx", "haproxy", "haproxy-safe") if any(k[0] == p for k in med)]
+    if any(k[0] == "hotgate" for k in med) and peers:
+        out.append("")
+        cols = []
+        for p in peers:
+            cols += ["req/s hotgate/%s" % LABELS[p].split(" ")[0] + ("" if p != "haproxy-safe" else " (safe)"),
+                     "p99 hotgate/%s" % LABELS[p].split(" ")[0] + ("" if p != "haproxy-safe" else " (safe)")]
+        out.append("| connection | " + " | ".join(cols) + " |")
+        out.append("|---|" + "---:|" * len(cols))
+        for c in ("ka", "close"):
+            if ("hotgate", c) not in med:
+                continue
+            hr, hp = med[("hotgate", c)]
+            cells = []
+            for p in peers:
+                if (p, c) in med:
+                    pr, pp = med[(p, c)]
+                    cells += ["%.2f" % (hr / pr) if pr else "-", "%.2f" % (hp / pp) if pp else "-"]
+                else:
+                    cells += ["-", "-"]
+            out.append("| %s | %s |" % (CONN[c], " | ".join(cells)))
+        out.append("")
+        out.append("Ratios of medians. req/s: above 1 means hotgate serves more. "
+                   "p99: below 1 means hotgate's tail latency is lower.")
+    print("\n".join(out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,73 @@
+// gwctl status: what the running hotgate says about itself (admin /status), and, when BPF
+// steering is in use, the slots and counters of its pinned maps.
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "admin_client.h"
+#include "commands.h"
+
+namespace gwctl {
+namespace {
+
+struct StatusOptions {
+    bool json = false;
+};
+
+int runStatus(const GlobalOptions& global, const StatusOptions& options) {
+    auto reply = adminGet(global.admin, "/status");
+    if (!reply) {
+        std::cerr << "gwctl status: " << reply.error().message << "\n";
+        return 1;
+    }
+    if (reply->status != 200) {
+        std::cerr << "gwctl status: admin answered " << reply->status << ": " << reply->body;
+        return 1;
+    }
+    if (options.json) {
+        std::cout << reply->body;
+        return 0;
+    }
+    nlohmann::json status;
+    try {
+        status = nlohmann::json::parse(reply->body);
+    } catch (const std::exception& e) {
+        std::cerr << "gwctl status: admin at " << global.admin << " sent a /status that is not JSON: " << e.what() << "\n";
+        return 1;
+    }
+    const auto get = [&](const char* key) { return status.contains(key) ? status[key].dump() : std::string("?"); };
+    const auto text = [&](const char* key) {
+        return status.contains(key) && status[key].is_string() ? status[key].get<std::string>() : get(key);
+    };
+    std::cout << "version:      " << text("version") << "\n"
+              << "pid:          " << get("pid") << "\n"
+              << "phase:        " << text("phase") << "\n"
+              << "config:       " << text("config_path") << " (hash " << text("config_hash") << ")\n"
+              << "mode:         " << text("mode");
+    if (status.contains("mode_reason")) std::cout << " (" << text("mode_reason") << ")";
+    std::cout << "\n"
+              << "workers:      " << get("workers") << "\n"
+              << "uptime:       " << (status.contains("uptime_seconds") ? std::to_string(status["uptime_seconds"].get<double>()) : "?")
+              << " s\n"
+              << "connections:  " << get("active_connections") << " open, " << get("in_flight_requests")
+              << " requests in flight\n";
+    if (status.contains("listeners"))
+        for (const auto& listener : status["listeners"])
+            std::cout << "listener:     " << listener.value("name", "?") << " on " << listener.value("address", "?")
+                      << " (" << listener.value("sockets", 0) << " sockets)\n";
+    return 0;
+}
+
+}  // namespace
+
+void addStatusCommand(CLI::App& app, GlobalOptions& global) {
+    auto options = std::make_shared<StatusOptions>();
+    auto* status = app.add_subcommand("status", "show the running hotgate: version, pid, config, mode, listeners");
+    status->add_flag("--json", options->json, "print the admin /status JSON as is");
+    status->callback([&global, options] {
+        const int code = runStatus(global, *options);
+        if (code != 0) throw CLI::RuntimeError(code);
+    });
+}
+
+}  // namespace gwctl

@@ -1,0 +1,146 @@
+#include "admin/admin_server.h"
+
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "observability/logging.h"
+#include "proxy/gateway.h"
+
+namespace hotgate {
+namespace {
+
+// The value of `name` in a query string ("a=1&version=x"), or empty.
+std::string queryParameter(std::string_view target, std::string_view name) {
+    const auto question = target.find('?');
+    if (question == std::string_view::npos) return {};
+    std::string_view query = target.substr(question + 1);
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const auto pair = query.substr(0, amp);
+        const auto eq = pair.find('=');
+        if (pair.substr(0, eq) == name) return eq == std::string_view::npos ? std::string() : std::string(pair.substr(eq + 1));
+        if (amp == std::string_view::npos) break;
+        query.remove_prefix(amp + 1);
+    }
+    return {};
+}
+
+std::string percentDecode(const std::string& text) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+            std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+            out.push_back(static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16)));
+            i += 2;
+        } else {
+            out.push_back(text[i] == '+' ? ' ' : text[i]);
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<AdminServer>> AdminServer::start(const SocketAddress& address, Gateway& gateway) {
+    std::unique_ptr<AdminServer> server(new AdminServer(gateway));
+    const tcp::endpoint endpoint(asio::ip::make_address(address.ip), address.port);
+    error_code ec;
+    server->acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) server->acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) server->acceptor_.bind(endpoint, ec);
+    if (!ec) server->acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return fail("admin: cannot listen on ", address.toString(), ": ", ec.message());
+    asio::co_spawn(server->io_, server->acceptLoop(), asio::detached);
+    server->thread_ = std::thread([s = server.get()] { s->io_.run(); });
+    return server;
+}
+
+AdminServer::~AdminServer() { stop(); }
+
+void AdminServer::stop() {
+    io_.stop();
+    if (thread_.joinable()) thread_.join();
+}
+
+awaitable<void> AdminServer::acceptLoop() {
+    for (;;) {
+        error_code ec;
+        tcp::socket socket = co_await acceptor_.async_accept(withError(ec));
+        if (ec) {
+            if (!acceptor_.is_open()) co_return;
+            continue;
+        }
+        asio::co_spawn(io_, serve(std::move(socket)), asio::detached);
+    }
+}
+
+awaitable<void> AdminServer::serve(tcp::socket socket) {
+    beast::flat_buffer buffer;
+    for (;;) {
+        http::request<http::string_body> request;
+        http::request_parser<http::string_body> parser;
+        parser.header_limit(8 * 1024);
+        parser.body_limit(64 * 1024);
+        error_code ec;
+        co_await http::async_read(socket, buffer, parser, withError(ec));
+        if (ec) co_return;
+        request = parser.release();
+        Reply reply;
+        if (request.method() != http::verb::get && request.method() != http::verb::head) {
+            reply = {405, "text/plain", "only GET is supported\n"};
+        } else {
+            reply = handle(gateway_, request.target());
+        }
+        http::response<http::string_body> response{static_cast<http::status>(reply.status), request.version()};
+        response.set(http::field::content_type, reply.content_type);
+        response.set("x-hotgate-version", gateway_.context().version);
+        response.keep_alive(request.keep_alive());
+        response.body() = std::move(reply.body);
+        response.prepare_payload();
+        co_await http::async_write(socket, response, withError(ec));
+        if (ec || !request.keep_alive()) break;
+    }
+    error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+AdminServer::Reply AdminServer::handle(Gateway& gateway, std::string_view target) {
+    const auto path = target.substr(0, target.find('?'));
+    const auto& context = gateway.context();
+    if (path == "/metrics") return {200, "text/plain; version=0.0.4", gateway.metrics().serialize()};
+    if (path == "/healthz") {
+        const std::string asked = percentDecode(queryParameter(target, "version"));
+        if (!asked.empty()) {
+            const std::string build = HOTGATE_BUILD_VERSION;
+            const bool mine = asked == context.version || asked == build || asked == context.config->hash;
+            if (!mine) return {404, "text/plain", "not version " + asked + " (this is " + context.version + ")\n"};
+            return {200, "text/plain", "ok " + context.version + "\n"};
+        }
+        if (gateway.draining()) return {503, "text/plain", "draining\n"};
+        return {200, "text/plain", "ok\n"};
+    }
+    if (path == "/status") {
+        nlohmann::json status;
+        status["version"] = context.version;
+        status["build_version"] = HOTGATE_BUILD_VERSION;
+        status["config_hash"] = context.config->hash;
+        status["config_path"] = context.config->source_path;
+        status["pid"] = ::getpid();
+        status["uptime_seconds"] =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - gateway.startedAt()).count();
+        status["mode"] = gateway.dataplane().mode;
+        if (!gateway.dataplane().reason.empty()) status["mode_reason"] = gateway.dataplane().reason;
+        status["phase"] = gateway.draining() ? "draining" : "active";
+        status["workers"] = context.config->workers;
+        status["active_connections"] = context.open_connections.load();
+        status["in_flight_requests"] = context.in_flight_requests.load();
+        auto& listeners = status["listeners"] = nlohmann::json::array();
+        for (const auto& l : gateway.listeners())
+            listeners.push_back({{"name", l.name}, {"address", l.address}, {"sockets", l.sockets}});
+        return {200, "application/json", status.dump(2) + "\n"};
+    }
+    return {404, "text/plain", "unknown admin path; try /metrics, /healthz, /status\n"};
+}
+
+}  // namespace hotgate

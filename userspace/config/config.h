@@ -1,0 +1,92 @@
+// Config: the immutable, validated snapshot every worker reads. Built whole by the loader
+// (config_loader.h) and published as shared_ptr<const Config>; never modified after that.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hotgate {
+
+// An IP literal and port ("127.0.0.1:8080", "[::1]:8080").
+struct SocketAddress {
+    std::string ip;
+    uint16_t port = 0;
+
+    std::string toString() const;
+    bool operator==(const SocketAddress&) const = default;
+};
+
+struct AdminConfig {
+    SocketAddress address{"127.0.0.1", 9901};
+};
+
+// A listener is a named group of per-worker SO_REUSEPORT sockets on one address.
+struct ListenerConfig {
+    std::string name;
+    SocketAddress address;
+};
+
+struct RouteMatch {
+    std::string host;         // empty: any host; "*.example.com": suffix match; else exact (case-insensitive)
+    std::string path_prefix;  // empty unless given
+    std::string path;         // exact path; empty unless given
+};
+
+struct DirectResponse {
+    unsigned status = 200;
+    std::string body;
+};
+
+struct RouteConfig {
+    std::string name;
+    RouteMatch match;
+    std::string cluster;                          // set when the route proxies
+    std::optional<DirectResponse> direct_response; // set when it answers itself
+};
+
+struct ClusterConfig {
+    std::string name;
+    std::vector<SocketAddress> endpoints;
+    std::size_t max_idle_per_endpoint = 64;  // pooled idle upstream connections per endpoint per worker
+};
+
+struct Limits {
+    std::size_t max_header_bytes = 16 * 1024;
+    std::uint64_t max_body_bytes = 10 * 1024 * 1024;
+    std::size_t max_connections = 10000;
+};
+
+struct Timeouts {
+    std::chrono::milliseconds header_read{10'000};
+    std::chrono::milliseconds idle{60'000};
+    std::chrono::milliseconds upstream_connect{2'000};
+    std::chrono::milliseconds upstream_response{30'000};
+    std::chrono::milliseconds drain{15'000};
+};
+
+struct Config {
+    unsigned workers = 1;
+    AdminConfig admin;
+    std::vector<ListenerConfig> listeners;
+    Limits limits;
+    Timeouts timeouts;
+    std::vector<RouteConfig> routes;  // in match order
+    std::vector<ClusterConfig> clusters;
+
+    std::string source_path;  // the file it was loaded from
+    std::string hash;         // 12 hex digits of SHA-256 over the normalized form (canonicalText)
+
+    const ClusterConfig* findCluster(const std::string& name) const;
+};
+
+using ConfigSnapshot = std::shared_ptr<const Config>;
+
+// The normalized text form of a config: every value explicit (defaults filled in), units
+// resolved, one `path = value` line each. Two files that mean the same thing give the same text.
+std::string canonicalText(const Config& config);
+
+}  // namespace hotgate

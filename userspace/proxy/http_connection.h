@@ -1,0 +1,74 @@
+// HttpConnection: one client connection, from accept to close. Reads each request header
+// under the header limits and timeouts, refuses anything that could smuggle a request, routes
+// it, and either answers directly or streams it to an upstream and the response back, chunk by
+// chunk (bodies are never buffered whole). A 101 from the upstream turns it into a tunnel.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "proxy/asio.h"
+#include "proxy/deadline.h"
+#include "proxy/serving_context.h"
+
+namespace hotgate {
+
+class Worker;
+
+class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
+public:
+    HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket);
+    ~HttpConnection();
+    HttpConnection(const HttpConnection&) = delete;
+    HttpConnection& operator=(const HttpConnection&) = delete;
+
+    // Serves requests until the client closes, a request asks for close, an error, or drain.
+    awaitable<void> run();
+
+    // Drain: closes the connection now if it is waiting for a request with nothing read yet;
+    // otherwise the request in progress finishes and its response carries Connection: close.
+    void closeIfIdle();
+
+private:
+    enum class Phase { WaitingForRequest, ReadingRequest, Serving, Tunneling };
+    enum class HeaderRead { Complete, Closed, IdleTimeout, HeaderTimeout, TooLarge, Error };
+    // How a request ended: keep the connection for the next one, or close it.
+    enum class Next { KeepAlive, Close };
+
+    using RequestParser = http::request_parser<http::buffer_body>;
+
+    awaitable<HeaderRead> readHeaderBlock(bool first_request, std::size_t& header_end);
+    awaitable<Next> serveRequest(std::size_t header_end);
+    awaitable<Next> answerDirect(RequestParser& parser, std::size_t route, bool keep_alive);
+    awaitable<Next> proxyToCluster(RequestParser& parser, std::size_t route, bool keep_alive);
+
+    // Reads body bytes into [data, data+capacity); returns how many, sets `ec`.
+    awaitable<std::size_t> readBodyPiece(RequestParser& parser, char* data, std::size_t capacity, error_code& ec);
+
+    // Writes a short text response (errors and direct responses).
+    awaitable<bool> writeSimple(unsigned status, std::string body, bool keep_alive);
+    // Refuses a request: counts it, answers `status` with `reason`, and closes.
+    awaitable<Next> reject(RejectReason reason, unsigned status, const std::string& text);
+    // Answers with an error status; keeps the connection only if `keep_alive`.
+    awaitable<Next> answerError(std::optional<std::size_t> route, unsigned status, const std::string& text,
+                                bool keep_alive);
+
+    void finishRequest(std::optional<std::size_t> route, unsigned status);
+    bool shouldKeepAlive(bool requested) const;
+
+    Worker& worker_;
+    ServingContext& context_;
+    std::size_t listener_;
+    tcp::socket client_;
+    std::string client_ip_;
+    beast::flat_buffer buffer_;  // bytes read from the client and not yet consumed
+    Deadline deadline_;
+    Phase phase_ = Phase::WaitingForRequest;
+    bool closing_ = false;
+    std::chrono::steady_clock::time_point request_started_;
+    bool request_counted_ = false;  // in_flight_requests holds this connection's request
+};
+
+}  // namespace hotgate

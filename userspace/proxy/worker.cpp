@@ -1,0 +1,95 @@
+#include "proxy/worker.h"
+
+#include <sys/socket.h>
+
+#include "observability/logging.h"
+#include "proxy/deadline.h"
+#include "proxy/http_connection.h"
+
+namespace hotgate {
+
+Worker::Worker(std::size_t index, ServingContext& context, std::vector<UniqueFd> listen_fds)
+    : index_(index), context_(context), work_(io_.get_executor()) {
+    const auto& config = *context_.config;
+    for (std::size_t i = 0; i < listen_fds.size(); ++i) {
+        const bool v6 = config.listeners[i].address.ip.find(':') != std::string::npos;
+        acceptors_.push_back(
+            std::make_unique<tcp::acceptor>(io_, v6 ? tcp::v6() : tcp::v4(), listen_fds[i].release()));
+    }
+    for (std::size_t c = 0; c < config.clusters.size(); ++c)
+        pools_.push_back(std::make_unique<UpstreamPool>(io_.get_executor(), config.clusters[c], c, context_.metrics));
+}
+
+Worker::~Worker() { stop(); }
+
+void Worker::start() {
+    for (std::size_t i = 0; i < acceptors_.size(); ++i) asio::co_spawn(io_, acceptLoop(i), asio::detached);
+    thread_ = std::thread([this] { io_.run(); });
+}
+
+void Worker::beginDrain() {
+    asio::post(io_, [this] {
+        for (auto& acceptor : acceptors_) {
+            error_code ignored;
+            acceptor->close(ignored);
+        }
+        for (auto& pool : pools_) pool->closeIdle();
+        // Copy: closeIfIdle may end a connection, which untracks it.
+        const std::vector<HttpConnection*> open(connections_.begin(), connections_.end());
+        for (auto* connection : open) connection->closeIfIdle();
+    });
+}
+
+void Worker::stop() {
+    io_.stop();
+    if (thread_.joinable()) thread_.join();
+}
+
+awaitable<void> Worker::acceptLoop(std::size_t listener) {
+    auto& acceptor = *acceptors_[listener];
+    const std::string& name = context_.config->listeners[listener].name;
+    for (;;) {
+        error_code ec;
+        tcp::socket socket = co_await acceptor.async_accept(withError(ec));
+        if (ec) {
+            if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;  // drain
+            log::warn("worker ", index_, " listener ", name, ": accept failed: ", ec.message());
+            if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
+                // Out of fds: back off instead of spinning; queued connections wait in the backlog.
+                asio::steady_timer pause(io_, std::chrono::milliseconds(50));
+                co_await pause.async_wait(withError(ec));
+            }
+            continue;
+        }
+        if (context_.open_connections.load(std::memory_order_relaxed) >= context_.config->limits.max_connections) {
+            asio::co_spawn(io_, refuseOverLimit(std::move(socket), listener), asio::detached);
+            continue;
+        }
+        auto connection = std::make_shared<HttpConnection>(*this, listener, std::move(socket));
+        // The lambda (and so the shared_ptr) lives in co_spawn's frame until run() completes;
+        // spawning connection->run() directly would let the connection die before it starts.
+        asio::co_spawn(
+            io_, [connection = std::move(connection)] { return connection->run(); }, asio::detached);
+    }
+}
+
+awaitable<void> Worker::refuseOverLimit(tcp::socket socket, std::size_t listener) {
+    context_.metrics.recordRejected(listener, RejectReason::MaxConnections);
+    context_.metrics.recordRequest(listener, std::nullopt, 503, 0.0);
+    const std::string response = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+                                 "Content-Length: 21\r\nConnection: close\r\nx-hotgate-version: " +
+                                 context_.version + "\r\n\r\ntoo many connections\n";
+    error_code ec;
+    co_await asio::async_write(socket, asio::buffer(response), withError(ec));
+    // Half-close and wait briefly for the client's FIN, so unread request bytes do not turn
+    // our close into a reset that would destroy the 503 before the client reads it.
+    socket.shutdown(tcp::socket::shutdown_send, ec);
+    Deadline limit(io_.get_executor());
+    limit.arm(std::chrono::seconds(1), socket);
+    std::array<char, 4096> sink;
+    while (!ec) co_await socket.async_read_some(asio::buffer(sink), withError(ec));
+    limit.disarm();
+    socket.close(ec);
+}
+
+}  // namespace hotgate
