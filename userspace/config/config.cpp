@@ -31,6 +31,8 @@ std::string canonicalText(const Config& c) {
     std::ostringstream out;
     out << "workers = " << c.workers << "\n";
     out << "admin.address = " << c.admin.address.toString() << "\n";
+    out << "dataplane.steering = " << (c.dataplane.steering ? "auto" : "off") << "\n";
+    out << "dataplane.bpffs_root = " << c.dataplane.bpffs_root << "\n";
     // Listeners and clusters are named sets: their order in the file means nothing.
     for (const auto* l : sortedByName(c.listeners)) out << "listeners[" << l->name << "].address = " << l->address.toString() << "\n";
     out << "limits.max_header_bytes = " << c.limits.max_header_bytes << "\n";

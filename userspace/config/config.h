@@ -68,9 +68,16 @@ struct Timeouts {
     std::chrono::milliseconds drain{15'000};
 };
 
+// How new connections are steered to this version (see bpf/steer.bpf.c).
+struct DataplaneConfig {
+    bool steering = true;                       // false: never try BPF, always fd takeover
+    std::string bpffs_root = "/sys/fs/bpf/hotgate";  // pinned maps: <root>/<listener>/
+};
+
 struct Config {
     unsigned workers = 1;
     AdminConfig admin;
+    DataplaneConfig dataplane;
     std::vector<ListenerConfig> listeners;
     Limits limits;
     Timeouts timeouts;

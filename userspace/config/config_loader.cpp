@@ -171,7 +171,7 @@ public:
             problem(root, "", "the config must be a mapping at the top level");
             return;
         }
-        checkKeys(root, "", {"workers", "admin", "listeners", "limits", "timeouts", "routes", "clusters"});
+        checkKeys(root, "", {"workers", "admin", "dataplane", "listeners", "limits", "timeouts", "routes", "clusters"});
 
         config.workers = std::max(1u, std::thread::hardware_concurrency());
         if (auto node = root["workers"]; node.IsDefined()) {
@@ -186,6 +186,21 @@ public:
             checkKeys(admin, "admin", {"address"});
             if (admin["address"].IsDefined())
                 if (auto a = address(admin["address"], "admin.address")) config.admin.address = *a;
+        }
+
+        if (auto dataplane = root["dataplane"]; dataplane.IsDefined() && expectMap(dataplane, "dataplane")) {
+            checkKeys(dataplane, "dataplane", {"steering", "bpffs_root"});
+            if (dataplane["steering"].IsDefined())
+                if (auto mode = scalar(dataplane["steering"], "dataplane.steering")) {
+                    if (*mode == "auto") config.dataplane.steering = true;
+                    else if (*mode == "off") config.dataplane.steering = false;
+                    else problem(dataplane["steering"], "dataplane.steering", "must be 'auto' or 'off', got '" + *mode + "'");
+                }
+            if (dataplane["bpffs_root"].IsDefined())
+                if (auto root_dir = nonEmptyString(dataplane["bpffs_root"], "dataplane.bpffs_root")) {
+                    if ((*root_dir)[0] != '/') problem(dataplane["bpffs_root"], "dataplane.bpffs_root", "must be an absolute path");
+                    else config.dataplane.bpffs_root = *root_dir;
+                }
         }
 
         readListeners(root["listeners"], config);

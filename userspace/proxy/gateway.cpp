@@ -2,6 +2,8 @@
 
 #include <thread>
 
+#include "dataplane/capability_probe.h"
+#include "dataplane/steer_loader.h"
 #include "observability/logging.h"
 #include "proxy/listener.h"
 #include "proxy/worker.h"
@@ -22,7 +24,7 @@ Result<std::unique_ptr<Gateway>> Gateway::start(ConfigSnapshot config, std::stri
         groups.push_back(std::move(*group));
     }
 
-    gateway->dataplane_.reason = "BPF steering is not set up by this build";
+    gateway->setUpSteering(groups);
 
     for (unsigned w = 0; w < config->workers; ++w) {
         std::vector<UniqueFd> fds;
@@ -32,6 +34,40 @@ Result<std::unique_ptr<Gateway>> Gateway::start(ConfigSnapshot config, std::stri
     for (auto& worker : gateway->workers_) worker->start();
     gateway->started_at_ = std::chrono::steady_clock::now();
     return gateway;
+}
+
+void Gateway::setUpSteering(std::vector<ListenerGroup>& groups) {
+    const Config& config = *context_->config;
+    if (!config.dataplane.steering) {
+        dataplane_.reason = "BPF steering turned off in the config (dataplane.steering: off)";
+        log::info("BPF steering off by config: listener-fd-takeover mode");
+        return;
+    }
+    const auto support = dataplane::probeSteeringSupport();
+    if (!support.usable) {
+        dataplane_.reason = support.reason;
+        log::warn("BPF steering unavailable (", support.reason, "): running in listener-fd-takeover mode");
+        return;
+    }
+    // The first version to start takes slot 0 and makes it active; hot upgrade picks another.
+    constexpr uint32_t kFirstSlot = 0;
+    for (auto& group : groups) {
+        const auto fds = group.fds();
+        auto loader = dataplane::SteerLoader::attachListener(group.name(), fds, kFirstSlot, true,
+                                                             config.dataplane.bpffs_root);
+        if (!loader) {
+            steering_.clear();
+            dataplane_.reason = loader.error().message;
+            log::warn("BPF steering failed for listener ", group.name(), " (", loader.error().message,
+                      "): running in listener-fd-takeover mode");
+            return;
+        }
+        steering_.push_back(std::move(*loader));
+    }
+    dataplane_.mode = "bpf";
+    dataplane_.reason.clear();
+    log::info("BPF steering attached: ", groups.size(), " listener group(s) in slot ", kFirstSlot, " under ",
+              config.dataplane.bpffs_root);
 }
 
 Gateway::~Gateway() {

@@ -14,7 +14,11 @@
 
 namespace hotgate {
 
+class ListenerGroup;
 class Worker;
+namespace dataplane {
+class SteerLoader;
+}
 
 struct ListenerStatus {
     std::string name;
@@ -52,9 +56,13 @@ public:
 
 private:
     Gateway() = default;
+    // Attaches BPF steering to every listener group (slot 0, active) when the kernel and our
+    // privileges allow; otherwise records why and stays in takeover mode. All or nothing.
+    void setUpSteering(std::vector<ListenerGroup>& groups);
 
     std::unique_ptr<Metrics> metrics_;
     std::unique_ptr<ServingContext> context_;
+    std::vector<std::unique_ptr<dataplane::SteerLoader>> steering_;  // one per listener in BPF mode
     std::vector<std::unique_ptr<Worker>> workers_;
     std::vector<ListenerStatus> listeners_;
     DataplaneStatus dataplane_;

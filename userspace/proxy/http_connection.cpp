@@ -94,6 +94,8 @@ awaitable<void> HttpConnection::run() {
         std::size_t header_end = 0;
         const HeaderRead read = co_await readHeaderBlock(first, header_end);
         first = false;
+        if (read == HeaderRead::HeaderTimeout || read == HeaderRead::TooLarge)
+            request_started_ = std::chrono::steady_clock::now();
         if (read == HeaderRead::HeaderTimeout) {
             co_await reject(RejectReason::HeaderTimeout, 408, "request header timeout");
             break;
@@ -188,6 +190,18 @@ awaitable<HttpConnection::Next> HttpConnection::serveRequest(std::size_t header_
     if (!route) {
         // Unread body bytes would be taken for the next request: close when there are any.
         co_return co_await answerError(std::nullopt, 404, "no route for this request", keep_alive && parser.is_done());
+    }
+    // A client that asked to be told before sending its body (curl does for large uploads) is
+    // told now by us; the upstream never sees the Expect header, since the body is streamed to
+    // it only after the proxy has accepted the request.
+    if (beast::iequals(request[http::field::expect], "100-continue")) {
+        request.erase(http::field::expect);
+        if (request.version() >= 11 && !parser.is_done()) {
+            http::response<http::empty_body> proceed{http::status::continue_, 11};
+            error_code write_ec;
+            co_await http::async_write(client_, proceed, withError(write_ec));
+            if (write_ec) co_return Next::Close;
+        }
     }
     if (config.routes[*route].direct_response) co_return co_await answerDirect(parser, *route, keep_alive);
     co_return co_await proxyToCluster(parser, *route, keep_alive);
