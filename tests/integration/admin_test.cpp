@@ -40,7 +40,9 @@ TEST_F(AdminTest, MetricsCarryEveryFamilyWithTheVersionLabel) {
 
     EXPECT_TRUE(metricReaches("hotgate_http_requests_total",
                               {{"listener", "public"}, {"route", "upstream"}, {"status_class", "2xx"}}, kProxied));
-    auto samples = metrics();
+    std::string error;
+    auto samples = metrics(&error);
+    ASSERT_TRUE(error.empty()) << error;
     EXPECT_GE(sumSamples(samples, "hotgate_http_request_duration_seconds_count",
                          {{"listener", "public"}, {"route", "upstream"}}),
               kProxied);

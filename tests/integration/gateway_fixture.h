@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <string>
 #include <thread>
@@ -26,21 +27,41 @@ protected:
         config_ = defaultGatewayConfig(pickFreePort(), pickFreePort(), upstream_.port(), down_port_);
     }
 
+    // A gateway that died under a test is a failure of that test, whatever it checked; and
+    // any failure shows the gateway's last log lines, which usually say why.
+    void TearDown() override {
+        if (gateway_.pid() > 0 && !gateway_.signalled() && !gateway_.running()) {
+            auto code = gateway_.waitExit(std::chrono::milliseconds(0));
+            ADD_FAILURE() << "hotgate died during the test (exit " << code.value_or(-1) << ")";
+        }
+        if (HasFailure() && gateway_.pid() > 0) {
+            std::string err = gateway_.stderrText();
+            auto start = err.size() > 4000 ? err.find('\n', err.size() - 4000) : std::string::npos;
+            std::cerr << "--- hotgate stderr (tail) ---\n"
+                      << (start == std::string::npos ? err : err.substr(start + 1)) << "--- end ---\n";
+        }
+    }
+
     ::testing::AssertionResult startGateway() { return gateway_.start(config_); }
 
     std::uint16_t port() const { return gateway_.port(); }
     std::uint16_t adminPort() const { return gateway_.adminPort(); }
 
-    // The admin /metrics, parsed; empty (and a test failure) when it cannot be fetched.
-    MetricSamples metrics() {
+    // The admin /metrics, parsed; empty with `error` set when it cannot be fetched.
+    MetricSamples metrics(std::string* error = nullptr) {
         auto result = httpGet(adminPort(), "/metrics");
-        EXPECT_TRUE(result.ok()) << "GET /metrics: " << result.error();
-        EXPECT_EQ(result.status(), 200u);
+        if (!result.ok() || result.status() != 200) {
+            if (error)
+                *error = result.ok() ? "GET /metrics: status " + std::to_string(result.status())
+                                     : "GET /metrics: " + result.error();
+            return {};
+        }
         return parsePrometheusText(result.response.body());
     }
 
-    double metric(const std::string& name, const std::map<std::string, std::string>& labels = {}) {
-        return sumSamples(metrics(), name, labels);
+    double metric(const std::string& name, const std::map<std::string, std::string>& labels = {},
+                  std::string* error = nullptr) {
+        return sumSamples(metrics(error), name, labels);
     }
 
     // Polls `condition` every 10 ms until it holds or `timeout` passes.
@@ -59,9 +80,17 @@ protected:
     ::testing::AssertionResult metricReaches(const std::string& name,
                                              const std::map<std::string, std::string>& labels, double at_least) {
         double last = 0;
-        if (eventually([&] { return (last = metric(name, labels)) >= at_least; }))
+        std::string error;
+        if (eventually([&] {
+                error.clear();
+                last = metric(name, labels, &error);
+                // A gateway that stopped answering will not recover: stop polling.
+                return last >= at_least || !error.empty();
+            }) &&
+            error.empty())
             return ::testing::AssertionSuccess();
         auto failure = ::testing::AssertionFailure();
+        if (!error.empty()) return failure << error << " (while waiting for " << name << ")";
         failure << name << "{";
         for (const auto& [k, v] : labels) failure << k << "=\"" << v << "\",";
         failure << "} stayed at " << last << ", expected at least " << at_least;

@@ -50,7 +50,12 @@ public:
     std::uint16_t adminPort() const { return admin_port_; }
     pid_t pid() const { return child_.pid(); }
     bool running() { return child_.running(); }
-    bool signal(int sig) { return child_.signal(sig); }
+    bool signal(int sig) {
+        signalled_ = true;
+        return child_.signal(sig);
+    }
+    // True once a test sent a signal (its exit is then expected, not a crash).
+    bool signalled() const { return signalled_; }
     std::optional<int> waitExit(std::chrono::milliseconds timeout) { return child_.waitExit(timeout); }
     std::string stderrText() const { return child_.readStderr(); }
 
@@ -60,6 +65,7 @@ private:
     std::uint16_t port_ = 0;
     std::uint16_t admin_port_ = 0;
     ChildProcess child_;
+    bool signalled_ = false;
 };
 
 }  // namespace hotgate::test

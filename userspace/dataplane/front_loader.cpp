@@ -58,7 +58,8 @@ Result<front_deny_key> parsePrefix(std::string_view cidr) {
         addr_text = text.substr(0, slash);
         std::string_view len_text = std::string_view(text).substr(slash + 1);
         auto [end, ec] = std::from_chars(len_text.data(), len_text.data() + len_text.size(), length);
-        if (len_text.empty() || ec != std::errc() || end != len_text.data() + len_text.size())
+        if (len_text.empty() || ec != std::errc() || end != len_text.data() + len_text.size() ||
+            length < 0)
             return fail("bad prefix length in '", cidr, "'");
     }
     front_deny_key key{};

@@ -88,6 +88,8 @@ public:
 
     int sockMapFd() const { return sock_map_.get(); }
     int ctlMapFd() const { return ctl_map_.get(); }
+    int slotMapFd() const { return slot_map_.get(); }
+    int statsMapFd() const { return stats_map_.get(); }
 
 private:
     std::string listener_;

@@ -57,6 +57,12 @@ Metrics::Metrics(const std::string& version, const Config& config)
                          .Labels(base)
                          .Register(*registry_);
 
+    auto& moved = prometheus::BuildCounter()
+                      .Name("hotgate_connections_moved_total")
+                      .Help("Keep-alive client connections moved between versions at an upgrade, by direction")
+                      .Labels(base)
+                      .Register(*registry_);
+
     static const std::array<std::string, 5> kClasses{"1xx", "2xx", "3xx", "4xx", "5xx"};
     for (const auto& listener : config.listeners) {
         ListenerSeries series;
@@ -72,6 +78,8 @@ Metrics::Metrics(const std::string& version, const Config& config)
             series.routes.push_back(rs);
         }
         series.active = &active.Add({{"listener", listener.name}});
+        series.handed_off = &moved.Add({{"listener", listener.name}, {"direction", "handed_off"}});
+        series.adopted = &moved.Add({{"listener", listener.name}, {"direction", "adopted"}});
         for (std::size_t r = 0; r < series.rejected.size(); ++r)
             series.rejected[r] = &rejected.Add(
                 {{"listener", listener.name}, {"reason", rejectReasonLabel(static_cast<RejectReason>(r))}});

@@ -34,6 +34,9 @@ public:
     void recordRejected(std::size_t listener, RejectReason reason);
     void recordUpstreamConnectError(std::size_t cluster);
     void recordUpstreamTimeout(std::size_t cluster, UpstreamPhase phase);
+    // A keep-alive connection given to the other version at an upgrade, or taken from it.
+    void recordHandedOff(std::size_t listener) { listeners_[listener].handed_off->Increment(); }
+    void recordAdopted(std::size_t listener) { listeners_[listener].adopted->Increment(); }
     prometheus::Gauge& activeConnections(std::size_t listener) { return *listeners_[listener].active; }
 
     // The Prometheus text exposition of every family.
@@ -49,6 +52,8 @@ private:
     struct ListenerSeries {
         std::vector<RouteSeries> routes;  // config.routes order, then one for "none"
         prometheus::Gauge* active = nullptr;
+        prometheus::Counter* handed_off = nullptr;
+        prometheus::Counter* adopted = nullptr;
         std::array<prometheus::Counter*, static_cast<std::size_t>(RejectReason::kCount)> rejected{};
     };
     struct ClusterSeries {

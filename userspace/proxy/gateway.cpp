@@ -10,33 +10,59 @@
 
 namespace hotgate {
 
-Result<std::unique_ptr<Gateway>> Gateway::start(ConfigSnapshot config, std::string build_version) {
+Result<std::unique_ptr<Gateway>> Gateway::start(ConfigSnapshot config, std::string build_version, StartPlan plan) {
     std::unique_ptr<Gateway> gateway(new Gateway());
     const std::string version = build_version + "/" + config->hash;
     gateway->metrics_ = std::make_unique<Metrics>(version, *config);
     gateway->context_ = std::make_unique<ServingContext>(config, version, *gateway->metrics_);
+    const unsigned workers = config->workers;
+    std::vector<std::vector<ListeningSocket>> per_worker(workers);
 
-    std::vector<ListenerGroup> groups;
-    for (const auto& listener : config->listeners) {
-        auto group = ListenerGroup::open(listener, config->workers);
-        if (!group) return tl::unexpected(group.error());
-        gateway->listeners_.push_back({group->name(), group->address().toString(), group->size()});
-        groups.push_back(std::move(*group));
+    if (plan.kind == StartPlan::Kind::SuccessorTakeover) {
+        // The predecessor's sockets: their accept queues are shared, so nothing queued is lost.
+        for (std::size_t l = 0; l < config->listeners.size(); ++l) {
+            const auto& listener = config->listeners[l];
+            auto found = plan.inherited.find(listener.name);
+            if (found == plan.inherited.end() || found->second.empty())
+                return fail("listener ", listener.name, " (", listener.address.toString(),
+                            ") was not handed over by the running version; a new listener needs a fresh start");
+            auto& fds = found->second;
+            gateway->listeners_.push_back({listener.name, listener.address.toString(), fds.size()});
+            // Spread the inherited sockets over our workers; with more workers than sockets,
+            // several workers accept on duplicates of one socket.
+            for (unsigned w = 0; w < std::max<std::size_t>(workers, fds.size()); ++w) {
+                UniqueFd fd(w < fds.size() ? fds[w].release() : ::dup(fds[w % fds.size()].get()));
+                if (!fd) return sysError(errno, "listener ", listener.name, ": dup inherited socket");
+                per_worker[w % workers].push_back({l, std::move(fd)});
+            }
+        }
+        gateway->dataplane_.reason = "inherited listening sockets from the previous version";
+    } else {
+        std::vector<ListenerGroup> groups;
+        for (const auto& listener : config->listeners) {
+            auto group = ListenerGroup::open(listener, workers);
+            if (!group) return tl::unexpected(group.error());
+            gateway->listeners_.push_back({group->name(), group->address().toString(), group->size()});
+            groups.push_back(std::move(*group));
+        }
+        const bool first = plan.kind == StartPlan::Kind::First;
+        gateway->setUpSteering(groups, first ? 0 : plan.slot, first);
+        if (!first && gateway->dataplane_.mode != "bpf")
+            return fail("cannot join BPF slot ", plan.slot, ": ", gateway->dataplane_.reason);
+        for (unsigned w = 0; w < workers; ++w)
+            for (std::size_t l = 0; l < groups.size(); ++l) per_worker[w].push_back({l, groups[l].take(w)});
     }
 
-    gateway->setUpSteering(groups);
-
-    for (unsigned w = 0; w < config->workers; ++w) {
-        std::vector<UniqueFd> fds;
-        for (auto& group : groups) fds.push_back(group.take(w));
-        gateway->workers_.push_back(std::make_unique<Worker>(w, *gateway->context_, std::move(fds)));
-    }
+    const bool accepting = plan.kind != StartPlan::Kind::SuccessorTakeover;
+    for (unsigned w = 0; w < workers; ++w)
+        gateway->workers_.push_back(
+            std::make_unique<Worker>(w, *gateway->context_, std::move(per_worker[w]), accepting));
     for (auto& worker : gateway->workers_) worker->start();
     gateway->started_at_ = std::chrono::steady_clock::now();
     return gateway;
 }
 
-void Gateway::setUpSteering(std::vector<ListenerGroup>& groups) {
+void Gateway::setUpSteering(std::vector<ListenerGroup>& groups, std::uint32_t slot, bool activate) {
     const Config& config = *context_->config;
     if (!config.dataplane.steering) {
         dataplane_.reason = "BPF steering turned off in the config (dataplane.steering: off)";
@@ -49,11 +75,9 @@ void Gateway::setUpSteering(std::vector<ListenerGroup>& groups) {
         log::warn("BPF steering unavailable (", support.reason, "): running in listener-fd-takeover mode");
         return;
     }
-    // The first version to start takes slot 0 and makes it active; hot upgrade picks another.
-    constexpr uint32_t kFirstSlot = 0;
     for (auto& group : groups) {
         const auto fds = group.fds();
-        auto loader = dataplane::SteerLoader::attachListener(group.name(), fds, kFirstSlot, true,
+        auto loader = dataplane::SteerLoader::attachListener(group.name(), fds, slot, activate,
                                                              config.dataplane.bpffs_root);
         if (!loader) {
             steering_.clear();
@@ -66,17 +90,16 @@ void Gateway::setUpSteering(std::vector<ListenerGroup>& groups) {
     }
     dataplane_.mode = "bpf";
     dataplane_.reason.clear();
-    log::info("BPF steering attached: ", groups.size(), " listener group(s) in slot ", kFirstSlot, " under ",
-              config.dataplane.bpffs_root);
+    dataplane_.slot = slot;
+    log::info("BPF steering attached: ", groups.size(), " listener group(s) in slot ", slot,
+              activate ? " (active)" : " (standby until cutover)", " under ", config.dataplane.bpffs_root);
 }
 
 Gateway::~Gateway() {
     for (auto& worker : workers_) worker->stop();
 }
 
-bool Gateway::drain() {
-    context_->draining.store(true);
-    for (auto& worker : workers_) worker->beginDrain();
+bool Gateway::waitForConnectionsToEnd() {
     const auto deadline = std::chrono::steady_clock::now() + context_->config->timeouts.drain;
     while (context_->open_connections.load() > 0 && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -84,6 +107,67 @@ bool Gateway::drain() {
     for (auto& worker : workers_) worker->stop();
     if (left > 0) log::warn("drain timeout: ", left, " connection(s) still open were closed");
     return left == 0;
+}
+
+bool Gateway::drain() {
+    context_->drain_mode.store(DrainMode::Close);
+    for (auto& worker : workers_) worker->beginDrain();
+    return waitForConnectionsToEnd();
+}
+
+bool Gateway::handOffAndDrain(ConnectionHandOff hand_off) {
+    context_->hand_off = std::move(hand_off);
+    context_->drain_mode.store(DrainMode::HandOff);
+    for (auto& worker : workers_) worker->beginDrain();
+    return waitForConnectionsToEnd();
+}
+
+void Gateway::pauseAccepting() {
+    for (auto& worker : workers_) worker->pauseAccepting();
+}
+
+void Gateway::resumeAccepting() {
+    for (auto& worker : workers_) worker->resumeAccepting();
+}
+
+Result<void> Gateway::steerTo(std::uint32_t slot) {
+    if (steering_.empty()) return fail("not in BPF mode: there is no control entry to write");
+    for (auto& loader : steering_) {
+        // force: the caller has checked the target version is ready; an empty slot only falls
+        // back to the kernel's pick, it never drops a connection.
+        auto written = loader->pins().cutover(slot, /*force=*/true);
+        if (!written) return tl::unexpected(written.error());
+    }
+    return {};
+}
+
+Result<void> Gateway::adopt(const std::string& listener, UniqueFd fd, std::string already_read) {
+    const auto& listeners = context_->config->listeners;
+    for (std::size_t l = 0; l < listeners.size(); ++l) {
+        if (listeners[l].name != listener) continue;
+        auto& worker = *workers_[next_adopter_++ % workers_.size()];
+        worker.adopt(l, fd.release(), std::move(already_read));
+        return {};
+    }
+    return fail("adopt: this version has no listener named '", listener, "'");
+}
+
+std::vector<std::pair<std::string, std::vector<int>>> Gateway::handoverFds() const {
+    std::vector<std::pair<std::string, std::vector<int>>> out;
+    const auto& listeners = context_->config->listeners;
+    for (std::size_t l = 0; l < listeners.size(); ++l) {
+        std::vector<int> fds;
+        if (!steering_.empty()) {
+            const auto& loader = *steering_[l];
+            fds = {loader.programFd(), loader.pins().sockMapFd(), loader.pins().slotMapFd(),
+                   loader.pins().ctlMapFd(), loader.pins().statsMapFd()};
+        } else {
+            for (const auto& worker : workers_)
+                for (int fd : worker->listeningFds(l)) fds.push_back(fd);
+        }
+        out.emplace_back(listeners[l].name, std::move(fds));
+    }
+    return out;
 }
 
 }  // namespace hotgate

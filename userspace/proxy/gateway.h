@@ -1,13 +1,18 @@
-// Gateway: one running version of hotgate: its config snapshot, listener groups, workers and
-// metrics. Started whole or not at all; drained and stopped on SIGTERM.
+// Gateway: one running version of hotgate: its config snapshot, listener groups, steering,
+// workers and metrics. Started whole or not at all. Stops either by draining (SIGTERM) or by
+// handing its connections to the next version (upgrade commit) or back (rollback).
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/error.h"
+#include "common/unique_fd.h"
 #include "config/config.h"
 #include "observability/metrics.h"
 #include "proxy/serving_context.h"
@@ -31,34 +36,68 @@ struct ListenerStatus {
 struct DataplaneStatus {
     std::string mode = "takeover";  // "bpf" or "takeover"
     std::string reason;             // why takeover, when it is
+    std::optional<std::uint32_t> slot;  // BPF mode: this version's slot
+};
+
+// How a version starts. The first version opens its sockets, steers to slot 0 and accepts.
+// A successor (hot upgrade) either opens its own sockets in a free BPF slot that gets no
+// traffic until cutover, or takes the predecessor's listening sockets and waits to accept.
+struct StartPlan {
+    enum class Kind { First, SuccessorBpf, SuccessorTakeover };
+    Kind kind = Kind::First;
+    std::uint32_t slot = 0;  // SuccessorBpf: the free slot to register in
+    std::map<std::string, std::vector<UniqueFd>> inherited;  // SuccessorTakeover: listener -> fds
 };
 
 class Gateway {
 public:
-    // Opens every listener (one socket per worker), sets up steering when it can, and starts
-    // the workers. Fails with the reason (bind errors name listener, address and errno).
-    static Result<std::unique_ptr<Gateway>> start(ConfigSnapshot config, std::string build_version);
+    // Opens or inherits every listener (one socket per worker), sets up steering when it can,
+    // and starts the workers. Fails with the reason (bind errors name listener, address, errno).
+    static Result<std::unique_ptr<Gateway>> start(ConfigSnapshot config, std::string build_version,
+                                                  StartPlan plan = {});
     ~Gateway();
     Gateway(const Gateway&) = delete;
     Gateway& operator=(const Gateway&) = delete;
 
-    // Graceful stop: stop accepting, close idle keep-alive connections, let requests in
-    // progress finish, for at most the config's drain timeout. Returns true when every
-    // connection ended in time. Blocks; call from a thread that is not a worker.
+    // SIGTERM: stop accepting, close idle keep-alive connections, let requests in progress
+    // finish, for at most the config's drain timeout. Returns true when every connection ended
+    // in time. Blocks; call from a thread that is not a worker.
     bool drain();
 
+    // Upgrade commit or rollback: close the listening sockets (BPF: queued requests migrate to
+    // the active slot), give every keep-alive connection to `hand_off` at its next request
+    // boundary, let the rest finish, for at most the drain timeout. Blocks like drain().
+    bool handOffAndDrain(ConnectionHandOff hand_off);
+
+    // Takeover mode: start or stop accepting on the (shared) listening sockets.
+    void pauseAccepting();
+    void resumeAccepting();
+
+    // BPF mode: point every listener's control entry at `slot` (cutover or rollback).
+    Result<void> steerTo(std::uint32_t slot);
+
+    // Serves a connection handed over by the other version. Fails for an unknown listener.
+    Result<void> adopt(const std::string& listener, UniqueFd fd, std::string already_read);
+
+    // What a successor needs from this version, per listener in config order: in takeover
+    // mode the listening fds; in BPF mode [program, sockarray, slot map, control map, stats].
+    std::vector<std::pair<std::string, std::vector<int>>> handoverFds() const;
+
     const ServingContext& context() const { return *context_; }
+    ServingContext& context() { return *context_; }
     Metrics& metrics() { return *metrics_; }
     const std::vector<ListenerStatus>& listeners() const { return listeners_; }
     const DataplaneStatus& dataplane() const { return dataplane_; }
     std::chrono::steady_clock::time_point startedAt() const { return started_at_; }
-    bool draining() const { return context_->draining.load(); }
+    bool draining() const { return context_->draining(); }
 
 private:
     Gateway() = default;
-    // Attaches BPF steering to every listener group (slot 0, active) when the kernel and our
-    // privileges allow; otherwise records why and stays in takeover mode. All or nothing.
-    void setUpSteering(std::vector<ListenerGroup>& groups);
+    // BPF steering for every listener group in `slot` (made active when `activate`), when the
+    // kernel and our privileges allow; otherwise records why and stays in takeover mode.
+    // All or nothing.
+    void setUpSteering(std::vector<ListenerGroup>& groups, std::uint32_t slot, bool activate);
+    bool waitForConnectionsToEnd();
 
     std::unique_ptr<Metrics> metrics_;
     std::unique_ptr<ServingContext> context_;
@@ -67,6 +106,7 @@ private:
     std::vector<ListenerStatus> listeners_;
     DataplaneStatus dataplane_;
     std::chrono::steady_clock::time_point started_at_;
+    std::atomic<std::size_t> next_adopter_{0};
 };
 
 }  // namespace hotgate

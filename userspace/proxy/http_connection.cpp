@@ -1,5 +1,9 @@
 #include "proxy/http_connection.h"
 
+#include <unistd.h>
+
+#include <cstring>
+
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include "observability/logging.h"
@@ -54,6 +58,17 @@ void eraseHopByHop(http::header<isRequest>& header, bool keep_upgrade) {
 
 }  // namespace
 
+HttpConnection::HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket, std::string_view already_read)
+    : HttpConnection(worker, listener, std::move(socket)) {
+    adopted_ = true;
+    context_.connections_adopted.fetch_add(1, std::memory_order_relaxed);
+    if (!already_read.empty()) {
+        auto space = buffer_.prepare(already_read.size());
+        std::memcpy(space.data(), already_read.data(), already_read.size());
+        buffer_.commit(already_read.size());
+    }
+}
+
 HttpConnection::HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket)
     : worker_(worker),
       context_(worker.context()),
@@ -84,16 +99,48 @@ void HttpConnection::closeIfIdle() {
     }
 }
 
+void HttpConnection::handOffAtBoundary() {
+    hand_off_requested_ = true;
+    if (phase_ == Phase::WaitingForRequest || phase_ == Phase::ReadingRequest) {
+        error_code ignored;
+        client_.cancel(ignored);  // the pending read ends; run() then hands the connection off
+    }
+}
+
+bool HttpConnection::handOff() {
+    const auto bytes = bufferView(buffer_);
+    const std::string buffered(bytes);
+    const std::string& listener = context_.config->listeners[listener_].name;
+    error_code ec;
+    const int fd = client_.release(ec);
+    if (ec) return false;
+    // The receiver gets its own copy of the fd (SCM_RIGHTS); ours is closed either way.
+    const bool taken = context_.hand_off && context_.hand_off(fd, listener, buffered);
+    ::close(fd);
+    if (taken) {
+        context_.connections_handed_off.fetch_add(1, std::memory_order_relaxed);
+        context_.metrics.recordHandedOff(listener_);
+    }
+    return taken;
+}
+
 bool HttpConnection::shouldKeepAlive(bool requested) const {
-    return requested && !context_.draining.load(std::memory_order_relaxed);
+    // A version that hands its connections over keeps them alive: the next version serves them.
+    return requested && context_.drain_mode.load(std::memory_order_relaxed) != DrainMode::Close;
 }
 
 awaitable<void> HttpConnection::run() {
-    bool first = true;
+    // A connection adopted from a previous version continues a keep-alive session: it gets
+    // the idle timeout, not the new-connection header timeout, unless bytes came with it.
+    bool first = !adopted_;
     for (;;) {
         std::size_t header_end = 0;
-        const HeaderRead read = co_await readHeaderBlock(first, header_end);
+        const HeaderRead read = hand_off_requested_ ? HeaderRead::HandOff : co_await readHeaderBlock(first, header_end);
         first = false;
+        if (read == HeaderRead::HandOff) {
+            if (handOff()) co_return;  // the socket now belongs to the other version
+            break;
+        }
         if (read == HeaderRead::HeaderTimeout || read == HeaderRead::TooLarge)
             request_started_ = std::chrono::steady_clock::now();
         if (read == HeaderRead::HeaderTimeout) {
@@ -113,7 +160,7 @@ awaitable<void> HttpConnection::run() {
         const Next next = co_await serveRequest(header_end);
         context_.in_flight_requests.fetch_sub(1, std::memory_order_relaxed);
         request_counted_ = false;
-        if (next == Next::Close || context_.draining.load(std::memory_order_relaxed)) break;
+        if (next == Next::Close || context_.drain_mode.load(std::memory_order_relaxed) == DrainMode::Close) break;
     }
     error_code ignored;
     client_.shutdown(tcp::socket::shutdown_send, ignored);
@@ -150,6 +197,7 @@ awaitable<HttpConnection::HeaderRead> HttpConnection::readHeaderBlock(bool first
         if (ec) {
             const bool timed_out = deadline_.expired();
             deadline_.disarm();
+            if (hand_off_requested_ && ec == asio::error::operation_aborted) co_return HeaderRead::HandOff;
             if (closing_) co_return HeaderRead::Closed;
             if (timed_out) co_return started ? HeaderRead::HeaderTimeout : HeaderRead::IdleTimeout;
             co_return (ec == asio::error::eof && buffer_.size() == 0) ? HeaderRead::Closed : HeaderRead::Error;

@@ -20,6 +20,8 @@ class Worker;
 class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
 public:
     HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket);
+    // A connection adopted from another version, with the bytes it had already read from it.
+    HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket, std::string_view already_read);
     ~HttpConnection();
     HttpConnection(const HttpConnection&) = delete;
     HttpConnection& operator=(const HttpConnection&) = delete;
@@ -31,9 +33,14 @@ public:
     // otherwise the request in progress finishes and its response carries Connection: close.
     void closeIfIdle();
 
+    // Upgrade: passes the connection to the other version (ServingContext::hand_off) as soon as
+    // it sits at a request boundary: now if it is between requests, else after the response in
+    // progress. A WebSocket tunnel never moves. Falls back to closeIfIdle when no one takes it.
+    void handOffAtBoundary();
+
 private:
     enum class Phase { WaitingForRequest, ReadingRequest, Serving, Tunneling };
-    enum class HeaderRead { Complete, Closed, IdleTimeout, HeaderTimeout, TooLarge, Error };
+    enum class HeaderRead { Complete, Closed, IdleTimeout, HeaderTimeout, TooLarge, Error, HandOff };
     // How a request ended: keep the connection for the next one, or close it.
     enum class Next { KeepAlive, Close };
 
@@ -56,6 +63,8 @@ private:
                                 bool keep_alive);
 
     void finishRequest(std::optional<std::size_t> route, unsigned status);
+    // Gives the socket and the unconsumed bytes to the other version; false if it was refused.
+    bool handOff();
     bool shouldKeepAlive(bool requested) const;
 
     Worker& worker_;
@@ -67,6 +76,8 @@ private:
     Deadline deadline_;
     Phase phase_ = Phase::WaitingForRequest;
     bool closing_ = false;
+    bool hand_off_requested_ = false;
+    bool adopted_ = false;
     std::chrono::steady_clock::time_point request_started_;
     bool request_counted_ = false;  // in_flight_requests holds this connection's request
 };

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,17 @@
 #include "proxy/router.h"
 
 namespace hotgate {
+
+// What happens to keep-alive connections when this version stops serving.
+enum class DrainMode {
+    None,     // serving normally
+    Close,    // SIGTERM: finish requests in progress with Connection: close, close idle ones
+    HandOff,  // upgrade commit/rollback: pass each connection at a request boundary to the other version
+};
+
+// Takes a client connection at a request boundary (fd, listener name, bytes already read from
+// it). Returns false when it could not; the caller then closes the fd. Called on worker threads.
+using ConnectionHandOff = std::function<bool(int fd, const std::string& listener, const std::string& buffered)>;
 
 struct ServingContext {
     ServingContext(ConfigSnapshot snapshot, std::string version_label, Metrics& metrics_registry)
@@ -33,7 +45,14 @@ struct ServingContext {
 
     std::atomic<std::size_t> open_connections{0};
     std::atomic<std::size_t> in_flight_requests{0};
-    std::atomic<bool> draining{false};
+    std::atomic<DrainMode> drain_mode{DrainMode::None};
+    std::atomic<std::uint64_t> connections_handed_off{0};
+    std::atomic<std::uint64_t> connections_adopted{0};
+
+    // Set before drain_mode becomes HandOff; read only after that.
+    ConnectionHandOff hand_off;
+
+    bool draining() const { return drain_mode.load(std::memory_order_relaxed) != DrainMode::None; }
 };
 
 }  // namespace hotgate

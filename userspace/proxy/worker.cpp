@@ -1,6 +1,7 @@
 #include "proxy/worker.h"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "observability/logging.h"
 #include "proxy/deadline.h"
@@ -8,13 +9,13 @@
 
 namespace hotgate {
 
-Worker::Worker(std::size_t index, ServingContext& context, std::vector<UniqueFd> listen_fds)
-    : index_(index), context_(context), work_(io_.get_executor()) {
+Worker::Worker(std::size_t index, ServingContext& context, std::vector<ListeningSocket> sockets, bool accepting)
+    : index_(index), context_(context), work_(io_.get_executor()), accepting_(accepting) {
     const auto& config = *context_.config;
-    for (std::size_t i = 0; i < listen_fds.size(); ++i) {
-        const bool v6 = config.listeners[i].address.ip.find(':') != std::string::npos;
+    for (auto& socket : sockets) {
+        const bool v6 = config.listeners[socket.listener].address.ip.find(':') != std::string::npos;
         acceptors_.push_back(
-            std::make_unique<tcp::acceptor>(io_, v6 ? tcp::v6() : tcp::v4(), listen_fds[i].release()));
+            {socket.listener, std::make_unique<tcp::acceptor>(io_, v6 ? tcp::v6() : tcp::v4(), socket.fd.release())});
     }
     for (std::size_t c = 0; c < config.clusters.size(); ++c)
         pools_.push_back(std::make_unique<UpstreamPool>(io_.get_executor(), config.clusters[c], c, context_.metrics));
@@ -23,20 +24,68 @@ Worker::Worker(std::size_t index, ServingContext& context, std::vector<UniqueFd>
 Worker::~Worker() { stop(); }
 
 void Worker::start() {
-    for (std::size_t i = 0; i < acceptors_.size(); ++i) asio::co_spawn(io_, acceptLoop(i), asio::detached);
+    if (accepting_) spawnAcceptLoops();
     thread_ = std::thread([this] { io_.run(); });
+}
+
+void Worker::spawnAcceptLoops() {
+    for (auto& acceptor : acceptors_) asio::co_spawn(io_, acceptLoop(acceptor), asio::detached);
+}
+
+void Worker::pauseAccepting() {
+    asio::post(io_, [this] {
+        if (!accepting_) return;
+        accepting_ = false;
+        ++accept_epoch_;
+        for (auto& acceptor : acceptors_) {
+            error_code ignored;
+            acceptor.socket->cancel(ignored);
+        }
+    });
+}
+
+void Worker::resumeAccepting() {
+    asio::post(io_, [this] {
+        if (accepting_) return;
+        accepting_ = true;
+        ++accept_epoch_;
+        spawnAcceptLoops();
+    });
 }
 
 void Worker::beginDrain() {
     asio::post(io_, [this] {
+        accepting_ = false;
+        ++accept_epoch_;
         for (auto& acceptor : acceptors_) {
             error_code ignored;
-            acceptor->close(ignored);
+            acceptor.socket->close(ignored);
         }
         for (auto& pool : pools_) pool->closeIdle();
-        // Copy: closeIfIdle may end a connection, which untracks it.
+        const bool hand_off = context_.drain_mode.load() == DrainMode::HandOff;
+        // Copy: either call may end a connection, which untracks it.
         const std::vector<HttpConnection*> open(connections_.begin(), connections_.end());
-        for (auto* connection : open) connection->closeIfIdle();
+        for (auto* connection : open) {
+            if (hand_off) connection->handOffAtBoundary();
+            else connection->closeIfIdle();
+        }
+    });
+}
+
+void Worker::adopt(std::size_t listener, int fd, std::string already_read) {
+    asio::post(io_, [this, listener, fd, bytes = std::move(already_read)] {
+        const bool v6 = context_.config->listeners[listener].address.ip.find(':') != std::string::npos;
+        error_code ec;
+        tcp::socket socket(io_);
+        socket.assign(v6 ? tcp::v6() : tcp::v4(), fd, ec);
+        if (ec) {
+            ::close(fd);
+            return;
+        }
+        context_.metrics.recordAdopted(listener);
+        auto connection = std::make_shared<HttpConnection>(*this, listener, std::move(socket), bytes);
+        asio::co_spawn(
+            io_, [connection = std::move(connection)] { return connection->run(); }, asio::detached);
     });
 }
 
@@ -45,14 +94,32 @@ void Worker::stop() {
     if (thread_.joinable()) thread_.join();
 }
 
-awaitable<void> Worker::acceptLoop(std::size_t listener) {
-    auto& acceptor = *acceptors_[listener];
-    const std::string& name = context_.config->listeners[listener].name;
+std::vector<int> Worker::listeningFds(std::size_t listener) const {
+    std::vector<int> fds;
+    for (const auto& acceptor : acceptors_)
+        if (acceptor.listener == listener && acceptor.socket->is_open())
+            fds.push_back(const_cast<tcp::acceptor&>(*acceptor.socket).native_handle());
+    return fds;
+}
+
+awaitable<void> Worker::acceptLoop(Acceptor& acceptor) {
+    const unsigned epoch = accept_epoch_;
+    const std::string& name = context_.config->listeners[acceptor.listener].name;
     for (;;) {
         error_code ec;
-        tcp::socket socket = co_await acceptor.async_accept(withError(ec));
+        tcp::socket socket = co_await acceptor.socket->async_accept(withError(ec));
+        if (epoch != accept_epoch_) {
+            // Paused, resumed or drained meanwhile. A connection accepted in that instant is
+            // still served: dropping it would fail a request.
+            if (!ec) {
+                auto connection = std::make_shared<HttpConnection>(*this, acceptor.listener, std::move(socket));
+                asio::co_spawn(
+                    io_, [connection = std::move(connection)] { return connection->run(); }, asio::detached);
+            }
+            co_return;
+        }
         if (ec) {
-            if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;  // drain
+            if (ec == asio::error::operation_aborted || !acceptor.socket->is_open()) co_return;
             log::warn("worker ", index_, " listener ", name, ": accept failed: ", ec.message());
             if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
                 // Out of fds: back off instead of spinning; queued connections wait in the backlog.
@@ -62,10 +129,10 @@ awaitable<void> Worker::acceptLoop(std::size_t listener) {
             continue;
         }
         if (context_.open_connections.load(std::memory_order_relaxed) >= context_.config->limits.max_connections) {
-            asio::co_spawn(io_, refuseOverLimit(std::move(socket), listener), asio::detached);
+            asio::co_spawn(io_, refuseOverLimit(std::move(socket), acceptor.listener), asio::detached);
             continue;
         }
-        auto connection = std::make_shared<HttpConnection>(*this, listener, std::move(socket));
+        auto connection = std::make_shared<HttpConnection>(*this, acceptor.listener, std::move(socket));
         // The lambda (and so the shared_ptr) lives in co_spawn's frame until run() completes;
         // spawning connection->run() directly would let the connection die before it starts.
         asio::co_spawn(

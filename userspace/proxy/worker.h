@@ -1,9 +1,10 @@
-// Worker: one thread, one io_context, one listening socket per listener, its own upstream
-// pools. Nothing on the request path is shared between workers except atomic counters and
-// the immutable config, so workers never wait on each other.
+// Worker: one thread, one io_context, its listening sockets, its own upstream pools. Nothing on
+// the request path is shared between workers except atomic counters and the immutable config,
+// so workers never wait on each other.
 #pragma once
 
 #include <memory>
+#include <string>
 #include <thread>
 #include <unordered_set>
 #include <vector>
@@ -17,20 +18,41 @@ namespace hotgate {
 
 class HttpConnection;
 
+// A listening socket a worker accepts on, and the listener (index into config.listeners) it belongs to.
+struct ListeningSocket {
+    std::size_t listener = 0;
+    UniqueFd fd;
+};
+
 class Worker {
 public:
-    // `listen_fds[i]` is this worker's socket of config.listeners[i], already listening.
-    Worker(std::size_t index, ServingContext& context, std::vector<UniqueFd> listen_fds);
+    // `sockets` are already listening. With `accepting` false the worker holds them without
+    // accepting until resumeAccepting() (a successor in takeover mode before cutover).
+    Worker(std::size_t index, ServingContext& context, std::vector<ListeningSocket> sockets, bool accepting = true);
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
 
     void start();
-    // Closes the listening sockets and the connections idle between requests; requests in
-    // progress finish. Thread-safe (posts to the worker).
+
+    // Stops and restarts accepting on this worker's listening sockets, which stay open (their
+    // queues are shared with the other version in takeover mode). Thread-safe.
+    void pauseAccepting();
+    void resumeAccepting();
+
+    // Closes the listening sockets, then per context.drain_mode either closes the connections
+    // idle between requests (Close) or hands every connection over at its next request
+    // boundary (HandOff); requests in progress finish. Thread-safe.
     void beginDrain();
+
+    // Serves a connection handed over by another version. Thread-safe; takes `fd`.
+    void adopt(std::size_t listener, int fd, std::string already_read);
+
     // Stops the event loop (whatever is still open is dropped) and joins the thread.
     void stop();
+
+    // This worker's listening fds of `listener` (for handing them to a successor).
+    std::vector<int> listeningFds(std::size_t listener) const;
 
     ServingContext& context() { return context_; }
     UpstreamPool& pool(std::size_t cluster) { return *pools_[cluster]; }
@@ -40,8 +62,14 @@ public:
     void untrack(HttpConnection* connection) { connections_.erase(connection); }
 
 private:
-    awaitable<void> acceptLoop(std::size_t listener);
+    struct Acceptor {
+        std::size_t listener;
+        std::unique_ptr<tcp::acceptor> socket;
+    };
+
+    awaitable<void> acceptLoop(Acceptor& acceptor);
     awaitable<void> refuseOverLimit(tcp::socket socket, std::size_t listener);
+    void spawnAcceptLoops();
 
     std::size_t index_;
     ServingContext& context_;
@@ -50,8 +78,10 @@ private:
     std::unordered_set<HttpConnection*> connections_;
     asio::io_context io_{1};
     asio::executor_work_guard<asio::io_context::executor_type> work_;
-    std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
+    std::vector<Acceptor> acceptors_;
     std::vector<std::unique_ptr<UpstreamPool>> pools_;
+    bool accepting_;        // worker thread only
+    unsigned accept_epoch_ = 0;  // bumps on pause so stale loops exit; worker thread only
     std::thread thread_;
 };
 

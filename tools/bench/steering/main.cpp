@@ -1,0 +1,273 @@
+// bench_steering: measures what a cutover costs and what steering costs per connection.
+//
+//   1. control-entry update latency: median/p99 of the one bpf_map_update_elem that is the
+//      cutover (and of SteerPins::cutover(), which checks the slot first);
+//   2. new-connection accept rate through steer_select vs plain SO_REUSEPORT (ratio);
+//   3. time from the control-entry write to the first connection accepted by the new slot,
+//      with a client connecting continuously.
+//
+// Runs in its own network namespace on 127.0.0.1 with a private bpffs root, removed at exit.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <net/if.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dataplane/bpffs.h"
+#include "dataplane/steer_loader.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using hotgate::UniqueFd;
+using namespace hotgate::dataplane;
+
+constexpr int kWorkers = 2;  // listeners per slot, accept threads per group
+
+double micros(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
+
+double percentile(std::vector<double> v, double p) {
+    std::sort(v.begin(), v.end());
+    size_t i = std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5));
+    return v[i];
+}
+
+[[noreturn]] void die(const std::string& what) {
+    std::fprintf(stderr, "bench_steering: %s\n", what.c_str());
+    std::exit(1);
+}
+
+sockaddr_in loopback(uint16_t port) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return a;
+}
+
+UniqueFd listenOn(uint16_t port) {
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    int one = 1;
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    sockaddr_in a = loopback(port);
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || ::listen(fd.get(), 4096) != 0)
+        die("listen on 127.0.0.1:" + std::to_string(port) + ": " + std::strerror(errno));
+    return fd;
+}
+
+void resetClose(int fd) {
+    linger lg{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    ::close(fd);
+}
+
+// One accept thread per listener until stop() (shutdown makes the blocked accept return).
+class Acceptors {
+public:
+    explicit Acceptors(const std::vector<int>& listeners) : listeners_(listeners), counts_(listeners.size()) {
+        for (size_t i = 0; i < listeners.size(); ++i) {
+            threads_.emplace_back([this, i] {
+                for (;;) {
+                    int c = ::accept4(listeners_[i], nullptr, nullptr, SOCK_CLOEXEC);
+                    if (c < 0) {
+                        if (errno == EINTR || errno == ECONNABORTED) continue;
+                        return;
+                    }
+                    auto now = Clock::now().time_since_epoch().count();
+                    long long expected = 0;
+                    first_accept_[i].compare_exchange_strong(expected, now);
+                    counts_[i].fetch_add(1, std::memory_order_relaxed);
+                    resetClose(c);
+                }
+            });
+        }
+    }
+    ~Acceptors() { stop(); }
+    void stop() {
+        for (int fd : listeners_) ::shutdown(fd, SHUT_RD);
+        for (auto& t : threads_)
+            if (t.joinable()) t.join();
+    }
+    uint64_t total() const {
+        uint64_t n = 0;
+        for (auto& c : counts_) n += c.load();
+        return n;
+    }
+    void resetFirst() {
+        for (auto& f : first_accept_) f.store(0);
+    }
+    // Steady-clock ticks of the first accept on listener i since resetFirst(); 0 if none.
+    long long firstAccept(size_t i) const { return first_accept_[i].load(); }
+
+private:
+    std::vector<int> listeners_;
+    std::vector<std::atomic<uint64_t>> counts_;
+    std::atomic<long long> first_accept_[64] = {};
+    std::vector<std::thread> threads_;
+};
+
+// Connects to 127.0.0.1:port from `threads` threads until `stop`; returns connections made.
+uint64_t connectLoop(uint16_t port, int threads, const std::atomic<bool>& stop) {
+    std::atomic<uint64_t> made{0};
+    std::vector<std::thread> ts;
+    for (int t = 0; t < threads; ++t) {
+        ts.emplace_back([&] {
+            sockaddr_in a = loopback(port);
+            while (!stop.load(std::memory_order_relaxed)) {
+                int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) made.fetch_add(1);
+                resetClose(fd);
+            }
+        });
+    }
+    for (auto& t : ts) t.join();
+    return made.load();
+}
+
+// Accepted connections per second on `listeners` over `seconds`, 2 client threads.
+double acceptRate(const std::vector<int>& listeners, uint16_t port, double seconds) {
+    Acceptors acceptors(listeners);
+    std::atomic<bool> stop{false};
+    std::thread clients([&] { connectLoop(port, kWorkers, stop); });
+    auto start = Clock::now();
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    uint64_t accepted = acceptors.total();
+    auto elapsed = Clock::now() - start;
+    stop = true;
+    clients.join();
+    acceptors.stop();
+    return accepted / std::chrono::duration<double>(elapsed).count();
+}
+
+void enterPrivateNetns() {
+    if (::unshare(CLONE_NEWNET) != 0) die(std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno) + " (run as root)");
+    int s = ::socket(AF_INET, SOCK_DGRAM, 0);
+    ifreq req{};
+    std::strcpy(req.ifr_name, "lo");
+    ::ioctl(s, SIOCGIFFLAGS, &req);
+    req.ifr_flags |= IFF_UP;
+    if (::ioctl(s, SIOCSIFFLAGS, &req) != 0) die("set lo up");
+    ::close(s);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const int rounds = argc > 1 ? std::atoi(argv[1]) : 5;
+    const double seconds = argc > 2 ? std::atof(argv[2]) : 1.0;
+    enterPrivateNetns();
+    const std::string root = "/sys/fs/bpf/hotgate-bench-" + std::to_string(::getpid());
+
+    constexpr uint16_t kSteerPort = 18080, kPlainPort = 18081;
+    std::vector<UniqueFd> slot0, slot1, plain;
+    std::vector<int> slot0_fds, slot1_fds, plain_fds;
+    for (int i = 0; i < kWorkers; ++i) {
+        slot0.push_back(listenOn(kSteerPort));
+        slot0_fds.push_back(slot0.back().get());
+        slot1.push_back(listenOn(kSteerPort));
+        slot1_fds.push_back(slot1.back().get());
+        plain.push_back(listenOn(kPlainPort));
+        plain_fds.push_back(plain.back().get());
+    }
+    auto a = SteerLoader::attachListener("bench", slot0_fds, 0, true, root);
+    if (!a) die(a.error().what());
+    auto b = SteerLoader::attachListener("bench", slot1_fds, 1, false, root);
+    if (!b) die(b.error().what());
+    SteerPins& pins = (*a)->pins();
+
+    // 1. Control-entry update latency.
+    std::vector<double> raw, checked;
+    __u32 key = 0;
+    for (int i = 0; i < 20000; ++i) {
+        steer_control c{};
+        c.active_slot = static_cast<__u8>(i & 1);
+        c.canary_slot = c.active_slot;
+        c.generation = static_cast<__u32>(i);
+        auto t0 = Clock::now();
+        int err = bpf_map_update_elem(pins.ctlMapFd(), &key, &c, BPF_ANY);
+        raw.push_back(micros(Clock::now() - t0));
+        if (err != 0) die("update steer_ctl_map");
+    }
+    for (int i = 0; i < 2000; ++i) {
+        auto t0 = Clock::now();
+        auto r = pins.cutover(static_cast<uint32_t>(i & 1));
+        checked.push_back(micros(Clock::now() - t0));
+        if (!r) die(r.error().what());
+    }
+    if (!pins.cutover(0)) die("cutover to slot 0");
+    std::printf("control-entry update (bpf_map_update_elem, 20000 writes): median %.2f us, p99 %.2f us\n",
+                percentile(raw, 0.5), percentile(raw, 0.99));
+    std::printf("SteerPins::cutover() incl. live-socket check (2000 calls): median %.2f us, p99 %.2f us\n",
+                percentile(checked, 0.5), percentile(checked, 0.99));
+
+    // 2. Accept rate, steering vs plain SO_REUSEPORT, alternating rounds.
+    std::vector<double> steer_rates, plain_rates;
+    for (int r = 0; r < rounds; ++r) {
+        plain_rates.push_back(acceptRate(plain_fds, kPlainPort, seconds));
+        steer_rates.push_back(acceptRate(slot0_fds, kSteerPort, seconds));
+    }
+    double steer_med = percentile(steer_rates, 0.5), plain_med = percentile(plain_rates, 0.5);
+    std::printf("accept rate (%d rounds x %.1f s, 2 client threads, %d listeners): steering %.0f/s, "
+                "plain SO_REUSEPORT %.0f/s, ratio %.3f\n",
+                rounds, seconds, kWorkers, steer_med, plain_med, steer_med / plain_med);
+
+    // 3. Write -> first accept on the new slot, continuous client load.
+    std::vector<int> all = slot0_fds;
+    all.insert(all.end(), slot1_fds.begin(), slot1_fds.end());
+    std::vector<double> switch_us;
+    {
+        Acceptors acceptors(all);
+        std::atomic<bool> stop{false};
+        std::thread clients([&] { connectLoop(kSteerPort, 1, stop); });
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        for (int i = 0; i < 40; ++i) {
+            uint32_t to = (i % 2 == 0) ? 1 : 0;
+            acceptors.resetFirst();
+            steer_control c{};
+            c.active_slot = static_cast<__u8>(to);
+            c.canary_slot = c.active_slot;
+            c.generation = static_cast<__u32>(100000 + i);
+            auto t0 = Clock::now();
+            if (bpf_map_update_elem(pins.ctlMapFd(), &key, &c, BPF_ANY) != 0) die("update steer_ctl_map");
+            long long first = 0;
+            for (int spin = 0; spin < 200000 && first == 0; ++spin) {
+                for (size_t l = 0; l < all.size(); ++l) {
+                    bool in_new_slot = (l >= slot0_fds.size()) == (to == 1);
+                    long long f = acceptors.firstAccept(l);
+                    if (in_new_slot && f != 0 && (first == 0 || f < first)) first = f;
+                }
+                if (first == 0) std::this_thread::sleep_for(std::chrono::microseconds(10));
+            }
+            if (first == 0) die("no connection reached the new slot");
+            switch_us.push_back(micros(Clock::duration(first) - t0.time_since_epoch()));
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        stop = true;
+        clients.join();
+        acceptors.stop();
+    }
+    std::printf("write -> first accept on the new slot (40 flips, 1 client thread): median %.1f us, "
+                "p99 %.1f us\n",
+                percentile(switch_us, 0.5), percentile(switch_us, 0.99));
+
+    a->reset();
+    b->reset();
+    slot0.clear();
+    slot1.clear();
+    (void)removePinTree(root);
+    return 0;
+}

@@ -1,0 +1,190 @@
+// gwctl cutover | canary | deny | dataplane: drive the BPF data plane through its pinned maps.
+// cutover and canary write the listener group's control entry (one map update); deny edits
+// the XDP front's deny list; dataplane prints what `gwctl status` shows of the data plane.
+#include <charconv>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "commands.h"
+#include "dataplane/front_loader.h"
+#include "dataplane/steer_loader.h"
+#include "dataplane_status.h"
+
+namespace gwctl {
+namespace {
+
+using namespace hotgate::dataplane;
+using hotgate::Result;
+
+struct SteerOptions {
+    std::string listener;  // empty: the only pinned listener group
+    uint32_t slot = 0;
+    std::string weight;
+    bool force = false;
+};
+
+// Parses a canary weight: "5%", "0.5%", "12.25%" or "250bp" (basis points); "5" means 5%.
+Result<uint32_t> parseWeight(const std::string& text) {
+    std::string body = text;
+    bool basis_points = false;
+    if (body.size() > 2 && body.compare(body.size() - 2, 2, "bp") == 0) {
+        basis_points = true;
+        body.resize(body.size() - 2);
+    } else if (!body.empty() && body.back() == '%') {
+        body.pop_back();
+    }
+    const auto bad = [&] {
+        return hotgate::fail("bad --weight '", text, "': use a percentage like 5% or 0.5%, or 250bp");
+    };
+    if (body.empty()) return bad();
+    uint32_t whole = 0, frac = 0, frac_digits = 0;
+    const char* p = body.data();
+    const char* end = body.data() + body.size();
+    auto [after_whole, ec] = std::from_chars(p, end, whole);
+    if (ec != std::errc() || after_whole == p) return bad();
+    p = after_whole;
+    if (p != end) {
+        if (basis_points || *p != '.') return bad();
+        ++p;
+        for (; p != end; ++p) {
+            if (*p < '0' || *p > '9' || frac_digits == 2) return bad();  // 0.01% = 1bp at most
+            frac = frac * 10 + static_cast<uint32_t>(*p - '0');
+            ++frac_digits;
+        }
+        if (frac_digits == 0) return bad();
+        if (frac_digits == 1) frac *= 10;
+    }
+    uint64_t bp = basis_points ? whole : uint64_t(whole) * 100 + frac;
+    if (bp > STEER_WEIGHT_MAX) return hotgate::fail("--weight '", text, "' is above 100%");
+    return static_cast<uint32_t>(bp);
+}
+
+// Opens the named group, or the only one when no name was given.
+Result<SteerPins> openGroup(const GlobalOptions& global, const std::string& listener) {
+    if (!listener.empty()) {
+        auto pins = SteerPins::open(global.bpffs_root, listener);
+        if (!pins && pins.error().errnum == ENOENT)
+            return hotgate::fail("no listener '", listener, "' pinned under ", global.bpffs_root,
+                                 " (is hotgate running with BPF steering?)");
+        return pins;
+    }
+    auto names = SteerPins::listListeners(global.bpffs_root);
+    if (!names) return tl::unexpected(names.error());
+    if (names->empty())
+        return hotgate::fail("no listener pinned under ", global.bpffs_root,
+                             " (is hotgate running with BPF steering?)");
+    if (names->size() > 1) {
+        std::string all;
+        for (const auto& n : *names) all += (all.empty() ? "" : ", ") + n;
+        return hotgate::fail("several listeners pinned (", all, "): pass --listener");
+    }
+    return SteerPins::open(global.bpffs_root, names->front());
+}
+
+// Prints "gwctl <verb>: <error>" and makes gwctl exit 1.
+[[noreturn]] void failWith(const char* verb, const std::string& message) {
+    std::cerr << "gwctl " << verb << ": " << message << "\n";
+    throw CLI::RuntimeError(1);
+}
+
+void runCutover(const GlobalOptions& global, const SteerOptions& options) {
+    auto pins = openGroup(global, options.listener);
+    if (!pins) failWith("cutover", pins.error().what());
+    auto written = pins->cutover(options.slot, options.force);
+    if (!written) failWith("cutover", written.error().what());
+    std::cout << "listener " << pins->listener() << ": new connections go to slot "
+              << unsigned(written->active_slot) << " (generation " << written->generation << ")\n";
+}
+
+void runCanary(const GlobalOptions& global, const SteerOptions& options) {
+    auto weight = parseWeight(options.weight);
+    if (!weight) failWith("canary", weight.error().what());
+    auto pins = openGroup(global, options.listener);
+    if (!pins) failWith("canary", pins.error().what());
+    auto written = pins->setCanary(options.slot, *weight, options.force);
+    if (!written) failWith("canary", written.error().what());
+    std::cout << "listener " << pins->listener() << ": ";
+    if (written->canary_weight_bp == 0)
+        std::cout << "canary off, all new connections go to slot " << unsigned(written->active_slot);
+    else
+        std::cout << written->canary_weight_bp / 100 << "." << (written->canary_weight_bp % 100 < 10 ? "0" : "")
+                  << written->canary_weight_bp % 100 << "% of new flows go to slot "
+                  << unsigned(written->canary_slot) << ", the rest to slot " << unsigned(written->active_slot);
+    std::cout << " (generation " << written->generation << ")\n";
+}
+
+FrontPins openFront(const GlobalOptions& global, const char* verb) {
+    auto pins = FrontPins::open(global.bpffs_root);
+    if (!pins) {
+        if (pins.error().errnum == ENOENT)
+            failWith(verb, "no XDP front pinned under " + global.bpffs_root +
+                               " (is hotgate running with the XDP front enabled?)");
+        failWith(verb, pins.error().what());
+    }
+    return std::move(*pins);
+}
+
+void addSteerOptions(CLI::App* cmd, SteerOptions& options) {
+    cmd->add_option("--listener,-l", options.listener, "listener group (default: the only one)");
+    cmd->add_option("--to", options.slot, "version slot")
+        ->required()
+        ->check(CLI::Range(0u, static_cast<unsigned>(STEER_SLOTS - 1)));
+    cmd->add_flag("--force", options.force, "write even if the slot has no live socket");
+}
+
+}  // namespace
+
+void addDataplaneCommands(CLI::App& app, GlobalOptions& global) {
+    auto cutover_options = std::make_shared<SteerOptions>();
+    auto* cutover = app.add_subcommand(
+        "cutover", "send every new connection of a listener to a version slot (one map write)");
+    addSteerOptions(cutover, *cutover_options);
+    cutover->callback([&global, cutover_options] { runCutover(global, *cutover_options); });
+
+    auto canary_options = std::make_shared<SteerOptions>();
+    auto* canary = app.add_subcommand(
+        "canary", "send a share of new flows (by 4-tuple hash) to a version slot; --weight 0 ends it");
+    addSteerOptions(canary, *canary_options);
+    canary->add_option("--weight,-w", canary_options->weight, "share of new flows: 5%, 0.5% or 250bp")
+        ->required();
+    canary->callback([&global, canary_options] { runCanary(global, *canary_options); });
+
+    auto* deny = app.add_subcommand("deny", "edit the XDP front's deny list of source prefixes");
+    deny->require_subcommand(1);
+    auto cidr = std::make_shared<std::string>();
+    auto* add = deny->add_subcommand("add", "drop packets from CIDR before the stack");
+    add->add_option("cidr", *cidr, "10.0.0.0/8, 2001:db8::/32 or one address")->required();
+    add->callback([&global, cidr] {
+        auto key = parsePrefix(*cidr);
+        if (!key) failWith("deny add", key.error().what());
+        auto pins = openFront(global, "deny add");
+        if (auto r = pins.addDeny(*key); !r) failWith("deny add", r.error().what());
+        std::cout << "denied " << formatPrefix(*key) << "\n";
+    });
+    auto* del = deny->add_subcommand("del", "remove CIDR from the deny list");
+    del->add_option("cidr", *cidr, "a prefix previously added")->required();
+    del->callback([&global, cidr] {
+        auto key = parsePrefix(*cidr);
+        if (!key) failWith("deny del", key.error().what());
+        auto pins = openFront(global, "deny del");
+        if (auto r = pins.delDeny(*key); !r) {
+            if (r.error().errnum == ENOENT) failWith("deny del", formatPrefix(*key) + " is not in the deny list");
+            failWith("deny del", r.error().what());
+        }
+        std::cout << "removed " << formatPrefix(*key) << "\n";
+    });
+    auto* list = deny->add_subcommand("list", "print the deny list with hit counts");
+    list->callback([&global] {
+        auto pins = openFront(global, "deny list");
+        auto entries = pins.listDeny();
+        if (!entries) failWith("deny list", entries.error().what());
+        for (const auto& e : *entries) std::cout << formatPrefix(e.key) << "\t" << e.hits << " hits\n";
+    });
+
+    auto* dataplane = app.add_subcommand(
+        "dataplane", "show BPF steering (slots, sockets, counters, control entry) and the XDP front");
+    dataplane->callback([&global] { printDataplaneStatus(global.bpffs_root, std::cout); });
+}
+
+}  // namespace gwctl

@@ -1,0 +1,91 @@
+#include "options.h"
+
+#include <charconv>
+
+namespace hotgate::loadgen {
+
+namespace ip = boost::asio::ip;
+
+tl::expected<ip::tcp::endpoint, std::string> parseLoopbackTarget(std::string_view text) {
+    const auto bad = [&](std::string_view why) {
+        return tl::unexpected("--target " + std::string(text) + ": " + std::string(why));
+    };
+    std::string_view host;
+    std::string_view port_text;
+    if (!text.empty() && text.front() == '[') {
+        const auto close = text.find(']');
+        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
+            return bad("expected [ADDRESS]:PORT");
+        host = text.substr(1, close - 1);
+        port_text = text.substr(close + 2);
+    } else {
+        const auto colon = text.rfind(':');
+        if (colon == std::string_view::npos || text.find(':') != colon)
+            return bad("expected ADDRESS:PORT (IPv6 as [::1]:PORT)");
+        host = text.substr(0, colon);
+        port_text = text.substr(colon + 1);
+    }
+    unsigned port = 0;
+    const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc{} || end != port_text.data() + port_text.size() || port == 0 || port > 65535)
+        return bad("port must be 1-65535");
+
+    ip::address address;
+    if (host == "localhost") {
+        address = ip::address_v4::loopback();
+    } else {
+        boost::system::error_code parse_error;
+        address = ip::make_address(std::string(host), parse_error);
+        if (parse_error) return bad("not a literal IP address (loadgen resolves no names)");
+    }
+    // loadgen only ever loads this box: 127.0.0.0/8 or ::1, nothing that leaves it.
+    if (!address.is_loopback()) return bad("refused: loadgen only targets loopback (127.0.0.0/8 or ::1)");
+    return ip::tcp::endpoint(address, static_cast<unsigned short>(port));
+}
+
+tl::expected<void, std::string> validate(Options& options) {
+    const auto target = parseLoopbackTarget(options.target_text);
+    if (!target) return tl::unexpected(target.error());
+    options.target = *target;
+
+    const auto over = [](std::string_view name, unsigned value, unsigned cap) {
+        return tl::unexpected(std::string(name) + " " + std::to_string(value) + " is over the cap of " +
+                              std::to_string(cap));
+    };
+    if (options.duration_s == 0) return tl::unexpected(std::string("--duration must be at least 1 second"));
+    if (options.duration_s > kMaxDurationS) return over("--duration", options.duration_s, kMaxDurationS);
+    if (options.rate > kMaxRate) return over("--rate", options.rate, kMaxRate);
+    if (options.keepalive > kMaxKeepalive) return over("--keepalive", options.keepalive, kMaxKeepalive);
+    if (options.streams > kMaxStreams) return over("--streams", options.streams, kMaxStreams);
+    if (options.threads == 0) return tl::unexpected(std::string("--threads must be at least 1"));
+    if (options.threads > kMaxThreads) return over("--threads", options.threads, kMaxThreads);
+    if (options.max_inflight == 0 || options.max_inflight > kMaxInflight)
+        return tl::unexpected("--max-inflight must be 1-" + std::to_string(kMaxInflight));
+    if (options.timeout_ms == 0 || options.timeout_ms > kMaxTimeoutMs)
+        return tl::unexpected("--timeout-ms must be 1-" + std::to_string(kMaxTimeoutMs));
+    if (options.pause_max_ms > kMaxPauseMs) return over("--pause-max-ms", options.pause_max_ms, kMaxPauseMs);
+    if (options.pause_min_ms > options.pause_max_ms)
+        return tl::unexpected(std::string("--pause-min-ms must not exceed --pause-max-ms"));
+    if (options.stream_interval_ms == 0 || options.stream_interval_ms > kMaxPauseMs)
+        return tl::unexpected("--stream-interval-ms must be 1-" + std::to_string(kMaxPauseMs));
+    if (options.stream_bytes == 0 || options.stream_bytes > kMaxStreamBytes)
+        return tl::unexpected("--stream-bytes must be 1-" + std::to_string(kMaxStreamBytes));
+    if (options.rate == 0 && options.keepalive == 0 && options.streams == 0)
+        return tl::unexpected(std::string("nothing to do: give at least one of --rate, --keepalive, --streams"));
+    for (const std::string* path : {&options.path, &options.stream_path}) {
+        if (path->empty() || path->front() != '/' || path->find_first_of(" \r\n") != std::string::npos)
+            return tl::unexpected("path '" + *path + "' must start with / and hold no spaces or line breaks");
+    }
+    return {};
+}
+
+std::string_view keepaliveModeName(KeepaliveMode mode) {
+    switch (mode) {
+    case KeepaliveMode::kMixed: return "mixed";
+    case KeepaliveMode::kBusy: return "busy";
+    case KeepaliveMode::kPaused: return "paused";
+    }
+    return "?";
+}
+
+}  // namespace hotgate::loadgen

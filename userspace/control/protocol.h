@@ -1,0 +1,88 @@
+// The control protocol between hotgate versions and gwctl, version 1. Every message, its
+// fields and its order are documented here; change any of them incompatibly and bump
+// kControlProtocolVersion, so that a peer speaking another version is refused with a clear
+// error instead of being misunderstood (the same rule as Envoy's HOT_RESTART_VERSION).
+//
+// Transport: AF_UNIX SOCK_STREAM, by default /run/hotgate/control.sock, mode 0600. The server
+// checks the peer's uid with SO_PEERCRED: only its own uid (and root) may talk to it.
+//
+// Frame: a 16-byte header, then `length` bytes of payload, a JSON object (UTF-8):
+//
+//     offset 0  magic          4 bytes  "HGCP"
+//     offset 4  version        u16      kControlProtocolVersion (host byte order: same machine)
+//     offset 6  type           u16      MessageType
+//     offset 8  length         u32      payload bytes, at most kMaxPayloadBytes
+//     offset 12 fd_count       u32      file descriptors riding with this frame, at most kMaxFds
+//
+// The fds travel as one SCM_RIGHTS control message on the sendmsg() that carries the header.
+// A frame whose magic, version, type, length or fd count is wrong, or whose payload is not a
+// JSON object with the fields its type requires, is refused: the receiver answers Error (when
+// it can) and closes that connection. The daemon keeps serving.
+//
+// Conversations (each message is a frame; "->" is client to server):
+//
+//   gwctl, one request and one reply per connection:
+//     -> Status {}                           <- StatusReply {versions: [VersionInfo...], mode, listeners}
+//     -> Cutover {}                          <- Ok {message} | Error {message}
+//     -> Commit {}                           <- Ok {message} | Error {message}
+//     -> Rollback {}                         <- Ok {message} | Error {message}
+//   where VersionInfo = {version, pid, slot, phase, connections, in_flight, drain_deadline_ms}.
+//
+//   a successor (the new version started by `gwctl upgrade`), one connection kept open until
+//   the old version exits; its loss tells each side that the other is gone:
+//     1. -> Hello {version, pid, config_hash}
+//     2. <- Handover {version, config_hash, mode, active_slot, listeners: [{name, address, fds}]}
+//           + fds: for each listener in order, `fds` descriptors:
+//             mode "takeover": that listener's listening sockets (one per old worker);
+//             mode "bpf": [steer program, sockarray map, slot map, control map, stats map].
+//        or <- Error {message} (e.g. an upgrade is already in progress)
+//     3. -> Ready {slot, admin}  once the successor serves on its own sockets and passed its
+//           own health check;  or -> Failed {reason} and the successor exits.
+//     4. the old version later sends, any number of times:
+//        <- AdoptConnection {listener, buffered_base64}  + 1 fd: a keep-alive client connection
+//           at a request boundary, with the bytes the old version had already read from it;
+//        <- Stop {reason}   (rollback: the successor drains and exits)
+//        <- Committed {}    (the old version has closed its listeners and is draining)
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace hotgate::control {
+
+inline constexpr char kMagic[4] = {'H', 'G', 'C', 'P'};
+inline constexpr std::uint16_t kControlProtocolVersion = 1;
+inline constexpr std::uint32_t kMaxPayloadBytes = 1 << 20;
+inline constexpr std::uint32_t kMaxFds = 64;
+inline constexpr std::string_view kDefaultControlSocket = "/run/hotgate/control.sock";
+
+enum class MessageType : std::uint16_t {
+    Ok = 1,
+    Error = 2,
+    Status = 10,
+    StatusReply = 11,
+    Cutover = 12,
+    Commit = 13,
+    Rollback = 14,
+    Hello = 20,
+    Handover = 21,
+    Ready = 22,
+    Failed = 23,
+    AdoptConnection = 24,
+    Stop = 25,
+    Committed = 26,
+};
+
+struct FrameHeader {
+    char magic[4];
+    std::uint16_t version;
+    std::uint16_t type;
+    std::uint32_t length;
+    std::uint32_t fd_count;
+};
+static_assert(sizeof(FrameHeader) == 16, "control frame header layout changed");
+
+// The name of a message type for errors and logs ("Hello"), or nullptr when unknown.
+const char* messageTypeName(std::uint16_t type);
+
+}  // namespace hotgate::control
