@@ -1,61 +1,141 @@
-// hotgate: load and validate the config, open the listeners, start the workers and the admin
-// endpoint, and serve until SIGTERM/SIGINT, then drain.
+// hotgate: load and validate the config, open (or inherit) the listeners, start the workers,
+// the admin endpoint and the control socket, and serve until SIGTERM/SIGINT (drain) or until
+// an upgrade commits to a successor (hand connections over, drain, exit).
+#include <unistd.h>
+
 #include <csignal>
 #include <iostream>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 
+#include "admin/admin_client.h"
 #include "admin/admin_server.h"
 #include "config/config_loader.h"
+#include "control/control_server.h"
+#include "control/upgrade_controller.h"
 #include "observability/logging.h"
 #include "proxy/asio.h"
 #include "proxy/gateway.h"
 
 namespace {
 
-int serve(hotgate::ConfigSnapshot config) {
-    using namespace hotgate;
-    auto gateway = Gateway::start(config, HOTGATE_BUILD_VERSION);
-    if (!gateway) {
-        log::error("cannot start: ", gateway.error().message);
-        return 1;
+using namespace hotgate;
+
+struct Options {
+    std::string config_path = "configs/default.yaml";
+    std::string control_socket = std::string(control::kDefaultControlSocket);
+    std::string upgrade_from;  // successor mode: the running version's control socket
+};
+
+// A successor checks that its own admin endpoint answers before it reports ready. The admin
+// port is shared with the previous version (SO_REUSEPORT), so it asks by pid until its own
+// process answers.
+Result<void> checkOwnHealth(const SocketAddress& admin, const std::string& version) {
+    const std::string target = "/healthz?version=" + version + "&pid=" + std::to_string(::getpid());
+    std::string last = "no answer";
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        auto reply = adminGet(admin.toString(), target);
+        if (reply && reply->status == 200) return {};
+        last = reply ? std::to_string(reply->status) + " " + reply->body : reply.error().message;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+    return fail("own health check on ", admin.toString(), target, " failed: ", last);
+}
+
+// Builds how a successor starts from what the running version handed over.
+StartPlan planFromHandover(control::Handover& handover) {
+    StartPlan plan;
+    if (handover.mode == "bpf") {
+        plan.kind = StartPlan::Kind::SuccessorBpf;
+        plan.slot = (handover.active_slot + 1) % 2;  // the slot not in use (STEER_SLOTS = 2)
+    } else {
+        plan.kind = StartPlan::Kind::SuccessorTakeover;
+        for (auto& [name, fds] : handover.listeners) plan.inherited[name] = std::move(fds);
+    }
+    return plan;
+}
+
+int serve(ConfigSnapshot config, const Options& options) {
+    const std::string version = std::string(HOTGATE_BUILD_VERSION) + "/" + config->hash;
+    std::shared_ptr<control::PeerLink> predecessor;
+    StartPlan plan;
+    if (!options.upgrade_from.empty()) {
+        auto link = control::connectControl(options.upgrade_from);
+        if (!link) {
+            log::error("cannot start as successor: ", link.error().message);
+            return 1;
+        }
+        predecessor = std::make_shared<control::PeerLink>(std::move(*link));
+        auto handover = control::requestHandover(*predecessor, version, config->hash);
+        if (!handover) {
+            log::error("cannot start as successor: ", handover.error().message);
+            return 1;
+        }
+        log::info("upgrade: taking over from ", handover->version, " (", handover->mode, " mode)");
+        plan = planFromHandover(*handover);
+    }
+    // A successor that fails before ready tells its predecessor why, and the predecessor serves on.
+    auto failed = [&](const std::string& reason) {
+        log::error("cannot start: ", reason);
+        if (predecessor) (void)predecessor->send(control::MessageType::Failed, {{"reason", reason}});
+        return 1;
+    };
+
+    auto gateway = Gateway::start(config, HOTGATE_BUILD_VERSION, std::move(plan));
+    if (!gateway) return failed(gateway.error().message);
     auto admin = AdminServer::start(config->admin.address, **gateway);
-    if (!admin) {
-        log::error("cannot start: ", admin.error().message);
-        return 1;
-    }
+    if (!admin) return failed(admin.error().message);
     const auto& context = (*gateway)->context();
     for (const auto& listener : (*gateway)->listeners())
         log::info("listener ", listener.name, " on ", listener.address, " (", listener.sockets, " sockets)");
-    log::info("hotgate ", context.version, " serving (pid ", ::getpid(), ", ", config->workers, " workers, mode ",
-              (*gateway)->dataplane().mode, "), admin on ", config->admin.address.toString());
 
-    asio::io_context signals_io;
-    asio::signal_set signals(signals_io, SIGTERM, SIGINT);
-    int exit_code = 0;
+    asio::io_context main_io;
+    auto work = asio::make_work_guard(main_io);
+    control::UpgradeController upgrades(**gateway, options.control_socket, [&main_io] {
+        asio::post(main_io, [&main_io] { main_io.stop(); });
+    });
+    if (predecessor) {
+        if (auto healthy = checkOwnHealth(config->admin.address, version); !healthy)
+            return failed(healthy.error().message);
+        if (auto ready = upgrades.followPredecessor(predecessor, config->admin.address.toString()); !ready)
+            return failed(ready.error().message);
+    } else if (auto served = upgrades.serveControlSocket(); !served) {
+        return failed(served.error().message);
+    }
+    log::info("hotgate ", context.version, " serving (pid ", ::getpid(), ", ", config->workers, " workers, mode ",
+              (*gateway)->dataplane().mode, predecessor ? ", successor: ready" : "", "), admin on ",
+              config->admin.address.toString());
+
+    asio::signal_set signals(main_io, SIGTERM, SIGINT);
     signals.async_wait([&](const error_code& ec, int signal) {
         if (ec) return;
         log::info("received ", signal == SIGTERM ? "SIGTERM" : "SIGINT", ": draining (at most ",
                   config->timeouts.drain.count(), "ms)");
         const bool clean = (*gateway)->drain();
         log::info(clean ? "drained, exiting" : "drain deadline reached, exiting");
+        main_io.stop();
     });
-    signals_io.run();
+    main_io.run();
+    upgrades.stop();
     (*admin)->stop();
-    return exit_code;
+    return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"hotgate: an HTTP gateway whose new versions take over live traffic without a failed request"};
-    std::string config_path = "configs/default.yaml";
+    Options options;
     std::string check_path;
     std::string log_level = "info";
     bool show_version = false;
-    app.add_option("-c,--config", config_path, "config file to serve");
+    app.add_option("-c,--config", options.config_path, "config file to serve");
     app.add_option("--check-config", check_path, "validate this config file and exit");
+    app.add_option("--control-socket", options.control_socket, "control socket for gwctl and upgrades")
+        ->capture_default_str();
+    app.add_option("--upgrade-from", options.upgrade_from,
+                   "start as the successor of the hotgate answering on this control socket (gwctl upgrade does this)");
     app.add_option("--log-level", log_level, "debug, info, warn or error")
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
     app.add_flag("--version", show_version, "print the build version and exit");
@@ -73,7 +153,7 @@ int main(int argc, char** argv) {
     // A client that vanishes mid-write must cost an EPIPE on that connection, not the process.
     std::signal(SIGPIPE, SIG_IGN);
 
-    const std::string& path = check_path.empty() ? config_path : check_path;
+    const std::string& path = check_path.empty() ? options.config_path : check_path;
     auto config = hotgate::loadConfigFile(path);
     if (!config) {
         std::cerr << hotgate::formatProblems(config.error());
@@ -85,5 +165,5 @@ int main(int argc, char** argv) {
         std::cout << "config ok: " << path << " (hash " << (*config)->hash << ")\n";
         return 0;
     }
-    return serve(*config);
+    return serve(*config, options);
 }

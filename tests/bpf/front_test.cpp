@@ -275,6 +275,22 @@ TEST_F(FrontTest, GenericXdpOnVethCountsAndDropsLiveTraffic) {
     EXPECT_TRUE(connectFromPeer());
 }
 
+// lo has no native XDP: auto mode falls back to generic.
+TEST_F(FrontTest, AutoModeFallsBackToGenericOnLoopback) {
+    auto native = front_->attach("lo", XdpMode::kNative);
+    ASSERT_FALSE(native);
+    EXPECT_EQ(native.error().errnum, EOPNOTSUPP) << native.error().what();
+    auto attached = front_->attach("lo", XdpMode::kAuto);
+    ASSERT_TRUE(attached) << attached.error().what();
+
+    UniqueFd listener = listenReuseport(8081);
+    ASSERT_TRUE(listener);
+    UniqueFd client = connectTo(8081);
+    ASSERT_TRUE(client);
+    EXPECT_EQ(port(IPPROTO_TCP, 8081).syns, 1u);
+    ASSERT_TRUE(front_->detach("lo"));
+}
+
 // The pinned link lets the next version replace the program in place.
 TEST_F(FrontTest, SecondLoaderTakesOverThePinnedLink) {
     ASSERT_TRUE(runIp({"link", "add", "hgf2", "type", "veth", "peer", "name", "hgf3"}));

@@ -314,6 +314,10 @@ TEST_F(SteerTest, EmptyOrMissingSlotFallsBackWithoutRefusing) {
 }
 
 TEST_F(SteerTest, StalePinsOfADeadVersionAreReused) {
+    auto first = SteerLoader::chooseSlot(kListener, root_->path());
+    ASSERT_TRUE(first) << first.error().what();
+    EXPECT_EQ(*first, 0u) << "the first version to start takes slot 0";
+
     // A first version runs in a child process, takes slot 0, and dies.
     int ready[2], release[2];
     ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
@@ -338,7 +342,10 @@ TEST_F(SteerTest, StalePinsOfADeadVersionAreReused) {
     ASSERT_EQ(::read(ready[0], &ok, 1), 1);
     ASSERT_EQ(ok, '1') << "child could not attach";
 
-    // While it lives, its slot is not ours to take.
+    // While it lives, its slot is not ours to take, and the next start is pointed elsewhere.
+    auto chosen = SteerLoader::chooseSlot(kListener, root_->path());
+    ASSERT_TRUE(chosen) << chosen.error().what();
+    EXPECT_EQ(*chosen, 1u);
     {
         UniqueFd fd = listenReuseport(kPort);
         int fds[] = {fd.get()};
@@ -354,6 +361,9 @@ TEST_F(SteerTest, StalePinsOfADeadVersionAreReused) {
     ::close(ready[0]);
 
     // The next start reuses the pinned group and takes slot 0 again.
+    chosen = SteerLoader::chooseSlot(kListener, root_->path());
+    ASSERT_TRUE(chosen) << chosen.error().what();
+    EXPECT_EQ(*chosen, 0u);
     ASSERT_NO_FATAL_FAILURE(addSlot(0, 2, true));
     auto counts = connectMany(100);
     EXPECT_EQ(counts[0], 100);

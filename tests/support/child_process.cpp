@@ -15,6 +15,14 @@ namespace hotgate::test {
 
 namespace {
 
+// Closes every descriptor >= `first` except `keep`; async-signal-safe (runs after fork).
+void closeFdsFrom(int first, int keep) {
+    if (::close_range(first, keep - 1, 0) == 0 && ::close_range(keep + 1, ~0U, 0) == 0) return;
+    long max_fd = ::sysconf(_SC_OPEN_MAX);
+    for (int fd = first; fd < (max_fd > 0 ? max_fd : 4096); ++fd)
+        if (fd != keep) ::close(fd);
+}
+
 int decodeStatus(int status) {
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
@@ -59,6 +67,10 @@ bool ChildProcess::start(const std::vector<std::string>& argv, const std::filesy
         ::dup2(err_fd, STDERR_FILENO);
         // Its own process group, so a terminal ^C aimed at the test does not double-signal it.
         ::setpgid(0, 0);
+        // Asio opens sockets without close-on-exec: a test upstream's listening socket
+        // inherited here would keep its port accepting (and never answering) after the test
+        // closed it. Only the exec-status pipe (close-on-exec itself) stays.
+        closeFdsFrom(3, exec_pipe[1]);
         ::execv(args[0], args.data());
         int err = errno;
         (void)!::write(exec_pipe[1], &err, sizeof(err));

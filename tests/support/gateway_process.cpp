@@ -13,8 +13,8 @@
 
 namespace hotgate::test {
 
-std::string hotgateBinary() { return std::string(HOTGATE_BIN_DIR) + "/hotgate"; }
-std::string gwctlBinary() { return std::string(HOTGATE_BIN_DIR) + "/gwctl"; }
+std::string hotgateBinary() { return (std::filesystem::path(HOTGATE_BIN_DIR) / "hotgate").string(); }
+std::string gwctlBinary() { return (std::filesystem::path(HOTGATE_BIN_DIR) / "gwctl").string(); }
 
 std::uint16_t pickFreePort() {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -125,10 +125,10 @@ FrontPins openFront(const GlobalOptions& global, const char* verb) {
     return std::move(*pins);
 }
 
-void addSteerOptions(CLI::App* cmd, SteerOptions& options) {
+void addSteerOptions(CLI::App* cmd, SteerOptions& options, bool slot_required = true) {
     cmd->add_option("--listener,-l", options.listener, "listener group (default: the only one)");
     cmd->add_option("--to", options.slot, "version slot")
-        ->required()
+        ->required(slot_required)
         ->check(CLI::Range(0u, static_cast<unsigned>(STEER_SLOTS - 1)));
     cmd->add_flag("--force", options.force, "write even if the slot has no live socket");
 }
@@ -138,9 +138,16 @@ void addSteerOptions(CLI::App* cmd, SteerOptions& options) {
 void addDataplaneCommands(CLI::App& app, GlobalOptions& global) {
     auto cutover_options = std::make_shared<SteerOptions>();
     auto* cutover = app.add_subcommand(
-        "cutover", "send every new connection of a listener to a version slot (one map write)");
-    addSteerOptions(cutover, *cutover_options);
-    cutover->callback([&global, cutover_options] { runCutover(global, *cutover_options); });
+        "cutover", "send new connections to the ready new version (through the running hotgate); with --to, "
+                   "write one listener's control entry directly (one map write)");
+    addSteerOptions(cutover, *cutover_options, /*slot_required=*/false);
+    cutover->callback([&global, cutover_options, cutover] {
+        if (cutover->count("--to") == 0) {
+            if (runControlCutover(global) != 0) throw CLI::RuntimeError(1);
+            return;
+        }
+        runCutover(global, *cutover_options);
+    });
 
     auto canary_options = std::make_shared<SteerOptions>();
     auto* canary = app.add_subcommand(

@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "admin_client.h"
+#include "admin/admin_client.h"
 #include "commands.h"
 
 namespace gwctl {
@@ -15,7 +15,7 @@ struct StatusOptions {
 };
 
 int runStatus(const GlobalOptions& global, const StatusOptions& options) {
-    auto reply = adminGet(global.admin, "/status");
+    auto reply = hotgate::adminGet(global.admin, "/status");
     if (!reply) {
         std::cerr << "gwctl status: " << reply.error().message << "\n";
         return 1;

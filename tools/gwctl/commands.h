@@ -9,9 +9,19 @@ namespace gwctl {
 struct GlobalOptions {
     std::string admin = "127.0.0.1:9901";
     std::string bpffs_root = "/sys/fs/bpf/hotgate";
+    std::string control_socket = "/run/hotgate/control.sock";
 };
 
 void addStatusCommand(CLI::App& app, GlobalOptions& global);
 void addDataplaneCommands(CLI::App& app, GlobalOptions& global);  // cutover, canary, deny
+void addUpgradeCommands(CLI::App& app, GlobalOptions& global);    // upgrade, commit, rollback
+
+// `gwctl cutover` without --to: ask the running version (control socket) to cut over to its
+// ready successor. Returns the exit status.
+int runControlCutover(const GlobalOptions& global);
+
+// The running versions as the control socket reports them, printed one per line; returns false
+// (printing nothing) when no hotgate answers on the control socket.
+bool printVersions(const GlobalOptions& global, std::ostream& out);
 
 }  // namespace gwctl

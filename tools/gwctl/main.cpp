@@ -4,13 +4,15 @@
 #include "commands.h"
 
 int main(int argc, char** argv) {
-    CLI::App app{"gwctl: operate hotgate (status, cutover, canary, deny list)"};
+    CLI::App app{"gwctl: operate hotgate (status, upgrade, cutover, commit, rollback, canary, deny list)"};
     app.require_subcommand(1);
     gwctl::GlobalOptions global;
     app.add_option("--admin", global.admin, "hotgate admin address (host:port)")->capture_default_str();
     app.add_option("--bpffs", global.bpffs_root, "where hotgate pins its BPF maps")->capture_default_str();
+    app.add_option("--control", global.control_socket, "hotgate control socket")->capture_default_str();
     gwctl::addStatusCommand(app, global);
     gwctl::addDataplaneCommands(app, global);
+    gwctl::addUpgradeCommands(app, global);
     CLI11_PARSE(app, argc, argv);
     return 0;
 }

@@ -1,6 +1,6 @@
 // LatencyHistogram: HdrHistogram-style log-linear buckets over microseconds. Values below 128 us
 // are exact; above, each power of two is split into 64 buckets, so a reported percentile is at
-// most 1/64 (1.6%) above the true value. Fixed size (16 KiB), mergeable, not thread-safe.
+// most 1/64 (1.6%) above the true value. Fixed size (12 KiB), mergeable, not thread-safe.
 #pragma once
 
 #include <array>
@@ -12,7 +12,7 @@ namespace hotgate::loadgen {
 
 class LatencyHistogram {
 public:
-    // Records one value; values past ~19 hours land in the last bucket (max() stays exact).
+    // Records one value; values past ~4.5 minutes land in the last bucket (max() stays exact).
     void record(std::chrono::nanoseconds latency);
     void merge(const LatencyHistogram& other);
 
@@ -31,7 +31,7 @@ public:
 private:
     static constexpr unsigned kLinearBits = 7;                        // 0..127 us exact
     static constexpr unsigned kSubBits = kLinearBits - 1;             // 64 buckets per octave
-    static constexpr unsigned kMaxExponent = 36;                      // 2^36 us ~ 19 h
+    static constexpr unsigned kMaxExponent = 28;                      // 2^28 us ~ 4.5 min
     static constexpr std::size_t kBuckets =
         (std::size_t{1} << kLinearBits) + (kMaxExponent - kLinearBits) * (std::size_t{1} << kSubBits);
 

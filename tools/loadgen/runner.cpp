@@ -20,17 +20,20 @@ namespace {
 constexpr auto kStartDelay = std::chrono::milliseconds(50);
 // A second's line is printed this long after it ends, so late records of it are in.
 constexpr auto kLineDelay = std::chrono::milliseconds(100);
-// Past end + timeout + this, a worker that is still busy is stopped (it should never happen:
-// every step is bounded by --timeout-ms).
+// The longest legitimate tail after the end is three timeouts (a stream's last echoes, its
+// close handshake, its reader); past that plus this grace, a worker still busy is stopped. It
+// should never happen: every step is bounded by --timeout-ms.
 constexpr auto kHardStopGrace = std::chrono::seconds(5);
 
 struct Worker {
-    asio::io_context io{1};
     std::unique_ptr<Recorder> recorder;
     std::unique_ptr<WorkerContext> context;
     std::unique_ptr<NewConnectionLoad> rate;
     std::vector<std::unique_ptr<KeepaliveClient>> keepalive;
     std::vector<std::unique_ptr<StreamClient>> streams;
+    // Declared after what the coroutines use, so it is destroyed first: after a hard stop, the
+    // frames it destroys still find their clients and recorder alive.
+    asio::io_context io{1};
     std::thread thread;
     std::atomic<bool> done{false};
 };
@@ -69,9 +72,9 @@ RunResult runLoad(const Options& options, std::ostream* progress) {
     const Clock::time_point start = Clock::now() + kStartDelay;
     const Clock::time_point end = start + std::chrono::seconds(options.duration_s);
     const auto timeout = std::chrono::milliseconds(options.timeout_ms);
-    // Slots for the run, the longest tail (a timeout, then a close wait) and the line delay.
+    // Slots for the run and its longest tail, up to the hard stop.
     const std::size_t slots =
-        options.duration_s + static_cast<std::size_t>(std::chrono::ceil<std::chrono::seconds>(timeout).count()) * 2 + 8;
+        options.duration_s + static_cast<std::size_t>(std::chrono::ceil<std::chrono::seconds>(timeout).count()) * 3 + 8;
 
     std::vector<std::unique_ptr<Worker>> workers;
     for (unsigned t = 0; t < threads; ++t) {
@@ -99,7 +102,7 @@ RunResult runLoad(const Options& options, std::ostream* progress) {
     for (auto& worker : workers) worker->thread = std::thread(runWorker, std::ref(*worker));
 
     RunResult result;
-    const Clock::time_point hard_stop = end + timeout + kHardStopGrace;
+    const Clock::time_point hard_stop = end + 3 * timeout + kHardStopGrace;
     const auto allDone = [&] {
         for (const auto& worker : workers)
             if (!worker->done) return false;

@@ -1,5 +1,6 @@
 #include "admin/admin_server.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -48,6 +49,13 @@ Result<std::unique_ptr<AdminServer>> AdminServer::start(const SocketAddress& add
     error_code ec;
     server->acceptor_.open(endpoint.protocol(), ec);
     if (!ec) server->acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    // During an upgrade both versions serve the admin port; /healthz?version=&pid= tells a
+    // caller which one answered (the successor checks itself that way before reporting ready).
+    if (!ec) {
+        const int one = 1;
+        if (::setsockopt(server->acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+            ec = error_code(errno, boost::system::system_category());
+    }
     if (!ec) server->acceptor_.bind(endpoint, ec);
     if (!ec) server->acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) return fail("admin: cannot listen on ", address.toString(), ": ", ec.message());
@@ -111,10 +119,16 @@ AdminServer::Reply AdminServer::handle(Gateway& gateway, std::string_view target
     if (path == "/metrics") return {200, "text/plain; version=0.0.4", gateway.metrics().serialize()};
     if (path == "/healthz") {
         const std::string asked = percentDecode(queryParameter(target, "version"));
-        if (!asked.empty()) {
+        const std::string asked_pid = queryParameter(target, "pid");
+        if (!asked.empty() || !asked_pid.empty()) {
             const std::string build = HOTGATE_BUILD_VERSION;
-            const bool mine = asked == context.version || asked == build || asked == context.config->hash;
-            if (!mine) return {404, "text/plain", "not version " + asked + " (this is " + context.version + ")\n"};
+            const bool version_matches =
+                asked.empty() || asked == context.version || asked == build || asked == context.config->hash;
+            const bool pid_matches = asked_pid.empty() || asked_pid == std::to_string(::getpid());
+            if (!version_matches || !pid_matches)
+                return {404, "text/plain",
+                        "not " + (asked.empty() ? "pid " + asked_pid : "version " + asked) + " (this is " +
+                            context.version + ", pid " + std::to_string(::getpid()) + ")\n"};
             return {200, "text/plain", "ok " + context.version + "\n"};
         }
         if (gateway.draining()) return {503, "text/plain", "draining\n"};
@@ -131,7 +145,10 @@ AdminServer::Reply AdminServer::handle(Gateway& gateway, std::string_view target
             std::chrono::duration<double>(std::chrono::steady_clock::now() - gateway.startedAt()).count();
         status["mode"] = gateway.dataplane().mode;
         if (!gateway.dataplane().reason.empty()) status["mode_reason"] = gateway.dataplane().reason;
-        status["phase"] = gateway.draining() ? "draining" : "active";
+        status["phase"] = gateway.phase();
+        if (gateway.dataplane().slot) status["slot"] = *gateway.dataplane().slot;
+        status["connections_handed_off"] = context.connections_handed_off.load();
+        status["connections_adopted"] = context.connections_adopted.load();
         status["workers"] = context.config->workers;
         status["active_connections"] = context.open_connections.load();
         status["in_flight_requests"] = context.in_flight_requests.load();

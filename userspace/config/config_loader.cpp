@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -439,7 +440,10 @@ tl::expected<ConfigSnapshot, ConfigProblems> loadConfigFile(const std::string& p
     if (!in) return tl::unexpected(ConfigProblems{{path, 0, std::string("cannot read file: ") + std::strerror(errno)}});
     std::stringstream text;
     text << in.rdbuf();
-    return loadConfigText(text.str(), path);
+    // The absolute path: a successor started by gwctl from another directory reloads it.
+    std::error_code ec;
+    const auto absolute = std::filesystem::absolute(path, ec);
+    return loadConfigText(text.str(), ec ? path : absolute.string());
 }
 
 }  // namespace hotgate

@@ -84,6 +84,8 @@ const char* messageTypeName(std::uint16_t type) {
         case MessageType::AdoptConnection: return "AdoptConnection";
         case MessageType::Stop: return "Stop";
         case MessageType::Committed: return "Committed";
+        case MessageType::Heartbeat: return "Heartbeat";
+        case MessageType::Activate: return "Activate";
     }
     return nullptr;
 }

@@ -36,13 +36,20 @@
 //             mode "takeover": that listener's listening sockets (one per old worker);
 //             mode "bpf": [steer program, sockarray map, slot map, control map, stats map].
 //        or <- Error {message} (e.g. an upgrade is already in progress)
-//     3. -> Ready {slot, admin}  once the successor serves on its own sockets and passed its
-//           own health check;  or -> Failed {reason} and the successor exits.
-//     4. the old version later sends, any number of times:
-//        <- AdoptConnection {listener, buffered_base64}  + 1 fd: a keep-alive client connection
-//           at a request boundary, with the bytes the old version had already read from it;
-//        <- Stop {reason}   (rollback: the successor drains and exits)
-//        <- Committed {}    (the old version has closed its listeners and is draining)
+//     3. -> Ready {slot, admin, pid}  once the successor serves on its own sockets (or holds
+//           the inherited ones) and passed its own health check (admin /healthz?version=&pid=);
+//        or -> Failed {reason} and the successor exits.
+//     4. from then on, in any order:
+//        -> Heartbeat {connections, in_flight, healthy}   every 200 ms; three missed beats or
+//           healthy=false after cutover make the old version roll back by itself;
+//        <- Activate {}     cutover: the successor now receives new connections (takeover
+//                           mode: it starts accepting on the inherited sockets);
+//        <- Committed {}    the old version is closing its listeners and draining: the
+//                           successor takes over the control socket path;
+//        <- Stop {reason}   rollback: the successor stops accepting, hands its keep-alive
+//                           connections back and exits;
+//        <> AdoptConnection {listener, buffered_base64}  + 1 fd, either direction: a keep-alive
+//           client connection at a request boundary, with the bytes already read from it.
 #pragma once
 
 #include <cstdint>
@@ -71,6 +78,8 @@ enum class MessageType : std::uint16_t {
     AdoptConnection = 24,
     Stop = 25,
     Committed = 26,
+    Heartbeat = 27,
+    Activate = 28,
 };
 
 struct FrameHeader {

@@ -224,6 +224,11 @@ Result<std::unique_ptr<FrontLoader>> FrontLoader::load(const std::string& bpffs_
 }
 
 Result<void> FrontLoader::attach(const std::string& ifname, XdpMode mode) {
+    if (mode == XdpMode::kAuto) {
+        auto native = attach(ifname, XdpMode::kNative);
+        if (native || native.error().errnum != EOPNOTSUPP) return native;
+        return attach(ifname, XdpMode::kGeneric);
+    }
     const char* mode_name = mode == XdpMode::kNative ? "native" : "generic";
     unsigned ifindex = ::if_nametoindex(ifname.c_str());
     if (ifindex == 0) return sysError(errno, "find interface ", ifname, " for front_filter");

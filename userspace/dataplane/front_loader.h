@@ -72,7 +72,8 @@ private:
     UniqueFd port_map_;
 };
 
-enum class XdpMode { kGeneric, kNative };
+// kAuto: native when the driver supports it, else generic (lo has no native XDP).
+enum class XdpMode { kGeneric, kNative, kAuto };
 
 // Owns the loaded front skeleton. Non-copyable; a failed load() leaves nothing loaded.
 class FrontLoader {

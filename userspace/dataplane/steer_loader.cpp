@@ -190,7 +190,7 @@ Result<steer_control> SteerPins::writeControl(uint32_t active_slot, uint32_t can
 Result<steer_control> SteerPins::cutover(uint32_t slot, bool force) {
     if (slot >= STEER_SLOTS) return fail("slot ", slot, " out of range (0..", STEER_SLOTS - 1, ")");
     if (!force) {
-        auto live = liveSockets(slot);
+        auto live = liveSockets(slot, /*any_only=*/true);
         if (!live) return tl::unexpected(live.error());
         if (*live == 0)
             return fail("slot ", slot, " of listener ", listener_,
@@ -205,7 +205,7 @@ Result<steer_control> SteerPins::setCanary(uint32_t slot, uint32_t canary_weight
     auto current = readControl();
     if (!current) return current;
     if (!force && canary_weight_bp > 0) {
-        auto live = liveSockets(slot);
+        auto live = liveSockets(slot, /*any_only=*/true);
         if (!live) return tl::unexpected(live.error());
         if (*live == 0)
             return fail("slot ", slot, " of listener ", listener_,
@@ -222,14 +222,33 @@ Result<steer_slot> SteerPins::readSlot(uint32_t slot) const {
     return value;
 }
 
-Result<uint32_t> SteerPins::liveSockets(uint32_t slot) const {
+Result<uint32_t> SteerPins::freeSlot() const {
+    auto control = readControl();
+    if (!control) return tl::unexpected(control.error());
+    const uint32_t self = static_cast<uint32_t>(::getpid());
+    for (uint32_t slot = 0; slot < STEER_SLOTS; ++slot) {
+        auto info = readSlot(slot);
+        if (!info) return tl::unexpected(info.error());
+        auto live = liveSockets(slot, /*any_only=*/true);
+        if (!live) return tl::unexpected(live.error());
+        const bool held = *live > 0 && info->owner_pid != self && pidAlive(info->owner_pid);
+        // A slot that still serves (or is about to) is never reused, whoever owns it.
+        const bool routed = *live > 0 && (slot == control->active_slot ||
+                                          (control->canary_weight_bp > 0 && slot == control->canary_slot));
+        if (!held && !routed) return slot;
+    }
+    return fail("every slot of listener ", listener_, " is held by a live version (", STEER_SLOTS,
+                " slots)");
+}
+
+Result<uint32_t> SteerPins::liveSockets(uint32_t slot, bool any_only) const {
     if (slot >= STEER_SLOTS) return fail("slot ", slot, " out of range (0..", STEER_SLOTS - 1, ")");
     uint32_t live = 0;
     for (__u32 i = 0; i < STEER_MAX_SOCKS; ++i) {
         __u32 key = slot * STEER_MAX_SOCKS + i;
         __u64 cookie = 0;
         if (bpf_map_lookup_elem(sock_map_.get(), &key, &cookie) == 0) {
-            ++live;
+            if (++live == 1 && any_only) break;
         } else if (errno != ENOENT) {
             return sysError(errno, "read steer_sock_map[", key, "] of listener ", listener_);
         }
@@ -334,6 +353,15 @@ SteerLoader::~SteerLoader() {
     // Maps stay pinned for the other versions; the reuseport group keeps its reference to
     // the program until another version attaches its own or the group's last socket closes.
     steer__destroy(skel_);
+}
+
+Result<uint32_t> SteerLoader::chooseSlot(const std::string& listener_name,
+                                         const std::string& bpffs_root) {
+    if (auto r = validatePinName(listener_name); !r) return tl::unexpected(r.error());
+    if (!pathExists(pinDir(bpffs_root, listener_name))) return 0u;  // first version: slot 0
+    auto pins = SteerPins::open(bpffs_root, listener_name);
+    if (!pins) return tl::unexpected(pins.error());
+    return pins->freeSlot();
 }
 
 int SteerLoader::programFd() const { return bpf_program__fd(skel_->progs.steer_select); }

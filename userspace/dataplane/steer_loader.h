@@ -74,8 +74,12 @@ public:
     Result<steer_control> setCanary(uint32_t slot, uint32_t canary_weight_bp, bool force = false);
 
     Result<steer_slot> readSlot(uint32_t slot) const;
-    // Number of indexes of `slot` holding a socket right now.
-    Result<uint32_t> liveSockets(uint32_t slot) const;
+    // The lowest slot that no other live process holds with live sockets and that is neither
+    // the active nor the canary slot: where a newly started version should register.
+    // Fails when every slot is taken.
+    Result<uint32_t> freeSlot() const;
+    // Number of indexes of `slot` holding a socket right now (stops at 1 when any_only).
+    Result<uint32_t> liveSockets(uint32_t slot, bool any_only = false) const;
     // Counters of stats row `row` (a slot, or STEER_STATS_ROW_INVALID), summed over CPUs.
     Result<steer_stats> readStats(uint32_t row) const;
     Result<GroupStatus> status() const;
@@ -120,6 +124,12 @@ public:
         const std::string& listener_name, std::span<const int> listen_fds, uint32_t slot,
         bool make_active, const std::string& bpffs_root = std::string(kDefaultBpffsRoot),
         SteerOptions options = {});
+
+    // The slot a version starting now should take: 0 when the group was never pinned, else
+    // SteerPins::freeSlot() (a stale group of dead versions gives 0 again). Fails on
+    // unreadable or incompatible pins, or when every slot is held.
+    static Result<uint32_t> chooseSlot(const std::string& listener_name,
+                                       const std::string& bpffs_root = std::string(kDefaultBpffsRoot));
 
     ~SteerLoader();
     SteerLoader(const SteerLoader&) = delete;

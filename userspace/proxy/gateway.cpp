@@ -99,8 +99,17 @@ Gateway::~Gateway() {
     for (auto& worker : workers_) worker->stop();
 }
 
+std::optional<std::chrono::steady_clock::time_point> Gateway::drainDeadline() const {
+    std::lock_guard lock(phase_mutex_);
+    return drain_deadline_;
+}
+
 bool Gateway::waitForConnectionsToEnd() {
     const auto deadline = std::chrono::steady_clock::now() + context_->config->timeouts.drain;
+    {
+        std::lock_guard lock(phase_mutex_);
+        drain_deadline_ = deadline;
+    }
     while (context_->open_connections.load() > 0 && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     const std::size_t left = context_->open_connections.load();
@@ -120,6 +129,17 @@ bool Gateway::handOffAndDrain(ConnectionHandOff hand_off) {
     context_->drain_mode.store(DrainMode::HandOff);
     for (auto& worker : workers_) worker->beginDrain();
     return waitForConnectionsToEnd();
+}
+
+void Gateway::setPhase(std::string phase) {
+    std::lock_guard lock(phase_mutex_);
+    phase_ = std::move(phase);
+}
+
+std::string Gateway::phase() const {
+    if (draining()) return "draining";
+    std::lock_guard lock(phase_mutex_);
+    return phase_;
 }
 
 void Gateway::pauseAccepting() {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -91,6 +92,13 @@ public:
     std::chrono::steady_clock::time_point startedAt() const { return started_at_; }
     bool draining() const { return context_->draining(); }
 
+    // Where this version is in its life: starting, ready, active, standby (cut over from, not
+    // yet committed), draining. Set by the upgrade controller; read by admin and status.
+    void setPhase(std::string phase);
+    // When draining: the moment whatever is still open gets closed.
+    std::optional<std::chrono::steady_clock::time_point> drainDeadline() const;
+    std::string phase() const;
+
 private:
     Gateway() = default;
     // BPF steering for every listener group in `slot` (made active when `activate`), when the
@@ -107,6 +115,9 @@ private:
     DataplaneStatus dataplane_;
     std::chrono::steady_clock::time_point started_at_;
     std::atomic<std::size_t> next_adopter_{0};
+    mutable std::mutex phase_mutex_;
+    std::string phase_ = "active";
+    std::optional<std::chrono::steady_clock::time_point> drain_deadline_;
 };
 
 }  // namespace hotgate

@@ -12,6 +12,7 @@
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -75,18 +76,18 @@ void resetClose(int fd) {
     ::close(fd);
 }
 
-// One accept thread per listener until stop() (shutdown makes the blocked accept return).
+// One accept thread per listener until stop(). The listeners stay usable afterwards
+// (shutdown() would close a listening socket for good), so threads poll with a timeout.
 class Acceptors {
 public:
     explicit Acceptors(const std::vector<int>& listeners) : listeners_(listeners), counts_(listeners.size()) {
         for (size_t i = 0; i < listeners.size(); ++i) {
             threads_.emplace_back([this, i] {
-                for (;;) {
-                    int c = ::accept4(listeners_[i], nullptr, nullptr, SOCK_CLOEXEC);
-                    if (c < 0) {
-                        if (errno == EINTR || errno == ECONNABORTED) continue;
-                        return;
-                    }
+                while (!stop_.load(std::memory_order_relaxed)) {
+                    pollfd p{listeners_[i], POLLIN, 0};
+                    if (::poll(&p, 1, 20) <= 0) continue;
+                    int c = ::accept4(listeners_[i], nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                    if (c < 0) continue;
                     auto now = Clock::now().time_since_epoch().count();
                     long long expected = 0;
                     first_accept_[i].compare_exchange_strong(expected, now);
@@ -98,7 +99,7 @@ public:
     }
     ~Acceptors() { stop(); }
     void stop() {
-        for (int fd : listeners_) ::shutdown(fd, SHUT_RD);
+        stop_ = true;
         for (auto& t : threads_)
             if (t.joinable()) t.join();
     }
@@ -115,6 +116,7 @@ public:
 
 private:
     std::vector<int> listeners_;
+    std::atomic<bool> stop_{false};
     std::vector<std::atomic<uint64_t>> counts_;
     std::atomic<long long> first_accept_[64] = {};
     std::vector<std::thread> threads_;
@@ -169,6 +171,7 @@ void enterPrivateNetns() {
 int main(int argc, char** argv) {
     const int rounds = argc > 1 ? std::atoi(argv[1]) : 5;
     const double seconds = argc > 2 ? std::atof(argv[2]) : 1.0;
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);
     enterPrivateNetns();
     const std::string root = "/sys/fs/bpf/hotgate-bench-" + std::to_string(::getpid());
 

@@ -5,7 +5,8 @@
 namespace hotgate::loadgen::test {
 
 struct TestServer::Impl {
-    explicit Impl(ServerBehavior b) : behavior(b), acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0)) {}
+    explicit Impl(ServerBehavior b)
+        : behavior(b), acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), b.port)) {}
 
     std::string nextVersion() { return served++ < behavior.switch_after ? "A" : "B"; }
 
@@ -14,11 +15,7 @@ struct TestServer::Impl {
             error_code ec;
             tcp::socket socket = co_await acceptor.async_accept(withError(ec));
             if (ec) co_return;
-            if (behavior.kind == ServerBehavior::Kind::kWebSocketEcho) {
-                asio::co_spawn(io, webSocketSession(std::move(socket)), asio::detached);
-            } else {
-                asio::co_spawn(io, httpSession(std::move(socket)), asio::detached);
-            }
+            asio::co_spawn(io, httpSession(std::move(socket)), asio::detached);
         }
     }
 
@@ -45,6 +42,13 @@ struct TestServer::Impl {
             co_await http::async_read(stream, buffer, request, withError(ec));
             if (ec) break;
             stream.expires_never();
+            const bool echo = behavior.kind == ServerBehavior::Kind::kWebSocketEcho ||
+                              (behavior.kind == ServerBehavior::Kind::kHttp && behavior.echo_websockets);
+            if (echo && websocket::is_upgrade(request)) {
+                co_await webSocketSession(std::move(stream), std::move(request));
+                co_return;
+            }
+            if (behavior.kind == ServerBehavior::Kind::kWebSocketEcho) break;
             if (behavior.kind == ServerBehavior::Kind::kCloseOnRequest) break;
             if (behavior.kind == ServerBehavior::Kind::kSilent) {
                 // Hold the connection open, unanswered, until the client gives up.
@@ -69,16 +73,20 @@ struct TestServer::Impl {
         stream.socket().close(ec);
     }
 
-    awaitable<void> webSocketSession(tcp::socket socket) {
-        websocket::stream<beast::tcp_stream> ws(std::move(socket));
+    awaitable<void> webSocketSession(beast::tcp_stream stream, http::request<http::string_body> upgrade) {
+        websocket::stream<beast::tcp_stream> ws(std::move(stream));
         const std::string version = nextVersion();
         ws.set_option(websocket::stream_base::decorator(
             [version](websocket::response_type& response) { response.set("x-hotgate-version", version); }));
         error_code ec;
-        co_await ws.async_accept(withError(ec));
+        co_await ws.async_accept(upgrade, withError(ec));
         if (ec) co_return;
         beast::flat_buffer buffer;
-        for (;;) {
+        for (unsigned n = 0;; ++n) {
+            if (behavior.close_after_messages && n == behavior.close_after_messages) {
+                co_await ws.async_close(websocket::close_code::going_away, withError(ec));
+                co_return;
+            }
             co_await ws.async_read(buffer, withError(ec));
             if (ec) co_return;
             std::string message = beast::buffers_to_string(buffer.data());

@@ -19,15 +19,18 @@ struct ServerBehavior {
         kResetMidRequest, // read the first bytes of a request, then RST
         kCloseOnRequest,  // read a whole request, then close cleanly without answering
         kSilent,          // read a whole request and never answer
-        kWebSocketEcho,   // accept a WebSocket and echo every message
+        kWebSocketEcho,   // accept a WebSocket and echo every message; decline plain HTTP
     };
     Kind kind = Kind::kHttp;
     unsigned status = 200;
+    bool echo_websockets = false;  // kHttp: also accept upgrades and echo, like kWebSocketEcho
+    std::uint16_t port = 0;        // 0: any free port
     // Responses (and 101s) carry x-hotgate-version: "A" for the first `switch_after`, then "B".
     std::uint64_t switch_after = std::numeric_limits<std::uint64_t>::max();
     unsigned close_every = 0;    // answer every Nth request of a connection with Connection: close
     unsigned idle_close_ms = 0;  // close a keep-alive connection idle this long (FIN, no notice)
     std::int64_t corrupt_message = -1;  // WebSocket: flip one byte of the Nth echo (0-based, server-wide)
+    unsigned close_after_messages = 0;  // WebSocket: send a close frame after this many echoes
 };
 
 class TestServer {

@@ -1,24 +1,24 @@
-#include "admin_client.h"
+#include "admin/admin_client.h"
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-namespace gwctl {
+namespace hotgate {
 
-hotgate::Result<AdminResponse> adminGet(const std::string& address, const std::string& target) {
+Result<AdminResponse> adminGet(const std::string& address, const std::string& target) {
     namespace asio = boost::asio;
     namespace beast = boost::beast;
     namespace http = beast::http;
     const auto colon = address.rfind(':');
-    if (colon == std::string::npos) return hotgate::fail("bad admin address '", address, "' (expected host:port)");
+    if (colon == std::string::npos) return fail("bad admin address '", address, "' (expected host:port)");
     const std::string host = address.substr(0, colon);
     const std::string port = address.substr(colon + 1);
 
     asio::io_context io;
     boost::system::error_code ec;
     auto endpoints = asio::ip::tcp::resolver(io).resolve(host, port, ec);
-    if (ec) return hotgate::fail("bad admin address '", address, "': ", ec.message());
+    if (ec) return fail("bad admin address '", address, "': ", ec.message());
 
     // Async operations so that tcp_stream's 5 s timeout bounds every step.
     beast::tcp_stream stream(io);
@@ -40,9 +40,9 @@ hotgate::Result<AdminResponse> adminGet(const std::string& address, const std::s
     });
     io.run();
     if (ec && step == "connect")
-        return hotgate::fail("cannot reach hotgate admin at ", address, ": ", ec.message(), " (is hotgate running?)");
-    if (ec) return hotgate::fail("admin ", address, " ", target, ": ", step, ": ", ec.message());
+        return fail("cannot reach hotgate admin at ", address, ": ", ec.message(), " (is hotgate running?)");
+    if (ec) return fail("admin ", address, " ", target, ": ", step, ": ", ec.message());
     return AdminResponse{response.result_int(), response.body()};
 }
 
-}  // namespace gwctl
+}  // namespace hotgate

@@ -1,0 +1,19 @@
+#include "control_client.h"
+
+#include "control/control_server.h"
+
+namespace gwctl {
+
+hotgate::Result<hotgate::control::Message> controlRequest(const std::string& socket_path,
+                                                          hotgate::control::MessageType type) {
+    using namespace hotgate;
+    auto fd = control::connectControl(socket_path);
+    if (!fd) return fail("no hotgate answers on ", socket_path, ": ", fd.error().message);
+    if (auto sent = control::sendMessage(fd->get(), type, nlohmann::json::object()); !sent)
+        return tl::unexpected(sent.error());
+    auto reply = control::receiveMessage(fd->get(), std::chrono::seconds(10));
+    if (!reply) return fail("hotgate on ", socket_path, " did not answer: ", reply.error().message);
+    return reply;
+}
+
+}  // namespace gwctl

@@ -1,0 +1,447 @@
+#include "control/upgrade_controller.h"
+
+#include <unistd.h>
+
+#include "observability/logging.h"
+#include "proxy/gateway.h"
+
+namespace hotgate::control {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A successor that sent nothing for this long after cutover is taken for dead.
+constexpr auto kHeartbeatSilence = 1000ms;
+constexpr auto kHeartbeatInterval = 200ms;
+constexpr auto kPollInterval = 250ms;
+
+const char* stateName(int state) {
+    static const char* kNames[] = {"none", "starting", "ready", "cut over", "committing"};
+    return kNames[state];
+}
+
+nlohmann::json okReply(const std::string& message) { return {{"ok", true}, {"message", message}}; }
+nlohmann::json errorReply(const std::string& message) { return {{"ok", false}, {"message", message}}; }
+
+}  // namespace
+
+Result<Handover> requestHandover(PeerLink& link, const std::string& version, const std::string& config_hash) {
+    if (auto sent = link.send(MessageType::Hello, {{"version", version}, {"pid", ::getpid()}, {"config_hash", config_hash}});
+        !sent)
+        return tl::unexpected(sent.error());
+    auto reply = link.receive(10s);
+    if (!reply) return fail("no handover from the running version: ", reply.error().message);
+    if (reply->type == MessageType::Error)
+        return fail("the running version refused the upgrade: ", reply->payload.value("message", std::string("?")));
+    if (reply->type != MessageType::Handover)
+        return fail("expected Handover from the running version, got ", messageTypeName(static_cast<uint16_t>(reply->type)));
+    Handover handover;
+    try {
+        const auto& p = reply->payload;
+        handover.version = p.at("version").get<std::string>();
+        handover.config_hash = p.at("config_hash").get<std::string>();
+        handover.mode = p.at("mode").get<std::string>();
+        handover.active_slot = p.at("active_slot").get<std::uint32_t>();
+        std::size_t next_fd = 0;
+        for (const auto& listener : p.at("listeners")) {
+            const auto count = listener.at("fds").get<std::size_t>();
+            if (next_fd + count > reply->fds.size()) return fail("Handover announced more fds than it carried");
+            std::vector<UniqueFd> fds;
+            for (std::size_t i = 0; i < count; ++i) fds.push_back(std::move(reply->fds[next_fd++]));
+            handover.listeners.emplace_back(listener.at("name").get<std::string>(), std::move(fds));
+        }
+    } catch (const nlohmann::json::exception& e) {
+        return fail("malformed Handover: ", e.what());
+    }
+    if (handover.mode != "bpf" && handover.mode != "takeover") return fail("Handover has unknown mode '", handover.mode, "'");
+    return handover;
+}
+
+UpgradeController::UpgradeController(Gateway& gateway, std::string control_path, std::function<void()> request_exit)
+    : gateway_(gateway), control_path_(std::move(control_path)), request_exit_(std::move(request_exit)) {}
+
+UpgradeController::~UpgradeController() { stop(); }
+
+void UpgradeController::stop() {
+    if (stopping_.exchange(true)) return;
+    if (server_) server_->stop();
+    if (predecessor_) predecessor_->shutdown();
+    if (follow_thread_.joinable()) follow_thread_.join();
+    if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
+    if (drain_thread_.joinable()) drain_thread_.join();
+}
+
+Result<void> UpgradeController::serveControlSocket(bool replace_live) {
+    auto server = ControlServer::listen(
+        control_path_, [this](int fd, const ucred& peer) { serveConnection(fd, peer); }, replace_live);
+    if (!server) return tl::unexpected(server.error());
+    server_ = std::move(*server);
+    log::info("control socket ", control_path_, " ready");
+    return {};
+}
+
+void UpgradeController::serveConnection(int fd, const ucred& peer) {
+    auto message = receiveMessage(fd, 5s);
+    if (!message) {
+        log::warn("control: refused a message from pid ", peer.pid, ": ", message.error().message);
+        if (message.error().errnum != ECONNRESET) (void)sendMessage(fd, MessageType::Error, errorReply(message.error().message));
+        return;
+    }
+    nlohmann::json reply;
+    switch (message->type) {
+        case MessageType::Status:
+            (void)sendMessage(fd, MessageType::StatusReply, status());
+            return;
+        case MessageType::Cutover: reply = cutover(); break;
+        case MessageType::Commit: reply = commit(); break;
+        case MessageType::Rollback: reply = rollback("requested by gwctl rollback", true); break;
+        case MessageType::Hello: {
+            UniqueFd own(::dup(fd));
+            if (!own) return;
+            serveSuccessor(std::make_shared<PeerLink>(std::move(own)), *message);
+            return;
+        }
+        default:
+            reply = errorReply(std::string("unexpected ") + messageTypeName(static_cast<uint16_t>(message->type)) +
+                               " from a control client");
+    }
+    (void)sendMessage(fd, reply.value("ok", false) ? MessageType::Ok : MessageType::Error, reply);
+}
+
+void UpgradeController::serveSuccessor(std::shared_ptr<PeerLink> link, const Message& hello) {
+    Successor successor;
+    try {
+        successor.version = hello.payload.at("version").get<std::string>();
+        successor.pid = hello.payload.at("pid").get<int>();
+    } catch (const nlohmann::json::exception& e) {
+        (void)link->send(MessageType::Error, errorReply(std::string("malformed Hello: ") + e.what()));
+        return;
+    }
+    successor.link = link;
+    {
+        std::lock_guard lock(mutex_);
+        if (successor_) {
+            (void)link->send(MessageType::Error,
+                             errorReply("an upgrade is already in progress: successor pid " + std::to_string(successor_->pid) +
+                                        " is " + stateName(static_cast<int>(state_))));
+            return;
+        }
+        if (gateway_.draining()) {
+            (void)link->send(MessageType::Error, errorReply("this version is draining; it hands over nothing"));
+            return;
+        }
+        successor_ = successor;
+        state_ = UpgradeState::Starting;
+    }
+    log::info("upgrade: successor ", successor.version, " (pid ", successor.pid, ") connected");
+
+    nlohmann::json listeners = nlohmann::json::array();
+    std::vector<int> fds;
+    for (const auto& [name, listener_fds] : gateway_.handoverFds()) {
+        listeners.push_back({{"name", name}, {"fds", listener_fds.size()}});
+        fds.insert(fds.end(), listener_fds.begin(), listener_fds.end());
+    }
+    const auto& dataplane = gateway_.dataplane();
+    const auto& context = gateway_.context();
+    auto sent = link->send(MessageType::Handover,
+                           {{"version", context.version},
+                            {"config_hash", context.config->hash},
+                            {"mode", dataplane.mode},
+                            {"active_slot", dataplane.slot.value_or(0)},
+                            {"listeners", listeners}},
+                           fds);
+    if (!sent) {
+        log::warn("upgrade: handover to pid ", successor.pid, " failed: ", sent.error().message);
+        std::lock_guard lock(mutex_);
+        successor_.reset();
+        state_ = UpgradeState::None;
+        return;
+    }
+
+    const auto started = std::chrono::steady_clock::now();
+    for (;;) {
+        auto message = link->receive(kPollInterval);
+        if (!message) {
+            std::unique_lock lock(mutex_);
+            bool lost = message.error().errnum != ETIMEDOUT;
+            if (!lost && state_ == UpgradeState::CutOver &&
+                std::chrono::steady_clock::now() - successor_->last_beat > kHeartbeatSilence) {
+                lock.unlock();
+                rollback("auto-rollback: successor pid " + std::to_string(successor.pid) + " sent no heartbeat for 1s",
+                         true);
+                continue;
+            }
+            if (!lost && state_ == UpgradeState::Starting && std::chrono::steady_clock::now() - started > 60s) {
+                last_upgrade_error_ = "successor pid " + std::to_string(successor.pid) + " did not become ready in 60s";
+                log::warn("upgrade: ", last_upgrade_error_);
+                lost = true;
+            }
+            if (!lost) continue;
+            if (state_ == UpgradeState::CutOver) {
+                lock.unlock();
+                rollback("auto-rollback: successor pid " + std::to_string(successor.pid) +
+                             " exited or closed its control connection after cutover",
+                         false);
+                lock.lock();
+            } else if (state_ == UpgradeState::Starting || state_ == UpgradeState::Ready) {
+                log::warn("upgrade: successor pid ", successor.pid, " went away before cutover; nothing changed for traffic");
+            }
+            if (state_ != UpgradeState::Committing) {
+                successor_.reset();
+                state_ = UpgradeState::None;
+            }
+            return;
+        }
+        switch (message->type) {
+            case MessageType::Ready: {
+                std::lock_guard lock(mutex_);
+                if (!successor_) break;
+                successor_->slot = message->payload.value("slot", 0u);
+                successor_->admin = message->payload.value("admin", std::string());
+                successor_->last_beat = std::chrono::steady_clock::now();
+                if (state_ == UpgradeState::Starting) state_ = UpgradeState::Ready;
+                log::info("upgrade: successor pid ", successor.pid, " is ready (slot ", successor_->slot, ")");
+                break;
+            }
+            case MessageType::Failed: {
+                std::lock_guard lock(mutex_);
+                last_upgrade_error_ = message->payload.value("reason", std::string("no reason given"));
+                log::warn("upgrade: successor pid ", successor.pid, " failed to start: ", last_upgrade_error_);
+                break;  // its link closes next; the loop ends there
+            }
+            case MessageType::Heartbeat: {
+                bool unhealthy = false;
+                {
+                    std::lock_guard lock(mutex_);
+                    if (!successor_) break;
+                    successor_->heartbeat = message->payload;
+                    successor_->last_beat = std::chrono::steady_clock::now();
+                    unhealthy = state_ == UpgradeState::CutOver && !message->payload.value("healthy", true);
+                }
+                if (unhealthy)
+                    rollback("auto-rollback: successor pid " + std::to_string(successor.pid) + " reports unhealthy", true);
+                break;
+            }
+            case MessageType::AdoptConnection: adoptFromPeer(*message); break;
+            default:
+                log::warn("upgrade: unexpected ", messageTypeName(static_cast<uint16_t>(message->type)), " from successor");
+        }
+    }
+}
+
+nlohmann::json UpgradeController::cutover() {
+    std::lock_guard lock(mutex_);
+    if (state_ != UpgradeState::Ready || !successor_)
+        return errorReply(std::string("no successor is ready to cut over to (upgrade state: ") +
+                          stateName(static_cast<int>(state_)) + ")");
+    const auto started = std::chrono::steady_clock::now();
+    const bool bpf = gateway_.dataplane().mode == "bpf";
+    if (bpf) {
+        if (auto written = gateway_.steerTo(successor_->slot); !written)
+            return errorReply("cutover failed, nothing changed: " + written.error().message);
+    }
+    const auto write_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
+    if (auto sent = successor_->link->send(MessageType::Activate, nlohmann::json::object()); !sent) {
+        if (bpf) (void)gateway_.steerTo(*gateway_.dataplane().slot);
+        return errorReply("cutover failed, reverted: successor unreachable: " + sent.error().message);
+    }
+    if (!bpf) gateway_.pauseAccepting();
+    state_ = UpgradeState::CutOver;
+    successor_->last_beat = std::chrono::steady_clock::now();
+    gateway_.setPhase("standby");
+    const std::string message = "cut over to " + successor_->version + " (pid " + std::to_string(successor_->pid) +
+                                (bpf ? ", slot " + std::to_string(successor_->slot) : std::string()) + ")";
+    log::info("upgrade: ", message, bpf ? " in " + std::to_string(write_us) + " us" : std::string());
+    auto reply = okReply(message);
+    reply["write_us"] = write_us;
+    return reply;
+}
+
+nlohmann::json UpgradeController::commit() {
+    std::shared_ptr<PeerLink> link;
+    std::string successor_version;
+    {
+        std::lock_guard lock(mutex_);
+        if (state_ != UpgradeState::CutOver || !successor_)
+            return errorReply(std::string("nothing to commit: cut over first (upgrade state: ") +
+                              stateName(static_cast<int>(state_)) + ")");
+        if (auto sent = successor_->link->send(MessageType::Committed, nlohmann::json::object()); !sent)
+            return errorReply("commit failed, nothing changed: successor unreachable: " + sent.error().message);
+        state_ = UpgradeState::Committing;
+        link = successor_->link;
+        successor_version = successor_->version;
+    }
+    log::info("upgrade: committed to ", successor_version, "; handing connections over and draining");
+    drain_thread_ = std::thread([this, link] {
+        const bool clean = gateway_.handOffAndDrain(
+            [link](int fd, const std::string& listener, const std::string& buffered) {
+                return link->sendConnection(fd, listener, buffered);
+            });
+        log::info(clean ? "upgrade: drained, exiting" : "upgrade: drain deadline reached, exiting");
+        request_exit_();
+    });
+    return okReply("committed: " + gateway_.context().version + " hands its connections to " + successor_version +
+                   " and exits when drained");
+}
+
+nlohmann::json UpgradeController::rollback(const std::string& why, bool tell_successor) {
+    std::lock_guard lock(mutex_);
+    if (!successor_ || state_ == UpgradeState::None || state_ == UpgradeState::Committing)
+        return errorReply(std::string("no upgrade to roll back (upgrade state: ") + stateName(static_cast<int>(state_)) +
+                          ")");
+    if (state_ == UpgradeState::CutOver) {
+        if (gateway_.dataplane().mode == "bpf") {
+            if (auto written = gateway_.steerTo(*gateway_.dataplane().slot); !written)
+                log::error("rollback: writing the control entry back failed: ", written.error().message);
+        } else {
+            gateway_.resumeAccepting();
+        }
+    }
+    gateway_.setPhase("active");
+    if (tell_successor) (void)successor_->link->send(MessageType::Stop, {{"reason", why}});
+    log::warn("upgrade: rolled back from ", successor_->version, " (pid ", successor_->pid, "): ", why);
+    // The successor stays known until its link closes: it hands its connections back meanwhile.
+    state_ = UpgradeState::None;
+    last_upgrade_error_ = why;
+    return okReply("rolled back: new connections go to " + gateway_.context().version + " again; pid " +
+                   std::to_string(successor_->pid) + " drains and exits");
+}
+
+void UpgradeController::adoptFromPeer(Message& message) {
+    const std::string listener = message.payload.value("listener", std::string());
+    auto buffered = decodeBase64(message.payload.value("buffered_base64", std::string()));
+    if (message.fds.size() != 1 || !buffered) {
+        log::warn("upgrade: malformed AdoptConnection (", message.fds.size(), " fds)");
+        return;
+    }
+    if (auto adopted = gateway_.adopt(listener, std::move(message.fds[0]), std::move(*buffered)); !adopted)
+        log::warn("upgrade: ", adopted.error().message);
+}
+
+Result<void> UpgradeController::followPredecessor(std::shared_ptr<PeerLink> link, const std::string& admin_address) {
+    predecessor_ = std::move(link);
+    const auto slot = gateway_.dataplane().slot;
+    if (auto sent = predecessor_->send(MessageType::Ready,
+                                       {{"slot", slot.value_or(0)}, {"admin", admin_address}, {"pid", ::getpid()}});
+        !sent)
+        return tl::unexpected(sent.error());
+    gateway_.setPhase("ready");
+    follow_thread_ = std::thread([this] { followLoop(); });
+    heartbeat_thread_ = std::thread([this] { heartbeatLoop(); });
+    return {};
+}
+
+void UpgradeController::followLoop() {
+    while (!stopping_) {
+        auto message = predecessor_->receive(1s);
+        if (!message) {
+            if (message.error().errnum == ETIMEDOUT) continue;
+            if (!stopping_ && !committed_ && !gateway_.draining())
+                becomeOwner("the previous version exited before commit");
+            return;
+        }
+        switch (message->type) {
+            case MessageType::Activate:
+                if (gateway_.dataplane().mode != "bpf") gateway_.resumeAccepting();
+                gateway_.setPhase("active");
+                log::info("upgrade: cut over: this version now receives new connections");
+                break;
+            case MessageType::Committed:
+                committed_ = true;
+                becomeOwner("committed");
+                break;
+            case MessageType::Stop: {
+                log::warn("upgrade: rolled back by the previous version (",
+                          message->payload.value("reason", std::string("no reason given")), "); draining");
+                auto link = predecessor_;
+                if (drain_thread_.joinable()) break;
+                drain_thread_ = std::thread([this, link] {
+                    gateway_.handOffAndDrain([link](int fd, const std::string& listener, const std::string& buffered) {
+                        return link->sendConnection(fd, listener, buffered);
+                    });
+                    request_exit_();
+                });
+                break;
+            }
+            case MessageType::AdoptConnection: adoptFromPeer(*message); break;
+            default:
+                log::warn("upgrade: unexpected ", messageTypeName(static_cast<uint16_t>(message->type)),
+                          " from the previous version");
+        }
+    }
+}
+
+void UpgradeController::heartbeatLoop() {
+    while (!stopping_ && !gateway_.draining()) {
+        const auto& context = gateway_.context();
+        auto sent = predecessor_->send(MessageType::Heartbeat, {{"connections", context.open_connections.load()},
+                                                                {"in_flight", context.in_flight_requests.load()},
+                                                                {"healthy", true}});
+        if (!sent) return;
+        std::this_thread::sleep_for(kHeartbeatInterval);
+    }
+}
+
+void UpgradeController::becomeOwner(const std::string& why) {
+    if (!committed_) {
+        // The predecessor died before commit: this version is all that is left.
+        if (gateway_.dataplane().mode == "bpf") {
+            if (auto written = gateway_.steerTo(*gateway_.dataplane().slot); !written)
+                log::error("upgrade: could not steer to this version's slot: ", written.error().message);
+        } else {
+            gateway_.resumeAccepting();
+        }
+    }
+    gateway_.setPhase("active");
+    if (auto served = serveControlSocket(/*replace_live=*/true); !served)
+        log::error("upgrade: cannot take over the control socket: ", served.error().message);
+    log::info("upgrade: this version is now the running one (", why, ")");
+}
+
+nlohmann::json UpgradeController::selfInfo() const {
+    const auto& context = gateway_.context();
+    nlohmann::json info{{"version", context.version},
+                        {"pid", ::getpid()},
+                        {"phase", gateway_.phase()},
+                        {"mode", gateway_.dataplane().mode},
+                        {"config_path", context.config->source_path},
+                        {"connections", context.open_connections.load()},
+                        {"in_flight", context.in_flight_requests.load()},
+                        {"connections_handed_off", context.connections_handed_off.load()},
+                        {"connections_adopted", context.connections_adopted.load()}};
+    if (gateway_.dataplane().slot) info["slot"] = *gateway_.dataplane().slot;
+    if (auto deadline = gateway_.drainDeadline()) {
+        info["drain_deadline_ms"] = std::max<long>(
+            0, std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now()).count());
+    }
+    return info;
+}
+
+nlohmann::json UpgradeController::status() {
+    nlohmann::json versions = nlohmann::json::array();
+    versions.push_back(selfInfo());
+    std::lock_guard lock(mutex_);
+    if (successor_) {
+        nlohmann::json info{{"version", successor_->version}, {"pid", successor_->pid}};
+        switch (state_) {
+            case UpgradeState::Starting: info["phase"] = "starting"; break;
+            case UpgradeState::Ready: info["phase"] = "ready"; break;
+            case UpgradeState::CutOver:
+            case UpgradeState::Committing: info["phase"] = "active"; break;
+            case UpgradeState::None: info["phase"] = "draining"; break;
+        }
+        if (state_ != UpgradeState::Starting && gateway_.dataplane().mode == "bpf") info["slot"] = successor_->slot;
+        info["connections"] = successor_->heartbeat.value("connections", 0);
+        info["in_flight"] = successor_->heartbeat.value("in_flight", 0);
+        versions.push_back(info);
+    }
+    nlohmann::json reply{{"versions", versions},
+                         {"mode", gateway_.dataplane().mode},
+                         {"upgrade_state", stateName(static_cast<int>(state_))}};
+    if (!gateway_.dataplane().reason.empty()) reply["mode_reason"] = gateway_.dataplane().reason;
+    if (!last_upgrade_error_.empty()) reply["last_upgrade_error"] = last_upgrade_error_;
+    return reply;
+}
+
+}  // namespace hotgate::control
