@@ -11,6 +11,7 @@
 
 #include "admin/admin_client.h"
 #include "admin/admin_server.h"
+#include "common/build_version.h"
 #include "config/config_loader.h"
 #include "control/control_server.h"
 #include "control/upgrade_controller.h"
@@ -57,7 +58,7 @@ StartPlan planFromHandover(control::Handover& handover) {
 }
 
 int serve(ConfigSnapshot config, const Options& options) {
-    const std::string version = std::string(HOTGATE_BUILD_VERSION) + "/" + config->hash;
+    const std::string version = std::string(buildVersion()) + "/" + config->hash;
     std::shared_ptr<control::PeerLink> predecessor;
     StartPlan plan;
     if (!options.upgrade_from.empty()) {
@@ -82,7 +83,7 @@ int serve(ConfigSnapshot config, const Options& options) {
         return 1;
     };
 
-    auto gateway = Gateway::start(config, HOTGATE_BUILD_VERSION, std::move(plan));
+    auto gateway = Gateway::start(config, buildVersion(), std::move(plan));
     if (!gateway) return failed(gateway.error().message);
     auto admin = AdminServer::start(config->admin.address, **gateway);
     if (!admin) return failed(admin.error().message);
@@ -142,7 +143,7 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
 
     if (show_version) {
-        std::cout << "hotgate " << HOTGATE_BUILD_VERSION << "\n";
+        std::cout << "hotgate " << hotgate::buildVersion() << "\n";
         return 0;
     }
     using hotgate::log::Level;

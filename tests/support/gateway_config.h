@@ -26,6 +26,8 @@ struct GatewayConfig {
     std::uint16_t listen_port = 0;
     std::uint16_t admin_port = 0;
     std::string listener_name = "public";
+    // dataplane.bpffs_root; empty leaves the key out (hotgate's default, shared machine-wide).
+    std::string bpffs_root;
 
     std::string max_header_bytes = "16k";
     std::string max_body_bytes = "10MB";

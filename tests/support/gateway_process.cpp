@@ -59,6 +59,11 @@ GatewayProcess::GatewayProcess() : dir_(makeTempDir("hotgate-it")) {}
 
 GatewayProcess::~GatewayProcess() {
     child_.kill();
+    if (!own_bpffs_root_.empty()) {
+        // Pins outlive a killed process; they are files on bpffs and go like files.
+        std::error_code ec;
+        std::filesystem::remove_all(own_bpffs_root_, ec);
+    }
     if (!dir_.empty() && std::getenv("HOTGATE_KEEP_TEMP") == nullptr) {
         std::error_code ec;
         std::filesystem::remove_all(dir_, ec);
@@ -76,10 +81,16 @@ std::filesystem::path GatewayProcess::writeFile(const std::string& name, const s
     if (dir_.empty()) return ::testing::AssertionFailure() << "could not create a temp dir";
     port_ = config.listen_port;
     admin_port_ = config.admin_port;
-    config_file_ = writeFile("hotgate.yaml", config.toYaml());
+    GatewayConfig own = config;
+    if (own.bpffs_root.empty()) {
+        own_bpffs_root_ = "/sys/fs/bpf/hotgate-test-" + dir_.filename().string();
+        own.bpffs_root = own_bpffs_root_.string();
+    }
+    config_file_ = writeFile("hotgate.yaml", own.toYaml());
     std::string error;
-    if (!child_.start({hotgateBinary(), "--config", config_file_.string()}, dir_ / "hotgate.out",
-                      dir_ / "hotgate.err", error))
+    if (!child_.start({hotgateBinary(), "--config", config_file_.string(), "--control-socket",
+                       controlSocket().string()},
+                      dir_ / "hotgate.out", dir_ / "hotgate.err", error))
         return ::testing::AssertionFailure() << error;
 
     auto deadline = std::chrono::steady_clock::now() + ready_timeout;

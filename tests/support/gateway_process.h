@@ -37,7 +37,9 @@ public:
 
     // Writes `config` and starts `hotgate --config FILE`; succeeds once both the listener and
     // the admin port accept connections. Fails (with the stderr of the process in the message)
-    // when the process exits or is not ready within `ready_timeout`.
+    // when the process exits or is not ready within `ready_timeout`. Unless the config names
+    // one, the process gets a bpffs root and a control socket of its own, so tests running in
+    // parallel (or beside an operator's hotgate) never share pinned maps or the socket.
     ::testing::AssertionResult start(const GatewayConfig& config,
                                      std::chrono::milliseconds ready_timeout = std::chrono::seconds(20));
 
@@ -46,6 +48,7 @@ public:
 
     const std::filesystem::path& dir() const { return dir_; }
     const std::filesystem::path& configFile() const { return config_file_; }
+    std::filesystem::path controlSocket() const { return dir_ / "control.sock"; }
     std::uint16_t port() const { return port_; }
     std::uint16_t adminPort() const { return admin_port_; }
     pid_t pid() const { return child_.pid(); }
@@ -62,6 +65,7 @@ public:
 private:
     std::filesystem::path dir_;
     std::filesystem::path config_file_;
+    std::filesystem::path own_bpffs_root_;  // removed on destruction
     std::uint16_t port_ = 0;
     std::uint16_t admin_port_ = 0;
     ChildProcess child_;

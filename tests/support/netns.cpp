@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <thread>
 
@@ -36,6 +37,19 @@ Result<void> setLinkUp(const std::string& ifname) {
     req.ifr_flags |= IFF_UP;
     if (::ioctl(sock.get(), SIOCSIFFLAGS, &req) != 0) return sysError(errno, "SIOCSIFFLAGS up ", ifname);
     return {};
+}
+
+Result<void> waitLinkRunning(const std::string& ifname, int timeout_ms) {
+    UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!sock) return sysError(errno, "socket for SIOCGIFFLAGS");
+    for (int waited = 0;; waited += 10) {
+        ifreq req{};
+        std::strncpy(req.ifr_name, ifname.c_str(), IFNAMSIZ - 1);
+        if (::ioctl(sock.get(), SIOCGIFFLAGS, &req) != 0) return sysError(errno, "SIOCGIFFLAGS ", ifname);
+        if (req.ifr_flags & IFF_RUNNING) return {};
+        if (waited >= timeout_ms) return fail(ifname, " has no carrier after ", timeout_ms, " ms");
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
 }
 
 Result<std::unique_ptr<ScopedNetns>> ScopedNetns::enter() {
@@ -117,9 +131,11 @@ Result<void> createVethPair(const std::string& local, const std::string& local_c
     auto ran = runInNetns(peer_netns_fd, [&] {
         peer_result = runIp({"addr", "add", peer_cidr, "dev", peer});
         if (peer_result) peer_result = runIp({"link", "set", peer, "up"});
+        if (peer_result) peer_result = waitLinkRunning(peer);
     });
     if (!ran) return ran;
-    return peer_result;
+    if (!peer_result) return peer_result;
+    return waitLinkRunning(local);
 }
 
 }  // namespace hotgate::test

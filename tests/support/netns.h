@@ -42,13 +42,17 @@ Result<void> runInNetns(int netns_fd, const std::function<void()>& fn);
 // Sets `ifname` up in the calling thread's namespace.
 Result<void> setLinkUp(const std::string& ifname);
 
+// Waits (bounded by timeout_ms) until `ifname` in the calling thread's namespace reports
+// IFF_RUNNING (carrier up: for a veth, both ends up). Fails naming the interface otherwise.
+Result<void> waitLinkRunning(const std::string& ifname, int timeout_ms = 5000);
+
 // Runs /usr/sbin/ip (iproute2) with `args` in the calling thread's namespace, stdout/stderr
 // inherited. Fails with the command line when it cannot start or exits non-zero.
 Result<void> runIp(const std::vector<std::string>& args);
 
 // Creates veth pair `local`/`peer` in the calling thread's namespace, moves `peer` into
-// `peer_netns_fd`, gives them `local_cidr` and `peer_cidr` (e.g. "10.77.0.1/24") and sets
-// both up.
+// `peer_netns_fd`, gives them `local_cidr` and `peer_cidr` (e.g. "10.77.0.1/24"), sets
+// both up and waits until both report carrier.
 Result<void> createVethPair(const std::string& local, const std::string& local_cidr,
                             const std::string& peer, const std::string& peer_cidr,
                             int peer_netns_fd);

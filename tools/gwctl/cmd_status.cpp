@@ -17,6 +17,8 @@ struct StatusOptions {
 int runStatus(const GlobalOptions& global, const StatusOptions& options) {
     auto reply = hotgate::adminGet(global.admin, "/status");
     if (!reply) {
+        // The admin port may be elsewhere; the control socket still tells every running version.
+        if (!options.json && printVersions(global, std::cout)) return 0;
         std::cerr << "gwctl status: " << reply.error().message << "\n";
         return 1;
     }
@@ -55,6 +57,8 @@ int runStatus(const GlobalOptions& global, const StatusOptions& options) {
         for (const auto& listener : status["listeners"])
             std::cout << "listener:     " << listener.value("name", "?") << " on " << listener.value("address", "?")
                       << " (" << listener.value("sockets", 0) << " sockets)\n";
+    // Every running version (old and new during an upgrade), from the control socket.
+    printVersions(global, std::cout);
     return 0;
 }
 
@@ -62,7 +66,8 @@ int runStatus(const GlobalOptions& global, const StatusOptions& options) {
 
 void addStatusCommand(CLI::App& app, GlobalOptions& global) {
     auto options = std::make_shared<StatusOptions>();
-    auto* status = app.add_subcommand("status", "show the running hotgate: version, pid, config, mode, listeners");
+    auto* status = app.add_subcommand(
+        "status", "show the running hotgate: version, pid, config, mode, listeners, and every version during an upgrade");
     status->add_flag("--json", options->json, "print the admin /status JSON as is");
     status->callback([&global, options] {
         const int code = runStatus(global, *options);

@@ -44,6 +44,7 @@ awaitable<void> NewConnectionLoad::run() {
             context_.recorder.failure(TrafficKind::kNewConnection, Outcome::kSkipped, "too many requests in flight");
             continue;
         }
+        context_.recorder.startLag(late);
         ++inflight_;
         asio::co_spawn(executor, request(due), asio::detached);
     }

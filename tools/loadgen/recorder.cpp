@@ -37,6 +37,7 @@ void Tally::merge(const Tally& other) {
         connections[k] += other.connections[k];
         clean_closes[k] += other.clean_closes[k];
     }
+    start_lag.merge(other.start_lag);
 }
 
 void SecondTally::merge(const SecondTally& other) {
@@ -114,6 +115,11 @@ void Recorder::connectionOpened(TrafficKind kind) {
 void Recorder::cleanClose(TrafficKind kind) {
     std::lock_guard lock(mutex_);
     ++total_.clean_closes[index(kind)];
+}
+
+void Recorder::startLag(Clock::duration lag) {
+    std::lock_guard lock(mutex_);
+    total_.start_lag.record(lag);
 }
 
 SecondTally Recorder::second(std::size_t index) const {

@@ -37,6 +37,8 @@ struct Tally {
     PerKind<std::uint64_t> connections{};  // connections (or WebSocket handshakes) opened
     PerKind<std::uint64_t> clean_closes{};  // keep-alive: server closed between requests, reconnected
     PerKind<std::array<CountMap, kOutcomes>> details;  // failure messages, by kind and outcome
+    // --rate only: how late the client itself started each request (its own lag, not the server's).
+    LatencyHistogram start_lag;
 
     void merge(const Tally& other);
 };
@@ -65,6 +67,8 @@ public:
     void version(TrafficKind kind, std::string_view version);
     void connectionOpened(TrafficKind kind);
     void cleanClose(TrafficKind kind);
+    // A --rate request started `lag` after its due time.
+    void startLag(Clock::duration lag);
 
     // Copies, taken under the lock: safe from any thread while the workers run.
     SecondTally second(std::size_t index) const;

@@ -141,7 +141,12 @@ json summaryJson(const Options& options, const RunResult& result) {
                       {"connections", total.connections[k]},
                       {"latency_ms", latencyJson(total.latency[k])},
                       {"versions", versionsJson(total.versions[k])}};
-        if (kind == TrafficKind::kNewConnection) entry["scheduled"] = NewConnectionLoad::scheduledTotal(options);
+        if (kind == TrafficKind::kNewConnection) {
+            entry["scheduled"] = NewConnectionLoad::scheduledTotal(options);
+            // The client's own lag behind its timetable: large values mean loadgen, not the
+            // target, was the bottleneck (more --threads, or a less busy box).
+            entry["start_lag_ms"] = latencyJson(total.start_lag);
+        }
         if (kind == TrafficKind::kKeepalive) entry["clean_closes"] = total.clean_closes[k];
         json errors = json::object();
         for (std::size_t o = 0; o < kOutcomes; ++o)

@@ -87,7 +87,9 @@ RunResult runLoad(const Options& options, std::ostream* progress) {
             worker->rate = std::make_unique<NewConnectionLoad>(context, threads);
             asio::co_spawn(worker->io, worker->rate->run(), asio::detached);
         }
-        for (unsigned i = t; i < options.keepalive; i += threads) {
+        for (unsigned i = 0; i < options.keepalive; ++i) {
+            // Clients go to threads in pairs, so every thread gets busy and paused ones alike.
+            if ((i / 2) % threads != t) continue;
             const bool paused = options.keepalive_mode == KeepaliveMode::kPaused ||
                                 (options.keepalive_mode == KeepaliveMode::kMixed && i % 2 == 1);
             auto& client = worker->keepalive.emplace_back(std::make_unique<KeepaliveClient>(context, paused));

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/build_version.h"
 #include "observability/logging.h"
 #include "proxy/gateway.h"
 
@@ -121,7 +122,7 @@ AdminServer::Reply AdminServer::handle(Gateway& gateway, std::string_view target
         const std::string asked = percentDecode(queryParameter(target, "version"));
         const std::string asked_pid = queryParameter(target, "pid");
         if (!asked.empty() || !asked_pid.empty()) {
-            const std::string build = HOTGATE_BUILD_VERSION;
+            const std::string build = buildVersion();
             const bool version_matches =
                 asked.empty() || asked == context.version || asked == build || asked == context.config->hash;
             const bool pid_matches = asked_pid.empty() || asked_pid == std::to_string(::getpid());
@@ -137,7 +138,7 @@ AdminServer::Reply AdminServer::handle(Gateway& gateway, std::string_view target
     if (path == "/status") {
         nlohmann::json status;
         status["version"] = context.version;
-        status["build_version"] = HOTGATE_BUILD_VERSION;
+        status["build_version"] = buildVersion();
         status["config_hash"] = context.config->hash;
         status["config_path"] = context.config->source_path;
         status["pid"] = ::getpid();
