@@ -109,6 +109,24 @@ static __always_inline int steer_select_in_slot(struct sk_reuseport_md *md, __u3
 	return err;
 }
 
+#define TCP_FLAGS_OFFSET 13 /* in the TCP header, where md's data starts */
+#define TCP_FLAG_SYN 0x02
+#define TCP_FLAG_ACK 0x10
+
+/* Returns: true unless the segment is known not to be a connection request (SYN without
+ * ACK). The kernel runs this program for any segment that finds no established socket and
+ * falls through to the listeners, e.g. a client's RST arriving after the server closed. */
+static __always_inline bool steer_is_syn(struct sk_reuseport_md *md)
+{
+	__u8 flags;
+
+	if (md->ip_protocol != IPPROTO_TCP)
+		return true;
+	if (bpf_skb_load_bytes(md, TCP_FLAGS_OFFSET, &flags, sizeof(flags)) != 0)
+		return true; /* cannot tell: count it as a connection */
+	return (flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
+}
+
 SEC("sk_reuseport/migrate")
 int steer_select(struct sk_reuseport_md *md)
 {
@@ -130,6 +148,13 @@ int steer_select(struct sk_reuseport_md *md)
 	    hash % STEER_WEIGHT_MAX < ctl.canary_weight_bp) {
 		slot = ctl.canary_slot;
 		canary = true;
+	}
+
+	/* A migrating request may have no skb at all (a queued child): no flags to read. */
+	if (!migrating && !steer_is_syn(md)) {
+		steer_select_in_slot(md, slot, steer_mix(hash));
+		steer_count(slot, STEER_CTR_NOT_SYN);
+		return SK_PASS;
 	}
 
 	if (steer_select_in_slot(md, slot, steer_mix(hash)) != 0) {

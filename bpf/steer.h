@@ -41,6 +41,10 @@ enum steer_counter {
 	STEER_CTR_MIGRATED,      /* request of a closing listener moved to this slot */
 	STEER_CTR_CANARY,        /* of SELECTED, chosen by the canary weight */
 	STEER_CTR_FALLBACK,      /* slot was meant but empty or invalid: kernel's own pick */
+	STEER_CTR_NOT_SYN,       /* a segment other than a SYN reached the listeners (a late
+				  * RST or ACK after its socket closed, a syncookie ACK): steered
+				  * like a SYN but kept out of the counters above, which count
+				  * connections */
 	STEER_CTR_MAX,
 };
 

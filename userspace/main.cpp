@@ -15,6 +15,7 @@
 #include "config/config_loader.h"
 #include "control/control_server.h"
 #include "control/upgrade_controller.h"
+#include "dataplane/steer_loader.h"
 #include "observability/logging.h"
 #include "proxy/asio.h"
 #include "proxy/gateway.h"
@@ -44,16 +45,28 @@ Result<void> checkOwnHealth(const SocketAddress& admin, const std::string& versi
     return fail("own health check on ", admin.toString(), target, " failed: ", last);
 }
 
-// Builds how a successor starts from what the running version handed over.
-StartPlan planFromHandover(control::Handover& handover) {
+// Builds how a successor starts from what the running version handed over: in BPF mode a
+// slot no live version holds (the same for every listener: versions move in lockstep), in
+// takeover mode the inherited listening sockets.
+Result<StartPlan> planFromHandover(control::Handover& handover, const Config& config) {
     StartPlan plan;
-    if (handover.mode == "bpf") {
-        plan.kind = StartPlan::Kind::SuccessorBpf;
-        plan.slot = (handover.active_slot + 1) % 2;  // the slot not in use (STEER_SLOTS = 2)
-    } else {
+    if (handover.mode != "bpf") {
         plan.kind = StartPlan::Kind::SuccessorTakeover;
         for (auto& [name, fds] : handover.listeners) plan.inherited[name] = std::move(fds);
+        return plan;
     }
+    plan.kind = StartPlan::Kind::SuccessorBpf;
+    std::optional<std::uint32_t> slot;
+    for (const auto& listener : config.listeners) {
+        auto free = dataplane::SteerLoader::chooseSlot(listener.name, config.dataplane.bpffs_root);
+        if (!free) return fail("no free BPF slot for listener ", listener.name, ": ", free.error().message);
+        if (slot && *slot != *free)
+            return fail("listeners disagree on the free BPF slot (", *slot, " vs ", *free, " for ", listener.name, ")");
+        slot = *free;
+    }
+    plan.slot = slot.value_or(0);
+    if (plan.slot == handover.active_slot)
+        return fail("BPF slot ", plan.slot, " is the running version's own; no slot is free");
     return plan;
 }
 
@@ -74,7 +87,13 @@ int serve(ConfigSnapshot config, const Options& options) {
             return 1;
         }
         log::info("upgrade: taking over from ", handover->version, " (", handover->mode, " mode)");
-        plan = planFromHandover(*handover);
+        auto planned = planFromHandover(*handover, *config);
+        if (!planned) {
+            log::error("cannot start as successor: ", planned.error().message);
+            (void)predecessor->send(control::MessageType::Failed, {{"reason", planned.error().message}});
+            return 1;
+        }
+        plan = std::move(*planned);
     }
     // A successor that fails before ready tells its predecessor why, and the predecessor serves on.
     auto failed = [&](const std::string& reason) {

@@ -2,6 +2,7 @@
 // namespace (127.0.0.1 only) with a private bpffs root. sk_reuseport cannot be driven by
 // BPF_PROG_TEST_RUN (ENOTSUPP), so these use real sockets.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -371,6 +372,13 @@ TEST_F(SteerTest, StalePinsOfADeadVersionAreReused) {
     ASSERT_TRUE(slot);
     EXPECT_EQ(slot->owner_pid, static_cast<uint32_t>(::getpid()));
     EXPECT_EQ(slot->socket_count, 2u);
+}
+
+TEST_F(SteerTest, EmptyPinDirectoryIsTreatedAsAbsent) {
+    ASSERT_EQ(::mkdir((root_->path() + "/" + kListener).c_str(), 0700), 0);
+    ASSERT_NO_FATAL_FAILURE(addSlot(0, 1, true));
+    auto counts = connectMany(10);
+    EXPECT_EQ(counts[0], 10);
 }
 
 TEST_F(SteerTest, RejectsBadArguments) {

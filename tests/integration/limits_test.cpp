@@ -16,13 +16,15 @@ protected:
         return {{"listener", "public"}, {"reason", reason}};
     }
 
-    // Status line and body of an error response in raw bytes: a status and a short cause.
-    static void expectShortCause(const RawReply& reply) {
+    // An error response the gateway wrote itself: a short cause in the body, and the version
+    // header like every other response.
+    static void expectErrorResponse(const RawReply& reply) {
         auto head_end = reply.data.find("\r\n\r\n");
         ASSERT_NE(head_end, std::string::npos) << reply.data;
         std::string body = reply.data.substr(head_end + 4);
         EXPECT_FALSE(body.empty()) << "error response without a cause in its body";
         EXPECT_LT(body.size(), 200u) << body;
+        EXPECT_FALSE(headerOf(reply.data, "x-hotgate-version").empty()) << reply.data;
     }
 };
 
@@ -32,7 +34,7 @@ TEST_F(LimitsTest, HeaderOverMaxHeaderBytesIs431) {
     auto reply = rawExchange(port(), "GET /big HTTP/1.1\r\nHost: test\r\nX-Big: " + std::string(2000, 'a') +
                                          "\r\n\r\n");
     EXPECT_EQ(statusOf(reply.data), 431) << reply.data;
-    expectShortCause(reply);
+    expectErrorResponse(reply);
     EXPECT_EQ(upstream_.requestHeadersSeen(), 0u);
     EXPECT_TRUE(metricReaches(kRejected, rejected("header_too_large"), 1));
     // Under the limit still works.
@@ -50,6 +52,7 @@ TEST_F(LimitsTest, ContentLengthOverMaxBodyBytesIs413UpFront) {
     ASSERT_TRUE(connection.send("POST /hash HTTP/1.1\r\nHost: test\r\nContent-Length: 2000\r\n\r\n"));
     auto reply = connection.readResponse(5s);
     EXPECT_EQ(statusOf(reply.data), 413) << reply.data;
+    expectErrorResponse(reply);
     EXPECT_EQ(upstream_.requestHeadersSeen(), 0u);
     EXPECT_TRUE(metricReaches(kRejected, rejected("body_too_large"), 1));
 }
@@ -83,16 +86,27 @@ TEST_F(LimitsTest, IncompleteHeaderIs408AfterHeaderReadTimeout) {
     ASSERT_TRUE(connection.send("GET /slowloris HTTP/1.1\r\nHost: test\r\nX-Part: "));
     auto reply = connection.readUntilClose(10s);
     EXPECT_EQ(statusOf(reply.data), 408) << reply.data;
+    expectErrorResponse(reply);
     EXPECT_TRUE(reply.closed) << "connection still open after the 408";
     EXPECT_EQ(upstream_.requestHeadersSeen(), 0u);
     EXPECT_TRUE(metricReaches(kRejected, rejected("header_timeout"), 1));
+}
+
+TEST_F(LimitsTest, IdleKeepAliveConnectionIsClosedAfterIdleTimeout) {
+    config_.idle = "500ms";
+    ASSERT_TRUE(startGateway());
+    HttpClient client(port());
+    auto r = client.get("/once");
+    ASSERT_TRUE(r.ok()) << r.error();
+    ASSERT_EQ(r.status(), 200u);
+    EXPECT_TRUE(client.peerClosed(10s)) << "an idle keep-alive connection outlived timeouts.idle";
 }
 
 TEST_F(LimitsTest, MalformedRequestIs400AndCloses) {
     ASSERT_TRUE(startGateway());
     auto reply = rawExchange(port(), "GARBAGE\r\n\r\n");
     EXPECT_EQ(statusOf(reply.data), 400) << reply.data;
-    expectShortCause(reply);
+    expectErrorResponse(reply);
     EXPECT_TRUE(reply.closed);
     EXPECT_TRUE(metricReaches(kRejected, rejected("bad_request"), 1));
 }
@@ -113,6 +127,7 @@ TEST_F(LimitsTest, ConnectionOverMaxConnectionsIs503AndCloses) {
     }
     auto reply = rawExchange(port(), "GET /third HTTP/1.1\r\nHost: test\r\n\r\n");
     EXPECT_EQ(statusOf(reply.data), 503) << reply.data;
+    expectErrorResponse(reply);
     EXPECT_TRUE(reply.closed);
     EXPECT_TRUE(metricReaches(kRejected, rejected("max_connections"), 1));
 
@@ -180,6 +195,7 @@ TEST_F(LimitsTest, UpstreamConnectTimeoutIs504) {
     auto r = httpGet(port(), "/hole/x", 15s);
     ASSERT_TRUE(r.ok()) << r.error();
     EXPECT_EQ(r.status(), 504u);
+    EXPECT_FALSE(r.header("x-hotgate-version").empty());
     EXPECT_TRUE(metricReaches("hotgate_upstream_timeouts_total", {{"cluster", "blackhole"}, {"phase", "connect"}}, 1));
 }
 
@@ -189,6 +205,7 @@ TEST_F(LimitsTest, NoResponseHeaderWithinUpstreamResponseIs504) {
     auto r = httpGet(port(), "/slow?ms=5000", 15s);
     ASSERT_TRUE(r.ok()) << r.error();
     EXPECT_EQ(r.status(), 504u);
+    EXPECT_FALSE(r.header("x-hotgate-version").empty());
     EXPECT_TRUE(metricReaches("hotgate_upstream_timeouts_total", {{"cluster", "backend"}, {"phase", "response"}}, 1));
     // A response within the limit still passes.
     auto quick = httpGet(port(), "/slow?ms=10");

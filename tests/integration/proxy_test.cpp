@@ -247,6 +247,9 @@ TEST_F(ProxyTest, EveryResponseCarriesTheVersionHeader) {
     }
     auto bad = rawExchange(port(), "GARBAGE\r\n\r\n");
     check("400", statusOf(bad.data), headerOf(bad.data, "x-hotgate-version"));
+    auto after = httpGet(port(), "/after-400");
+    ASSERT_TRUE(after.ok()) << "the gateway stopped serving after a 400: " << after.error();
+    check("after 400", static_cast<int>(after.status()), after.header("x-hotgate-version"));
 
     ASSERT_FALSE(versions.empty());
     for (const auto& v : versions) EXPECT_EQ(v, versions.front());

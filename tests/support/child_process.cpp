@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -130,7 +131,7 @@ std::string ChildProcess::readStderr() const { return readFile(stderr_file_); }
 
 CommandResult runCommand(const std::vector<std::string>& argv, const std::filesystem::path& work_dir,
                          std::chrono::milliseconds timeout) {
-    static int counter = 0;
+    static std::atomic<int> counter{0};
     std::string stem = "cmd" + std::to_string(++counter);
     ChildProcess child;
     CommandResult result;

@@ -83,7 +83,7 @@ std::filesystem::path GatewayProcess::writeFile(const std::string& name, const s
     admin_port_ = config.admin_port;
     GatewayConfig own = config;
     if (own.bpffs_root.empty()) {
-        own_bpffs_root_ = "/sys/fs/bpf/hotgate-test-" + dir_.filename().string();
+        own_bpffs_root_ = std::filesystem::path("/sys/fs/bpf") / dir_.filename();
         own.bpffs_root = own_bpffs_root_.string();
     }
     config_file_ = writeFile("hotgate.yaml", own.toYaml());

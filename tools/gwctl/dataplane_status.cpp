@@ -24,7 +24,8 @@ std::string counters(const steer_stats& s) {
     return "selected " + std::to_string(s.count[STEER_CTR_SELECTED]) + ", migrated " +
            std::to_string(s.count[STEER_CTR_MIGRATED]) + ", canary " +
            std::to_string(s.count[STEER_CTR_CANARY]) + ", fallback " +
-           std::to_string(s.count[STEER_CTR_FALLBACK]);
+           std::to_string(s.count[STEER_CTR_FALLBACK]) + ", other segments " +
+           std::to_string(s.count[STEER_CTR_NOT_SYN]);
 }
 
 bool anyCount(const steer_stats& s) {

@@ -6,6 +6,8 @@
 int main(int argc, char** argv) {
     CLI::App app{"gwctl: operate hotgate (status, upgrade, cutover, commit, rollback, canary, deny list)"};
     app.require_subcommand(1);
+    // Global options may follow the verb too: `gwctl status --admin 127.0.0.1:9901`.
+    app.fallthrough();
     gwctl::GlobalOptions global;
     app.add_option("--admin", global.admin, "hotgate admin address (host:port)")->capture_default_str();
     app.add_option("--bpffs", global.bpffs_root, "where hotgate pins its BPF maps")->capture_default_str();

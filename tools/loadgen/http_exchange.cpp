@@ -24,7 +24,7 @@ awaitable<ExchangeResult> exchange(beast::tcp_stream& stream, beast::flat_buffer
         result.step = "read header";
         co_return result;
     }
-    char sink[16 * 1024];
+    char sink[4096];  // lives in the coroutine frame: kept small, thousands may be in flight
     while (!parser.is_done()) {
         parser.get().body().data = sink;
         parser.get().body().size = sizeof(sink);

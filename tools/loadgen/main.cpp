@@ -29,8 +29,10 @@ int main(int argc, char** argv) {
     app.add_option("--keepalive", options.keepalive, "clients on persistent connections");
     const std::map<std::string, KeepaliveMode> modes{
         {"mixed", KeepaliveMode::kMixed}, {"busy", KeepaliveMode::kBusy}, {"paused", KeepaliveMode::kPaused}};
-    app.add_option("--keepalive-mode", options.keepalive_mode, "mixed (half busy, half paused), busy or paused")
-        ->transform(CLI::CheckedTransformer(modes, CLI::ignore_case));
+    std::string mode = "mixed";
+    app.add_option("--keepalive-mode", mode, "mixed (half busy, half paused), busy or paused")
+        ->check(CLI::IsMember({"mixed", "busy", "paused"}))
+        ->capture_default_str();
     app.add_option("--pause-min-ms", options.pause_min_ms, "shortest pause of a paused keep-alive client")->capture_default_str();
     app.add_option("--pause-max-ms", options.pause_max_ms, "longest pause of a paused keep-alive client")->capture_default_str();
     app.add_option("--streams", options.streams, "long-lived WebSocket connections");
@@ -54,6 +56,7 @@ int main(int argc, char** argv) {
         app.exit(e);
         return kExitUsage;
     }
+    options.keepalive_mode = modes.at(mode);
     if (const auto valid = validate(options); !valid) {
         std::cerr << "loadgen: " << valid.error() << "\n";
         return kExitUsage;

@@ -55,6 +55,26 @@ bool pidAlive(uint32_t pid) {
     return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
 }
 
+// True unless every slot of the group pinned in `dir` is owned by no live process. Reads the
+// slot map without assuming this build's layout, so it also judges a leftover of another
+// build; anything it cannot read counts as alive (never remove what someone may be using).
+bool groupHasLiveOwner(const std::string& dir) {
+    const std::string path = dir + "/steer_slot_map";
+    UniqueFd fd(bpf_obj_get(path.c_str()));
+    if (!fd) return errno != ENOENT;
+    bpf_map_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0 || info.value_size != sizeof(steer_slot) ||
+        info.key_size != sizeof(uint32_t))
+        return true;
+    for (uint32_t key = 0; key < info.max_entries; ++key) {
+        steer_slot slot{};
+        if (bpf_map_lookup_elem(fd.get(), &key, &slot) != 0) return true;
+        if (slot.socket_count > 0 && pidAlive(slot.owner_pid)) return true;
+    }
+    return false;
+}
+
 Result<UniqueFd> dupFd(int fd, const char* what) {
     int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
     if (copy < 0) return sysError(errno, "duplicate fd of ", what);
@@ -222,6 +242,14 @@ Result<steer_slot> SteerPins::readSlot(uint32_t slot) const {
     return value;
 }
 
+Result<void> SteerPins::clearSlot(uint32_t slot) {
+    steer_slot value{};
+    __u32 key = slot;
+    if (bpf_map_update_elem(slot_map_.get(), &key, &value, BPF_ANY) != 0)
+        return sysError(errno, "clear steer_slot_map[", slot, "] of listener ", listener_);
+    return {};
+}
+
 Result<uint32_t> SteerPins::freeSlot() const {
     auto control = readControl();
     if (!control) return tl::unexpected(control.error());
@@ -383,11 +411,17 @@ Result<std::unique_ptr<SteerLoader>> SteerLoader::attachListener(
     // Two tries: if another version pins the group between our check and our rename, the
     // second try reuses what it pinned.
     for (int attempt = 0; attempt < 2 && !skel; ++attempt) {
+        // An empty directory (made by hand, or left by an older layout) is no pinned group.
+        if (pathExists(dir) && !pathExists(dir + "/steer_ctl_map")) ::rmdir(dir.c_str());
         if (pathExists(dir)) {
             // Reuse: an earlier version (alive or not) pinned the group. Check the layout first
             // so a leftover from another build is reported by name.
-            if (auto pins = SteerPins::open(bpffs_root, listener_name); !pins)
+            if (auto pins = SteerPins::open(bpffs_root, listener_name); !pins) {
+                // Pinned by another build (another layout) whose versions are all gone: a
+                // leftover, replaced. With a live owner it stays, and this fails with the reason.
+                if (pins.error().errnum == 0 && !groupHasLiveOwner(dir) && removePinTree(dir)) continue;
                 return tl::unexpected(pins.error());
+            }
             auto loaded = loadSkeleton(dir, options);
             if (!loaded) return tl::unexpected(loaded.error());
             skel = std::move(*loaded);
@@ -420,9 +454,17 @@ Result<std::unique_ptr<SteerLoader>> SteerLoader::attachListener(
 
     int prog_fd = bpf_program__fd(skel->progs.steer_select);
     if (::setsockopt(listen_fds[0], SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, &prog_fd,
-                     sizeof(prog_fd)) != 0)
-        return sysError(errno, "attach steer_select to listener fd ", listen_fds[0],
+                     sizeof(prog_fd)) != 0) {
+        int err = errno;
+        // Undo the registration: the slot must not look served by a version that failed.
+        for (__u32 i = 0; i < listen_fds.size(); ++i) {
+            __u32 key = slot * STEER_MAX_SOCKS + i;
+            bpf_map_delete_elem(pins->sockMapFd(), &key);
+        }
+        (void)pins->clearSlot(slot);
+        return sysError(err, "attach steer_select to listener fd ", listen_fds[0],
                         " (listener ", listener_name, ")");
+    }
 
     // Last, after every check has passed: the one write that sends traffic here.
     if (make_active) {

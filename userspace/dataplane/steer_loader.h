@@ -90,6 +90,9 @@ public:
     // or on a map update error (naming the fd, index and errno).
     Result<void> registerSockets(uint32_t slot, std::span<const int> fds);
 
+    // Zeroes the slot's entry (count and owner); its sockets leave the sockarray when closed.
+    Result<void> clearSlot(uint32_t slot);
+
     int sockMapFd() const { return sock_map_.get(); }
     int ctlMapFd() const { return ctl_map_.get(); }
     int slotMapFd() const { return slot_map_.get(); }

@@ -80,6 +80,8 @@ void Gateway::setUpSteering(std::vector<ListenerGroup>& groups, std::uint32_t sl
         auto loader = dataplane::SteerLoader::attachListener(group.name(), fds, slot, activate,
                                                              config.dataplane.bpffs_root);
         if (!loader) {
+            // All or nothing: groups attached so far must not look served by this version.
+            for (auto& attached : steering_) (void)attached->pins().clearSlot(attached->slot());
             steering_.clear();
             dataplane_.reason = loader.error().message;
             log::warn("BPF steering failed for listener ", group.name(), " (", loader.error().message,

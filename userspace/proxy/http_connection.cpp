@@ -2,9 +2,8 @@
 
 #include <unistd.h>
 
-#include <cstring>
-
 #include <boost/beast/websocket/rfc6455.hpp>
+#include <cstring>
 
 #include "observability/logging.h"
 #include "proxy/http_limits.h"
@@ -55,12 +54,12 @@ void eraseHopByHop(http::header<isRequest>& header, bool keep_upgrade) {
     if (!keep_upgrade) header.erase(http::field::upgrade);
 }
 
-
 }  // namespace
 
 HttpConnection::HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket, std::string_view already_read)
     : HttpConnection(worker, listener, std::move(socket)) {
     adopted_ = true;
+    requests_served_ = 1;  // a keep-alive session that began on the other version
     context_.connections_adopted.fetch_add(1, std::memory_order_relaxed);
     if (!already_read.empty()) {
         auto space = buffer_.prepare(already_read.size());
@@ -92,7 +91,8 @@ HttpConnection::~HttpConnection() {
 }
 
 void HttpConnection::closeIfIdle() {
-    if (phase_ == Phase::WaitingForRequest && buffer_.size() == 0) {
+    // A connection that has not had its first request is not idle: its client is sending one.
+    if (phase_ == Phase::WaitingForRequest && buffer_.size() == 0 && requests_served_ > 0) {
         closing_ = true;
         error_code ignored;
         client_.cancel(ignored);
@@ -160,6 +160,7 @@ awaitable<void> HttpConnection::run() {
         const Next next = co_await serveRequest(header_end);
         context_.in_flight_requests.fetch_sub(1, std::memory_order_relaxed);
         request_counted_ = false;
+        ++requests_served_;
         if (next == Next::Close || context_.drain_mode.load(std::memory_order_relaxed) == DrainMode::Close) break;
     }
     error_code ignored;
@@ -213,31 +214,48 @@ awaitable<HttpConnection::HeaderRead> HttpConnection::readHeaderBlock(bool first
 awaitable<HttpConnection::Next> HttpConnection::serveRequest(std::size_t header_end) {
     const Config& config = *context_.config;
     const auto header_block = bufferView(buffer_).substr(0, header_end);
-    if (auto problem = framingProblemInHeaderBytes(header_block))
-        co_return co_await reject(RejectReason::BadRequest, 400, *problem);
+    if (auto problem = framingProblemInHeaderBytes(header_block)) {
+        const Next next = co_await reject(RejectReason::BadRequest, 400, *problem);
+        co_return next;
+    }
 
     RequestParser parser;
-    parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(config.limits.max_header_bytes + 4, UINT32_MAX)));
+    parser.header_limit(
+        static_cast<std::uint32_t>(std::min<std::size_t>(config.limits.max_header_bytes + 4, UINT32_MAX)));
     parser.body_limit(config.limits.max_body_bytes);
     parser.eager(false);
     error_code ec;
     const std::size_t used = parser.put(asio::buffer(header_block.data(), header_block.size()), ec);
-    if (ec == http::error::body_limit) co_return co_await reject(RejectReason::BodyTooLarge, 413, "request body too large");
-    if (ec || !parser.is_header_done())
-        co_return co_await reject(RejectReason::BadRequest, 400, "malformed request: " + (ec ? ec.message() : "incomplete header"));
+    if (ec == http::error::body_limit) {
+        const Next next = co_await reject(RejectReason::BodyTooLarge, 413, "request body too large");
+        co_return next;
+    }
+    if (ec || !parser.is_header_done()) {
+        const Next next = co_await reject(RejectReason::BadRequest, 400,
+                                          "malformed request: " + (ec ? ec.message() : "incomplete header"));
+        co_return next;
+    }
     buffer_.consume(used);
 
     auto& request = parser.get();
-    if (auto problem = framingProblemInHeader(request))
-        co_return co_await reject(RejectReason::BadRequest, 400, *problem);
-    if (auto length = parser.content_length(); length && *length > config.limits.max_body_bytes)
-        co_return co_await reject(RejectReason::BodyTooLarge, 413, "request body too large");
+    if (auto problem = framingProblemInHeader(request)) {
+        const Next next = co_await reject(RejectReason::BadRequest, 400, *problem);
+        co_return next;
+    }
+    if (auto length = parser.content_length(); length && *length > config.limits.max_body_bytes) {
+        const Next next = co_await reject(RejectReason::BodyTooLarge, 413, "request body too large");
+        co_return next;
+    }
 
     const bool keep_alive = shouldKeepAlive(request.keep_alive());
     const auto route = context_.router.match(request[http::field::host], request.target());
     if (!route) {
         // Unread body bytes would be taken for the next request: close when there are any.
-        co_return co_await answerError(std::nullopt, 404, "no route for this request", keep_alive && parser.is_done());
+        {
+            const Next next =
+                co_await answerError(std::nullopt, 404, "no route for this request", keep_alive && parser.is_done());
+            co_return next;
+        }
     }
     // A client that asked to be told before sending its body (curl does for large uploads) is
     // told now by us; the upstream never sees the Expect header, since the body is streamed to
@@ -251,8 +269,14 @@ awaitable<HttpConnection::Next> HttpConnection::serveRequest(std::size_t header_
             if (write_ec) co_return Next::Close;
         }
     }
-    if (config.routes[*route].direct_response) co_return co_await answerDirect(parser, *route, keep_alive);
-    co_return co_await proxyToCluster(parser, *route, keep_alive);
+    if (config.routes[*route].direct_response) {
+        const Next next = co_await answerDirect(parser, *route, keep_alive);
+        co_return next;
+    }
+    {
+        const Next next = co_await proxyToCluster(parser, *route, keep_alive);
+        co_return next;
+    }
 }
 
 awaitable<std::size_t> HttpConnection::readBodyPiece(RequestParser& parser, char* data, std::size_t capacity,
@@ -267,20 +291,27 @@ awaitable<std::size_t> HttpConnection::readBodyPiece(RequestParser& parser, char
     co_return capacity - body.size;
 }
 
-awaitable<HttpConnection::Next> HttpConnection::answerDirect(RequestParser& parser, std::size_t route, bool keep_alive) {
+awaitable<HttpConnection::Next> HttpConnection::answerDirect(RequestParser& parser, std::size_t route,
+                                                             bool keep_alive) {
     // Consume and drop the request body so the connection stays in step for the next request.
     std::unique_ptr<char[]> scratch;
     while (!parser.is_done()) {
         if (!scratch) scratch = std::make_unique<char[]>(kBodyChunk);
         error_code ec;
         co_await readBodyPiece(parser, scratch.get(), kBodyChunk, ec);
-        if (ec == http::error::body_limit) co_return co_await reject(RejectReason::BodyTooLarge, 413, "request body too large");
-        if (ec) co_return co_await reject(RejectReason::BadRequest, 400, "malformed request body: " + ec.message());
+        if (ec == http::error::body_limit) {
+            const Next next = co_await reject(RejectReason::BodyTooLarge, 413, "request body too large");
+            co_return next;
+        }
+        if (ec) {
+            const Next next = co_await reject(RejectReason::BadRequest, 400, "malformed request body: " + ec.message());
+            co_return next;
+        }
     }
     const auto& direct = *context_.config->routes[route].direct_response;
     const bool ok = co_await writeSimple(direct.status, direct.body, keep_alive);
     finishRequest(route, direct.status);
-    co_return ok && keep_alive ? Next::KeepAlive : Next::Close;
+    co_return ok&& keep_alive ? Next::KeepAlive : Next::Close;
 }
 
 awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& parser, std::size_t route,
@@ -309,8 +340,14 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
     if (!parser.is_done()) {
         error_code ec;
         first_piece = co_await readBodyPiece(parser, request_chunk.get(), kBodyChunk, ec);
-        if (ec == http::error::body_limit) co_return co_await reject(RejectReason::BodyTooLarge, 413, "request body too large");
-        if (ec) co_return co_await reject(RejectReason::BadRequest, 400, "malformed request body: " + ec.message());
+        if (ec == http::error::body_limit) {
+            const Next next = co_await reject(RejectReason::BodyTooLarge, 413, "request body too large");
+            co_return next;
+        }
+        if (ec) {
+            const Next next = co_await reject(RejectReason::BadRequest, 400, "malformed request body: " + ec.message());
+            co_return next;
+        }
     }
     // The whole request is in hand when the body fit in the first piece: only then may a
     // failure on a reused pooled connection be retried on a new one.
@@ -320,8 +357,11 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
     std::optional<http::response_parser<http::buffer_body>> response_parser;
     for (int attempt = 0; attempt < 2 && !response_parser; ++attempt) {
         auto acquisition = co_await pool.acquire(config.timeouts.upstream_connect, upgrade || attempt > 0);
-        if (!acquisition.connection)
-            co_return co_await answerError(route, acquisition.error_status, acquisition.error, keep_alive && parser.is_done());
+        if (!acquisition.connection) {
+            const Next next = co_await answerError(route, acquisition.error_status, acquisition.error,
+                                                   keep_alive && parser.is_done());
+            co_return next;
+        }
         upstream = std::move(acquisition.connection);
 
         // Send the header and the body, piece by piece (Beast's buffer_body relay pattern).
@@ -342,10 +382,19 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
             } else if (!parser.is_done()) {
                 error_code read_ec;
                 const std::size_t n = co_await readBodyPiece(parser, request_chunk.get(), kBodyChunk, read_ec);
-                if (read_ec == http::error::body_limit)
-                    co_return co_await reject(RejectReason::BodyTooLarge, 413, "request body too large");
-                if (read_ec) co_return co_await reject(RejectReason::BadRequest, 400, "malformed request body: " + read_ec.message());
-                body.data = request_chunk.get();
+                if (read_ec == http::error::body_limit) {
+                    const Next next = co_await reject(RejectReason::BodyTooLarge, 413, "request body too large");
+                    co_return next;
+                }
+                if (read_ec) {
+                    const Next next =
+                        co_await reject(RejectReason::BadRequest, 400, "malformed request body: " + read_ec.message());
+                    co_return next;
+                }
+                // A read can parse only framing (a chunk header) and yield no body bytes. An
+                // empty piece must go out as data == nullptr: Beast would write a non-null empty
+                // buffer as the last chunk ("0\r\n\r\n"), ending the body early upstream.
+                body.data = n ? request_chunk.get() : nullptr;
                 body.size = n;
                 body.more = !parser.is_done();
             } else {
@@ -366,7 +415,8 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
             co_await http::async_read_header(upstream->socket, upstream->buffer, *response_parser, withError(ec));
             upstream_deadline.disarm();
             // 1xx informational responses (100 Continue) are passed on; the final one follows.
-            while (!ec && response_parser->get().result_int() / 100 == 1 && response_parser->get().result_int() != 101) {
+            while (!ec && response_parser->get().result_int() / 100 == 1 &&
+                   response_parser->get().result_int() != 101) {
                 http::response<http::empty_body> interim{response_parser->get().result(), 11};
                 co_await http::async_write(client_, interim, withError(ec));
                 if (ec) co_return Next::Close;
@@ -379,22 +429,35 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
             }
             if (upstream_deadline.expired()) {
                 context_.metrics.recordUpstreamTimeout(pool.clusterIndex(), UpstreamPhase::Response);
-                co_return co_await answerError(route, 504, "upstream response timeout", false);
+                {
+                    const Next next = co_await answerError(route, 504, "upstream response timeout", false);
+                    co_return next;
+                }
             }
         }
         if (ec) {
             if (upstream_deadline.expired()) {
                 context_.metrics.recordUpstreamTimeout(pool.clusterIndex(), UpstreamPhase::Response);
-                co_return co_await answerError(route, 504, "upstream response timeout", false);
+                {
+                    const Next next = co_await answerError(route, 504, "upstream response timeout", false);
+                    co_return next;
+                }
             }
             response_parser.reset();
             // A pooled connection the upstream closed just as we reused it: retry once, fresh.
             if (upstream->reused && replayable && attempt == 0) continue;
             log::debug("upstream exchange failed on cluster ", pool.clusterName(), ": ", ec.message());
-            co_return co_await answerError(route, 502, "upstream closed the connection before responding", false);
+            {
+                const Next next =
+                    co_await answerError(route, 502, "upstream closed the connection before responding", false);
+                co_return next;
+            }
         }
     }
-    if (!response_parser) co_return co_await answerError(route, 502, "upstream failed", false);
+    if (!response_parser) {
+        const Next next = co_await answerError(route, 502, "upstream failed", false);
+        co_return next;
+    }
 
     auto& response = response_parser->get();
     const unsigned status = response.result_int();
@@ -410,8 +473,7 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
         finishRequest(route, status);
         if (ec) co_return Next::Close;
         // Bytes each side sent right behind its header belong to the tunnel.
-        if (upstream->buffer.size() > 0)
-            co_await asio::async_write(client_, upstream->buffer.data(), withError(ec));
+        if (upstream->buffer.size() > 0) co_await asio::async_write(client_, upstream->buffer.data(), withError(ec));
         if (!ec && buffer_.size() > 0) co_await asio::async_write(upstream->socket, buffer_.data(), withError(ec));
         upstream->buffer.consume(upstream->buffer.size());
         buffer_.consume(buffer_.size());
@@ -428,14 +490,18 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
     bool client_keep_alive = keep_alive;
     if (!delimited) {
         // The upstream ends its body by closing: re-frame as chunked for HTTP/1.1 clients.
-        if (client_version >= 11) response.chunked(true);
-        else client_keep_alive = false;
+        if (client_version >= 11)
+            response.chunked(true);
+        else
+            client_keep_alive = false;
     } else if (response.chunked() && client_version < 11) {
         response.chunked(false);
         client_keep_alive = false;
     }
     // Unread request body left on the client connection would be taken for the next request.
     if (!parser.is_done()) client_keep_alive = false;
+    // Decided now, not when the request arrived: a drain that began meanwhile closes it.
+    client_keep_alive = shouldKeepAlive(client_keep_alive);
     response.keep_alive(client_keep_alive);
     response.version(11);
 
@@ -457,7 +523,8 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
             co_await http::async_read_some(upstream->socket, upstream->buffer, *response_parser, withError(read_ec));
             upstream_deadline.disarm();
             if (read_ec == http::error::need_buffer) read_ec = {};
-            if (read_ec == http::error::end_of_stream || read_ec == asio::error::eof) read_ec = {};  // close-delimited end
+            if (read_ec == http::error::end_of_stream || read_ec == asio::error::eof)
+                read_ec = {};  // close-delimited end
             if (read_ec) {
                 upstream_ok = false;
                 if (upstream_deadline.expired())
@@ -467,7 +534,7 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
                 break;
             }
             body.size = kBodyChunk - body.size;
-            body.data = response_chunk.get();
+            body.data = body.size ? response_chunk.get() : nullptr;  // see the request side
             body.more = !response_parser->is_done();
         } else {
             body.data = nullptr;
@@ -481,7 +548,8 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
         if (ec) upstream_ok = response_parser->is_done();
     }
     finishRequest(route, status);
-    if (upstream_ok && upstream_keep_alive && response_parser->is_done() && delimited) pool.release(std::move(upstream));
+    if (upstream_ok && upstream_keep_alive && response_parser->is_done() && delimited)
+        pool.release(std::move(upstream));
     if (ec) co_return Next::Close;
     co_return client_keep_alive ? Next::KeepAlive : Next::Close;
 }
@@ -491,7 +559,8 @@ awaitable<bool> HttpConnection::writeSimple(unsigned status, std::string body, b
     response.set(http::field::content_type, "text/plain");
     response.set("x-hotgate-version", context_.version);
     response.body() = std::move(body);
-    response.keep_alive(keep_alive);
+    // Decided now, not when the request arrived: a drain that began meanwhile closes it.
+    response.keep_alive(shouldKeepAlive(keep_alive));
     response.prepare_payload();
     error_code ec;
     deadline_.arm(context_.config->timeouts.idle, client_);
@@ -500,7 +569,7 @@ awaitable<bool> HttpConnection::writeSimple(unsigned status, std::string body, b
     co_return !ec;
 }
 
-awaitable<HttpConnection::Next> HttpConnection::reject(RejectReason reason, unsigned status, const std::string& text) {
+awaitable<HttpConnection::Next> HttpConnection::reject(RejectReason reason, unsigned status, std::string text) {
     context_.metrics.recordRejected(listener_, reason);
     co_await writeSimple(status, text + "\n", false);
     finishRequest(std::nullopt, status);
@@ -508,16 +577,16 @@ awaitable<HttpConnection::Next> HttpConnection::reject(RejectReason reason, unsi
 }
 
 awaitable<HttpConnection::Next> HttpConnection::answerError(std::optional<std::size_t> route, unsigned status,
-                                                            const std::string& text, bool keep_alive) {
+                                                            std::string text, bool keep_alive) {
     log::debug("answering ", status, " to ", client_ip_, ": ", text);
     const bool ok = co_await writeSimple(status, text + "\n", keep_alive);
     finishRequest(route, status);
-    co_return ok && keep_alive ? Next::KeepAlive : Next::Close;
+    co_return ok&& keep_alive ? Next::KeepAlive : Next::Close;
 }
 
 void HttpConnection::finishRequest(std::optional<std::size_t> route, unsigned status) {
     const auto started = request_started_ == std::chrono::steady_clock::time_point{} ? std::chrono::steady_clock::now()
-                                                                                       : request_started_;
+                                                                                     : request_started_;
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     context_.metrics.recordRequest(listener_, route, status, seconds);
 }

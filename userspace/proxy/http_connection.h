@@ -57,9 +57,10 @@ private:
     // Writes a short text response (errors and direct responses).
     awaitable<bool> writeSimple(unsigned status, std::string body, bool keep_alive);
     // Refuses a request: counts it, answers `status` with `reason`, and closes.
-    awaitable<Next> reject(RejectReason reason, unsigned status, const std::string& text);
+    // (Coroutine parameters are taken by value: the frame would keep only a reference.)
+    awaitable<Next> reject(RejectReason reason, unsigned status, std::string text);
     // Answers with an error status; keeps the connection only if `keep_alive`.
-    awaitable<Next> answerError(std::optional<std::size_t> route, unsigned status, const std::string& text,
+    awaitable<Next> answerError(std::optional<std::size_t> route, unsigned status, std::string text,
                                 bool keep_alive);
 
     void finishRequest(std::optional<std::size_t> route, unsigned status);
@@ -78,6 +79,7 @@ private:
     bool closing_ = false;
     bool hand_off_requested_ = false;
     bool adopted_ = false;
+    std::uint64_t requests_served_ = 0;
     std::chrono::steady_clock::time_point request_started_;
     bool request_counted_ = false;  // in_flight_requests holds this connection's request
 };

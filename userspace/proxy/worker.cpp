@@ -57,12 +57,25 @@ void Worker::beginDrain() {
     asio::post(io_, [this] {
         accepting_ = false;
         ++accept_epoch_;
+        const bool hand_off = context_.drain_mode.load() == DrainMode::HandOff;
         for (auto& acceptor : acceptors_) {
-            error_code ignored;
-            acceptor.socket->close(ignored);
+            error_code ec;
+            // Stopping for good (SIGTERM): serve what already sits in the accept queue, since
+            // closing a listener resets its queued connections. (At an upgrade the queue
+            // migrates to the next version, or is shared with it, instead.)
+            if (!hand_off && acceptor.socket->is_open()) {
+                acceptor.socket->non_blocking(true, ec);
+                for (int taken = 0; !ec && taken < 4096; ++taken) {
+                    tcp::socket socket = acceptor.socket->accept(ec);
+                    if (ec) break;
+                    auto connection = std::make_shared<HttpConnection>(*this, acceptor.listener, std::move(socket));
+                    asio::co_spawn(
+                        io_, [connection = std::move(connection)] { return connection->run(); }, asio::detached);
+                }
+            }
+            acceptor.socket->close(ec);
         }
         for (auto& pool : pools_) pool->closeIdle();
-        const bool hand_off = context_.drain_mode.load() == DrainMode::HandOff;
         // Copy: either call may end a connection, which untracks it.
         const std::vector<HttpConnection*> open(connections_.begin(), connections_.end());
         for (auto* connection : open) {

@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <net/if.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -140,19 +141,35 @@ uint64_t connectLoop(uint16_t port, int threads, const std::atomic<bool>& stop) 
     return made.load();
 }
 
-// Accepted connections per second on `listeners` over `seconds`, 2 client threads.
-double acceptRate(const std::vector<int>& listeners, uint16_t port, double seconds) {
+// CPU seconds (user + system) this process has used so far.
+double cpuSeconds() {
+    rusage u{};
+    ::getrusage(RUSAGE_SELF, &u);
+    return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+struct Rate {
+    double per_second = 0;      // accepted connections per wall-clock second
+    double per_cpu_second = 0;  // per CPU second of this process (client, server and the
+                                // loopback softirq work done in their context): robust when
+                                // other jobs share the machine
+};
+
+// Accept rate on `listeners` over `seconds`, 2 client threads.
+Rate acceptRate(const std::vector<int>& listeners, uint16_t port, double seconds) {
     Acceptors acceptors(listeners);
     std::atomic<bool> stop{false};
     std::thread clients([&] { connectLoop(port, kWorkers, stop); });
     auto start = Clock::now();
+    double cpu_start = cpuSeconds();
     std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
     uint64_t accepted = acceptors.total();
     auto elapsed = Clock::now() - start;
+    double cpu = cpuSeconds() - cpu_start;
     stop = true;
     clients.join();
     acceptors.stop();
-    return accepted / std::chrono::duration<double>(elapsed).count();
+    return Rate{accepted / std::chrono::duration<double>(elapsed).count(), cpu > 0 ? accepted / cpu : 0};
 }
 
 void enterPrivateNetns() {
@@ -169,7 +186,8 @@ void enterPrivateNetns() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    const int rounds = argc > 1 ? std::atoi(argv[1]) : 5;
+    // Usage: bench_steering [rounds (default 9)] [seconds per accept-rate run (default 1)]
+    const int rounds = argc > 1 ? std::atoi(argv[1]) : 9;
     const double seconds = argc > 2 ? std::atof(argv[2]) : 1.0;
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
     enterPrivateNetns();
@@ -217,16 +235,30 @@ int main(int argc, char** argv) {
     std::printf("SteerPins::cutover() incl. live-socket check (2000 calls): median %.2f us, p99 %.2f us\n",
                 percentile(checked, 0.5), percentile(checked, 0.99));
 
-    // 2. Accept rate, steering vs plain SO_REUSEPORT, alternating rounds.
-    std::vector<double> steer_rates, plain_rates;
+    // 2. Accept rate, steering vs plain SO_REUSEPORT. Rounds alternate which goes first and
+    // the ratio is taken per round, so drift in machine load cancels out of the median.
+    std::vector<double> steer_rates, plain_rates, ratios, cpu_ratios;
     for (int r = 0; r < rounds; ++r) {
-        plain_rates.push_back(acceptRate(plain_fds, kPlainPort, seconds));
-        steer_rates.push_back(acceptRate(slot0_fds, kSteerPort, seconds));
+        Rate plain_rate, steer_rate;
+        if (r % 2 == 0) {
+            plain_rate = acceptRate(plain_fds, kPlainPort, seconds);
+            steer_rate = acceptRate(slot0_fds, kSteerPort, seconds);
+        } else {
+            steer_rate = acceptRate(slot0_fds, kSteerPort, seconds);
+            plain_rate = acceptRate(plain_fds, kPlainPort, seconds);
+        }
+        plain_rates.push_back(plain_rate.per_second);
+        steer_rates.push_back(steer_rate.per_second);
+        ratios.push_back(steer_rate.per_second / plain_rate.per_second);
+        cpu_ratios.push_back(steer_rate.per_cpu_second / plain_rate.per_cpu_second);
     }
-    double steer_med = percentile(steer_rates, 0.5), plain_med = percentile(plain_rates, 0.5);
     std::printf("accept rate (%d rounds x %.1f s, 2 client threads, %d listeners): steering %.0f/s, "
-                "plain SO_REUSEPORT %.0f/s, ratio %.3f\n",
-                rounds, seconds, kWorkers, steer_med, plain_med, steer_med / plain_med);
+                "plain SO_REUSEPORT %.0f/s (medians), ratio %.3f (median of per-round ratios; "
+                "min %.3f, max %.3f)\n",
+                rounds, seconds, kWorkers, percentile(steer_rates, 0.5), percentile(plain_rates, 0.5),
+                percentile(ratios, 0.5), percentile(ratios, 0.0), percentile(ratios, 1.0));
+    std::printf("accepts per CPU-second, steering / plain: ratio %.3f (median; min %.3f, max %.3f)\n",
+                percentile(cpu_ratios, 0.5), percentile(cpu_ratios, 0.0), percentile(cpu_ratios, 1.0));
 
     // 3. Write -> first accept on the new slot, continuous client load.
     std::vector<int> all = slot0_fds;
