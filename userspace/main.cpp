@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <functional>
 #include <iostream>
 #include <thread>
 
@@ -127,15 +128,23 @@ int serve(ConfigSnapshot config, const Options& options) {
               (*gateway)->dataplane().mode, predecessor ? ", successor: ready" : "", "), admin on ",
               config->admin.address.toString());
 
-    asio::signal_set signals(main_io, SIGTERM, SIGINT);
-    signals.async_wait([&](const error_code& ec, int signal) {
+    asio::signal_set signals(main_io, SIGTERM, SIGINT, SIGHUP);
+    std::function<void(const error_code&, int)> on_signal = [&](const error_code& ec, int signal) {
         if (ec) return;
+        if (signal == SIGHUP) {
+            // Reloading the config in place is the config engine's job (not built yet); an
+            // operator's SIGHUP must not kill the gateway meanwhile.
+            log::warn("received SIGHUP: in-place config reload is not supported yet; use gwctl upgrade --config");
+            signals.async_wait(on_signal);
+            return;
+        }
         log::info("received ", signal == SIGTERM ? "SIGTERM" : "SIGINT", ": draining (at most ",
                   config->timeouts.drain.count(), "ms)");
         const bool clean = (*gateway)->drain();
         log::info(clean ? "drained, exiting" : "drain deadline reached, exiting");
         main_io.stop();
-    });
+    };
+    signals.async_wait(on_signal);
     main_io.run();
     upgrades.stop();
     (*admin)->stop();

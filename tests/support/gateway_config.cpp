@@ -28,7 +28,11 @@ std::string GatewayConfig::toYaml() const {
     y << "# written by hotgate integration tests\n";
     y << "workers: " << workers << "\n";
     y << "admin:\n  address: 127.0.0.1:" << admin_port << "\n";
-    if (!bpffs_root.empty()) y << "dataplane:\n  bpffs_root: " << quoted(bpffs_root) << "\n";
+    if (!bpffs_root.empty() || !steering.empty()) {
+        y << "dataplane:\n";
+        if (!bpffs_root.empty()) y << "  bpffs_root: " << quoted(bpffs_root) << "\n";
+        if (!steering.empty()) y << "  steering: " << steering << "\n";
+    }
     y << "listeners:\n  - name: " << listener_name << "\n    address: 127.0.0.1:" << listen_port << "\n";
     y << "limits:\n"
       << "  max_header_bytes: " << max_header_bytes << "\n"

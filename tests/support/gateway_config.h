@@ -28,6 +28,8 @@ struct GatewayConfig {
     std::string listener_name = "public";
     // dataplane.bpffs_root; empty leaves the key out (hotgate's default, shared machine-wide).
     std::string bpffs_root;
+    // dataplane.steering: "auto" (BPF when possible) or "off" (listener-fd takeover); empty leaves it out.
+    std::string steering;
 
     std::string max_header_bytes = "16k";
     std::string max_body_bytes = "10MB";

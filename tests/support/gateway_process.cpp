@@ -86,6 +86,7 @@ std::filesystem::path GatewayProcess::writeFile(const std::string& name, const s
         own_bpffs_root_ = std::filesystem::path("/sys/fs/bpf") / dir_.filename();
         own.bpffs_root = own_bpffs_root_.string();
     }
+    written_config_ = own;
     config_file_ = writeFile("hotgate.yaml", own.toYaml());
     std::string error;
     if (!child_.start({hotgateBinary(), "--config", config_file_.string(), "--control-socket",

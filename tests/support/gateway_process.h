@@ -48,6 +48,8 @@ public:
 
     const std::filesystem::path& dir() const { return dir_; }
     const std::filesystem::path& configFile() const { return config_file_; }
+    // The config as written for the process (with the test's own bpffs root filled in).
+    const GatewayConfig& writtenConfig() const { return written_config_; }
     std::filesystem::path controlSocket() const { return dir_ / "control.sock"; }
     std::uint16_t port() const { return port_; }
     std::uint16_t adminPort() const { return admin_port_; }
@@ -57,8 +59,11 @@ public:
         signalled_ = true;
         return child_.signal(sig);
     }
-    // True once a test sent a signal (its exit is then expected, not a crash).
+    // True once a test sent a signal or said the process will exit (its exit is then expected,
+    // not a crash).
     bool signalled() const { return signalled_; }
+    // The process will end by itself (an upgrade commit hands over and exits).
+    void expectExit() { signalled_ = true; }
     std::optional<int> waitExit(std::chrono::milliseconds timeout) { return child_.waitExit(timeout); }
     std::string stderrText() const { return child_.readStderr(); }
 
@@ -66,6 +71,7 @@ private:
     std::filesystem::path dir_;
     std::filesystem::path config_file_;
     std::filesystem::path own_bpffs_root_;  // removed on destruction
+    GatewayConfig written_config_;
     std::uint16_t port_ = 0;
     std::uint16_t admin_port_ = 0;
     ChildProcess child_;

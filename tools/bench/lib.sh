@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tools/bench/lib.sh: process and port helpers for the bench scripts. Sourced, not executed.
 # Adapted from the peers harness (shared/peers/targets/lib.sh): every server is started as a
 # direct child of the bench script, under `timeout` so none can outlive a killed bench, and is
@@ -59,12 +60,16 @@ start_bg() {
 # stop_bg NAME PID [GRACE_S]: SIGTERM (through timeout), wait up to GRACE_S, then SIGKILL the
 # timeout wrapper's process group; reap it. Prints how it ended. Only touches our own child PID.
 stop_bg() {
-  local name=$1 pid=$2 grace=${3:-10} how=term t0 t1
-  alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
+  local name=$1 pid=$2 grace=${3:-10} how="term" t0 t1
+  if ! alive "$pid"; then
+    wait "$pid" 2>/dev/null || true
+    echo "bench: $name (pid $pid) had already exited"
+    return 0
+  fi
   t0=$(date +%s%N)
   kill -TERM "$pid" 2>/dev/null
   if ! wait_dead "$pid" "$grace"; then
-    how=kill
+    how="kill"
     # timeout runs CMD in its own process group, whose id is timeout's PID.
     kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
     wait_dead "$pid" 3

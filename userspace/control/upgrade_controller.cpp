@@ -265,7 +265,8 @@ nlohmann::json UpgradeController::commit() {
         std::lock_guard lock(mutex_);
         if (state_ != UpgradeState::CutOver || !successor_)
             return errorReply(std::string("nothing to commit: cut over first (upgrade state: ") +
-                              stateName(static_cast<int>(state_)) + ")");
+                              stateName(static_cast<int>(state_)) + ")" +
+                              (last_upgrade_error_.empty() ? "" : "; last problem: " + last_upgrade_error_));
         if (auto sent = successor_->link->send(MessageType::Committed, nlohmann::json::object()); !sent)
             return errorReply("commit failed, nothing changed: successor unreachable: " + sent.error().message);
         state_ = UpgradeState::Committing;

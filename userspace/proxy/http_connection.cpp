@@ -231,8 +231,10 @@ awaitable<HttpConnection::Next> HttpConnection::serveRequest(std::size_t header_
         co_return next;
     }
     if (ec || !parser.is_header_done()) {
-        const Next next = co_await reject(RejectReason::BadRequest, 400,
-                                          "malformed request: " + (ec ? ec.message() : "incomplete header"));
+        // Message built before co_await: GCC 12 destroys the temporaries of a conditional
+        // expression inside a co_await twice (a double free seen here).
+        const std::string reason = "malformed request: " + (ec ? ec.message() : std::string("incomplete header"));
+        const Next next = co_await reject(RejectReason::BadRequest, 400, reason);
         co_return next;
     }
     buffer_.consume(used);
@@ -304,7 +306,8 @@ awaitable<HttpConnection::Next> HttpConnection::answerDirect(RequestParser& pars
             co_return next;
         }
         if (ec) {
-            const Next next = co_await reject(RejectReason::BadRequest, 400, "malformed request body: " + ec.message());
+            const std::string reason = "malformed request body: " + ec.message();
+            const Next next = co_await reject(RejectReason::BadRequest, 400, reason);
             co_return next;
         }
     }
@@ -345,7 +348,8 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
             co_return next;
         }
         if (ec) {
-            const Next next = co_await reject(RejectReason::BadRequest, 400, "malformed request body: " + ec.message());
+            const std::string reason = "malformed request body: " + ec.message();
+            const Next next = co_await reject(RejectReason::BadRequest, 400, reason);
             co_return next;
         }
     }
@@ -387,8 +391,8 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
                     co_return next;
                 }
                 if (read_ec) {
-                    const Next next =
-                        co_await reject(RejectReason::BadRequest, 400, "malformed request body: " + read_ec.message());
+                    const std::string reason = "malformed request body: " + read_ec.message();
+                    const Next next = co_await reject(RejectReason::BadRequest, 400, reason);
                     co_return next;
                 }
                 // A read can parse only framing (a chunk header) and yield no body bytes. An

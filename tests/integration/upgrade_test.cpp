@@ -1,0 +1,288 @@
+// Hot upgrade end to end, with real processes: the running hotgate, the new version started
+// by `gwctl upgrade`, gwctl itself, and tools/loadgen driving new-connection, keep-alive and
+// WebSocket traffic through it all. In BPF mode and in takeover mode.
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "control/control_server.h"
+#include "control/fd_passing.h"
+#include "gateway_fixture.h"
+#include "support/child_process.h"
+
+namespace hotgate::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string loadgenBinary() { return std::string(HOTGATE_BIN_DIR) + "/loadgen"; }
+std::string hotgateBBinary() { return std::string(HOTGATE_BIN_DIR) + "/hotgate_b"; }
+
+class UpgradeTest : public GatewayFixture, public ::testing::WithParamInterface<const char*> {
+protected:
+    void SetUp() override {
+        GatewayFixture::SetUp();
+        config_.workers = 2;
+        config_.steering = GetParam();
+        // Old versions let their WebSocket streams run until they end: longer than any test load.
+        config_.drain = "60s";
+        if (std::string(GetParam()) == "auto" && ::geteuid() != 0) {
+            if (std::getenv("HOTGATE_REQUIRE_PRIVILEGED")) FAIL() << "BPF mode needs root, and privilege is required";
+            GTEST_SKIP() << "BPF-mode upgrade needs root (CAP_BPF, CAP_NET_ADMIN)";
+        }
+    }
+
+    // Every version the test started through gwctl is its to stop: later versions are not
+    // children of the fixture's process, and must not outlive the test.
+    void TearDown() override {
+        for (pid_t pid : started_pids_) ::kill(pid, SIGKILL);
+        GatewayFixture::TearDown();
+    }
+
+    CommandResult upgrade(const std::string& binary, const std::string& config_file,
+                          std::vector<std::string> extra = {}) {
+        std::vector<std::string> args{"upgrade", "--binary", binary, "--config", config_file};
+        args.insert(args.end(), extra.begin(), extra.end());
+        auto result = gwctl(args);
+        // "started BINARY (pid N, log FILE)"
+        if (auto at = result.out.find("(pid "); at != std::string::npos)
+            started_pids_.push_back(std::atoi(result.out.c_str() + at + 5));
+        return result;
+    }
+
+    std::string controlSocket() const { return gateway_.controlSocket().string(); }
+
+    CommandResult gwctl(std::vector<std::string> args, std::chrono::milliseconds timeout = 60s) {
+        std::vector<std::string> argv{gwctlBinary(), "--control", controlSocket(), "--admin",
+                                      "127.0.0.1:" + std::to_string(adminPort())};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return runCommand(argv, gateway_.dir(), timeout);
+    }
+
+    nlohmann::json controlStatus() {
+        auto fd = control::connectControl(controlSocket());
+        if (!fd) return {};
+        if (!control::sendMessage(fd->get(), control::MessageType::Status, nlohmann::json::object())) return {};
+        auto reply = control::receiveMessage(fd->get(), 5s);
+        return reply ? reply->payload : nlohmann::json{};
+    }
+
+    // Waits until only one version runs (the old one finished draining and exited).
+    bool onlyOneVersionLeft(std::chrono::milliseconds timeout = 15s) {
+        return eventually([&] { return controlStatus().value("versions", nlohmann::json::array()).size() == 1; },
+                          timeout);
+    }
+
+    // Starts loadgen; its JSON summary goes to <dir>/load.json.
+    ::testing::AssertionResult startLoad(ChildProcess& load, int seconds, int rate, int keepalive, int streams) {
+        std::string error;
+        const auto dir = gateway_.dir();
+        if (!load.start({loadgenBinary(), "--target", "127.0.0.1:" + std::to_string(port()), "--duration",
+                         std::to_string(seconds), "--rate", std::to_string(rate), "--keepalive", std::to_string(keepalive),
+                         "--streams", std::to_string(streams), "--stream-path", "/ws", "--path", "/load", "--json",
+                         (dir / "load.json").string()},
+                        dir / "load.out", dir / "load.err", error))
+            return ::testing::AssertionFailure() << "loadgen did not start: " << error;
+        return ::testing::AssertionSuccess();
+    }
+
+    nlohmann::json finishLoad(ChildProcess& load, int seconds) {
+        auto code = load.waitExit(std::chrono::seconds(seconds + 30));
+        EXPECT_TRUE(code.has_value()) << "loadgen did not stop by itself";
+        auto text = readFile(gateway_.dir() / "load.json");
+        auto summary = nlohmann::json::parse(text, nullptr, false);
+        EXPECT_FALSE(summary.is_discarded()) << "loadgen wrote no JSON summary; stderr:\n" << load.readStderr();
+        last_load_stderr_ = load.readStderr();
+        return summary;
+    }
+
+    // One upgrade -> cutover -> commit cycle; returns the new version's pid.
+    void upgradeCycle(const std::string& binary, const std::string& config_file) {
+        auto upgraded = upgrade(binary, config_file);
+        ASSERT_EQ(upgraded.exit_code, 0) << upgraded.out << upgraded.err;
+        // "ready: VERSION (pid N, ...)"
+        const auto ready_at = upgraded.out.find("ready: ");
+        ASSERT_NE(ready_at, std::string::npos) << upgraded.out;
+        const std::string new_version = upgraded.out.substr(ready_at + 7, upgraded.out.find(' ', ready_at + 7) - ready_at - 7);
+        auto cut = gwctl({"cutover"});
+        ASSERT_EQ(cut.exit_code, 0) << cut.out << cut.err;
+        // The very next new connection is served by the new version.
+        EXPECT_EQ(std::string(httpGet(port(), "/").response["x-hotgate-version"]), new_version);
+        std::this_thread::sleep_for(300ms);
+        gateway_.expectExit();  // the first version leaves at its commit; later ones are not ours
+        auto committed = gwctl({"commit"});
+        ASSERT_EQ(committed.exit_code, 0) << committed.out << committed.err;
+        ASSERT_TRUE(onlyOneVersionLeft()) << "the old version did not finish draining";
+    }
+
+    std::string last_load_stderr_;
+    std::vector<pid_t> started_pids_;
+};
+
+TEST_P(UpgradeTest, TenCyclesUnderLoadFailNoRequest) {
+    ASSERT_TRUE(startGateway());
+    // Config-only changes flip between two files that differ in one route's body.
+    const auto config_a = gateway_.configFile().string();
+    auto changed = gateway_.writtenConfig();
+    changed.routes.insert(changed.routes.begin(), {"extra", "{ path: /extra }", "", 200, "extra\n"});
+    const auto config_b = gateway_.writeFile("changed.yaml", changed.toYaml()).string();
+
+    constexpr int kSeconds = 30;
+    ChildProcess load;
+    ASSERT_TRUE(startLoad(load, kSeconds, 2000, 50, 20));
+    std::this_thread::sleep_for(1s);
+    // Binaries alternate A/B; cycles 3, 6 and 9 change only the config.
+    const std::string binaries[] = {hotgateBBinary(), hotgateBinary()};
+    int binary = 0;
+    bool other_config = false;
+    for (int cycle = 1; cycle <= 10; ++cycle) {
+        if (cycle % 3 == 0) other_config = !other_config;
+        else binary = 1 - binary;
+        SCOPED_TRACE("cycle " + std::to_string(cycle));
+        upgradeCycle(binaries[binary], other_config ? config_b : config_a);
+        if (HasFatalFailure()) return;
+    }
+    const auto summary = finishLoad(load, kSeconds);
+    EXPECT_EQ(summary.value("failed", -1), 0) << summary.dump(2) << "\n" << last_load_stderr_;
+    // Two binaries x two configs: the load saw all four versions (each cutover checked above).
+    EXPECT_EQ(summary.value("versions", nlohmann::json::object()).size(), 4u) << summary["versions"].dump(2);
+    EXPECT_GT(summary["kinds"]["keepalive"]["outcomes"].value("ok", 0), 0);
+    EXPECT_EQ(summary["kinds"]["stream"].value("failed", -1), 0) << "every stream intact";
+}
+
+TEST_P(UpgradeTest, RollbackUnderLoadFailsNothingAndReturnsNewConnections) {
+    ASSERT_TRUE(startGateway());
+    const std::string old_version(httpGet(port(), "/").response["x-hotgate-version"]);
+    ChildProcess load;
+    constexpr int kSeconds = 8;
+    ASSERT_TRUE(startLoad(load, kSeconds, 1000, 20, 5));
+    std::this_thread::sleep_for(1s);
+    auto upgraded = upgrade(hotgateBBinary(), gateway_.configFile().string());
+    ASSERT_EQ(upgraded.exit_code, 0) << upgraded.out << upgraded.err;
+    ASSERT_EQ(gwctl({"cutover"}).exit_code, 0);
+    std::this_thread::sleep_for(1s);
+    auto rolled = gwctl({"rollback"});
+    ASSERT_EQ(rolled.exit_code, 0) << rolled.out << rolled.err;
+    ASSERT_TRUE(onlyOneVersionLeft());
+    EXPECT_EQ(std::string(httpGet(port(), "/").response["x-hotgate-version"]), old_version);
+    const auto summary = finishLoad(load, kSeconds);
+    EXPECT_EQ(summary.value("failed", -1), 0) << summary.dump(2) << "\n" << last_load_stderr_;
+    EXPECT_GE(summary.value("versions", nlohmann::json::object()).size(), 2u);
+}
+
+TEST_P(UpgradeTest, BrokenNewVersionsNeverReachTraffic) {
+    ASSERT_TRUE(startGateway());
+    const auto before = controlStatus()["versions"][0];
+    auto expectRefused = [&](std::vector<std::string> args, const std::string& reason) {
+        auto result = gwctl(args, 40s);
+        EXPECT_NE(result.exit_code, 0) << result.out;
+        EXPECT_NE(result.err.find(reason), std::string::npos) << "stderr:\n" << result.err;
+        EXPECT_EQ(httpGet(port(), "/").status(), 200) << "the running version must serve on";
+        EXPECT_TRUE(onlyOneVersionLeft(5s));
+        EXPECT_EQ(controlStatus()["versions"][0].value("pid", 0), before.value("pid", -1));
+    };
+    const auto bad_config = gateway_.writeFile("bad.yaml", "workers: 1\nlisteners: nope\n").string();
+    expectRefused({"upgrade", "--binary", hotgateBinary(), "--config", bad_config}, "rejects");
+    expectRefused({"upgrade", "--binary", "/nonexistent/hotgate"}, "No such file");
+    // A binary that validates configs but crashes when it starts.
+    const auto crasher = gateway_.writeFile("crasher.sh", "#!/bin/sh\ncase \"$1\" in --check-config) exec " +
+                                                              hotgateBinary() + " \"$@\";; esac\nkill -SEGV $$\n");
+    ::chmod(crasher.c_str(), 0755);
+    expectRefused({"upgrade", "--binary", crasher.string()}, "exited before it was ready");
+    // One that starts but never becomes ready.
+    const auto hanger = gateway_.writeFile("hanger.sh", "#!/bin/sh\ncase \"$1\" in --check-config) exec " +
+                                                            hotgateBinary() + " \"$@\";; esac\nexec sleep 60\n");
+    ::chmod(hanger.c_str(), 0755);
+    expectRefused({"upgrade", "--binary", hanger.string(), "--timeout", "2s"}, "not ready within 2s");
+}
+
+TEST_P(UpgradeTest, KilledNewVersionIsRolledBackByTheOldOne) {
+    ASSERT_TRUE(startGateway());
+    const std::string old_version(httpGet(port(), "/").response["x-hotgate-version"]);
+    ChildProcess load;
+    constexpr int kSeconds = 6;
+    ASSERT_TRUE(startLoad(load, kSeconds, 500, 10, 0));
+    std::this_thread::sleep_for(500ms);
+    ASSERT_EQ(upgrade(hotgateBBinary(), gateway_.configFile().string()).exit_code, 0);
+    const int successor = controlStatus()["versions"][1].value("pid", 0);
+    ASSERT_GT(successor, 0);
+    ASSERT_EQ(gwctl({"cutover"}).exit_code, 0);
+    std::this_thread::sleep_for(1s);
+    const auto versions_at_kill = controlStatus().value("versions", nlohmann::json::array());
+    ASSERT_EQ(versions_at_kill.size(), 2u) << "the new version must still run before the test kills it";
+    const auto at_kill = versions_at_kill[1];
+    ASSERT_EQ(::kill(successor, SIGKILL), 0);
+    // The old version notices, writes the entry back and logs why.
+    ASSERT_TRUE(eventually([&] { return controlStatus().value("versions", nlohmann::json::array()).size() == 1; }, 5s));
+    EXPECT_TRUE(eventually([&] { return gateway_.stderrText().find("auto-rollback") != std::string::npos; }));
+    EXPECT_EQ(std::string(httpGet(port(), "/").response["x-hotgate-version"]), old_version);
+    const auto summary = finishLoad(load, kSeconds);
+    // Only what the killed process held can fail: its open connections at that moment, and the
+    // new connections the kernel had queued to it in the instant before the entry flipped back.
+    const int held = at_kill.value("connections", 0);
+    EXPECT_LE(summary.value("failed", 0), held + 25) << summary.dump(2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, UpgradeTest, ::testing::Values("auto", "off"),
+                         [](const auto& info) { return std::string(info.param) == "auto" ? "Bpf" : "Takeover"; });
+
+// The control socket is for the gateway's own uid: anyone else is refused and nothing changes.
+TEST_F(GatewayFixture, ControlSocketRefusesOtherUidsAndMalformedMessages) {
+    if (::geteuid() != 0) GTEST_SKIP() << "switching uid needs root";
+    ASSERT_TRUE(startGateway());
+    const std::string path = gateway_.controlSocket().string();
+    // Another uid: a child that drops to nobody and asks for Status.
+    const pid_t child = ::fork();
+    if (child == 0) {
+        if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(10);
+        auto fd = control::connectControl(path);
+        if (!fd) ::_exit(11);  // it may not even connect: the directory is 0700
+        auto reply = control::receiveMessage(fd->get(), 5s);
+        ::_exit(reply && reply->type == control::MessageType::Error ? 0 : 12);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_TRUE(WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 11) << "exit " << WEXITSTATUS(status);
+
+    // Garbage, a truncated frame, an oversized one: each costs its own connection only.
+    auto sendRaw = [&](const std::string& bytes) {
+        auto fd = control::connectControl(path);
+        ASSERT_TRUE(fd);
+        ASSERT_EQ(::write(fd->get(), bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+        ::shutdown(fd->get(), SHUT_WR);
+        char sink[256];
+        while (::read(fd->get(), sink, sizeof sink) > 0) {
+        }
+    };
+    sendRaw("GET / HTTP/1.1\r\n\r\n");
+    control::FrameHeader header{};
+    std::memcpy(header.magic, control::kMagic, 4);
+    header.version = control::kControlProtocolVersion;
+    header.type = static_cast<std::uint16_t>(control::MessageType::Status);
+    header.length = 1000;
+    sendRaw(std::string(reinterpret_cast<char*>(&header), 8));  // truncated header
+    sendRaw(std::string(reinterpret_cast<char*>(&header), sizeof header) + "{\"x\":");  // truncated payload
+    header.length = 64 << 20;
+    sendRaw(std::string(reinterpret_cast<char*>(&header), sizeof header));  // oversized
+    header.version = 99;
+    header.length = 2;
+    sendRaw(std::string(reinterpret_cast<char*>(&header), sizeof header) + "{}");  // another protocol
+
+    EXPECT_EQ(httpGet(port(), "/").status(), 200);
+    auto fd = control::connectControl(path);
+    ASSERT_TRUE(fd);
+    ASSERT_TRUE(control::sendMessage(fd->get(), control::MessageType::Status, nlohmann::json::object()));
+    auto reply = control::receiveMessage(fd->get(), 5s);
+    ASSERT_TRUE(reply) << reply.error().message;
+    EXPECT_EQ(reply->type, control::MessageType::StatusReply);
+    EXPECT_TRUE(gateway_.running());
+}
+
+}  // namespace
+}  // namespace hotgate::test
