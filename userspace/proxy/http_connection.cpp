@@ -298,7 +298,7 @@ awaitable<HttpConnection::Next> HttpConnection::answerDirect(RequestParser& pars
     // Consume and drop the request body so the connection stays in step for the next request.
     std::unique_ptr<char[]> scratch;
     while (!parser.is_done()) {
-        if (!scratch) scratch = std::make_unique<char[]>(kBodyChunk);
+        if (!scratch) scratch = std::make_unique_for_overwrite<char[]>(kBodyChunk);
         error_code ec;
         co_await readBodyPiece(parser, scratch.get(), kBodyChunk, ec);
         if (ec == http::error::body_limit) {
@@ -338,7 +338,7 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
 
     // Read the first piece of the body before touching the upstream: a malformed or oversized
     // body found there is refused without the upstream ever seeing the request.
-    auto request_chunk = std::make_unique<char[]>(kBodyChunk);
+    auto request_chunk = std::make_unique_for_overwrite<char[]>(kBodyChunk);
     std::size_t first_piece = 0;
     if (!parser.is_done()) {
         error_code ec;
@@ -372,9 +372,7 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
         Deadline upstream_deadline(upstream->socket.get_executor());
         http::request_serializer<http::buffer_body> serializer{request};
         error_code ec;
-        upstream_deadline.arm(config.timeouts.upstream_response, upstream->socket);
-        co_await http::async_write_header(upstream->socket, serializer, withError(ec));
-        upstream_deadline.disarm();
+        // The header goes out together with the first piece of the body: one send, not two.
         bool sent_first = false;
         while (!ec && !serializer.is_done()) {
             auto& body = request.body();
@@ -510,12 +508,17 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
     response.version(11);
 
     http::response_serializer<http::buffer_body> serializer{response};
-    auto response_chunk = std::make_unique<char[]>(kBodyChunk);
+    auto response_chunk = std::make_unique_for_overwrite<char[]>(kBodyChunk);
     Deadline upstream_deadline(upstream->socket.get_executor());
     error_code ec;
-    deadline_.arm(config.timeouts.idle, client_);
-    co_await http::async_write_header(client_, serializer, withError(ec));
-    deadline_.disarm();
+    // When body bytes came with the upstream's header (the common case) or there is no body,
+    // the header goes out with the first piece in one send. Otherwise it goes now: a client of a
+    // slow stream must not wait for the first body byte to see the response start.
+    if (!response_parser->is_done() && upstream->buffer.size() == 0) {
+        deadline_.arm(config.timeouts.idle, client_);
+        co_await http::async_write_header(client_, serializer, withError(ec));
+        deadline_.disarm();
+    }
     bool upstream_ok = !ec;
     while (!ec && !serializer.is_done()) {
         auto& body = response.body();
