@@ -1,11 +1,12 @@
 // gwctl status: what the running hotgate says about itself (admin /status), and, when BPF
 // steering is in use, the slots and counters of its pinned maps.
 #include <iostream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "admin/admin_client.h"
 #include "commands.h"
+#include "dataplane_status.h"
 
 namespace gwctl {
 namespace {
@@ -34,13 +35,18 @@ int runStatus(const GlobalOptions& global, const StatusOptions& options) {
     try {
         status = nlohmann::json::parse(reply->body);
     } catch (const std::exception& e) {
-        std::cerr << "gwctl status: admin at " << global.admin << " sent a /status that is not JSON: " << e.what() << "\n";
+        std::cerr << "gwctl status: admin at " << global.admin << " sent a /status that is not JSON: " << e.what()
+                  << "\n";
         return 1;
     }
     const auto get = [&](const char* key) { return status.contains(key) ? status[key].dump() : std::string("?"); };
     const auto text = [&](const char* key) {
         return status.contains(key) && status[key].is_string() ? status[key].get<std::string>() : get(key);
     };
+    // During an upgrade both versions share the admin port: say which one answered.
+    std::ostringstream versions;
+    if (printVersions(global, versions))
+        std::cout << versions.str() << "admin " << global.admin << " answered from pid " << get("pid") << ":\n";
     std::cout << "version:      " << text("version") << "\n"
               << "pid:          " << get("pid") << "\n"
               << "phase:        " << text("phase") << "\n"
@@ -49,7 +55,8 @@ int runStatus(const GlobalOptions& global, const StatusOptions& options) {
     if (status.contains("mode_reason")) std::cout << " (" << text("mode_reason") << ")";
     std::cout << "\n"
               << "workers:      " << get("workers") << "\n"
-              << "uptime:       " << (status.contains("uptime_seconds") ? std::to_string(status["uptime_seconds"].get<double>()) : "?")
+              << "uptime:       "
+              << (status.contains("uptime_seconds") ? std::to_string(status["uptime_seconds"].get<double>()) : "?")
               << " s\n"
               << "connections:  " << get("active_connections") << " open, " << get("in_flight_requests")
               << " requests in flight\n";
@@ -57,8 +64,9 @@ int runStatus(const GlobalOptions& global, const StatusOptions& options) {
         for (const auto& listener : status["listeners"])
             std::cout << "listener:     " << listener.value("name", "?") << " on " << listener.value("address", "?")
                       << " (" << listener.value("sockets", 0) << " sockets)\n";
-    // Every running version (old and new during an upgrade), from the control socket.
-    printVersions(global, std::cout);
+    // The running gateway says where its maps are pinned (its config may move them).
+    if (status.value("mode", "") == "bpf")
+        printDataplaneStatus(status.value("bpffs_root", global.bpffs_root), std::cout);
     return 0;
 }
 
@@ -67,7 +75,8 @@ int runStatus(const GlobalOptions& global, const StatusOptions& options) {
 void addStatusCommand(CLI::App& app, GlobalOptions& global) {
     auto options = std::make_shared<StatusOptions>();
     auto* status = app.add_subcommand(
-        "status", "show the running hotgate: version, pid, config, mode, listeners, and every version during an upgrade");
+        "status",
+        "show the running hotgate: version, pid, config, mode, listeners, and every version during an upgrade");
     status->add_flag("--json", options->json, "print the admin /status JSON as is");
     status->callback([&global, options] {
         const int code = runStatus(global, *options);

@@ -168,9 +168,7 @@ bool printVersions(const GlobalOptions& global, std::ostream& out) {
     auto reply = controlRequest(global.control_socket, MessageType::Status);
     if (!reply || reply->type != MessageType::StatusReply) return false;
     const auto& p = reply->payload;
-    out << "mode:         " << p.value("mode", "?");
-    if (p.contains("mode_reason")) out << " (" << p.value("mode_reason", "") << ")";
-    out << "\nupgrade:      " << p.value("upgrade_state", "?") << "\n";
+    out << "upgrade:      " << p.value("upgrade_state", "?") << " (" << p.value("mode", "?") << " mode)\n";
     if (p.contains("last_upgrade_error")) out << "last problem: " << p.value("last_upgrade_error", "") << "\n";
     out << "versions:\n";
     for (const auto& v : p.value("versions", nlohmann::json::array())) {

@@ -145,6 +145,7 @@ AdminServer::Reply AdminServer::handle(Gateway& gateway, std::string_view target
         status["uptime_seconds"] =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - gateway.startedAt()).count();
         status["mode"] = gateway.dataplane().mode;
+        status["bpffs_root"] = context.config->dataplane.bpffs_root;
         if (!gateway.dataplane().reason.empty()) status["mode_reason"] = gateway.dataplane().reason;
         status["phase"] = gateway.phase();
         if (gateway.dataplane().slot) status["slot"] = *gateway.dataplane().slot;
