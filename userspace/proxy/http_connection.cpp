@@ -301,20 +301,15 @@ awaitable<HttpConnection::Next> HttpConnection::answerDirect(RequestParser& pars
         if (!scratch) scratch = std::make_unique_for_overwrite<char[]>(kBodyChunk);
         error_code ec;
         co_await readBodyPiece(parser, scratch.get(), kBodyChunk, ec);
-        if (ec == http::error::body_limit) {
-            const Next next = co_await reject(RejectReason::BodyTooLarge, 413, "request body too large");
-            co_return next;
-        }
         if (ec) {
-            const std::string reason = "malformed request body: " + ec.message();
-            const Next next = co_await reject(RejectReason::BadRequest, 400, reason);
+            const Next next = co_await rejectBody(ec);
             co_return next;
         }
     }
     const auto& direct = *context_.config->routes[route].direct_response;
     const bool ok = co_await writeSimple(direct.status, direct.body, keep_alive);
     finishRequest(route, direct.status);
-    co_return ok&& keep_alive ? Next::KeepAlive : Next::Close;
+    co_return ok && keep_alive ? Next::KeepAlive : Next::Close;
 }
 
 awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& parser, std::size_t route,
@@ -343,13 +338,8 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
     if (!parser.is_done()) {
         error_code ec;
         first_piece = co_await readBodyPiece(parser, request_chunk.get(), kBodyChunk, ec);
-        if (ec == http::error::body_limit) {
-            const Next next = co_await reject(RejectReason::BodyTooLarge, 413, "request body too large");
-            co_return next;
-        }
         if (ec) {
-            const std::string reason = "malformed request body: " + ec.message();
-            const Next next = co_await reject(RejectReason::BadRequest, 400, reason);
+            const Next next = co_await rejectBody(ec);
             co_return next;
         }
     }
@@ -384,13 +374,8 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
             } else if (!parser.is_done()) {
                 error_code read_ec;
                 const std::size_t n = co_await readBodyPiece(parser, request_chunk.get(), kBodyChunk, read_ec);
-                if (read_ec == http::error::body_limit) {
-                    const Next next = co_await reject(RejectReason::BodyTooLarge, 413, "request body too large");
-                    co_return next;
-                }
                 if (read_ec) {
-                    const std::string reason = "malformed request body: " + read_ec.message();
-                    const Next next = co_await reject(RejectReason::BadRequest, 400, reason);
+                    const Next next = co_await rejectBody(read_ec);
                     co_return next;
                 }
                 // A read can parse only framing (a chunk header) and yield no body bytes. An
@@ -583,12 +568,22 @@ awaitable<HttpConnection::Next> HttpConnection::reject(RejectReason reason, unsi
     co_return Next::Close;
 }
 
+awaitable<HttpConnection::Next> HttpConnection::rejectBody(error_code ec) {
+    if (ec == http::error::body_limit) {
+        const Next next = co_await reject(RejectReason::BodyTooLarge, 413, "request body too large");
+        co_return next;
+    }
+    const std::string reason = "malformed request body: " + ec.message();
+    const Next next = co_await reject(RejectReason::BadRequest, 400, reason);
+    co_return next;
+}
+
 awaitable<HttpConnection::Next> HttpConnection::answerError(std::optional<std::size_t> route, unsigned status,
                                                             std::string text, bool keep_alive) {
     log::debug("answering ", status, " to ", client_ip_, ": ", text);
     const bool ok = co_await writeSimple(status, text + "\n", keep_alive);
     finishRequest(route, status);
-    co_return ok&& keep_alive ? Next::KeepAlive : Next::Close;
+    co_return ok && keep_alive ? Next::KeepAlive : Next::Close;
 }
 
 void HttpConnection::finishRequest(std::optional<std::size_t> route, unsigned status) {

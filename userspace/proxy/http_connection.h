@@ -59,6 +59,8 @@ private:
     // Refuses a request: counts it, answers `status` with `reason`, and closes.
     // (Coroutine parameters are taken by value: the frame would keep only a reference.)
     awaitable<Next> reject(RejectReason reason, unsigned status, std::string text);
+    // Refuses a request whose body failed to read: 413 past the body limit, else 400.
+    awaitable<Next> rejectBody(error_code ec);
     // Answers with an error status; keeps the connection only if `keep_alive`.
     awaitable<Next> answerError(std::optional<std::size_t> route, unsigned status, std::string text,
                                 bool keep_alive);

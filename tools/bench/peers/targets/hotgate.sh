@@ -38,7 +38,7 @@ all_pids() {
     sed -n 's/^started .* (pid \([0-9][0-9]*\),.*/\1/p' "$D"/upgrade-*.out 2>/dev/null; } | awk '!seen[$0]++'
 }
 newest() { awk 'END {print $2}' "$PIDS" 2>/dev/null; }
-gwctl() { "$GWCTL" --control "$SOCK" "$@"; }
+gwctl() { "$GWCTL" --control "$SOCK" --admin 127.0.0.1:19901 "$@"; }  # our admin, not the 9901 default
 
 # upgrade_to [gwctl upgrade options...]: start the next generation with the other binary.
 upgrade_to() {
