@@ -70,6 +70,7 @@ def main(a):
     proc = subprocess.Popen(gw + ["cutover"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = t_cmd + a.timeout
     stop_at = deadline
+    t_exit = None      # when `gwctl cutover` was seen to have exited
     i = 0
     while time.monotonic() < stop_at:
         due = t_cmd + i * a.interval_ms / 1000.0
@@ -81,6 +82,8 @@ def main(a):
         version, err = get_version(a.port, 1)
         t_recv = time.monotonic()
         polls += 1
+        if t_exit is None and proc.poll() is not None:
+            t_exit = time.monotonic()
         if err:
             errors += 1
             err_kinds[err] = err_kinds.get(err, 0) + 1
@@ -92,7 +95,7 @@ def main(a):
         elif first_new is not None:
             last_old_after = t_recv
     out, _ = proc.communicate(timeout=10)
-    t_done = time.monotonic()
+    res["gwctl_cutover_exit_ms"] = round(((t_exit or time.monotonic()) - t_cmd) * 1e3, 3)
     res.update({"cutover_rc": proc.returncode, "cutover_output": out.strip(), "polls": polls,
                 "poll_errors": errors, "poll_error_kinds": err_kinds})
     m = re.search(r"written in (\d+) us", out)

@@ -14,7 +14,7 @@
 # Env: DURATION=30 INTERVAL=2 CONNS=50 PY_RATE=500 OUT_DIR=$RUN_DIR/results LABEL= (suffix for log names)
 #      START_MODE= (argument for `start`; default MODE unless MODE is none)
 set -u
-cd "$(dirname "$0")"
+cd "$(dirname "$0")" || exit 1
 . targets/lib.sh
 T=$1; MODE=$2; CONN=$3; REP=${4:-1}
 DURATION=${DURATION:-30}; INTERVAL=${INTERVAL:-2}; CONNS=${CONNS:-50}; PY_RATE=${PY_RATE:-500}

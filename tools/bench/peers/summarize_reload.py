@@ -88,8 +88,10 @@ def main():
         nreps = max(len(v) for v in g.values())
         py_rate = next((r["py"]["rate"] for v in g.values() for r in v if "py" in r), 500)
         py_att = next((r["py"]["attempts"] for v in g.values() for r in v if "py" in r), None)
-        out.append("### Reload under load: wrk -t1 -c50 -d30s, a reload every 2 s (14 reloads)%s\n"
-                   % ("" if nreps == 1 else ", median of %d reps" % nreps))
+        dur = med([r["wrk"]["duration_us"] / 1e6 for v in g.values() for r in v])
+        nrel = med([r["reloads"] for v in g.values() for r in v if r["mode"] != "none"])
+        out.append("### Reload under load: wrk -t1 -c50 -d%.0fs, a reload every 2 s (%s reloads)%s\n"
+                   % (dur, "–" if nrel is None else "%d" % nrel, "" if nreps == 1 else ", median of %d reps" % nreps))
         out.append("| scenario | conn | wrk requests | wrk failures | wrk failure rate | wrk p99 ms | "
                    "connrate %.0f/s: failures of %s | reloads ok |" % (py_rate, py_att or "N"))
         out.append("|---|---|---:|---:|---:|---:|---|---:|")
@@ -165,8 +167,11 @@ def main():
             line = "- hotgate %s, %s: cutover latency median %s ms (each: %s)" % (
                 "BPF" if mode == "bpf" else mode, "idle" if ld == "idle" else "under wrk -t1 -c50 keep-alive load",
                 "–" if not ok else "%.1f" % med(ok), " / ".join("–" if x is None else "%.1f" % x for x in lat))
+            ex = [c.get("gwctl_cutover_exit_ms") for c in cs if c.get("gwctl_cutover_exit_ms") is not None]
+            if ex:
+                line += ", `gwctl cutover` itself exited after %s ms" % " / ".join("%.1f" % x for x in ex)
             wr = [c.get("write_us") for c in cs if c.get("write_us") is not None]
-            if wr:
+            if wr and mode == "bpf":
                 line += ", control entry written in %s µs" % "/".join(map(str, wr))
             if peak:
                 line += "; old+new VmRSS during drain: peak %.1f MiB (each: %s; one version alone before the " \

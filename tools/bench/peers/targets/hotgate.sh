@@ -77,12 +77,18 @@ case "${1:-}" in
     setsid "$BIN_A" --config "$CONF" --control-socket "$SOCK" </dev/null >"$D/gen-0.log" 2>&1 &
     echo "0 $! $BIN_A" >"$PIDS"
     wait_port $PORT 10 "$!" || exit 1
-    running=$(gwctl status 2>/dev/null | sed -n 's/^upgrade: .*(\([a-z]*\) mode)$/\1/p')
+    # The listener comes up a little before the control socket and the admin port: ask until both answer.
+    for _ in $(seq 100); do
+      running=$(gwctl status 2>/dev/null | sed -n 's/^upgrade: .*(\([a-z]*\) mode)$/\1/p')
+      [ -n "$running" ] && break
+      sleep 0.05
+    done
     if [ "$running" != "$mode" ]; then
       echo "hotgate.sh: asked for $mode mode, hotgate runs in '${running:-?}' mode:" >&2
       gwctl status >&2; exit 1
     fi ;;
   stop)
+    mkdir -p "$D"
     pids=()
     for p in $(all_pids); do ours "$p" && pids+=("$p"); done
     for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
@@ -99,7 +105,7 @@ case "${1:-}" in
   pids)
     alive_list=""; for p in $(all_pids); do ours "$p" && alive_list="$alive_list $p"; done
     echo "generations=$(($(cat "$GENF" 2>/dev/null || echo 0) + 1)) alive:${alive_list:- none} |" \
-      "$(gwctl status 2>&1 | tr -s ' ' | tr '\n' ';')" ;;
+      "$(gwctl status 2>&1 | sed '/^admin /q' | tr -s ' ' | tr '\n' ';')" ;;
   reload)
     mode=$(cat "$D/mode" 2>/dev/null)
     [ "${2:-}" = "$mode" ] || { echo "hotgate.sh: started in '$mode' mode, cannot reload as '${2:-}'" >&2; exit 2; }
