@@ -59,6 +59,20 @@ bool pidAlive(uint32_t pid) {
 // slot map without assuming this build's layout, so it also judges a leftover of another
 // build; anything it cannot read counts as alive (never remove what someone may be using).
 bool groupHasLiveOwner(const std::string& dir) {
+    // A socket still in the sockarray is the surest sign: the kernel removes each one as it
+    // closes, and pids get reused.
+    if (UniqueFd socks(bpf_obj_get((dir + "/steer_sock_map").c_str())); socks) {
+        bpf_map_info info{};
+        uint32_t len = sizeof(info);
+        if (bpf_obj_get_info_by_fd(socks.get(), &info, &len) == 0 && info.key_size == sizeof(uint32_t) &&
+            info.value_size == sizeof(uint64_t)) {
+            for (uint32_t key = 0; key < info.max_entries; ++key) {
+                uint64_t cookie = 0;
+                if (bpf_map_lookup_elem(socks.get(), &key, &cookie) == 0) return true;
+            }
+            return false;
+        }
+    }
     const std::string path = dir + "/steer_slot_map";
     UniqueFd fd(bpf_obj_get(path.c_str()));
     if (!fd) return errno != ENOENT;
