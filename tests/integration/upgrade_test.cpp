@@ -41,6 +41,16 @@ protected:
     // children of the fixture's process, and must not outlive the test.
     void TearDown() override {
         for (pid_t pid : started_pids_) ::kill(pid, SIGKILL);
+        // The versions gwctl started log next to the control socket: show them on failure.
+        if (HasFailure()) {
+            for (const auto& entry : std::filesystem::directory_iterator(gateway_.dir())) {
+                const auto name = entry.path().filename().string();
+                if (name.rfind("hotgate-", 0) != 0 || entry.path().extension() != ".log") continue;
+                auto text = readFile(entry.path());
+                if (text.size() > 3000) text = text.substr(text.size() - 3000);
+                std::cerr << "--- " << name << " (tail) ---\n" << text;
+            }
+        }
         GatewayFixture::TearDown();
     }
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -143,6 +144,23 @@ TEST(ControlProtocol, TimesOutOnASilentPeer) {
     auto message = receiveMessage(pair->second.get(), 100ms);
     ASSERT_FALSE(message);
     EXPECT_EQ(message.error().errnum, ETIMEDOUT);
+}
+
+// A receiver polling with a short timeout must not give up inside a frame that has begun:
+// that would leave the stream in the middle of a frame (seen as a spurious lost link).
+TEST(ControlProtocol, AFrameThatBeganIsReadWholePastTheWaitTimeout) {
+    auto pair = socketPair();
+    const std::string body = R"({"n":7})";
+    auto header = headerFor(MessageType::Status, static_cast<std::uint32_t>(body.size()));
+    writeRaw(pair->first.get(), &header, sizeof header);
+    std::thread late([&] {
+        std::this_thread::sleep_for(300ms);
+        writeRaw(pair->first.get(), body.data(), body.size());
+    });
+    auto message = receiveMessage(pair->second.get(), 100ms);
+    late.join();
+    ASSERT_TRUE(message) << message.error().message;
+    EXPECT_EQ(message->payload["n"], 7);
 }
 
 TEST(ControlProtocol, ReportsAClosedPeer) {

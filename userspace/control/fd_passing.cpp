@@ -15,12 +15,14 @@ using Clock = std::chrono::steady_clock;
 bool waitFor(int socket, short events, Clock::time_point deadline) {
     for (;;) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-        if (left <= 0) {
+        // Past the deadline, still look once: a thread descheduled for a while must not call
+        // "timeout" on bytes that are already waiting.
+        pollfd p{socket, events, 0};
+        const int n = ::poll(&p, 1, static_cast<int>(std::max<long long>(left, 0)));
+        if (n == 0 && left <= 0) {
             errno = ETIMEDOUT;
             return false;
         }
-        pollfd p{socket, events, 0};
-        const int n = ::poll(&p, 1, static_cast<int>(left));
         if (n > 0) return true;
         if (n < 0 && errno != EINTR) return false;
     }
@@ -148,8 +150,17 @@ Result<Message> receiveMessage(int socket, std::chrono::milliseconds timeout) {
     const auto deadline = Clock::now() + timeout;
     FrameHeader header{};
     Message message;
-    if (auto r = readExactly(socket, reinterpret_cast<char*>(&header), sizeof header, deadline, &message.fds, "frame header"); !r)
-        return tl::unexpected(r.error());
+    // `timeout` bounds the wait for a frame to begin. Once its first bytes are here the rest is
+    // in flight: it gets its own, longer bound, and a stall inside a frame is an error of the
+    // stream (EPROTO), never a timeout the caller could retry from the middle of a frame.
+    char first = 0;
+    if (auto r = readExactly(socket, &first, 1, deadline, &message.fds, "frame header"); !r) return tl::unexpected(r.error());
+    const auto frame_deadline = Clock::now() + std::max<std::chrono::milliseconds>(timeout, std::chrono::seconds(5));
+    reinterpret_cast<char*>(&header)[0] = first;
+    if (auto r = readExactly(socket, reinterpret_cast<char*>(&header) + 1, sizeof header - 1, frame_deadline, nullptr,
+                             "frame header");
+        !r)
+        return tl::unexpected(Error{r.error().message, EPROTO});
     if (std::memcmp(header.magic, kMagic, sizeof kMagic) != 0) return fail("control: bad magic (not a hotgate control frame)");
     if (header.version != kControlProtocolVersion)
         return fail("control: peer speaks protocol version ", header.version, ", this hotgate speaks ", kControlProtocolVersion);
@@ -161,8 +172,8 @@ Result<Message> receiveMessage(int socket, std::chrono::milliseconds timeout) {
         return fail("control: frame announced ", header.fd_count, " fds but carried ", message.fds.size());
     std::string body(header.length, '\0');
     if (header.length > 0)
-        if (auto r = readExactly(socket, body.data(), body.size(), deadline, nullptr, "payload"); !r)
-            return tl::unexpected(r.error());
+        if (auto r = readExactly(socket, body.data(), body.size(), frame_deadline, nullptr, "payload"); !r)
+            return tl::unexpected(Error{r.error().message, EPROTO});
     message.type = static_cast<MessageType>(header.type);
     message.payload = nlohmann::json::parse(body.empty() ? std::string("{}") : body, nullptr, false);
     if (message.payload.is_discarded() || !message.payload.is_object())

@@ -40,7 +40,7 @@
 //           the inherited ones) and passed its own health check (admin /healthz?version=&pid=);
 //        or -> Failed {reason} and the successor exits.
 //     4. from then on, in any order:
-//        -> Heartbeat {connections, in_flight, healthy}   every 200 ms; three missed beats or
+//        -> Heartbeat {connections, in_flight, healthy}   every 200 ms; 3 s without one, or
 //           healthy=false after cutover make the old version roll back by itself;
 //        <- Activate {}     cutover: the successor now receives new connections (takeover
 //                           mode: it starts accepting on the inherited sockets);

@@ -10,8 +10,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A successor that sent nothing for this long after cutover is taken for dead.
-constexpr auto kHeartbeatSilence = 1000ms;
+// A successor that sent nothing for this long after cutover is taken for dead (a dead one is
+// seen at once, by its link closing; this catches a hung one). Not shorter: on a loaded
+// 2-core machine a healthy process can be descheduled for a good part of a second.
+constexpr auto kHeartbeatSilence = 3000ms;
 constexpr auto kHeartbeatInterval = 200ms;
 constexpr auto kPollInterval = 250ms;
 
@@ -167,7 +169,7 @@ void UpgradeController::serveSuccessor(std::shared_ptr<PeerLink> link, const Mes
             if (!lost && state_ == UpgradeState::CutOver &&
                 std::chrono::steady_clock::now() - successor_->last_beat > kHeartbeatSilence) {
                 lock.unlock();
-                rollback("auto-rollback: successor pid " + std::to_string(successor.pid) + " sent no heartbeat for 1s",
+                rollback("auto-rollback: successor pid " + std::to_string(successor.pid) + " sent no heartbeat for 3s",
                          true);
                 continue;
             }
