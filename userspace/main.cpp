@@ -74,6 +74,7 @@ Result<StartPlan> planFromHandover(control::Handover& handover, const Config& co
 int serve(ConfigSnapshot config, const Options& options) {
     const std::string version = std::string(buildVersion()) + "/" + config->hash;
     std::shared_ptr<control::PeerLink> predecessor;
+    control::Handover from;  // what the predecessor said about itself (its fds are in `plan`)
     StartPlan plan;
     if (!options.upgrade_from.empty()) {
         auto link = control::connectControl(options.upgrade_from);
@@ -95,6 +96,7 @@ int serve(ConfigSnapshot config, const Options& options) {
             return 1;
         }
         plan = std::move(*planned);
+        from = std::move(*handover);
     }
     // A successor that fails before ready tells its predecessor why, and the predecessor serves on.
     auto failed = [&](const std::string& reason) {
@@ -119,7 +121,7 @@ int serve(ConfigSnapshot config, const Options& options) {
     if (predecessor) {
         if (auto healthy = checkOwnHealth(config->admin.address, version); !healthy)
             return failed(healthy.error().message);
-        if (auto ready = upgrades.followPredecessor(predecessor, config->admin.address.toString()); !ready)
+        if (auto ready = upgrades.followPredecessor(predecessor, config->admin.address.toString(), from); !ready)
             return failed(ready.error().message);
     } else if (auto served = upgrades.serveControlSocket(); !served) {
         return failed(served.error().message);

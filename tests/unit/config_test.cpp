@@ -52,6 +52,8 @@ TEST(ConfigLoader, ParsesEverySection) {
     ASSERT_EQ(c.clusters[0].endpoints.size(), 2u);
     EXPECT_EQ(c.clusters[0].endpoints[1].toString(), "[::1]:9001");
     EXPECT_EQ(c.limits.max_header_bytes, 16u * 1024);  // defaults filled in
+    EXPECT_TRUE(c.dataplane.steering);
+    EXPECT_TRUE(c.dataplane.xdp_interfaces.empty());  // XDP only where the operator asks for it
     EXPECT_EQ(c.timeouts.upstream_connect.count(), 2000);
 }
 
@@ -94,6 +96,10 @@ INSTANTIATE_TEST_SUITE_P(
                       "timeouts.idle: must be a duration with a unit"},
         BadConfigCase{"bad_size", std::string(kMinimal) + "limits: { max_body_bytes: huge }\n",
                       "limits.max_body_bytes: must be a size"},
+        BadConfigCase{"bad_xdp_interface", std::string(kMinimal) + "dataplane: { xdp_interfaces: [\"eth0 eth1\"] }\n",
+                      "test.yaml:16: dataplane.xdp_interfaces[0]: 'eth0 eth1' is not an interface name"},
+        BadConfigCase{"bad_steering", std::string(kMinimal) + "dataplane: { steering: maybe }\n",
+                      "dataplane.steering: must be 'auto' or 'off', got 'maybe'"},
         BadConfigCase{"duplicate_route", R"(listeners: [{name: a, address: 127.0.0.1:1}]
 routes:
   - {name: r, match: {path_prefix: /}, direct_response: {status: 200}}

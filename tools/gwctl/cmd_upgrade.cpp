@@ -89,10 +89,9 @@ int runUpgrade(const GlobalOptions& global, const UpgradeOptions& options) {
     auto status = controlRequest(global.control_socket, MessageType::Status);
     if (!status) failWith("upgrade", status.error().message);
     if (status->type != MessageType::StatusReply) failWith("upgrade", "unexpected reply to Status");
-    const auto& running = status->payload["versions"][0];
-    if (status->payload["versions"].size() > 1)
-        failWith("upgrade", "an upgrade is already in progress (successor pid " +
-                                std::to_string(status->payload["versions"][1].value("pid", 0)) +
+    const auto& running = status->payload["versions"][0];  // the version answering: always first
+    if (status->payload.value("upgrade_state", "none") != "none")
+        failWith("upgrade", "an upgrade is already in progress (" + status->payload.value("upgrade_state", "?") +
                                 "): commit or roll it back first");
     const std::string config = options.config.empty() ? running.value("config_path", std::string()) : options.config;
     if (config.empty()) failWith("upgrade", "--config is required (the running version did not say its config file)");

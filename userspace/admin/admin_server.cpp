@@ -146,6 +146,7 @@ AdminServer::Reply AdminServer::handle(Gateway& gateway, std::string_view target
             std::chrono::duration<double>(std::chrono::steady_clock::now() - gateway.startedAt()).count();
         status["mode"] = gateway.dataplane().mode;
         status["bpffs_root"] = context.config->dataplane.bpffs_root;
+        status["xdp_interfaces"] = gateway.dataplane().xdp_interfaces;
         if (!gateway.dataplane().reason.empty()) status["mode_reason"] = gateway.dataplane().reason;
         status["phase"] = gateway.phase();
         if (gateway.dataplane().slot) status["slot"] = *gateway.dataplane().slot;

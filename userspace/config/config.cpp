@@ -33,6 +33,9 @@ std::string canonicalText(const Config& c) {
     out << "admin.address = " << c.admin.address.toString() << "\n";
     out << "dataplane.steering = " << (c.dataplane.steering ? "auto" : "off") << "\n";
     out << "dataplane.bpffs_root = " << c.dataplane.bpffs_root << "\n";
+    auto interfaces = c.dataplane.xdp_interfaces;  // a set: order means nothing
+    std::sort(interfaces.begin(), interfaces.end());
+    for (const auto& name : interfaces) out << "dataplane.xdp_interfaces += " << name << "\n";
     // Listeners and clusters are named sets: their order in the file means nothing.
     for (const auto* l : sortedByName(c.listeners)) out << "listeners[" << l->name << "].address = " << l->address.toString() << "\n";
     out << "limits.max_header_bytes = " << c.limits.max_header_bytes << "\n";

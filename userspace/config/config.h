@@ -72,6 +72,9 @@ struct Timeouts {
 struct DataplaneConfig {
     bool steering = true;                       // false: never try BPF, always fd takeover
     std::string bpffs_root = "/sys/fs/bpf/hotgate";  // pinned maps: <root>/<listener>/
+    // Interfaces the XDP front (bpf/front.bpf.c: per-port counters, deny list) attaches to.
+    // Empty by default: attaching XDP to a host's interfaces is the operator's explicit choice.
+    std::vector<std::string> xdp_interfaces;
 };
 
 struct Config {

@@ -190,7 +190,19 @@ public:
         }
 
         if (auto dataplane = root["dataplane"]; dataplane.IsDefined() && expectMap(dataplane, "dataplane")) {
-            checkKeys(dataplane, "dataplane", {"steering", "bpffs_root"});
+            checkKeys(dataplane, "dataplane", {"steering", "bpffs_root", "xdp_interfaces"});
+            if (auto list = dataplane["xdp_interfaces"];
+                list.IsDefined() && expectSequence(list, "dataplane.xdp_interfaces")) {
+                for (std::size_t i = 0; i < list.size(); ++i) {
+                    const std::string path = "dataplane.xdp_interfaces[" + std::to_string(i) + "]";
+                    auto name = nonEmptyString(list[i], path);
+                    if (!name) continue;
+                    if (name->size() >= 16 || name->find_first_of("/ \t") != std::string::npos)
+                        problem(list[i], path, "'" + *name + "' is not an interface name");
+                    else
+                        config.dataplane.xdp_interfaces.push_back(*name);
+                }
+            }
             if (dataplane["steering"].IsDefined())
                 if (auto mode = scalar(dataplane["steering"], "dataplane.steering")) {
                     if (*mode == "auto") config.dataplane.steering = true;

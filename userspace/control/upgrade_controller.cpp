@@ -22,13 +22,18 @@ const char* stateName(int state) {
     return kNames[state];
 }
 
-nlohmann::json okReply(const std::string& message) { return {{"ok", true}, {"message", message}}; }
-nlohmann::json errorReply(const std::string& message) { return {{"ok", false}, {"message", message}}; }
+nlohmann::json okReply(const std::string& message) {
+    return {{"ok", true}, {"message", message}};
+}
+nlohmann::json errorReply(const std::string& message) {
+    return {{"ok", false}, {"message", message}};
+}
 
 }  // namespace
 
 Result<Handover> requestHandover(PeerLink& link, const std::string& version, const std::string& config_hash) {
-    if (auto sent = link.send(MessageType::Hello, {{"version", version}, {"pid", ::getpid()}, {"config_hash", config_hash}});
+    if (auto sent =
+            link.send(MessageType::Hello, {{"version", version}, {"pid", ::getpid()}, {"config_hash", config_hash}});
         !sent)
         return tl::unexpected(sent.error());
     auto reply = link.receive(10s);
@@ -36,10 +41,12 @@ Result<Handover> requestHandover(PeerLink& link, const std::string& version, con
     if (reply->type == MessageType::Error)
         return fail("the running version refused the upgrade: ", reply->payload.value("message", std::string("?")));
     if (reply->type != MessageType::Handover)
-        return fail("expected Handover from the running version, got ", messageTypeName(static_cast<uint16_t>(reply->type)));
+        return fail("expected Handover from the running version, got ",
+                    messageTypeName(static_cast<uint16_t>(reply->type)));
     Handover handover;
     try {
         const auto& p = reply->payload;
+        handover.pid = p.value("pid", 0);
         handover.version = p.at("version").get<std::string>();
         handover.config_hash = p.at("config_hash").get<std::string>();
         handover.mode = p.at("mode").get<std::string>();
@@ -55,14 +62,17 @@ Result<Handover> requestHandover(PeerLink& link, const std::string& version, con
     } catch (const nlohmann::json::exception& e) {
         return fail("malformed Handover: ", e.what());
     }
-    if (handover.mode != "bpf" && handover.mode != "takeover") return fail("Handover has unknown mode '", handover.mode, "'");
+    if (handover.mode != "bpf" && handover.mode != "takeover")
+        return fail("Handover has unknown mode '", handover.mode, "'");
     return handover;
 }
 
 UpgradeController::UpgradeController(Gateway& gateway, std::string control_path, std::function<void()> request_exit)
     : gateway_(gateway), control_path_(std::move(control_path)), request_exit_(std::move(request_exit)) {}
 
-UpgradeController::~UpgradeController() { stop(); }
+UpgradeController::~UpgradeController() {
+    stop();
+}
 
 void UpgradeController::stop() {
     if (stopping_.exchange(true)) return;
@@ -86,7 +96,8 @@ void UpgradeController::serveConnection(int fd, const ucred& peer) {
     auto message = receiveMessage(fd, 5s);
     if (!message) {
         log::warn("control: refused a message from pid ", peer.pid, ": ", message.error().message);
-        if (message.error().errnum != ECONNRESET) (void)sendMessage(fd, MessageType::Error, errorReply(message.error().message));
+        if (message.error().errnum != ECONNRESET)
+            (void)sendMessage(fd, MessageType::Error, errorReply(message.error().message));
         return;
     }
     nlohmann::json reply;
@@ -94,9 +105,15 @@ void UpgradeController::serveConnection(int fd, const ucred& peer) {
         case MessageType::Status:
             (void)sendMessage(fd, MessageType::StatusReply, status());
             return;
-        case MessageType::Cutover: reply = cutover(); break;
-        case MessageType::Commit: reply = commit(); break;
-        case MessageType::Rollback: reply = rollback("requested by gwctl rollback", true); break;
+        case MessageType::Cutover:
+            reply = cutover();
+            break;
+        case MessageType::Commit:
+            reply = commit();
+            break;
+        case MessageType::Rollback:
+            reply = rollback("requested by gwctl rollback", true);
+            break;
         case MessageType::Hello: {
             UniqueFd own(::dup(fd));
             if (!own) return;
@@ -123,9 +140,9 @@ void UpgradeController::serveSuccessor(std::shared_ptr<PeerLink> link, const Mes
     {
         std::lock_guard lock(mutex_);
         if (successor_) {
-            (void)link->send(MessageType::Error,
-                             errorReply("an upgrade is already in progress: successor pid " + std::to_string(successor_->pid) +
-                                        " is " + stateName(static_cast<int>(state_))));
+            (void)link->send(MessageType::Error, errorReply("an upgrade is already in progress: successor pid " +
+                                                            std::to_string(successor_->pid) + " is " +
+                                                            stateName(static_cast<int>(state_))));
             return;
         }
         if (gateway_.draining()) {
@@ -147,6 +164,7 @@ void UpgradeController::serveSuccessor(std::shared_ptr<PeerLink> link, const Mes
     const auto& context = gateway_.context();
     auto sent = link->send(MessageType::Handover,
                            {{"version", context.version},
+                            {"pid", ::getpid()},
                             {"config_hash", context.config->hash},
                             {"mode", dataplane.mode},
                             {"active_slot", dataplane.slot.value_or(0)},
@@ -186,7 +204,8 @@ void UpgradeController::serveSuccessor(std::shared_ptr<PeerLink> link, const Mes
                          false);
                 lock.lock();
             } else if (state_ == UpgradeState::Starting || state_ == UpgradeState::Ready) {
-                log::warn("upgrade: successor pid ", successor.pid, " went away before cutover; nothing changed for traffic");
+                log::warn("upgrade: successor pid ", successor.pid,
+                          " went away before cutover; nothing changed for traffic");
             }
             if (state_ != UpgradeState::Committing) {
                 successor_.reset();
@@ -221,12 +240,16 @@ void UpgradeController::serveSuccessor(std::shared_ptr<PeerLink> link, const Mes
                     unhealthy = state_ == UpgradeState::CutOver && !message->payload.value("healthy", true);
                 }
                 if (unhealthy)
-                    rollback("auto-rollback: successor pid " + std::to_string(successor.pid) + " reports unhealthy", true);
+                    rollback("auto-rollback: successor pid " + std::to_string(successor.pid) + " reports unhealthy",
+                             true);
                 break;
             }
-            case MessageType::AdoptConnection: adoptFromPeer(*message); break;
+            case MessageType::AdoptConnection:
+                adoptFromPeer(*message);
+                break;
             default:
-                log::warn("upgrade: unexpected ", messageTypeName(static_cast<uint16_t>(message->type)), " from successor");
+                log::warn("upgrade: unexpected ", messageTypeName(static_cast<uint16_t>(message->type)),
+                          " from successor");
         }
     }
 }
@@ -269,7 +292,9 @@ nlohmann::json UpgradeController::commit() {
             return errorReply(std::string("nothing to commit: cut over first (upgrade state: ") +
                               stateName(static_cast<int>(state_)) + ")" +
                               (last_upgrade_error_.empty() ? "" : "; last problem: " + last_upgrade_error_));
-        if (auto sent = successor_->link->send(MessageType::Committed, nlohmann::json::object()); !sent)
+        if (auto sent = successor_->link->send(MessageType::Committed,
+                                               {{"drain_ms", gateway_.context().config->timeouts.drain.count()}});
+            !sent)
             return errorReply("commit failed, nothing changed: successor unreachable: " + sent.error().message);
         state_ = UpgradeState::Committing;
         link = successor_->link;
@@ -277,8 +302,8 @@ nlohmann::json UpgradeController::commit() {
     }
     log::info("upgrade: committed to ", successor_version, "; handing connections over and draining");
     drain_thread_ = std::thread([this, link] {
-        const bool clean = gateway_.handOffAndDrain(
-            [link](int fd, const std::string& listener, const std::string& buffered) {
+        const bool clean =
+            gateway_.handOffAndDrain([link](int fd, const std::string& listener, const std::string& buffered) {
                 return link->sendConnection(fd, listener, buffered);
             });
         log::info(clean ? "upgrade: drained, exiting" : "upgrade: drain deadline reached, exiting");
@@ -291,8 +316,8 @@ nlohmann::json UpgradeController::commit() {
 nlohmann::json UpgradeController::rollback(const std::string& why, bool tell_successor) {
     std::lock_guard lock(mutex_);
     if (!successor_ || state_ == UpgradeState::None || state_ == UpgradeState::Committing)
-        return errorReply(std::string("no upgrade to roll back (upgrade state: ") + stateName(static_cast<int>(state_)) +
-                          ")");
+        return errorReply(std::string("no upgrade to roll back (upgrade state: ") +
+                          stateName(static_cast<int>(state_)) + ")");
     if (state_ == UpgradeState::CutOver) {
         if (gateway_.dataplane().mode == "bpf") {
             if (auto written = gateway_.steerTo(*gateway_.dataplane().slot); !written)
@@ -322,8 +347,14 @@ void UpgradeController::adoptFromPeer(Message& message) {
         log::warn("upgrade: ", adopted.error().message);
 }
 
-Result<void> UpgradeController::followPredecessor(std::shared_ptr<PeerLink> link, const std::string& admin_address) {
+Result<void> UpgradeController::followPredecessor(std::shared_ptr<PeerLink> link, const std::string& admin_address,
+                                                  const Handover& from) {
     predecessor_ = std::move(link);
+    {
+        std::lock_guard lock(mutex_);
+        predecessor_info_.pid = from.pid;
+        predecessor_info_.version = from.version;
+    }
     const auto slot = gateway_.dataplane().slot;
     if (auto sent = predecessor_->send(MessageType::Ready,
                                        {{"slot", slot.value_or(0)}, {"admin", admin_address}, {"pid", ::getpid()}});
@@ -340,6 +371,10 @@ void UpgradeController::followLoop() {
         auto message = predecessor_->receive(1s);
         if (!message) {
             if (message.error().errnum == ETIMEDOUT) continue;
+            {
+                std::lock_guard lock(mutex_);
+                predecessor_info_.gone = true;
+            }
             if (!stopping_ && !committed_ && !gateway_.draining())
                 becomeOwner("the previous version exited before commit");
             return;
@@ -350,7 +385,11 @@ void UpgradeController::followLoop() {
                 gateway_.setPhase("active");
                 log::info("upgrade: cut over: this version now receives new connections");
                 break;
-            case MessageType::Committed:
+            case MessageType::Committed: {
+                std::lock_guard lock(mutex_);
+                predecessor_info_.drain_deadline =
+                    std::chrono::steady_clock::now() + std::chrono::milliseconds(message->payload.value("drain_ms", 0));
+            }
                 committed_ = true;
                 becomeOwner("committed");
                 break;
@@ -367,7 +406,9 @@ void UpgradeController::followLoop() {
                 });
                 break;
             }
-            case MessageType::AdoptConnection: adoptFromPeer(*message); break;
+            case MessageType::AdoptConnection:
+                adoptFromPeer(*message);
+                break;
             default:
                 log::warn("upgrade: unexpected ", messageTypeName(static_cast<uint16_t>(message->type)),
                           " from the previous version");
@@ -416,7 +457,8 @@ nlohmann::json UpgradeController::selfInfo() const {
     if (gateway_.dataplane().slot) info["slot"] = *gateway_.dataplane().slot;
     if (auto deadline = gateway_.drainDeadline()) {
         info["drain_deadline_ms"] = std::max<long>(
-            0, std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now()).count());
+            0, std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now())
+                   .count());
     }
     return info;
 }
@@ -425,14 +467,33 @@ nlohmann::json UpgradeController::status() {
     nlohmann::json versions = nlohmann::json::array();
     versions.push_back(selfInfo());
     std::lock_guard lock(mutex_);
+    // After commit the previous version drains on until its link closes: it still runs.
+    if (committed_ && !predecessor_info_.gone && predecessor_info_.pid > 0) {
+        nlohmann::json info{
+            {"version", predecessor_info_.version}, {"pid", predecessor_info_.pid}, {"phase", "draining"}};
+        if (predecessor_info_.drain_deadline)
+            info["drain_deadline_ms"] =
+                std::max<long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      *predecessor_info_.drain_deadline - std::chrono::steady_clock::now())
+                                      .count());
+        versions.push_back(info);  // after this version, which stays first
+    }
     if (successor_) {
         nlohmann::json info{{"version", successor_->version}, {"pid", successor_->pid}};
         switch (state_) {
-            case UpgradeState::Starting: info["phase"] = "starting"; break;
-            case UpgradeState::Ready: info["phase"] = "ready"; break;
+            case UpgradeState::Starting:
+                info["phase"] = "starting";
+                break;
+            case UpgradeState::Ready:
+                info["phase"] = "ready";
+                break;
             case UpgradeState::CutOver:
-            case UpgradeState::Committing: info["phase"] = "active"; break;
-            case UpgradeState::None: info["phase"] = "draining"; break;
+            case UpgradeState::Committing:
+                info["phase"] = "active";
+                break;
+            case UpgradeState::None:
+                info["phase"] = "draining";
+                break;
         }
         if (state_ != UpgradeState::Starting && gateway_.dataplane().mode == "bpf") info["slot"] = successor_->slot;
         info["connections"] = successor_->heartbeat.value("connections", 0);

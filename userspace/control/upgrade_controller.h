@@ -32,6 +32,7 @@ namespace hotgate::control {
 
 // What a successor learns from its predecessor's Handover.
 struct Handover {
+    int pid = 0;
     std::string version;
     std::string config_hash;
     std::string mode;  // "bpf" or "takeover"
@@ -55,7 +56,8 @@ public:
     Result<void> serveControlSocket(bool replace_live = false);
 
     // Successor: reports Ready and starts following the predecessor on `link`.
-    Result<void> followPredecessor(std::shared_ptr<PeerLink> link, const std::string& admin_address);
+    Result<void> followPredecessor(std::shared_ptr<PeerLink> link, const std::string& admin_address,
+                                   const Handover& from);
 
     // For Status replies and gwctl: this version and, if any, its successor.
     nlohmann::json status();
@@ -100,6 +102,14 @@ private:
     std::string last_upgrade_error_;
 
     std::shared_ptr<PeerLink> predecessor_;
+    // The predecessor as status shows it while it drains after commit (until its link closes).
+    struct Predecessor {
+        int pid = 0;
+        std::string version;
+        std::optional<std::chrono::steady_clock::time_point> drain_deadline;
+        bool gone = false;
+    };
+    Predecessor predecessor_info_;  // guarded by mutex_
     std::atomic<bool> committed_{false};
     std::atomic<bool> stopping_{false};
     std::thread follow_thread_;

@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "dataplane/capability_probe.h"
+#include "dataplane/front_loader.h"
 #include "dataplane/steer_loader.h"
 #include "observability/logging.h"
 #include "proxy/listener.h"
@@ -53,6 +54,8 @@ Result<std::unique_ptr<Gateway>> Gateway::start(ConfigSnapshot config, std::stri
             for (std::size_t l = 0; l < groups.size(); ++l) per_worker[w].push_back({l, groups[l].take(w)});
     }
 
+    if (auto front = gateway->setUpFront(); !front) return tl::unexpected(front.error());
+
     const bool accepting = plan.kind != StartPlan::Kind::SuccessorTakeover;
     for (unsigned w = 0; w < workers; ++w)
         gateway->workers_.push_back(
@@ -95,6 +98,23 @@ void Gateway::setUpSteering(std::vector<ListenerGroup>& groups, std::uint32_t sl
     dataplane_.slot = slot;
     log::info("BPF steering attached: ", groups.size(), " listener group(s) in slot ", slot,
               activate ? " (active)" : " (standby until cutover)", " under ", config.dataplane.bpffs_root);
+}
+
+Result<void> Gateway::setUpFront() {
+    const auto& config = context_->config->dataplane;
+    if (config.xdp_interfaces.empty()) return {};
+    auto front = dataplane::FrontLoader::load(config.bpffs_root);
+    if (!front) return fail("XDP front: ", front.error().message);
+    for (const auto& ifname : config.xdp_interfaces) {
+        // The link is pinned: a successor's attach replaces the program in place, no gap.
+        if (auto attached = (*front)->attach(ifname, dataplane::XdpMode::kAuto); !attached)
+            return fail("XDP front on ", ifname, ": ", attached.error().message);
+        dataplane_.xdp_interfaces.push_back(ifname);
+    }
+    log::info("XDP front attached to ", config.xdp_interfaces.size(), " interface(s); deny list under ",
+              config.bpffs_root, "/front");
+    front_ = std::move(*front);
+    return {};
 }
 
 Gateway::~Gateway() {

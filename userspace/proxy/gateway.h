@@ -23,6 +23,7 @@ namespace hotgate {
 class ListenerGroup;
 class Worker;
 namespace dataplane {
+class FrontLoader;
 class SteerLoader;
 }
 
@@ -37,6 +38,7 @@ struct ListenerStatus {
 struct DataplaneStatus {
     std::string mode = "takeover";  // "bpf" or "takeover"
     std::string reason;             // why takeover, when it is
+    std::vector<std::string> xdp_interfaces;  // where the XDP front is attached
     std::optional<std::uint32_t> slot;  // BPF mode: this version's slot
 };
 
@@ -105,11 +107,15 @@ private:
     // kernel and our privileges allow; otherwise records why and stays in takeover mode.
     // All or nothing.
     void setUpSteering(std::vector<ListenerGroup>& groups, std::uint32_t slot, bool activate);
+    // Loads the XDP front and attaches it to the configured interfaces (none by default).
+    // Fails with the interface and errno: an operator who asked for it must not silently lack it.
+    Result<void> setUpFront();
     bool waitForConnectionsToEnd();
 
     std::unique_ptr<Metrics> metrics_;
     std::unique_ptr<ServingContext> context_;
     std::vector<std::unique_ptr<dataplane::SteerLoader>> steering_;  // one per listener in BPF mode
+    std::unique_ptr<dataplane::FrontLoader> front_;                   // when xdp_interfaces are set
     std::vector<std::unique_ptr<Worker>> workers_;
     std::vector<ListenerStatus> listeners_;
     DataplaneStatus dataplane_;

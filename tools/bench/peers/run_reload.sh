@@ -59,6 +59,8 @@ wait "$wrk_pid"
 post=$(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/")
 procs=$(targets/$T.sh pids 2>/dev/null)
 targets/$T.sh stop
+# keep this run's server logs (the next run of the target starts with fresh ones)
+mkdir -p "$L.logs" && cp "$RUN_DIR/$T"/*.log "$RUN_DIR/$T"/*.out "$L.logs/" 2>/dev/null
 python3 - "$T" "$MODE" "$CONN" "$REP" "$L" "$nrel" "$nok" "$post" "$procs" "$start" >> "$OUT" <<'PY'
 import json, sys, statistics
 T, MODE, CONN, REP, L, nrel, nok, post, procs, start = sys.argv[1:11]

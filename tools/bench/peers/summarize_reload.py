@@ -10,16 +10,16 @@ import json, statistics, sys
 from collections import Counter, defaultdict
 
 LABELS = {
+    ("hotgate", "none"): "hotgate, no reload",
     ("hotgate", "bpf"): "hotgate BPF steering (`gwctl upgrade --auto-commit 0s`, A/B binary)",
     ("hotgate", "takeover"): "hotgate takeover (`gwctl upgrade --auto-commit 0s`, A/B binary)",
-    ("hotgate", "none"): "hotgate, no reload",
+    ("nginx", "none"): "nginx, no reload",
     ("nginx", "hup"): "nginx `-s reload`",
     ("nginx", "upgrade"): "nginx binary upgrade",
-    ("nginx", "none"): "nginx, no reload",
+    ("haproxy", "none"): "haproxy, no reload",
     ("haproxy", "sf"): "haproxy `-sf` without `-x`",
     ("haproxy", "x"): "haproxy `-x stats.sock -sf`",
     ("haproxy", "usr2"): "haproxy master-worker USR2",
-    ("haproxy", "none"): "haproxy, no reload",
 }
 ORDER = list(LABELS)
 
