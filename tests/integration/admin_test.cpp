@@ -148,5 +148,21 @@ TEST_F(AdminTest, StatusConfigHashMatchesCheckConfig) {
     EXPECT_NE(check.out.find("(hash " + hash + ")"), std::string::npos) << check.out;
 }
 
+// Where BPF cannot be used, hotgate says why and serves in takeover mode; it never pretends.
+// Root with CAP_BPF and CAP_SYS_ADMIN taken out of the bounding set cannot load the programs.
+TEST_F(AdminTest, WithoutBpfPrivilegeStatusSaysTakeoverAndWhy) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root, to drop CAP_BPF from a root process";
+    gateway_.setLauncher({"/usr/bin/setpriv", "--bounding-set=-bpf,-sys_admin", "--"});
+    ASSERT_TRUE(startGateway());
+    auto r = httpGet(adminPort(), "/status");
+    ASSERT_TRUE(r.ok()) << r.error();
+    auto status = nlohmann::json::parse(r.response.body(), nullptr, false);
+    ASSERT_FALSE(status.is_discarded()) << r.response.body();
+    EXPECT_EQ(status.value("mode", ""), "takeover");
+    EXPECT_NE(status.value("mode_reason", "").find("CAP_BPF"), std::string::npos) << status.dump(2);
+    EXPECT_NE(gateway_.stderrText().find("running in listener-fd-takeover mode"), std::string::npos);
+    EXPECT_EQ(httpGet(port(), "/direct").status(), 200);
+}
+
 }  // namespace
 }  // namespace hotgate::test

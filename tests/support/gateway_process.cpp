@@ -89,8 +89,11 @@ std::filesystem::path GatewayProcess::writeFile(const std::string& name, const s
     written_config_ = own;
     config_file_ = writeFile("hotgate.yaml", own.toYaml());
     std::string error;
-    if (!child_.start({hotgateBinary(), "--config", config_file_.string(), "--control-socket",
-                       controlSocket().string()},
+    std::vector<std::string> argv = launcher_;
+    for (std::string arg : {hotgateBinary(), std::string("--config"), config_file_.string(),
+                            std::string("--control-socket"), controlSocket().string()})
+        argv.push_back(arg);
+    if (!child_.start(argv,
                       dir_ / "hotgate.out", dir_ / "hotgate.err", error))
         return ::testing::AssertionFailure() << error;
 

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "support/child_process.h"
 #include "support/gateway_config.h"
@@ -43,6 +44,9 @@ public:
     ::testing::AssertionResult start(const GatewayConfig& config,
                                      std::chrono::milliseconds ready_timeout = std::chrono::seconds(20));
 
+    // Runs hotgate under this command (e.g. setpriv dropping capabilities); set before start().
+    void setLauncher(std::vector<std::string> prefix) { launcher_ = std::move(prefix); }
+
     // Writes text to a file in the temp dir and returns its path (for --check-config tests).
     std::filesystem::path writeFile(const std::string& name, const std::string& text) const;
 
@@ -72,6 +76,7 @@ private:
     std::filesystem::path config_file_;
     std::filesystem::path own_bpffs_root_;  // removed on destruction
     GatewayConfig written_config_;
+    std::vector<std::string> launcher_;
     std::uint16_t port_ = 0;
     std::uint16_t admin_port_ = 0;
     ChildProcess child_;

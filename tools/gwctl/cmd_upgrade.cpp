@@ -173,7 +173,8 @@ bool printVersions(const GlobalOptions& global, std::ostream& out) {
     for (const auto& v : p.value("versions", nlohmann::json::array())) {
         out << "  " << v.value("version", "?") << "  pid " << v.value("pid", 0) << "  " << v.value("phase", "?");
         if (v.contains("slot")) out << "  slot " << v["slot"].get<int>();
-        out << "  connections " << v.value("connections", 0) << "  in flight " << v.value("in_flight", 0);
+        if (v.contains("connections"))
+            out << "  connections " << v.value("connections", 0) << "  in flight " << v.value("in_flight", 0);
         if (v.contains("drain_deadline_ms")) out << "  drain deadline in " << v["drain_deadline_ms"].get<long>() << " ms";
         out << "\n";
     }
