@@ -301,14 +301,7 @@ nlohmann::json UpgradeController::commit() {
         successor_version = successor_->version;
     }
     log::info("upgrade: committed to ", successor_version, "; handing connections over and draining");
-    drain_thread_ = std::thread([this, link] {
-        const bool clean =
-            gateway_.handOffAndDrain([link](int fd, const std::string& listener, const std::string& buffered) {
-                return link->sendConnection(fd, listener, buffered);
-            });
-        log::info(clean ? "upgrade: drained, exiting" : "upgrade: drain deadline reached, exiting");
-        request_exit_();
-    });
+    handOffDrainAndExit(link);
     return okReply("committed: " + gateway_.context().version + " hands its connections to " + successor_version +
                    " and exits when drained");
 }
@@ -334,6 +327,17 @@ nlohmann::json UpgradeController::rollback(const std::string& why, bool tell_suc
     last_upgrade_error_ = why;
     return okReply("rolled back: new connections go to " + gateway_.context().version + " again; pid " +
                    std::to_string(successor_->pid) + " drains and exits");
+}
+
+void UpgradeController::handOffDrainAndExit(std::shared_ptr<PeerLink> link) {
+    drain_thread_ = std::thread([this, link] {
+        const bool clean =
+            gateway_.handOffAndDrain([link](int fd, const std::string& listener, const std::string& buffered) {
+                return link->sendConnection(fd, listener, buffered);
+            });
+        log::info(clean ? "upgrade: drained, exiting" : "upgrade: drain deadline reached, exiting");
+        request_exit_();
+    });
 }
 
 void UpgradeController::adoptFromPeer(Message& message) {
@@ -398,12 +402,7 @@ void UpgradeController::followLoop() {
                           message->payload.value("reason", std::string("no reason given")), "); draining");
                 auto link = predecessor_;
                 if (drain_thread_.joinable()) break;
-                drain_thread_ = std::thread([this, link] {
-                    gateway_.handOffAndDrain([link](int fd, const std::string& listener, const std::string& buffered) {
-                        return link->sendConnection(fd, listener, buffered);
-                    });
-                    request_exit_();
-                });
+                handOffDrainAndExit(link);
                 break;
             }
             case MessageType::AdoptConnection:

@@ -83,6 +83,9 @@ private:
     nlohmann::json commit();
     nlohmann::json rollback(const std::string& why, bool tell_successor);
     void adoptFromPeer(Message& message);
+    // Commit (old side) or rollback (new side): this version hands its connections to `link`'s
+    // peer at their request boundaries, drains the rest, then asks the process to exit.
+    void handOffDrainAndExit(std::shared_ptr<PeerLink> link);
 
     // Successor side.
     void followLoop();
