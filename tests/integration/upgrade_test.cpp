@@ -74,12 +74,15 @@ protected:
         return runCommand(argv, gateway_.dir(), timeout);
     }
 
+    // The control socket's Status reply; an empty object when nobody answers (e.g. in the
+    // instant a committed successor renames its socket into place), so callers poll on.
     nlohmann::json controlStatus() {
         auto fd = control::connectControl(controlSocket());
-        if (!fd) return {};
-        if (!control::sendMessage(fd->get(), control::MessageType::Status, nlohmann::json::object())) return {};
+        if (!fd) return nlohmann::json::object();
+        if (!control::sendMessage(fd->get(), control::MessageType::Status, nlohmann::json::object()))
+            return nlohmann::json::object();
         auto reply = control::receiveMessage(fd->get(), 5s);
-        return reply ? reply->payload : nlohmann::json{};
+        return reply ? reply->payload : nlohmann::json::object();
     }
 
     // Waits until only one version runs (the old one finished draining and exited).

@@ -68,9 +68,7 @@ void Worker::beginDrain() {
                 for (int taken = 0; !ec && taken < 4096; ++taken) {
                     tcp::socket socket = acceptor.socket->accept(ec);
                     if (ec) break;
-                    auto connection = std::make_shared<HttpConnection>(*this, acceptor.listener, std::move(socket));
-                    asio::co_spawn(
-                        io_, [connection = std::move(connection)] { return connection->run(); }, asio::detached);
+                    serve(std::make_shared<HttpConnection>(*this, acceptor.listener, std::move(socket)));
                 }
             }
             acceptor.socket->close(ec);
@@ -96,10 +94,15 @@ void Worker::adopt(std::size_t listener, int fd, std::string already_read) {
             return;
         }
         context_.metrics.recordAdopted(listener);
-        auto connection = std::make_shared<HttpConnection>(*this, listener, std::move(socket), bytes);
-        asio::co_spawn(
-            io_, [connection = std::move(connection)] { return connection->run(); }, asio::detached);
+        serve(std::make_shared<HttpConnection>(*this, listener, std::move(socket), bytes));
     });
+}
+
+void Worker::serve(std::shared_ptr<HttpConnection> connection) {
+    // The lambda (and so the shared_ptr) lives in co_spawn's frame until run() completes;
+    // spawning connection->run() directly would let the connection die before it starts.
+    asio::co_spawn(
+        io_, [connection = std::move(connection)] { return connection->run(); }, asio::detached);
 }
 
 void Worker::stop() {
@@ -125,9 +128,7 @@ awaitable<void> Worker::acceptLoop(Acceptor& acceptor) {
             // Paused, resumed or drained meanwhile. A connection accepted in that instant is
             // still served: dropping it would fail a request.
             if (!ec) {
-                auto connection = std::make_shared<HttpConnection>(*this, acceptor.listener, std::move(socket));
-                asio::co_spawn(
-                    io_, [connection = std::move(connection)] { return connection->run(); }, asio::detached);
+                serve(std::make_shared<HttpConnection>(*this, acceptor.listener, std::move(socket)));
             }
             co_return;
         }
@@ -145,11 +146,7 @@ awaitable<void> Worker::acceptLoop(Acceptor& acceptor) {
             asio::co_spawn(io_, refuseOverLimit(std::move(socket), acceptor.listener), asio::detached);
             continue;
         }
-        auto connection = std::make_shared<HttpConnection>(*this, acceptor.listener, std::move(socket));
-        // The lambda (and so the shared_ptr) lives in co_spawn's frame until run() completes;
-        // spawning connection->run() directly would let the connection die before it starts.
-        asio::co_spawn(
-            io_, [connection = std::move(connection)] { return connection->run(); }, asio::detached);
+        serve(std::make_shared<HttpConnection>(*this, acceptor.listener, std::move(socket)));
     }
 }
 

@@ -70,6 +70,8 @@ private:
     awaitable<void> acceptLoop(Acceptor& acceptor);
     awaitable<void> refuseOverLimit(tcp::socket socket, std::size_t listener);
     void spawnAcceptLoops();
+    // Runs a connection on this worker until it ends (accepted, drained from the queue, or adopted).
+    void serve(std::shared_ptr<HttpConnection> connection);
 
     std::size_t index_;
     ServingContext& context_;

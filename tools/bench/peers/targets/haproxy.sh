@@ -25,17 +25,6 @@ ALL=$D/all-masters          # every master PID we launched (for cleanup)
 
 master() { cat "$PIDF" 2>/dev/null; }
 
-# wait (<=3s) until MASTER has a live worker not in OLD_LIST
-wait_new_worker() {
-  local m=$1 old=" $2 " i=0 w
-  while [ $i -lt 60 ]; do
-    for w in $(children "$m"); do
-      case "$old" in *" $w "*) ;; *) return 0 ;; esac
-    done
-    sleep 0.05; i=$((i + 1))
-  done
-  echo "haproxy: no new worker under master $m" >&2; return 1
-}
 
 launch() {  # extra args...
   $HAPROXY -W -D -f "$CONF" -p "$PIDF" "$@" || return 1
@@ -65,7 +54,7 @@ case "${1:-}" in
       usr2)
         oldw=$(children "$m" | tr '\n' ' ')
         kill -USR2 "$m" || exit 1
-        wait_new_worker "$m" "$oldw" ;;
+        wait_new_worker haproxy "$m" "$oldw" ;;
       *) echo "unknown haproxy reload mode '${2:-}' (modes: sf x usr2)" >&2; exit 2 ;;
     esac ;;
   *) echo "usage: $0 start|stop|port|modes|pids|reload MODE" >&2; exit 2 ;;

@@ -39,3 +39,15 @@ stop_pid() {
   is_ours "$pid" "$name" && kill -KILL "$pid" 2>/dev/null
   wait_dead "$pid" 2
 }
+
+# wait_new_worker NAME MASTER OLD_LIST: wait (<=3s) until MASTER has a live worker not in OLD_LIST.
+wait_new_worker() {
+  local name=$1 m=$2 old=" $3 " i=0 w
+  while [ $i -lt 60 ]; do
+    for w in $(children "$m"); do
+      case "$old" in *" $w "*) ;; *) return 0 ;; esac
+    done
+    sleep 0.05; i=$((i + 1))
+  done
+  echo "$name: no new worker under master $m" >&2; return 1
+}

@@ -15,17 +15,6 @@ ARGS=(-p "$D/" -e "$D/error.log" -c "$CONF")
 
 master() { cat "$PIDF" 2>/dev/null; }
 
-# wait (<=3s) until MASTER has a live worker not in OLD_LIST
-wait_new_worker() {
-  local m=$1 old=" $2 " i=0 w
-  while [ $i -lt 60 ]; do
-    for w in $(children "$m"); do
-      case "$old" in *" $w "*) ;; *) return 0 ;; esac
-    done
-    sleep 0.05; i=$((i + 1))
-  done
-  echo "nginx: no new worker under master $m" >&2; return 1
-}
 
 case "${1:-}" in
   start)
@@ -48,7 +37,7 @@ case "${1:-}" in
     case "${2:-}" in
       hup)
         $NGINX "${ARGS[@]}" -s reload || exit 1
-        wait_new_worker "$m" "$oldw" ;;
+        wait_new_worker nginx "$m" "$oldw" ;;
       upgrade)
         kill -USR2 "$m" || exit 1
         # new master writes nginx.pid, old one is renamed to nginx.pid.oldbin
