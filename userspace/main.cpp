@@ -14,6 +14,7 @@
 #include "admin/admin_server.h"
 #include "common/build_version.h"
 #include "config/config_loader.h"
+#include "control/config_engine.h"
 #include "control/control_server.h"
 #include "control/upgrade_controller.h"
 #include "dataplane/steer_loader.h"
@@ -126,7 +127,15 @@ int serve(ConfigSnapshot config, const Options& options) {
     } else if (auto served = upgrades.serveControlSocket(); !served) {
         return failed(served.error().message);
     }
-    log::info("hotgate ", context.version, " serving (pid ", ::getpid(), ", ", config->workers, " workers, mode ",
+    // Live config changes (gwctl config apply, SIGHUP); socket changes go through `upgrades`.
+    control::ConfigEngine config_engine(**gateway, [&upgrades](const std::string& path) {
+        return upgrades.upgradeToConfig(path, std::chrono::seconds(30));
+    });
+    upgrades.setConfigEngine(&config_engine);
+    std::thread reload;  // SIGHUP's apply: off the signal loop, which must stay responsive
+    std::atomic<bool> reloading{false};
+
+    log::info("hotgate ", context.version(), " serving (pid ", ::getpid(), ", ", config->workers, " workers, mode ",
               (*gateway)->dataplane().mode, predecessor ? ", successor: ready" : "", "), admin on ",
               config->admin.address.toString());
 
@@ -134,21 +143,39 @@ int serve(ConfigSnapshot config, const Options& options) {
     std::function<void(const error_code&, int)> on_signal = [&](const error_code& ec, int signal) {
         if (ec) return;
         if (signal == SIGHUP) {
-            // Reloading the config in place is the config engine's job (not built yet); an
-            // operator's SIGHUP must not kill the gateway meanwhile.
-            log::warn("received SIGHUP: in-place config reload is not supported yet; use gwctl upgrade --config");
+            // Re-read the file this process was started with and apply it like gwctl config apply.
+            if (reloading.exchange(true)) {
+                log::warn("received SIGHUP: a reload is still in progress; ignored");
+            } else {
+                if (reload.joinable()) reload.join();
+                const std::string path = config->source_path;
+                log::info("received SIGHUP: re-reading ", path);
+                reload = std::thread([&config_engine, &reloading, path] {
+                    const auto reply = config_engine.apply(path, "SIGHUP", false);
+                    if (reply.value("ok", false))
+                        log::info("SIGHUP reload: ", reply.value("message", std::string()));
+                    else
+                        log::warn("SIGHUP reload failed: ", reply.value("message", std::string()));
+                    for (const auto& problem : reply.value("problems", nlohmann::json::array()))
+                        log::warn("  ", problem.get<std::string>());
+                    reloading = false;
+                });
+            }
             signals.async_wait(on_signal);
             return;
         }
         log::info("received ", signal == SIGTERM ? "SIGTERM" : "SIGINT", ": draining (at most ",
-                  config->timeouts.drain.count(), "ms)");
+                  context.config()->timeouts.drain.count(), "ms)");
         const bool clean = (*gateway)->drain();
         log::info(clean ? "drained, exiting" : "drain deadline reached, exiting");
         main_io.stop();
     };
     signals.async_wait(on_signal);
     main_io.run();
+    if (reload.joinable()) reload.join();
+    upgrades.setConfigEngine(nullptr);
     upgrades.stop();
+    config_engine.stop();
     (*admin)->stop();
     return 0;
 }

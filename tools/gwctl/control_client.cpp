@@ -5,13 +5,15 @@
 namespace gwctl {
 
 hotgate::Result<hotgate::control::Message> controlRequest(const std::string& socket_path,
-                                                          hotgate::control::MessageType type) {
+                                                          hotgate::control::MessageType type,
+                                                          const nlohmann::json& payload,
+                                                          std::chrono::milliseconds timeout) {
     using namespace hotgate;
     auto fd = control::connectControl(socket_path);
     if (!fd) return fail("no hotgate answers on ", socket_path, ": ", fd.error().message);
-    if (auto sent = control::sendMessage(fd->get(), type, nlohmann::json::object()); !sent)
+    if (auto sent = control::sendMessage(fd->get(), type, payload); !sent)
         return tl::unexpected(sent.error());
-    auto reply = control::receiveMessage(fd->get(), std::chrono::seconds(10));
+    auto reply = control::receiveMessage(fd->get(), timeout);
     if (!reply) return fail("hotgate on ", socket_path, " did not answer: ", reply.error().message);
     return reply;
 }

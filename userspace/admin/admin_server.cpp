@@ -103,7 +103,7 @@ awaitable<void> AdminServer::serve(tcp::socket socket) {
         }
         http::response<http::string_body> response{static_cast<http::status>(reply.status), request.version()};
         response.set(http::field::content_type, reply.content_type);
-        response.set("x-hotgate-version", gateway_.context().version);
+        response.set("x-hotgate-version", gateway_.context().version());
         response.keep_alive(request.keep_alive());
         response.body() = std::move(reply.body);
         response.prepare_payload();
@@ -124,35 +124,35 @@ AdminServer::Reply AdminServer::handle(Gateway& gateway, std::string_view target
         if (!asked.empty() || !asked_pid.empty()) {
             const std::string build = buildVersion();
             const bool version_matches =
-                asked.empty() || asked == context.version || asked == build || asked == context.config->hash;
+                asked.empty() || asked == context.version() || asked == build || asked == context.config()->hash;
             const bool pid_matches = asked_pid.empty() || asked_pid == std::to_string(::getpid());
             if (!version_matches || !pid_matches)
                 return {404, "text/plain",
                         "not " + (asked.empty() ? "pid " + asked_pid : "version " + asked) + " (this is " +
-                            context.version + ", pid " + std::to_string(::getpid()) + ")\n"};
-            return {200, "text/plain", "ok " + context.version + "\n"};
+                            context.version() + ", pid " + std::to_string(::getpid()) + ")\n"};
+            return {200, "text/plain", "ok " + context.version() + "\n"};
         }
         if (gateway.draining()) return {503, "text/plain", "draining\n"};
         return {200, "text/plain", "ok\n"};
     }
     if (path == "/status") {
         nlohmann::json status;
-        status["version"] = context.version;
+        status["version"] = context.version();
         status["build_version"] = buildVersion();
-        status["config_hash"] = context.config->hash;
-        status["config_path"] = context.config->source_path;
+        status["config_hash"] = context.config()->hash;
+        status["config_path"] = context.config()->source_path;
         status["pid"] = ::getpid();
         status["uptime_seconds"] =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - gateway.startedAt()).count();
         status["mode"] = gateway.dataplane().mode;
-        status["bpffs_root"] = context.config->dataplane.bpffs_root;
+        status["bpffs_root"] = context.config()->dataplane.bpffs_root;
         status["xdp_interfaces"] = gateway.dataplane().xdp_interfaces;
         if (!gateway.dataplane().reason.empty()) status["mode_reason"] = gateway.dataplane().reason;
         status["phase"] = gateway.phase();
         if (gateway.dataplane().slot) status["slot"] = *gateway.dataplane().slot;
         status["connections_handed_off"] = context.connections_handed_off.load();
         status["connections_adopted"] = context.connections_adopted.load();
-        status["workers"] = context.config->workers;
+        status["workers"] = context.config()->workers;
         status["active_connections"] = context.open_connections.load();
         status["in_flight_requests"] = context.in_flight_requests.load();
         auto& listeners = status["listeners"] = nlohmann::json::array();

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 namespace hotgate {
 namespace {
 
@@ -13,6 +15,9 @@ std::vector<const T*> sortedByName(const std::vector<T>& items) {
     std::sort(sorted.begin(), sorted.end(), [](const T* a, const T* b) { return a->name < b->name; });
     return sorted;
 }
+
+// Free text (bodies, file names) as a JSON string: one line, whatever it contains.
+std::string quoted(const std::string& text) { return nlohmann::json(text).dump(); }
 
 }  // namespace
 
@@ -27,6 +32,12 @@ const ClusterConfig* Config::findCluster(const std::string& name) const {
     return nullptr;
 }
 
+const RouteConfig* Config::findRoute(const std::string& name) const {
+    for (const auto& route : routes)
+        if (route.name == name) return &route;
+    return nullptr;
+}
+
 std::string canonicalText(const Config& c) {
     std::ostringstream out;
     out << "workers = " << c.workers << "\n";
@@ -37,7 +48,15 @@ std::string canonicalText(const Config& c) {
     std::sort(interfaces.begin(), interfaces.end());
     for (const auto& name : interfaces) out << "dataplane.xdp_interfaces += " << name << "\n";
     // Listeners and clusters are named sets: their order in the file means nothing.
-    for (const auto* l : sortedByName(c.listeners)) out << "listeners[" << l->name << "].address = " << l->address.toString() << "\n";
+    for (const auto* l : sortedByName(c.listeners)) {
+        const std::string p = "listeners[" + l->name + "]";
+        out << p << ".address = " << l->address.toString() << "\n";
+        if (l->tls) {
+            out << p << ".tls.certificate_file = " << quoted(l->tls->certificate_file) << "\n";
+            out << p << ".tls.key_file = " << quoted(l->tls->key_file) << "\n";
+            for (const auto& name : l->tls->sni) out << p << ".tls.sni += " << name << "\n";
+        }
+    }
     out << "limits.max_header_bytes = " << c.limits.max_header_bytes << "\n";
     out << "limits.max_body_bytes = " << c.limits.max_body_bytes << "\n";
     out << "limits.max_connections = " << c.limits.max_connections << "\n";
@@ -56,7 +75,7 @@ std::string canonicalText(const Config& c) {
         out << p << ".match.path = " << r.match.path << "\n";
         if (r.direct_response) {
             out << p << ".direct_response.status = " << r.direct_response->status << "\n";
-            out << p << ".direct_response.body = " << r.direct_response->body.size() << ":" << r.direct_response->body << "\n";
+            out << p << ".direct_response.body = " << quoted(r.direct_response->body) << "\n";
         } else {
             out << p << ".cluster = " << r.cluster << "\n";
         }
@@ -64,11 +83,22 @@ std::string canonicalText(const Config& c) {
     for (const auto* cluster : sortedByName(c.clusters)) {
         const auto& cl = *cluster;
         const std::string p = "clusters[" + cl.name + "]";
-        // Endpoint order matters to round-robin only in phase, not in meaning; keep the file's order
-        // until the config engine defines endpoints as a set.
+        // Endpoints are a set (the loader sorts them): their order is only round-robin phase.
         for (const auto& e : cl.endpoints) out << p << ".endpoints += " << e.toString() << "\n";
         out << p << ".max_idle_per_endpoint = " << cl.max_idle_per_endpoint << "\n";
     }
+    out << "health.enabled = " << (c.health.enabled ? "true" : "false") << "\n";
+    out << "health.spike_threshold = " << c.health.spike_threshold.count() << "us\n";
+    out << "health.spike_p99_factor = " << c.health.spike_p99_factor << "\n";
+    out << "health.spike_floor = " << c.health.spike_floor.count() << "us\n";
+    out << "health.window = " << c.health.window.count() << "ms\n";
+    const auto& e = c.config_engine;
+    out << "config_engine.verification_window = " << e.verification_window.count() << "ms\n";
+    out << "config_engine.max_5xx_ratio_increase = " << e.max_5xx_ratio_increase << "\n";
+    out << "config_engine.p99_factor = " << e.p99_factor << "\n";
+    out << "config_engine.p99_floor = " << e.p99_floor.count() << "ms\n";
+    out << "config_engine.min_requests = " << e.min_requests << "\n";
+    out << "config_engine.history = " << e.history << "\n";
     return out.str();
 }
 

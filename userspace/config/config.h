@@ -24,10 +24,21 @@ struct AdminConfig {
     SocketAddress address{"127.0.0.1", 9901};
 };
 
+// A listener's TLS material. Declared (and pre-checked at apply: the files must be readable)
+// ahead of TLS termination itself, which is a later issue; certificates change in place.
+struct TlsConfig {
+    std::string certificate_file;  // PEM
+    std::string key_file;          // PEM
+    std::vector<std::string> sni;  // server names this certificate answers for; a set (sorted)
+
+    bool operator==(const TlsConfig&) const = default;
+};
+
 // A listener is a named group of per-worker SO_REUSEPORT sockets on one address.
 struct ListenerConfig {
     std::string name;
     SocketAddress address;
+    std::optional<TlsConfig> tls;
 };
 
 struct RouteMatch {
@@ -77,6 +88,27 @@ struct DataplaneConfig {
     std::vector<std::string> xdp_interfaces;
 };
 
+// Health profile (BPF TCP latency spikes; see the health contract). Field names, types and
+// defaults are shared with the health engine: keep them in step.
+struct HealthConfig {
+    bool enabled = true;
+    std::chrono::microseconds spike_threshold{200000};
+    double spike_p99_factor = 4.0;
+    std::chrono::microseconds spike_floor{5000};
+    std::chrono::milliseconds window{60000};
+};
+
+// How the config engine applies a change live (see control/config_engine.h): how long it
+// watches the affected routes after a swap and what counts as "worse" there.
+struct ConfigEngineConfig {
+    std::chrono::milliseconds verification_window{10'000};
+    double max_5xx_ratio_increase = 0.05;  // after - before share of 5xx answers that rolls back
+    double p99_factor = 3.0;               // after p99 > factor x before p99 rolls back (0: off)
+    std::chrono::milliseconds p99_floor{10};  // before p99 counts as at least this (tiny p99s are noise)
+    std::size_t min_requests = 20;         // fewer answers than this in the window: no verdict on them
+    std::size_t history = 10;              // snapshots kept for rollback and `gwctl config history`
+};
+
 struct Config {
     unsigned workers = 1;
     AdminConfig admin;
@@ -86,11 +118,14 @@ struct Config {
     Timeouts timeouts;
     std::vector<RouteConfig> routes;  // in match order
     std::vector<ClusterConfig> clusters;
+    HealthConfig health;
+    ConfigEngineConfig config_engine;
 
     std::string source_path;  // the file it was loaded from
     std::string hash;         // 12 hex digits of SHA-256 over the normalized form (canonicalText)
 
     const ClusterConfig* findCluster(const std::string& name) const;
+    const RouteConfig* findRoute(const std::string& name) const;
 };
 
 using ConfigSnapshot = std::shared_ptr<const Config>;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
+#include <tuple>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -92,6 +94,46 @@ public:
         return value;
     }
 
+    // A plain number (also when quoted: "0.05"), within [min, max].
+    std::optional<double> number(const YAML::Node& node, const std::string& path, double min, double max) {
+        auto text = scalar(node, path);
+        if (!text) return std::nullopt;
+        double value = 0;
+        const auto* end = text->data() + text->size();
+        auto [ptr, ec] = std::from_chars(text->data(), end, value);
+        if (ec != std::errc() || ptr != end || !std::isfinite(value)) {
+            problem(node, path, "must be a number, got '" + *text + "'");
+            return std::nullopt;
+        }
+        if (value < min || value > max) {
+            std::ostringstream range;
+            range << "must be between " << min << " and " << max << ", got " << *text;
+            problem(node, path, range.str());
+            return std::nullopt;
+        }
+        return value;
+    }
+
+    std::optional<bool> boolean(const YAML::Node& node, const std::string& path) {
+        auto text = scalar(node, path);
+        if (!text) return std::nullopt;
+        if (*text == "true" || *text == "yes" || *text == "on") return true;
+        if (*text == "false" || *text == "no" || *text == "off") return false;
+        problem(node, path, "must be true or false, got '" + *text + "'");
+        return std::nullopt;
+    }
+
+    void duration(const YAML::Node& node, const std::string& path, std::chrono::microseconds& out) {
+        std::chrono::milliseconds millis{0};
+        bool set = false;
+        if (node.IsDefined()) {
+            auto before = problems.size();
+            duration(node, path, millis);
+            set = problems.size() == before;
+        }
+        if (set) out = std::chrono::duration_cast<std::chrono::microseconds>(millis);
+    }
+
     void duration(const YAML::Node& node, const std::string& path, std::chrono::milliseconds& out) {
         if (!node.IsDefined()) return;
         auto text = scalar(node, path);
@@ -172,7 +214,8 @@ public:
             problem(root, "", "the config must be a mapping at the top level");
             return;
         }
-        checkKeys(root, "", {"workers", "admin", "dataplane", "listeners", "limits", "timeouts", "routes", "clusters"});
+        checkKeys(root, "", {"workers", "admin", "dataplane", "listeners", "limits", "timeouts", "routes", "clusters",
+                             "health", "config_engine"});
 
         config.workers = std::max(1u, std::thread::hardware_concurrency());
         if (auto node = root["workers"]; node.IsDefined()) {
@@ -221,6 +264,67 @@ public:
         readTimeouts(root["timeouts"], config.timeouts);
         readClusters(root["clusters"], config);
         readRoutes(root["routes"], config);
+        readHealth(root["health"], config.health);
+        readConfigEngine(root["config_engine"], config.config_engine);
+    }
+
+    void readHealth(const YAML::Node& node, HealthConfig& health) {
+        if (!node.IsDefined() || !expectMap(node, "health")) return;
+        checkKeys(node, "health", {"enabled", "spike_threshold", "spike_p99_factor", "spike_floor", "window"});
+        if (node["enabled"].IsDefined())
+            if (auto on = boolean(node["enabled"], "health.enabled")) health.enabled = *on;
+        duration(node["spike_threshold"], "health.spike_threshold", health.spike_threshold);
+        if (node["spike_p99_factor"].IsDefined())
+            if (auto factor = number(node["spike_p99_factor"], "health.spike_p99_factor", 0, 1000))
+                health.spike_p99_factor = *factor;
+        duration(node["spike_floor"], "health.spike_floor", health.spike_floor);
+        duration(node["window"], "health.window", health.window);
+    }
+
+    void readConfigEngine(const YAML::Node& node, ConfigEngineConfig& engine) {
+        if (!node.IsDefined() || !expectMap(node, "config_engine")) return;
+        checkKeys(node, "config_engine",
+                  {"verification_window", "max_5xx_ratio_increase", "p99_factor", "p99_floor", "min_requests", "history"});
+        duration(node["verification_window"], "config_engine.verification_window", engine.verification_window);
+        if (node["max_5xx_ratio_increase"].IsDefined())
+            if (auto ratio = number(node["max_5xx_ratio_increase"], "config_engine.max_5xx_ratio_increase", 0, 1))
+                engine.max_5xx_ratio_increase = *ratio;
+        if (node["p99_factor"].IsDefined())
+            if (auto factor = number(node["p99_factor"], "config_engine.p99_factor", 0, 1000)) engine.p99_factor = *factor;
+        duration(node["p99_floor"], "config_engine.p99_floor", engine.p99_floor);
+        if (node["min_requests"].IsDefined())
+            if (auto n = integer(node["min_requests"], "config_engine.min_requests", 1, 1'000'000)) engine.min_requests = *n;
+        if (node["history"].IsDefined())
+            if (auto n = integer(node["history"], "config_engine.history", 1, 1000)) engine.history = *n;
+    }
+
+    std::optional<TlsConfig> readTls(const YAML::Node& node, const std::string& path) {
+        if (!expectMap(node, path)) return std::nullopt;
+        checkKeys(node, path, {"certificate_file", "key_file", "sni"});
+        TlsConfig tls;
+        bool ok = true;
+        for (auto [key, field] : {std::pair{"certificate_file", &tls.certificate_file}, std::pair{"key_file", &tls.key_file}}) {
+            if (!requirePresent(node, key, path)) {
+                ok = false;
+                continue;
+            }
+            auto file = nonEmptyString(node[key], path + "." + key);
+            if (!file) ok = false;
+            else *field = *file;
+        }
+        if (auto list = node["sni"]; list.IsDefined() && expectSequence(list, path + ".sni")) {
+            for (std::size_t i = 0; i < list.size(); ++i)
+                if (auto name = nonEmptyString(list[i], path + ".sni[" + std::to_string(i) + "]")) {
+                    std::string lower = *name;
+                    std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+                    tls.sni.push_back(lower);
+                }
+            // A set of names: order and repeats mean nothing.
+            std::sort(tls.sni.begin(), tls.sni.end());
+            tls.sni.erase(std::unique(tls.sni.begin(), tls.sni.end()), tls.sni.end());
+        }
+        if (!ok) return std::nullopt;
+        return tls;
     }
 
     void readListeners(const YAML::Node& list, Config& config) {
@@ -236,7 +340,7 @@ public:
             const auto item = list[i];
             std::string path = "listeners[" + std::to_string(i) + "]";
             if (!expectMap(item, path)) continue;
-            checkKeys(item, path, {"name", "address"});
+            checkKeys(item, path, {"name", "address", "tls"});
             ListenerConfig listener;
             if (auto name = requiredName(item, path)) {
                 listener.name = *name;
@@ -249,6 +353,7 @@ public:
                 if (!addresses.insert(a->toString()).second)
                     problem(item["address"], path + ".address", "address " + a->toString() + " is used by another listener");
             }
+            if (item["tls"].IsDefined()) listener.tls = readTls(item["tls"], path + ".tls");
             config.listeners.push_back(std::move(listener));
         }
     }
@@ -290,9 +395,20 @@ public:
             if (requirePresent(item, "endpoints", path) && expectSequence(item["endpoints"], path + ".endpoints")) {
                 const auto endpoints = item["endpoints"];
                 if (endpoints.size() == 0) problem(endpoints, path + ".endpoints", "at least one endpoint is required");
-                for (std::size_t e = 0; e < endpoints.size(); ++e)
-                    if (auto a = address(endpoints[e], path + ".endpoints[" + std::to_string(e) + "]"))
+                std::set<std::string> seen;
+                for (std::size_t e = 0; e < endpoints.size(); ++e) {
+                    const std::string endpoint_path = path + ".endpoints[" + std::to_string(e) + "]";
+                    if (auto a = address(endpoints[e], endpoint_path)) {
+                        if (!seen.insert(a->toString()).second)
+                            problem(endpoints[e], endpoint_path, "duplicate endpoint " + a->toString());
                         cluster.endpoints.push_back(*a);
+                    }
+                }
+                // A set: the order in the file is only the round-robin phase, not meaning.
+                std::sort(cluster.endpoints.begin(), cluster.endpoints.end(),
+                          [](const SocketAddress& a, const SocketAddress& b) {
+                              return std::tie(a.ip, a.port) < std::tie(b.ip, b.port);
+                          });
             }
             if (item["max_idle_per_endpoint"].IsDefined())
                 if (auto n = integer(item["max_idle_per_endpoint"], path + ".max_idle_per_endpoint", 0, 100'000))

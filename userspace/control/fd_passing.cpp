@@ -88,6 +88,10 @@ const char* messageTypeName(std::uint16_t type) {
         case MessageType::Committed: return "Committed";
         case MessageType::Heartbeat: return "Heartbeat";
         case MessageType::Activate: return "Activate";
+        case MessageType::ConfigApply: return "ConfigApply";
+        case MessageType::ConfigRollback: return "ConfigRollback";
+        case MessageType::ConfigHistory: return "ConfigHistory";
+        case MessageType::ConfigDiff: return "ConfigDiff";
     }
     return nullptr;
 }

@@ -28,6 +28,21 @@
 //     -> Rollback {}                         <- Ok {message} | Error {message}
 //   where VersionInfo = {version, pid, slot, phase, connections, in_flight, drain_deadline_ms}.
 //
+//   gwctl config (the config engine, control/config_engine.h), one request and one reply:
+//     -> ConfigApply {path, wait}            <- Ok {message, hash, previous_hash, changes: [Change...],
+//                                                  applies: "in_place"|"new_version"|"none",
+//                                                  verdict?, apply_us}
+//                                             | Error {message, problems: ["file:line: path: msg"...]}
+//          `path` is an absolute path the server reads itself (same machine, same uid); with
+//          wait=true the reply comes after the verification window (verdict: "verified" or
+//          "rolled back: <why>"), else right after the swap.
+//     -> ConfigRollback {}                   <- Ok {message, hash} | Error {message}
+//     -> ConfigHistory {}                    <- Ok {entries: [{hash, time_ms, origin, state, source}...]}
+//     -> ConfigDiff {path}                   <- Ok {running_hash, hash, changes: [Change...]} | Error {...}
+//   where Change = {path, kind: set|added_item|removed_item|added|removed, old?, new?,
+//                   applies: in_place|new_version}.
+//   A request missing a required field is answered Error {message} naming it.
+//
 //   a successor (the new version started by `gwctl upgrade`), one connection kept open until
 //   the old version exits; its loss tells each side that the other is gone:
 //     1. -> Hello {version, pid, config_hash}
@@ -80,6 +95,10 @@ enum class MessageType : std::uint16_t {
     Committed = 26,
     Heartbeat = 27,
     Activate = 28,
+    ConfigApply = 30,
+    ConfigRollback = 31,
+    ConfigHistory = 32,
+    ConfigDiff = 33,
 };
 
 struct FrameHeader {

@@ -1,7 +1,12 @@
 #include "control/upgrade_controller.h"
 
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
+#include <cstring>
+
+#include "control/config_engine.h"
 #include "observability/logging.h"
 #include "proxy/gateway.h"
 
@@ -114,6 +119,12 @@ void UpgradeController::serveConnection(int fd, const ucred& peer) {
         case MessageType::Rollback:
             reply = rollback("requested by gwctl rollback", true);
             break;
+        case MessageType::ConfigApply:
+        case MessageType::ConfigRollback:
+        case MessageType::ConfigHistory:
+        case MessageType::ConfigDiff:
+            reply = configRequest(*message);
+            break;
         case MessageType::Hello: {
             UniqueFd own(::dup(fd));
             if (!own) return;
@@ -163,9 +174,9 @@ void UpgradeController::serveSuccessor(std::shared_ptr<PeerLink> link, const Mes
     const auto& dataplane = gateway_.dataplane();
     const auto& context = gateway_.context();
     auto sent = link->send(MessageType::Handover,
-                           {{"version", context.version},
+                           {{"version", context.version()},
                             {"pid", ::getpid()},
-                            {"config_hash", context.config->hash},
+                            {"config_hash", context.config()->hash},
                             {"mode", dataplane.mode},
                             {"active_slot", dataplane.slot.value_or(0)},
                             {"listeners", listeners}},
@@ -254,6 +265,83 @@ void UpgradeController::serveSuccessor(std::shared_ptr<PeerLink> link, const Mes
     }
 }
 
+nlohmann::json UpgradeController::configRequest(const Message& message) {
+    auto* engine = config_engine_.load();
+    if (!engine) return errorReply("this version has no config engine running (it is a successor not yet in charge)");
+    const auto& p = message.payload;
+    auto requirePath = [&](std::string& path) -> std::optional<nlohmann::json> {
+        if (!p.contains("path") || !p["path"].is_string() || p["path"].get<std::string>().empty())
+            return errorReply(std::string(messageTypeName(static_cast<uint16_t>(message.type))) +
+                              " needs a non-empty string field 'path'");
+        path = p["path"].get<std::string>();
+        if (path[0] != '/') return errorReply("'path' must be absolute (the server reads it), got '" + path + "'");
+        return std::nullopt;
+    };
+    std::string path;
+    switch (message.type) {
+        case MessageType::ConfigApply:
+            if (auto bad = requirePath(path)) return *bad;
+            if (p.contains("wait") && !p["wait"].is_boolean()) return errorReply("'wait' must be true or false");
+            return engine->apply(path, "gwctl", p.value("wait", false));
+        case MessageType::ConfigDiff:
+            if (auto bad = requirePath(path)) return *bad;
+            return engine->diffAgainstRunning(path);
+        case MessageType::ConfigRollback: return engine->rollback("requested by gwctl config rollback");
+        default: return engine->history();
+    }
+}
+
+Result<std::string> UpgradeController::upgradeToConfig(const std::string& config_path,
+                                                       std::chrono::milliseconds ready_timeout) {
+    {
+        std::lock_guard lock(mutex_);
+        if (successor_ || state_ != UpgradeState::None)
+            return fail("an upgrade is already in progress (", stateName(static_cast<int>(state_)), ")");
+    }
+    char self[4096];
+    const ssize_t length = ::readlink("/proc/self/exe", self, sizeof self - 1);
+    if (length <= 0) return sysError(errno, "readlink /proc/self/exe");
+    self[length] = '\0';
+    const pid_t child = ::fork();
+    if (child < 0) return sysError(errno, "fork for the new version");
+    if (child == 0) {
+        ::setsid();  // not killed by signals aimed at this process group
+        ::execl(self, self, "--config", config_path.c_str(), "--control-socket", control_path_.c_str(),
+                "--upgrade-from", control_path_.c_str(), static_cast<char*>(nullptr));
+        std::fprintf(stderr, "exec %s: %s\n", self, std::strerror(errno));
+        ::_exit(127);
+    }
+    log::info("config: started ", self, " (pid ", child, ") with ", config_path, " as the new version");
+    const auto deadline = std::chrono::steady_clock::now() + ready_timeout;
+    for (;;) {
+        int status = 0;
+        if (::waitpid(child, &status, WNOHANG) == child) {
+            std::this_thread::sleep_for(100ms);  // its Failed message (the reason) may still be on the way
+            std::lock_guard lock(mutex_);
+            return fail("the new version (pid ", child, ") exited before it was ready",
+                        last_upgrade_error_.empty() ? std::string() : ": " + last_upgrade_error_);
+        }
+        {
+            std::lock_guard lock(mutex_);
+            if (successor_ && successor_->pid == child && state_ == UpgradeState::Ready) break;
+        }
+        if (std::chrono::steady_clock::now() > deadline) {
+            ::kill(child, SIGTERM);
+            return fail("the new version (pid ", child, ") was not ready within ", ready_timeout.count(), "ms; stopped it");
+        }
+        std::this_thread::sleep_for(20ms);
+    }
+    auto cut = cutover();
+    if (!cut.value("ok", false)) {
+        ::kill(child, SIGTERM);
+        return fail(cut.value("message", std::string("cutover failed")));
+    }
+    auto committed = commit();
+    if (!committed.value("ok", false)) return fail(committed.value("message", std::string("commit failed")));
+    return "pid " + std::to_string(child) + " serves the new config; " + cut.value("message", std::string()) +
+           ", and this version hands its connections over and exits";
+}
+
 nlohmann::json UpgradeController::cutover() {
     std::lock_guard lock(mutex_);
     if (state_ != UpgradeState::Ready || !successor_)
@@ -293,7 +381,7 @@ nlohmann::json UpgradeController::commit() {
                               stateName(static_cast<int>(state_)) + ")" +
                               (last_upgrade_error_.empty() ? "" : "; last problem: " + last_upgrade_error_));
         if (auto sent = successor_->link->send(MessageType::Committed,
-                                               {{"drain_ms", gateway_.context().config->timeouts.drain.count()}});
+                                               {{"drain_ms", gateway_.context().config()->timeouts.drain.count()}});
             !sent)
             return errorReply("commit failed, nothing changed: successor unreachable: " + sent.error().message);
         state_ = UpgradeState::Committing;
@@ -302,7 +390,7 @@ nlohmann::json UpgradeController::commit() {
     }
     log::info("upgrade: committed to ", successor_version, "; handing connections over and draining");
     handOffDrainAndExit(link);
-    return okReply("committed: " + gateway_.context().version + " hands its connections to " + successor_version +
+    return okReply("committed: " + gateway_.context().version() + " hands its connections to " + successor_version +
                    " and exits when drained");
 }
 
@@ -325,7 +413,7 @@ nlohmann::json UpgradeController::rollback(const std::string& why, bool tell_suc
     // The successor stays known until its link closes: it hands its connections back meanwhile.
     state_ = UpgradeState::None;
     last_upgrade_error_ = why;
-    return okReply("rolled back: new connections go to " + gateway_.context().version + " again; pid " +
+    return okReply("rolled back: new connections go to " + gateway_.context().version() + " again; pid " +
                    std::to_string(successor_->pid) + " drains and exits");
 }
 
@@ -444,11 +532,11 @@ void UpgradeController::becomeOwner(const std::string& why) {
 
 nlohmann::json UpgradeController::selfInfo() const {
     const auto& context = gateway_.context();
-    nlohmann::json info{{"version", context.version},
+    nlohmann::json info{{"version", context.version()},
                         {"pid", ::getpid()},
                         {"phase", gateway_.phase()},
                         {"mode", gateway_.dataplane().mode},
-                        {"config_path", context.config->source_path},
+                        {"config_path", context.config()->source_path},
                         {"connections", context.open_connections.load()},
                         {"in_flight", context.in_flight_requests.load()},
                         {"connections_handed_off", context.connections_handed_off.load()},

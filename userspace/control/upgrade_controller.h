@@ -30,6 +30,8 @@ class Gateway;
 
 namespace hotgate::control {
 
+class ConfigEngine;
+
 // What a successor learns from its predecessor's Handover.
 struct Handover {
     int pid = 0;
@@ -62,6 +64,15 @@ public:
     // For Status replies and gwctl: this version and, if any, its successor.
     nlohmann::json status();
 
+    // The config engine's answer to a change that needs new sockets or workers: starts this
+    // same binary with `config_path` as the successor, waits until it is ready, cuts over and
+    // commits (this process then hands its connections over and exits). Fails, with the
+    // successor's reason, leaving this version serving, if any step fails before cutover.
+    Result<std::string> upgradeToConfig(const std::string& config_path, std::chrono::milliseconds ready_timeout);
+
+    // Where config messages (ConfigApply, ...) go; without one they are refused.
+    void setConfigEngine(ConfigEngine* engine) { config_engine_ = engine; }
+
     void stop();
 
 private:
@@ -79,6 +90,7 @@ private:
     // Running-version side.
     void serveConnection(int fd, const ucred& peer);
     void serveSuccessor(std::shared_ptr<PeerLink> link, const Message& hello);
+    nlohmann::json configRequest(const Message& message);
     nlohmann::json cutover();
     nlohmann::json commit();
     nlohmann::json rollback(const std::string& why, bool tell_successor);
@@ -98,6 +110,7 @@ private:
     std::string control_path_;
     std::function<void()> request_exit_;
     std::unique_ptr<ControlServer> server_;
+    std::atomic<ConfigEngine*> config_engine_{nullptr};
 
     std::mutex mutex_;
     UpgradeState state_ = UpgradeState::None;

@@ -63,20 +63,26 @@ Metrics::Metrics(const std::string& version, const Config& config)
                       .Labels(base)
                       .Register(*registry_);
 
-    static const std::array<std::string, 5> kClasses{"1xx", "2xx", "3xx", "4xx", "5xx"};
+    requests_ = &requests;
+    durations_ = &durations;
+    connect_errors_ = &connect_errors;
+    timeouts_ = &timeouts;
+    config_applies_ = &prometheus::BuildCounter()
+                           .Name("hotgate_config_applies_total")
+                           .Help("Config changes by result: applied, rejected, verified, rolled_back, "
+                                 "manual_rollback, upgraded, failed")
+                           .Labels(base)
+                           .Register(*registry_);
+    config_info_ = &prometheus::BuildGauge()
+                        .Name("hotgate_config_info")
+                        .Help("1, labelled with the hash of the config this process serves now")
+                        .Labels(base)
+                        .Register(*registry_);
+    for (const char* result : {"applied", "rejected", "verified", "rolled_back", "manual_rollback"})
+        config_applies_->Add({{"result", result}});
+
     for (const auto& listener : config.listeners) {
         ListenerSeries series;
-        std::vector<std::string> route_names;
-        for (const auto& route : config.routes) route_names.push_back(route.name);
-        route_names.push_back("none");
-        for (const auto& route : route_names) {
-            RouteSeries rs;
-            for (std::size_t c = 0; c < kClasses.size(); ++c)
-                rs.by_status_class[c] =
-                    &requests.Add({{"listener", listener.name}, {"route", route}, {"status_class", kClasses[c]}});
-            rs.duration = &durations.Add({{"listener", listener.name}, {"route", route}}, kLatencyBuckets);
-            series.routes.push_back(rs);
-        }
         series.active = &active.Add({{"listener", listener.name}});
         series.handed_off = &moved.Add({{"listener", listener.name}, {"direction", "handed_off"}});
         series.adopted = &moved.Add({{"listener", listener.name}, {"direction", "adopted"}});
@@ -85,18 +91,42 @@ Metrics::Metrics(const std::string& version, const Config& config)
                 {{"listener", listener.name}, {"reason", rejectReasonLabel(static_cast<RejectReason>(r))}});
         listeners_.push_back(std::move(series));
     }
-    for (const auto& cluster : config.clusters) {
-        ClusterSeries cs;
-        cs.connect_errors = &connect_errors.Add({{"cluster", cluster.name}});
-        cs.connect_timeouts = &timeouts.Add({{"cluster", cluster.name}, {"phase", "connect"}});
-        cs.response_timeouts = &timeouts.Add({{"cluster", cluster.name}, {"phase", "response"}});
-        clusters_.push_back(cs);
-    }
+    setConfigHash(config.hash);
 }
 
-void Metrics::recordRequest(std::size_t listener, std::optional<std::size_t> route, unsigned status, double seconds) {
-    auto& series = listeners_[listener];
-    auto& rs = series.routes[route.value_or(series.routes.size() - 1)];
+std::shared_ptr<const Metrics::SnapshotSeries> Metrics::seriesFor(const Config& config) {
+    static const std::array<std::string, 5> kClasses{"1xx", "2xx", "3xx", "4xx", "5xx"};
+    std::lock_guard lock(config_mutex_);
+    auto out = std::make_shared<SnapshotSeries>();
+    std::vector<std::string> route_names;
+    for (const auto& route : config.routes) route_names.push_back(route.name);
+    route_names.push_back("none");
+    for (const auto& listener : config.listeners) {
+        std::vector<RouteSeries> routes;
+        for (const auto& route : route_names) {
+            RouteSeries rs;
+            for (std::size_t c = 0; c < kClasses.size(); ++c)
+                rs.by_status_class[c] =
+                    &requests_->Add({{"listener", listener.name}, {"route", route}, {"status_class", kClasses[c]}});
+            rs.duration = &durations_->Add({{"listener", listener.name}, {"route", route}}, kLatencyBuckets);
+            routes.push_back(rs);
+        }
+        out->routes.push_back(std::move(routes));
+    }
+    for (const auto& cluster : config.clusters) {
+        ClusterSeries cs;
+        cs.connect_errors = &connect_errors_->Add({{"cluster", cluster.name}});
+        cs.connect_timeouts = &timeouts_->Add({{"cluster", cluster.name}, {"phase", "connect"}});
+        cs.response_timeouts = &timeouts_->Add({{"cluster", cluster.name}, {"phase", "response"}});
+        out->clusters.push_back(cs);
+    }
+    return out;
+}
+
+void Metrics::recordRequest(const SnapshotSeries& series, std::size_t listener, std::optional<std::size_t> route,
+                            unsigned status, double seconds) {
+    const auto& routes = series.routes[listener];
+    auto& rs = routes[route.value_or(routes.size() - 1)];
     const std::size_t status_class = std::min<std::size_t>(4, status >= 100 ? status / 100 - 1 : 4);
     rs.by_status_class[status_class]->Increment();
     rs.duration->Observe(seconds);
@@ -106,11 +136,17 @@ void Metrics::recordRejected(std::size_t listener, RejectReason reason) {
     listeners_[listener].rejected[static_cast<std::size_t>(reason)]->Increment();
 }
 
-void Metrics::recordUpstreamConnectError(std::size_t cluster) { clusters_[cluster].connect_errors->Increment(); }
+void Metrics::recordUpstreamTimeout(const ClusterSeries& cluster, UpstreamPhase phase) {
+    (phase == UpstreamPhase::Connect ? cluster.connect_timeouts : cluster.response_timeouts)->Increment();
+}
 
-void Metrics::recordUpstreamTimeout(std::size_t cluster, UpstreamPhase phase) {
-    (phase == UpstreamPhase::Connect ? clusters_[cluster].connect_timeouts : clusters_[cluster].response_timeouts)
-        ->Increment();
+void Metrics::recordConfigApply(const std::string& result) { config_applies_->Add({{"result", result}}).Increment(); }
+
+void Metrics::setConfigHash(const std::string& hash) {
+    std::lock_guard lock(config_mutex_);
+    if (config_info_series_) config_info_->Remove(config_info_series_);
+    config_info_series_ = &config_info_->Add({{"hash", hash}});
+    config_info_series_->Set(1);
 }
 
 std::string Metrics::serialize() const {

@@ -1,11 +1,15 @@
 // Metrics: the gateway's Prometheus families, every series labelled with this process's version
 // (`<build>/<config-hash>`), so two versions side by side during a cutover are told apart.
-// Series are created up front for every listener, route and cluster of the config, so the
-// request path only increments counters (no label lookups, no locks but the histogram's own).
+// Series are created up front for every listener, route and cluster of a config snapshot
+// (seriesFor(), again for each snapshot the config engine swaps in), so the request path only
+// increments counters (no label lookups, no locks but the histogram's own). The `version`
+// label stays the process's start version (its identity during an upgrade); the config the
+// process serves now is hotgate_config_info{hash}.
 #pragma once
 
 #include <array>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,16 +28,42 @@ enum class UpstreamPhase { Connect, Response };
 
 class Metrics {
 public:
+    struct RouteSeries {
+        std::array<prometheus::Counter*, 5> by_status_class{};  // 1xx..5xx
+        prometheus::Histogram* duration = nullptr;
+    };
+    struct ClusterSeries {
+        prometheus::Counter* connect_errors = nullptr;
+        prometheus::Counter* connect_timeouts = nullptr;
+        prometheus::Counter* response_timeouts = nullptr;
+    };
+    // The series of one config snapshot, by its indexes.
+    struct SnapshotSeries {
+        std::vector<std::vector<RouteSeries>> routes;  // [listener][route], then one for "none"
+        std::vector<ClusterSeries> clusters;           // config.clusters order
+    };
+
     Metrics(const std::string& version, const Config& config);
     Metrics(const Metrics&) = delete;
     Metrics& operator=(const Metrics&) = delete;
 
+    // The series for `config`'s listeners, routes and clusters (existing ones are reused: a
+    // route that stays keeps counting). Thread-safe; not for the request path.
+    std::shared_ptr<const SnapshotSeries> seriesFor(const Config& config);
+
     // One finished request on `listener` (index into config.listeners), answered by `route`
-    // (index into config.routes; nullopt when none matched or the request was refused first).
-    void recordRequest(std::size_t listener, std::optional<std::size_t> route, unsigned status, double seconds);
+    // (index into config.routes of the snapshot `series` belongs to; nullopt when none matched
+    // or the request was refused first).
+    static void recordRequest(const SnapshotSeries& series, std::size_t listener, std::optional<std::size_t> route,
+                              unsigned status, double seconds);
     void recordRejected(std::size_t listener, RejectReason reason);
-    void recordUpstreamConnectError(std::size_t cluster);
-    void recordUpstreamTimeout(std::size_t cluster, UpstreamPhase phase);
+    static void recordUpstreamConnectError(const ClusterSeries& cluster) { cluster.connect_errors->Increment(); }
+    static void recordUpstreamTimeout(const ClusterSeries& cluster, UpstreamPhase phase);
+
+    // Config engine: one apply, verification or rollback by its result ("applied", "rejected",
+    // "verified", "rolled_back", ...), and the hash of the config served now.
+    void recordConfigApply(const std::string& result);
+    void setConfigHash(const std::string& hash);
     // A keep-alive connection given to the other version at an upgrade, or taken from it.
     void recordHandedOff(std::size_t listener) { listeners_[listener].handed_off->Increment(); }
     void recordAdopted(std::size_t listener) { listeners_[listener].adopted->Increment(); }
@@ -45,26 +75,22 @@ public:
     std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
 private:
-    struct RouteSeries {
-        std::array<prometheus::Counter*, 5> by_status_class{};  // 1xx..5xx
-        prometheus::Histogram* duration = nullptr;
-    };
     struct ListenerSeries {
-        std::vector<RouteSeries> routes;  // config.routes order, then one for "none"
         prometheus::Gauge* active = nullptr;
         prometheus::Counter* handed_off = nullptr;
         prometheus::Counter* adopted = nullptr;
         std::array<prometheus::Counter*, static_cast<std::size_t>(RejectReason::kCount)> rejected{};
     };
-    struct ClusterSeries {
-        prometheus::Counter* connect_errors = nullptr;
-        prometheus::Counter* connect_timeouts = nullptr;
-        prometheus::Counter* response_timeouts = nullptr;
-    };
-
     std::shared_ptr<prometheus::Registry> registry_;
     std::vector<ListenerSeries> listeners_;
-    std::vector<ClusterSeries> clusters_;
+    prometheus::Family<prometheus::Counter>* requests_ = nullptr;
+    prometheus::Family<prometheus::Histogram>* durations_ = nullptr;
+    prometheus::Family<prometheus::Counter>* connect_errors_ = nullptr;
+    prometheus::Family<prometheus::Counter>* timeouts_ = nullptr;
+    prometheus::Family<prometheus::Counter>* config_applies_ = nullptr;
+    prometheus::Family<prometheus::Gauge>* config_info_ = nullptr;
+    std::mutex config_mutex_;  // guards config_info_series_ and series creation
+    prometheus::Gauge* config_info_series_ = nullptr;
 };
 
 }  // namespace hotgate

@@ -15,7 +15,7 @@ Result<std::unique_ptr<Gateway>> Gateway::start(ConfigSnapshot config, std::stri
     std::unique_ptr<Gateway> gateway(new Gateway());
     const std::string version = build_version + "/" + config->hash;
     gateway->metrics_ = std::make_unique<Metrics>(version, *config);
-    gateway->context_ = std::make_unique<ServingContext>(config, version, *gateway->metrics_);
+    gateway->context_ = std::make_unique<ServingContext>(config, build_version, *gateway->metrics_);
     const unsigned workers = config->workers;
     std::vector<std::vector<ListeningSocket>> per_worker(workers);
 
@@ -32,7 +32,9 @@ Result<std::unique_ptr<Gateway>> Gateway::start(ConfigSnapshot config, std::stri
             // Spread the inherited sockets over our workers; with more workers than sockets,
             // several workers accept on duplicates of one socket.
             for (unsigned w = 0; w < std::max<std::size_t>(workers, fds.size()); ++w) {
-                UniqueFd fd(w < fds.size() ? fds[w].release() : ::dup(fds[w % fds.size()].get()));
+                // Duplicates, never the originals: with more workers than sockets a later worker
+                // duplicates an earlier one's socket (the originals close with the plan).
+                UniqueFd fd(::dup(fds[w % fds.size()].get()));
                 if (!fd) return sysError(errno, "listener ", listener.name, ": dup inherited socket");
                 per_worker[w % workers].push_back({l, std::move(fd)});
             }
@@ -66,7 +68,8 @@ Result<std::unique_ptr<Gateway>> Gateway::start(ConfigSnapshot config, std::stri
 }
 
 void Gateway::setUpSteering(std::vector<ListenerGroup>& groups, std::uint32_t slot, bool activate) {
-    const Config& config = *context_->config;
+    const auto config_snapshot = context_->config();
+    const Config& config = *config_snapshot;
     if (!config.dataplane.steering) {
         dataplane_.reason = "BPF steering turned off in the config (dataplane.steering: off)";
         log::info("BPF steering off by config: listener-fd-takeover mode");
@@ -101,7 +104,8 @@ void Gateway::setUpSteering(std::vector<ListenerGroup>& groups, std::uint32_t sl
 }
 
 Result<void> Gateway::setUpFront() {
-    const auto& config = context_->config->dataplane;
+    const auto config_snapshot = context_->config();
+    const auto& config = config_snapshot->dataplane;
     if (config.xdp_interfaces.empty()) return {};
     auto front = dataplane::FrontLoader::load(config.bpffs_root);
     if (!front) return fail("XDP front: ", front.error().message);
@@ -127,7 +131,7 @@ std::optional<std::chrono::steady_clock::time_point> Gateway::drainDeadline() co
 }
 
 bool Gateway::waitForConnectionsToEnd() {
-    const auto deadline = std::chrono::steady_clock::now() + context_->config->timeouts.drain;
+    const auto deadline = std::chrono::steady_clock::now() + context_->config()->timeouts.drain;
     {
         std::lock_guard lock(phase_mutex_);
         drain_deadline_ = deadline;
@@ -151,6 +155,12 @@ bool Gateway::handOffAndDrain(ConnectionHandOff hand_off) {
     context_->drain_mode.store(DrainMode::HandOff);
     for (auto& worker : workers_) worker->beginDrain();
     return waitForConnectionsToEnd();
+}
+
+ServingSnapshotPtr Gateway::publishConfig(ConfigSnapshot config) {
+    auto published = context_->publish(std::move(config));
+    for (auto& worker : workers_) worker->snapshotPublished();
+    return published;
 }
 
 void Gateway::setPhase(std::string phase) {
@@ -184,7 +194,8 @@ Result<void> Gateway::steerTo(std::uint32_t slot) {
 }
 
 Result<void> Gateway::adopt(const std::string& listener, UniqueFd fd, std::string already_read) {
-    const auto& listeners = context_->config->listeners;
+    const auto config_snapshot = context_->config();
+    const auto& listeners = config_snapshot->listeners;
     for (std::size_t l = 0; l < listeners.size(); ++l) {
         if (listeners[l].name != listener) continue;
         auto& worker = *workers_[next_adopter_++ % workers_.size()];
@@ -196,7 +207,8 @@ Result<void> Gateway::adopt(const std::string& listener, UniqueFd fd, std::strin
 
 std::vector<std::pair<std::string, std::vector<int>>> Gateway::handoverFds() const {
     std::vector<std::pair<std::string, std::vector<int>>> out;
-    const auto& listeners = context_->config->listeners;
+    const auto config_snapshot = context_->config();
+    const auto& listeners = config_snapshot->listeners;
     for (std::size_t l = 0; l < listeners.size(); ++l) {
         std::vector<int> fds;
         if (!steering_.empty()) {

@@ -86,6 +86,10 @@ public:
     // mode the listening fds; in BPF mode [program, sockarray, slot map, control map, stats].
     std::vector<std::pair<std::string, std::vector<int>>> handoverFds() const;
 
+    // Config engine: serve `config` from the next request on, on every worker at once. Only
+    // for changes that apply in place (same listeners, workers, admin and data plane).
+    ServingSnapshotPtr publishConfig(ConfigSnapshot config);
+
     const ServingContext& context() const { return *context_; }
     ServingContext& context() { return *context_; }
     Metrics& metrics() { return *metrics_; }

@@ -73,7 +73,8 @@ HttpConnection::HttpConnection(Worker& worker, std::size_t listener, tcp::socket
       context_(worker.context()),
       listener_(listener),
       client_(std::move(socket)),
-      deadline_(client_.get_executor()) {
+      deadline_(client_.get_executor()),
+      snapshot_(context_.current()) {
     error_code ec;
     const auto remote = client_.remote_endpoint(ec);
     client_ip_ = ec ? std::string("unknown") : remote.address().to_string();
@@ -110,7 +111,7 @@ void HttpConnection::handOffAtBoundary() {
 bool HttpConnection::handOff() {
     const auto bytes = bufferView(buffer_);
     const std::string buffered(bytes);
-    const std::string& listener = context_.config->listeners[listener_].name;
+    const std::string listener = snapshot_->config->listeners[listener_].name;
     error_code ec;
     const int fd = client_.release(ec);
     if (ec) return false;
@@ -154,6 +155,8 @@ awaitable<void> HttpConnection::run() {
         if (read != HeaderRead::Complete) break;  // closed, idle, drained or failed: nothing to answer
 
         phase_ = Phase::Serving;
+        // The request's snapshot, from here to its last byte (see ServingSnapshot).
+        snapshot_ = context_.current();
         request_started_ = std::chrono::steady_clock::now();
         context_.in_flight_requests.fetch_add(1, std::memory_order_relaxed);
         request_counted_ = true;
@@ -169,7 +172,7 @@ awaitable<void> HttpConnection::run() {
 }
 
 awaitable<HttpConnection::HeaderRead> HttpConnection::readHeaderBlock(bool first_request, std::size_t& header_end) {
-    const Config& config = *context_.config;
+    const Config& config = *snapshot_->config;
     const std::size_t max_header = config.limits.max_header_bytes;
     // A new connection must deliver its first header within header_read (slow-loris); a
     // keep-alive connection may wait `idle` for the next request to begin.
@@ -212,7 +215,7 @@ awaitable<HttpConnection::HeaderRead> HttpConnection::readHeaderBlock(bool first
 }
 
 awaitable<HttpConnection::Next> HttpConnection::serveRequest(std::size_t header_end) {
-    const Config& config = *context_.config;
+    const Config& config = *snapshot_->config;
     const auto header_block = bufferView(buffer_).substr(0, header_end);
     if (auto problem = framingProblemInHeaderBytes(header_block)) {
         const Next next = co_await reject(RejectReason::BadRequest, 400, *problem);
@@ -250,7 +253,7 @@ awaitable<HttpConnection::Next> HttpConnection::serveRequest(std::size_t header_
     }
 
     const bool keep_alive = shouldKeepAlive(request.keep_alive());
-    const auto route = context_.router.match(request[http::field::host], request.target());
+    const auto route = snapshot_->router.match(request[http::field::host], request.target());
     if (!route) {
         // Unread body bytes would be taken for the next request: close when there are any.
         {
@@ -286,7 +289,7 @@ awaitable<std::size_t> HttpConnection::readBodyPiece(RequestParser& parser, char
     auto& body = parser.get().body();
     body.data = data;
     body.size = capacity;
-    deadline_.arm(context_.config->timeouts.idle, client_);
+    deadline_.arm(snapshot_->config->timeouts.idle, client_);
     co_await http::async_read_some(client_, buffer_, parser, withError(ec));
     deadline_.disarm();
     if (ec == http::error::need_buffer) ec = {};
@@ -306,7 +309,7 @@ awaitable<HttpConnection::Next> HttpConnection::answerDirect(RequestParser& pars
             co_return next;
         }
     }
-    const auto& direct = *context_.config->routes[route].direct_response;
+    const auto& direct = *snapshot_->config->routes[route].direct_response;
     const bool ok = co_await writeSimple(direct.status, direct.body, keep_alive);
     finishRequest(route, direct.status);
     co_return ok && keep_alive ? Next::KeepAlive : Next::Close;
@@ -314,8 +317,10 @@ awaitable<HttpConnection::Next> HttpConnection::answerDirect(RequestParser& pars
 
 awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& parser, std::size_t route,
                                                                bool keep_alive) {
-    const Config& config = *context_.config;
-    UpstreamPool& pool = worker_.pool(*context_.route_cluster[route]);
+    const Config& config = *snapshot_->config;
+    // Held to the end of the request: its snapshot's pools, even if a newer snapshot comes meanwhile.
+    const auto pools = worker_.pools(*snapshot_);
+    UpstreamPool& pool = *pools->clusters[*snapshot_->route_cluster[route]];
     auto& request = parser.get();
     const bool upgrade = beast::websocket::is_upgrade(request);
     const bool head = request.method() == http::verb::head;
@@ -415,7 +420,7 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
                 upstream_deadline.disarm();
             }
             if (upstream_deadline.expired()) {
-                context_.metrics.recordUpstreamTimeout(pool.clusterIndex(), UpstreamPhase::Response);
+                pool.recordTimeout(UpstreamPhase::Response);
                 {
                     const Next next = co_await answerError(route, 504, "upstream response timeout", false);
                     co_return next;
@@ -424,7 +429,7 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
         }
         if (ec) {
             if (upstream_deadline.expired()) {
-                context_.metrics.recordUpstreamTimeout(pool.clusterIndex(), UpstreamPhase::Response);
+                pool.recordTimeout(UpstreamPhase::Response);
                 {
                     const Next next = co_await answerError(route, 504, "upstream response timeout", false);
                     co_return next;
@@ -453,7 +458,7 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
     if (status == 101 && upgrade) {
         eraseHopByHop(response, true);
         response.set(http::field::connection, "Upgrade");
-        response.set("x-hotgate-version", context_.version);
+        response.set("x-hotgate-version", snapshot_->version);
         http::response_serializer<http::buffer_body> serializer{response};
         error_code ec;
         co_await http::async_write_header(client_, serializer, withError(ec));
@@ -471,7 +476,7 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
     }
 
     eraseHopByHop(response, false);
-    response.set("x-hotgate-version", context_.version);
+    response.set("x-hotgate-version", snapshot_->version);
     const bool has_body = !head && status != 204 && status != 304;
     const bool delimited = response.chunked() || response_parser->content_length() || !has_body;
     bool client_keep_alive = keep_alive;
@@ -520,7 +525,7 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
             if (read_ec) {
                 upstream_ok = false;
                 if (upstream_deadline.expired())
-                    context_.metrics.recordUpstreamTimeout(pool.clusterIndex(), UpstreamPhase::Response);
+                    pool.recordTimeout(UpstreamPhase::Response);
                 log::debug("upstream body read failed on ", pool.clusterName(), ": ", read_ec.message());
                 ec = read_ec;  // the client sees a truncated response: closing is the only honest signal
                 break;
@@ -541,7 +546,7 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
     }
     finishRequest(route, status);
     if (upstream_ok && upstream_keep_alive && response_parser->is_done() && delimited)
-        pool.release(std::move(upstream));
+        UpstreamPool::release(std::move(upstream));
     if (ec) co_return Next::Close;
     co_return client_keep_alive ? Next::KeepAlive : Next::Close;
 }
@@ -549,13 +554,13 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
 awaitable<bool> HttpConnection::writeSimple(unsigned status, std::string body, bool keep_alive) {
     http::response<http::string_body> response{static_cast<http::status>(status), 11};
     response.set(http::field::content_type, "text/plain");
-    response.set("x-hotgate-version", context_.version);
+    response.set("x-hotgate-version", snapshot_->version);
     response.body() = std::move(body);
     // Decided now, not when the request arrived: a drain that began meanwhile closes it.
     response.keep_alive(shouldKeepAlive(keep_alive));
     response.prepare_payload();
     error_code ec;
-    deadline_.arm(context_.config->timeouts.idle, client_);
+    deadline_.arm(snapshot_->config->timeouts.idle, client_);
     co_await http::async_write(client_, response, withError(ec));
     deadline_.disarm();
     co_return !ec;
@@ -590,7 +595,8 @@ void HttpConnection::finishRequest(std::optional<std::size_t> route, unsigned st
     const auto started = request_started_ == std::chrono::steady_clock::time_point{} ? std::chrono::steady_clock::now()
                                                                                      : request_started_;
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    context_.metrics.recordRequest(listener_, route, status, seconds);
+    Metrics::recordRequest(*snapshot_->series, listener_, route, status, seconds);
+    if (route) snapshot_->route_stats[*route]->record(status, std::chrono::microseconds(static_cast<std::int64_t>(seconds * 1e6)));
 }
 
 }  // namespace hotgate

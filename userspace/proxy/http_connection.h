@@ -77,6 +77,7 @@ private:
     std::string client_ip_;
     beast::flat_buffer buffer_;  // bytes read from the client and not yet consumed
     Deadline deadline_;
+    ServingSnapshotPtr snapshot_;  // the current request's (between requests: the last one's)
     Phase phase_ = Phase::WaitingForRequest;
     bool closing_ = false;
     bool hand_off_requested_ = false;

@@ -1,15 +1,19 @@
-// ServingContext: what every worker and connection of one gateway process shares: the config
-// snapshot and its router, metrics, the version string, and process-wide counters.
+// ServingContext: what every worker and connection of one gateway process shares: the current
+// config snapshot (swapped atomically by the config engine) with its router, metrics, the
+// version string, and process-wide counters.
 #pragma once
 
 #include <atomic>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "config/config.h"
 #include "observability/metrics.h"
+#include "proxy/route_stats.h"
 #include "proxy/router.h"
 
 namespace hotgate {
@@ -25,23 +29,62 @@ enum class DrainMode {
 // it). Returns false when it could not; the caller then closes the fd. Called on worker threads.
 using ConnectionHandOff = std::function<bool(int fd, const std::string& listener, const std::string& buffered)>;
 
-struct ServingContext {
-    ServingContext(ConfigSnapshot snapshot, std::string version_label, Metrics& metrics_registry)
-        : config(snapshot), router(snapshot), metrics(metrics_registry), version(std::move(version_label)) {
+// Everything a request needs from one config snapshot, built once per snapshot. A request
+// loads the current one when its header is complete and keeps it to its last byte, so no
+// request ever sees half of a config change.
+struct ServingSnapshot {
+    ServingSnapshot(ConfigSnapshot snapshot, std::uint64_t snapshot_generation, const std::string& build_version,
+                    Metrics& metrics, RouteStatsRegistry& stats)
+        : config(snapshot),
+          router(snapshot),
+          version(build_version + "/" + snapshot->hash),
+          generation(snapshot_generation),
+          series(metrics.seriesFor(*snapshot)) {
         for (const auto& route : config->routes) {
             std::optional<std::size_t> cluster;
             for (std::size_t c = 0; c < config->clusters.size(); ++c)
                 if (!route.cluster.empty() && config->clusters[c].name == route.cluster) cluster = c;
             route_cluster.push_back(cluster);
+            route_stats.push_back(stats.get(route.name));
         }
     }
 
     ConfigSnapshot config;
     Router router;
-    Metrics& metrics;
-    std::string version;  // "<build-version>/<config-hash>": the x-hotgate-version header value
-
+    std::string version;      // "<build-version>/<config-hash>": the x-hotgate-version header value
+    std::uint64_t generation;  // increases with every snapshot published in this process
+    std::shared_ptr<const Metrics::SnapshotSeries> series;
     std::vector<std::optional<std::size_t>> route_cluster;  // per route: index into config->clusters
+    std::vector<std::shared_ptr<RouteStats>> route_stats;   // per route
+};
+
+using ServingSnapshotPtr = std::shared_ptr<const ServingSnapshot>;
+
+struct ServingContext {
+    ServingContext(ConfigSnapshot snapshot, std::string build_version_label, Metrics& metrics_registry)
+        : metrics(metrics_registry), build_version(std::move(build_version_label)) {
+        publish(std::move(snapshot));
+    }
+
+    // The snapshot new requests use. Lock-free on the request path.
+    ServingSnapshotPtr current() const { return snapshot_.load(std::memory_order_acquire); }
+    ConfigSnapshot config() const { return current()->config; }
+    std::string version() const { return current()->version; }
+
+    // Makes `config` the snapshot of every request that starts from now on (all workers at
+    // once); requests in progress finish on theirs. Returns the published snapshot.
+    ServingSnapshotPtr publish(ConfigSnapshot config) {
+        std::lock_guard lock(publish_mutex_);
+        auto next = std::make_shared<const ServingSnapshot>(std::move(config), ++generation_, build_version, metrics,
+                                                            route_stats);
+        snapshot_.store(next, std::memory_order_release);
+        metrics.setConfigHash(next->config->hash);
+        return next;
+    }
+
+    Metrics& metrics;
+    std::string build_version;
+    RouteStatsRegistry route_stats;
 
     std::atomic<std::size_t> open_connections{0};
     std::atomic<std::size_t> in_flight_requests{0};
@@ -53,6 +96,11 @@ struct ServingContext {
     ConnectionHandOff hand_off;
 
     bool draining() const { return drain_mode.load(std::memory_order_relaxed) != DrainMode::None; }
+
+private:
+    std::mutex publish_mutex_;
+    std::uint64_t generation_ = 0;
+    std::atomic<ServingSnapshotPtr> snapshot_;
 };
 
 }  // namespace hotgate

@@ -21,31 +21,24 @@ bool stillOpen(tcp::socket& socket) {
 
 }  // namespace
 
-UpstreamPool::UpstreamPool(asio::any_io_executor executor, const ClusterConfig& cluster, std::size_t cluster_index,
-                           Metrics& metrics)
+UpstreamPool::UpstreamPool(asio::any_io_executor executor, std::string cluster_name,
+                           std::vector<std::shared_ptr<UpstreamEndpoint>> endpoints,
+                           const Metrics::ClusterSeries& series)
     : executor_(std::move(executor)),
-      cluster_name_(cluster.name),
-      cluster_index_(cluster_index),
-      max_idle_(cluster.max_idle_per_endpoint),
-      metrics_(metrics) {
-    for (const auto& address : cluster.endpoints) {
-        Endpoint endpoint;
-        endpoint.address = tcp::endpoint(asio::ip::make_address(address.ip), address.port);
-        endpoint.label = address.toString();
-        endpoints_.push_back(std::move(endpoint));
-    }
-}
+      cluster_name_(std::move(cluster_name)),
+      endpoints_(std::move(endpoints)),
+      series_(series) {}
 
 std::optional<std::size_t> UpstreamPool::pickEndpoint() {
     const auto now = std::chrono::steady_clock::now();
     for (std::size_t tried = 0; tried < endpoints_.size(); ++tried) {
         const std::size_t index = next_++ % endpoints_.size();
-        if (endpoints_[index].down_until <= now) return index;
+        if (endpoints_[index]->down_until <= now) return index;
     }
     return std::nullopt;
 }
 
-std::unique_ptr<UpstreamConnection> UpstreamPool::takeIdle(Endpoint& endpoint) {
+std::unique_ptr<UpstreamConnection> UpstreamPool::takeIdle(UpstreamEndpoint& endpoint) {
     while (!endpoint.idle.empty()) {
         auto connection = std::move(endpoint.idle.back());
         endpoint.idle.pop_back();
@@ -64,7 +57,7 @@ awaitable<UpstreamAcquisition> UpstreamPool::acquire(std::chrono::milliseconds c
     for (std::size_t attempt = 0; attempt < endpoints_.size(); ++attempt) {
         const auto index = pickEndpoint();
         if (!index) break;
-        Endpoint& endpoint = endpoints_[*index];
+        UpstreamEndpoint& endpoint = *endpoints_[*index];
         if (!fresh_only) {
             if (auto idle = takeIdle(endpoint)) {
                 result.connection = std::move(idle);
@@ -72,7 +65,7 @@ awaitable<UpstreamAcquisition> UpstreamPool::acquire(std::chrono::milliseconds c
             }
         }
         auto connection = std::make_unique<UpstreamConnection>(executor_);
-        connection->endpoint = *index;
+        connection->endpoint = endpoints_[*index];
         Deadline deadline(executor_);
         error_code ec;
         connection->socket.open(endpoint.address.protocol(), ec);
@@ -88,11 +81,11 @@ awaitable<UpstreamAcquisition> UpstreamPool::acquire(std::chrono::milliseconds c
         }
         endpoint.down_until = std::chrono::steady_clock::now() + kDownInterval;
         if (deadline.expired()) {
-            metrics_.recordUpstreamTimeout(cluster_index_, UpstreamPhase::Connect);
+            Metrics::recordUpstreamTimeout(series_, UpstreamPhase::Connect);
             result.error_status = 504;
             result.error = "upstream connect timeout: " + endpoint.label;
         } else {
-            metrics_.recordUpstreamConnectError(cluster_index_);
+            Metrics::recordUpstreamConnectError(series_);
             result.error_status = 502;
             result.error = "upstream connect failed: " + endpoint.label + ": " + ec.message();
         }
@@ -101,13 +94,10 @@ awaitable<UpstreamAcquisition> UpstreamPool::acquire(std::chrono::milliseconds c
 }
 
 void UpstreamPool::release(std::unique_ptr<UpstreamConnection> connection) {
-    auto& endpoint = endpoints_[connection->endpoint];
-    if (endpoint.idle.size() >= max_idle_ || connection->buffer.size() != 0) return;  // closed by destructor
-    endpoint.idle.push_back(std::move(connection));
-}
-
-void UpstreamPool::closeIdle() {
-    for (auto& endpoint : endpoints_) endpoint.idle.clear();
+    auto endpoint = connection->endpoint;
+    if (endpoint->retired || endpoint->idle.size() >= endpoint->max_idle || connection->buffer.size() != 0)
+        return;  // closed by the destructor
+    endpoint->idle.push_back(std::move(connection));
 }
 
 }  // namespace hotgate

@@ -1,6 +1,10 @@
-// UpstreamPool: one cluster's endpoints as seen by one worker: round-robin choice, passive
-// health (an endpoint that refused or timed out a connect is skipped for a second), and a pool
-// of idle keep-alive connections per endpoint. Owned by a worker; used only on its thread.
+// UpstreamPool: one cluster's endpoints, in one config snapshot, as seen by one worker:
+// round-robin choice, passive health (an endpoint that refused or timed out a connect is
+// skipped for a second), and a pool of idle keep-alive connections per endpoint. The endpoint
+// state (idle connections, health) belongs to the worker and outlives snapshots, so a config
+// change keeps the pooled connections of the endpoints that stay. An endpoint a new snapshot no
+// longer has is retired: its idle connections close, requests in flight on it finish and their
+// connections are then closed instead of pooled. Used only on the worker's thread.
 #pragma once
 
 #include <chrono>
@@ -14,12 +18,24 @@
 
 namespace hotgate {
 
+struct UpstreamConnection;
+
+// One endpoint of one cluster on one worker.
+struct UpstreamEndpoint {
+    tcp::endpoint address;
+    std::string label;  // "127.0.0.1:9000", for errors
+    std::size_t max_idle = 0;
+    std::vector<std::unique_ptr<UpstreamConnection>> idle;
+    std::chrono::steady_clock::time_point down_until{};
+    bool retired = false;  // no snapshot from now on uses it: do not pool connections to it
+};
+
 struct UpstreamConnection {
     explicit UpstreamConnection(const asio::any_io_executor& executor) : socket(executor) {}
 
     tcp::socket socket;
     beast::flat_buffer buffer;  // bytes read from the upstream and not yet parsed
-    std::size_t endpoint = 0;   // index into the cluster's endpoints
+    std::shared_ptr<UpstreamEndpoint> endpoint;
     bool reused = false;        // came from the idle pool (may have been closed by the upstream)
 };
 
@@ -32,8 +48,8 @@ struct UpstreamAcquisition {
 
 class UpstreamPool {
 public:
-    UpstreamPool(asio::any_io_executor executor, const ClusterConfig& cluster, std::size_t cluster_index,
-                 Metrics& metrics);
+    UpstreamPool(asio::any_io_executor executor, std::string cluster_name,
+                 std::vector<std::shared_ptr<UpstreamEndpoint>> endpoints, const Metrics::ClusterSeries& series);
     UpstreamPool(const UpstreamPool&) = delete;
     UpstreamPool& operator=(const UpstreamPool&) = delete;
 
@@ -42,31 +58,29 @@ public:
     awaitable<UpstreamAcquisition> acquire(std::chrono::milliseconds connect_timeout, bool fresh_only = false);
 
     // Returns a connection whose last response was complete and keep-alive; dropped (closed)
-    // when the endpoint already has max_idle_per_endpoint idle connections.
-    void release(std::unique_ptr<UpstreamConnection> connection);
+    // when its endpoint is retired or already has max_idle_per_endpoint idle connections.
+    static void release(std::unique_ptr<UpstreamConnection> connection);
 
-    void closeIdle();
     const std::string& clusterName() const { return cluster_name_; }
-    std::size_t clusterIndex() const { return cluster_index_; }
+    void recordTimeout(UpstreamPhase phase) const { Metrics::recordUpstreamTimeout(series_, phase); }
 
 private:
-    struct Endpoint {
-        tcp::endpoint address;
-        std::string label;  // "127.0.0.1:9000", for errors
-        std::vector<std::unique_ptr<UpstreamConnection>> idle;
-        std::chrono::steady_clock::time_point down_until{};
-    };
-
     std::optional<std::size_t> pickEndpoint();
-    std::unique_ptr<UpstreamConnection> takeIdle(Endpoint& endpoint);
+    static std::unique_ptr<UpstreamConnection> takeIdle(UpstreamEndpoint& endpoint);
 
     asio::any_io_executor executor_;
     std::string cluster_name_;
-    std::size_t cluster_index_;
-    std::size_t max_idle_;
-    Metrics& metrics_;
-    std::vector<Endpoint> endpoints_;
+    std::vector<std::shared_ptr<UpstreamEndpoint>> endpoints_;
+    const Metrics::ClusterSeries& series_;
     std::size_t next_ = 0;
+};
+
+// One worker's pools for one config snapshot: per cluster index of that snapshot. A request
+// holds the set of its snapshot to its end.
+struct UpstreamPools {
+    std::uint64_t generation = 0;
+    std::shared_ptr<const Metrics::SnapshotSeries> series;  // keeps the pools' series alive
+    std::vector<std::unique_ptr<UpstreamPool>> clusters;
 };
 
 }  // namespace hotgate

@@ -11,17 +11,65 @@ namespace hotgate {
 
 Worker::Worker(std::size_t index, ServingContext& context, std::vector<ListeningSocket> sockets, bool accepting)
     : index_(index), context_(context), work_(io_.get_executor()), accepting_(accepting) {
-    const auto& config = *context_.config;
+    const auto config_snapshot = context_.config();
+    const auto& config = *config_snapshot;
     for (auto& socket : sockets) {
         const bool v6 = config.listeners[socket.listener].address.ip.find(':') != std::string::npos;
         acceptors_.push_back(
             {socket.listener, std::make_unique<tcp::acceptor>(io_, v6 ? tcp::v6() : tcp::v4(), socket.fd.release())});
     }
-    for (std::size_t c = 0; c < config.clusters.size(); ++c)
-        pools_.push_back(std::make_unique<UpstreamPool>(io_.get_executor(), config.clusters[c], c, context_.metrics));
 }
 
-Worker::~Worker() { stop(); }
+Worker::~Worker() {
+    stop();
+    // Pooled connections point back at their endpoint: break the cycle.
+    for (auto& [key, endpoint] : endpoints_) endpoint->idle.clear();
+}
+
+std::shared_ptr<UpstreamPools> Worker::pools(const ServingSnapshot& snapshot) {
+    if (pools_ && pools_->generation == snapshot.generation) return pools_;
+    const auto& config = *snapshot.config;
+    auto built = std::make_shared<UpstreamPools>();
+    built->generation = snapshot.generation;
+    built->series = snapshot.series;
+    std::map<std::string, std::shared_ptr<UpstreamEndpoint>> endpoints;
+    for (std::size_t c = 0; c < config.clusters.size(); ++c) {
+        const auto& cluster = config.clusters[c];
+        std::vector<std::shared_ptr<UpstreamEndpoint>> members;
+        for (const auto& address : cluster.endpoints) {
+            const std::string key = cluster.name + "/" + address.toString();
+            auto found = endpoints_.find(key);
+            std::shared_ptr<UpstreamEndpoint> endpoint;
+            if (found != endpoints_.end()) {
+                endpoint = found->second;
+            } else {
+                endpoint = std::make_shared<UpstreamEndpoint>();
+                endpoint->address = tcp::endpoint(asio::ip::make_address(address.ip), address.port);
+                endpoint->label = address.toString();
+            }
+            endpoint->max_idle = cluster.max_idle_per_endpoint;
+            endpoints[key] = endpoint;
+            members.push_back(std::move(endpoint));
+        }
+        built->clusters.push_back(std::make_unique<UpstreamPool>(io_.get_executor(), cluster.name, std::move(members),
+                                                                 snapshot.series->clusters[c]));
+    }
+    // A request of an older snapshot (it cannot happen on one thread, but never undo a newer
+    // set): serve it with its own pools without making them current.
+    if (pools_ && snapshot.generation < pools_->generation) return built;
+    for (auto& [key, endpoint] : endpoints_) {
+        if (endpoints.count(key)) continue;
+        endpoint->retired = true;
+        endpoint->idle.clear();
+    }
+    endpoints_ = std::move(endpoints);
+    pools_ = built;
+    return built;
+}
+
+void Worker::snapshotPublished() {
+    asio::post(io_, [this] { pools(*context_.current()); });
+}
 
 void Worker::start() {
     if (accepting_) spawnAcceptLoops();
@@ -73,7 +121,7 @@ void Worker::beginDrain() {
             }
             acceptor.socket->close(ec);
         }
-        for (auto& pool : pools_) pool->closeIdle();
+        for (auto& [key, endpoint] : endpoints_) endpoint->idle.clear();
         // Copy: either call may end a connection, which untracks it.
         const std::vector<HttpConnection*> open(connections_.begin(), connections_.end());
         for (auto* connection : open) {
@@ -85,7 +133,7 @@ void Worker::beginDrain() {
 
 void Worker::adopt(std::size_t listener, int fd, std::string already_read) {
     asio::post(io_, [this, listener, fd, bytes = std::move(already_read)] {
-        const bool v6 = context_.config->listeners[listener].address.ip.find(':') != std::string::npos;
+        const bool v6 = context_.config()->listeners[listener].address.ip.find(':') != std::string::npos;
         error_code ec;
         tcp::socket socket(io_);
         socket.assign(v6 ? tcp::v6() : tcp::v4(), fd, ec);
@@ -120,7 +168,7 @@ std::vector<int> Worker::listeningFds(std::size_t listener) const {
 
 awaitable<void> Worker::acceptLoop(Acceptor& acceptor) {
     const unsigned epoch = accept_epoch_;
-    const std::string& name = context_.config->listeners[acceptor.listener].name;
+    const std::string name = context_.config()->listeners[acceptor.listener].name;
     for (;;) {
         error_code ec;
         tcp::socket socket = co_await acceptor.socket->async_accept(withError(ec));
@@ -142,7 +190,7 @@ awaitable<void> Worker::acceptLoop(Acceptor& acceptor) {
             }
             continue;
         }
-        if (context_.open_connections.load(std::memory_order_relaxed) >= context_.config->limits.max_connections) {
+        if (context_.open_connections.load(std::memory_order_relaxed) >= context_.current()->config->limits.max_connections) {
             asio::co_spawn(io_, refuseOverLimit(std::move(socket), acceptor.listener), asio::detached);
             continue;
         }
@@ -152,10 +200,11 @@ awaitable<void> Worker::acceptLoop(Acceptor& acceptor) {
 
 awaitable<void> Worker::refuseOverLimit(tcp::socket socket, std::size_t listener) {
     context_.metrics.recordRejected(listener, RejectReason::MaxConnections);
-    context_.metrics.recordRequest(listener, std::nullopt, 503, 0.0);
+    const auto snapshot = context_.current();
+    Metrics::recordRequest(*snapshot->series, listener, std::nullopt, 503, 0.0);
     const std::string response = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
                                  "Content-Length: 21\r\nConnection: close\r\nx-hotgate-version: " +
-                                 context_.version + "\r\n\r\ntoo many connections\n";
+                                 snapshot->version + "\r\n\r\ntoo many connections\n";
     error_code ec;
     co_await asio::async_write(socket, asio::buffer(response), withError(ec));
     // Half-close and wait briefly for the client's FIN, so unread request bytes do not turn

@@ -3,6 +3,7 @@
 // so workers never wait on each other.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -55,7 +56,15 @@ public:
     std::vector<int> listeningFds(std::size_t listener) const;
 
     ServingContext& context() { return context_; }
-    UpstreamPool& pool(std::size_t cluster) { return *pools_[cluster]; }
+
+    // This worker's upstream pools for `snapshot` (worker thread only). The first request of a
+    // newer snapshot builds them: endpoints that stay keep their pooled connections and health,
+    // endpoints that went are retired (idle connections closed, in-flight ones finish).
+    std::shared_ptr<UpstreamPools> pools(const ServingSnapshot& snapshot);
+
+    // Called after a snapshot was published: retires removed endpoints now, even if no request
+    // comes to this worker. Thread-safe.
+    void snapshotPublished();
 
     // Connection registry for drain; called on the worker's thread only.
     void track(HttpConnection* connection) { connections_.insert(connection); }
@@ -81,7 +90,9 @@ private:
     asio::io_context io_{1};
     asio::executor_work_guard<asio::io_context::executor_type> work_;
     std::vector<Acceptor> acceptors_;
-    std::vector<std::unique_ptr<UpstreamPool>> pools_;
+    std::shared_ptr<UpstreamPools> pools_;  // of the newest snapshot this worker has seen
+    // "<cluster>/<endpoint>" -> its state on this worker, for the endpoints pools_ uses.
+    std::map<std::string, std::shared_ptr<UpstreamEndpoint>> endpoints_;
     bool accepting_;        // worker thread only
     unsigned accept_epoch_ = 0;  // bumps on pause so stale loops exit; worker thread only
     std::thread thread_;

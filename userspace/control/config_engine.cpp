@@ -1,0 +1,386 @@
+#include "control/config_engine.h"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <cstdio>
+#include <sstream>
+
+#include "config/config_loader.h"
+#include "observability/logging.h"
+#include "proxy/gateway.h"
+
+namespace hotgate::control {
+namespace {
+
+using namespace std::chrono_literals;
+
+// How often the engine samples route stats: the granularity of "the window before" and how
+// soon a bad change is seen (and so how long its error burst can last at most beyond the
+// first min_requests answers).
+constexpr auto kTick = 50ms;
+
+nlohmann::json okReply(const std::string& message) { return {{"ok", true}, {"message", message}}; }
+nlohmann::json errorReply(const std::string& message) { return {{"ok", false}, {"message", message}}; }
+
+std::string openSslError() {
+    const unsigned long code = ERR_get_error();
+    if (code == 0) return "no PEM data";
+    char text[256];
+    ERR_error_string_n(code, text, sizeof text);
+    ERR_clear_error();
+    return text;
+}
+
+// Empty when `file` holds a PEM certificate (want_key false) or private key (true).
+std::string loadPem(const std::string& file, bool want_key) {
+    FILE* in = std::fopen(file.c_str(), "r");
+    if (!in) return std::string("cannot open: ") + std::strerror(errno);
+    std::string problem;
+    if (want_key) {
+        EVP_PKEY* key = PEM_read_PrivateKey(in, nullptr, nullptr, nullptr);
+        if (!key) problem = "not a PEM private key (" + openSslError() + ")";
+        EVP_PKEY_free(key);
+    } else {
+        X509* certificate = PEM_read_X509(in, nullptr, nullptr, nullptr);
+        if (!certificate) problem = "not a PEM certificate (" + openSslError() + ")";
+        X509_free(certificate);
+    }
+    std::fclose(in);
+    return problem;
+}
+
+std::int64_t unixMillis(std::chrono::system_clock::time_point at) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count();
+}
+
+std::string percent(double ratio) {
+    std::ostringstream out;
+    out.precision(3);
+    out << ratio * 100 << "%";
+    return out.str();
+}
+
+std::string joined(const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& name : names) out += (out.empty() ? "" : ", ") + name;
+    return out;
+}
+
+nlohmann::json changesJson(const ConfigDiff& diff) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& change : diff.changes) out.push_back(change.toJson());
+    return out;
+}
+
+}  // namespace
+
+std::vector<std::string> precheckConfig(const Config& config) {
+    std::vector<std::string> problems;
+    for (const auto& listener : config.listeners) {
+        if (!listener.tls) continue;
+        const std::string path = "listeners[" + listener.name + "].tls";
+        if (auto p = loadPem(listener.tls->certificate_file, false); !p.empty())
+            problems.push_back(config.source_path + ": " + path + ".certificate_file: " +
+                               listener.tls->certificate_file + ": " + p);
+        if (auto p = loadPem(listener.tls->key_file, true); !p.empty())
+            problems.push_back(config.source_path + ": " + path + ".key_file: " + listener.tls->key_file + ": " + p);
+    }
+    return problems;
+}
+
+ConfigEngine::ConfigEngine(Gateway& gateway, UpgradeToConfig upgrade)
+    : gateway_(gateway), upgrade_(std::move(upgrade)) {
+    entries_.push_back({gateway_.context().config(), std::chrono::system_clock::now(), "start", "serving"});
+    monitor_ = std::thread([this] { monitorLoop(); });
+}
+
+ConfigEngine::~ConfigEngine() { stop(); }
+
+void ConfigEngine::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_) return;
+        stopping_ = true;
+    }
+    verdict_changed_.notify_all();
+    if (monitor_.joinable()) monitor_.join();
+}
+
+nlohmann::json ConfigEngine::apply(const std::string& path, const std::string& origin, bool wait) {
+    std::unique_lock apply_lock(apply_mutex_);
+    const auto began = std::chrono::steady_clock::now();
+    auto& metrics = gateway_.metrics();
+    auto loaded = loadConfigFile(path);
+    if (!loaded) {
+        metrics.recordConfigApply("rejected");
+        auto reply = errorReply("config rejected (" + std::to_string(loaded.error().size()) +
+                                " problem(s)); the running config is unchanged");
+        reply["problems"] = nlohmann::json::array();
+        for (const auto& problem : loaded.error()) reply["problems"].push_back(problem.format());
+        log::warn("config apply (", origin, ") of ", path, " rejected: ", loaded.error().size(), " problem(s)");
+        return reply;
+    }
+    const ConfigSnapshot next = *loaded;
+    if (auto problems = precheckConfig(*next); !problems.empty()) {
+        metrics.recordConfigApply("rejected");
+        auto reply = errorReply("config rejected by the pre-check (" + std::to_string(problems.size()) +
+                                " problem(s)); the running config is unchanged");
+        reply["problems"] = problems;
+        log::warn("config apply (", origin, ") of ", path, " failed the pre-check: ", problems.front());
+        return reply;
+    }
+    const ConfigSnapshot running = gateway_.context().config();
+    const ConfigDiff diff = diffConfigs(*running, *next);
+    nlohmann::json reply = okReply("");
+    reply["hash"] = next->hash;
+    reply["previous_hash"] = running->hash;
+    reply["changes"] = changesJson(diff);
+    if (diff.empty()) {
+        reply["message"] = "no change: " + path + " means the same as the running config (hash " + running->hash + ")";
+        reply["applies"] = "none";
+        return reply;
+    }
+
+    if (diff.needsNewVersion()) {
+        // New sockets or workers: only a new process can have them. The same binary with the
+        // new config, through the hot upgrade path (the validation above came first).
+        reply["applies"] = "new_version";
+        if (gateway_.dataplane().mode != "bpf") {
+            // A takeover-mode successor inherits the listening sockets by listener name: it
+            // cannot get sockets on other addresses that way.
+            for (const auto& change : diff.changes)
+                if (change.needs_new_version && change.path.rfind("listeners[", 0) == 0) {
+                    metrics.recordConfigApply("rejected");
+                    auto refused = errorReply("'" + change.format() + "' needs new listening sockets, which a new "
+                                              "version gets only in BPF steering mode (this one runs in takeover "
+                                              "mode: " + gateway_.dataplane().reason + "); restart hotgate instead");
+                    refused["changes"] = reply["changes"];
+                    return refused;
+                }
+        }
+        if (!upgrade_) {
+            metrics.recordConfigApply("failed");
+            return errorReply("this change needs a new version (new sockets or workers) and this process cannot "
+                              "start one; use gwctl upgrade --config " + path);
+        }
+        log::info("config apply (", origin, ") of ", path, " needs a new version: starting it");
+        apply_lock.unlock();
+        auto upgraded = upgrade_(path);
+        if (!upgraded) {
+            metrics.recordConfigApply("failed");
+            log::warn("config apply: upgrade to ", next->hash, " failed: ", upgraded.error().message);
+            auto failed = errorReply("the change needs a new version, and starting it failed: " +
+                                     upgraded.error().message + "; the running version serves on, unchanged");
+            failed["changes"] = reply["changes"];
+            return failed;
+        }
+        metrics.recordConfigApply("upgraded");
+        reply["message"] = "applied through a new version: " + *upgraded;
+        return reply;
+    }
+
+    std::uint64_t verification_id = 0;
+    {
+        std::lock_guard lock(mutex_);
+        // A verification still running judged the snapshot being replaced: it ends here.
+        if (verifying_) {
+            verdicts_[verifying_->id] = "superseded by " + next->hash + " before its window ended";
+            verifying_.reset();
+        }
+        Verification v;
+        v.id = verification_id = next_verification_++;
+        v.routes = diff.affected_routes;
+        v.bounds = next->config_engine;
+        v.before = windowBefore(v.bounds.verification_window, v.routes);
+        v.at_start = sum(gateway_.context().route_stats.sampleAll(), v.routes);
+        gateway_.publishConfig(next);
+        v.started = std::chrono::steady_clock::now();
+        for (auto& entry : entries_)
+            if (entry.state == "serving") entry.state = "previous";
+        entries_.push_back({next, std::chrono::system_clock::now(), origin, "serving"});
+        trimHistory();
+        verifying_ = v;
+    }
+    verdict_changed_.notify_all();
+    const auto apply_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - began).count();
+    metrics.recordConfigApply("applied");
+    log::info("config applied (", origin, "): ", running->hash, " -> ", next->hash, " from ", path, ", ",
+              diff.changes.size(), " change(s), verifying routes [", joined(diff.affected_routes), "] for ",
+              next->config_engine.verification_window.count(), "ms");
+    reply["applies"] = "in_place";
+    reply["apply_us"] = apply_us;
+    reply["message"] = "applied " + next->hash + " (was " + running->hash + "), " + std::to_string(diff.changes.size()) +
+                       " change(s) in place; verifying for " +
+                       std::to_string(next->config_engine.verification_window.count()) + "ms";
+    if (!wait) return reply;
+
+    apply_lock.unlock();  // a rollback must be able to run while we wait
+    std::unique_lock lock(mutex_);
+    const auto limit = next->config_engine.verification_window + 10s;
+    verdict_changed_.wait_for(lock, limit, [&] { return stopping_ || verdicts_.count(verification_id); });
+    const auto found = verdicts_.find(verification_id);
+    reply["verdict"] = found == verdicts_.end() ? std::string("unknown (no verdict in time)") : found->second;
+    reply["message"] = reply["message"].get<std::string>() + "; " + reply["verdict"].get<std::string>();
+    if (found != verdicts_.end() && found->second.rfind("rolled back", 0) == 0) reply["ok"] = false;
+    return reply;
+}
+
+nlohmann::json ConfigEngine::rollback(const std::string& why) {
+    std::lock_guard apply_lock(apply_mutex_);
+    std::lock_guard lock(mutex_);
+    return rollbackLocked("rolled back: " + why, "manual_rollback");
+}
+
+nlohmann::json ConfigEngine::rollbackLocked(const std::string& state, const std::string& result) {
+    std::optional<std::size_t> current;
+    std::optional<std::size_t> previous;
+    for (std::size_t i = entries_.size(); i-- > 0;) {
+        if (!current && entries_[i].state == "serving") current = i;
+        else if (current && !previous && entries_[i].state == "previous") previous = i;
+    }
+    if (!current || !previous) return errorReply("no previous config to roll back to (history: " +
+                                                 std::to_string(entries_.size()) + " entr(ies))");
+    const auto& from = entries_[*current].config;
+    const auto& to = entries_[*previous].config;
+    if (diffConfigs(*from, *to).needsNewVersion())
+        return errorReply("the previous config " + to->hash + " needs a new version (other sockets or workers); "
+                          "use gwctl config apply with its file instead");
+    if (verifying_) {
+        verdicts_[verifying_->id] = state;
+        verifying_.reset();
+    }
+    gateway_.publishConfig(to);
+    entries_[*current].state = state;
+    entries_[*previous].state = "serving";
+    gateway_.metrics().recordConfigApply(result);
+    verdict_changed_.notify_all();
+    log::warn("config ", state, ": ", from->hash, " -> ", to->hash);
+    auto reply = okReply("rolled back from " + from->hash + " to " + to->hash);
+    reply["hash"] = to->hash;
+    return reply;
+}
+
+nlohmann::json ConfigEngine::history() const {
+    std::lock_guard lock(mutex_);
+    nlohmann::json entries = nlohmann::json::array();
+    for (const auto& entry : entries_)
+        entries.push_back({{"hash", entry.config->hash},
+                           {"time_ms", unixMillis(entry.at)},
+                           {"origin", entry.origin},
+                           {"state", entry.state},
+                           {"source", entry.config->source_path}});
+    auto reply = okReply("");
+    reply["entries"] = entries;
+    if (verifying_) reply["verifying"] = {{"routes", verifying_->routes}};
+    return reply;
+}
+
+nlohmann::json ConfigEngine::diffAgainstRunning(const std::string& path) const {
+    auto loaded = loadConfigFile(path);
+    if (!loaded) {
+        auto reply = errorReply("config rejected (" + std::to_string(loaded.error().size()) + " problem(s))");
+        reply["problems"] = nlohmann::json::array();
+        for (const auto& problem : loaded.error()) reply["problems"].push_back(problem.format());
+        return reply;
+    }
+    const auto running = gateway_.context().config();
+    auto reply = okReply("");
+    reply["running_hash"] = running->hash;
+    reply["hash"] = (*loaded)->hash;
+    reply["changes"] = changesJson(diffConfigs(*running, **loaded));
+    return reply;
+}
+
+void ConfigEngine::trimHistory() {
+    const std::size_t keep = std::max<std::size_t>(2, entries_.back().config->config_engine.history);
+    while (entries_.size() > keep) entries_.pop_front();
+}
+
+RouteStats::Sample ConfigEngine::sum(const std::map<std::string, RouteStats::Sample>& sample,
+                                     const std::vector<std::string>& routes) const {
+    RouteStats::Sample total;
+    for (const auto& route : routes)
+        if (auto found = sample.find(route); found != sample.end()) total += found->second;
+    return total;
+}
+
+RouteStats::Sample ConfigEngine::windowBefore(std::chrono::milliseconds length, const std::vector<std::string>& routes) {
+    const auto now_sample = sum(gateway_.context().route_stats.sampleAll(), routes);
+    if (samples_.empty()) return {};
+    // The oldest sample still inside the window (or the oldest there is, for a young process).
+    const auto since = std::chrono::steady_clock::now() - length;
+    const TimedSample* start = &samples_.front();
+    for (const auto& s : samples_)
+        if (s.at >= since) {
+            start = &s;
+            break;
+        }
+    return now_sample - sum(start->routes, routes);
+}
+
+std::optional<std::string> ConfigEngine::judge(const Verification& v, const RouteStats::Sample& after,
+                                               bool window_over) const {
+    const auto& b = v.bounds;
+    if (after.requests < b.min_requests) return std::nullopt;
+    const double before_ratio = v.before.errorRatio();
+    const double after_ratio = after.errorRatio();
+    if (after_ratio - before_ratio > b.max_5xx_ratio_increase)
+        return "5xx share on routes [" + joined(v.routes) + "] rose from " + percent(before_ratio) + " to " +
+               percent(after_ratio) + " (" + std::to_string(after.errors_5xx) + " of " +
+               std::to_string(after.requests) + "), more than the allowed " + percent(b.max_5xx_ratio_increase);
+    if (b.p99_factor > 0 && v.before.requests >= b.min_requests) {
+        const auto floor = std::chrono::duration_cast<std::chrono::microseconds>(b.p99_floor);
+        const auto before_p99 = std::max(v.before.p99(), floor);
+        const auto after_p99 = after.p99();
+        // p99 is judged on the whole window: early on, a few slow answers would be noise.
+        if (window_over && after_p99.count() > b.p99_factor * double(before_p99.count()))
+            return "p99 on routes [" + joined(v.routes) + "] rose from " + std::to_string(before_p99.count()) +
+                   "us to " + std::to_string(after_p99.count()) + "us, more than " + std::to_string(b.p99_factor) +
+                   "x";
+    }
+    return std::nullopt;
+}
+
+void ConfigEngine::finishVerification(const std::string& verdict) {
+    verdicts_[verifying_->id] = verdict;
+    while (verdicts_.size() > 1000) verdicts_.erase(verdicts_.begin());
+    verifying_.reset();
+    verdict_changed_.notify_all();
+}
+
+void ConfigEngine::monitorLoop() {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+        verdict_changed_.wait_for(lock, kTick, [this] { return stopping_; });
+        if (stopping_) break;
+        const auto now = std::chrono::steady_clock::now();
+        auto sample = gateway_.context().route_stats.sampleAll();
+        samples_.push_back({now, sample});
+        // Keep enough for the longest window the config allows us to look back over.
+        const auto keep = gateway_.context().config()->config_engine.verification_window + 1s;
+        while (!samples_.empty() && now - samples_.front().at > keep) samples_.pop_front();
+        if (!verifying_) continue;
+        const auto& v = *verifying_;
+        const bool over = now - v.started >= v.bounds.verification_window;
+        const auto after = sum(sample, v.routes) - v.at_start;
+        if (auto why = judge(v, after, over)) {
+            const std::string hash = gateway_.context().config()->hash;
+            rollbackLocked("rolled back: " + *why, "rolled_back");
+            log::warn("config ", hash, " failed verification: ", *why);
+            continue;
+        }
+        if (!over) continue;
+        std::string verdict = "verified";
+        if (after.requests < v.bounds.min_requests)
+            verdict += " (only " + std::to_string(after.requests) + " answer(s) on the affected routes: too few to judge)";
+        log::info("config ", gateway_.context().config()->hash, " ", verdict, " after ",
+                  v.bounds.verification_window.count(), "ms");
+        gateway_.metrics().recordConfigApply("verified");
+        finishVerification(verdict);
+    }
+}
+
+}  // namespace hotgate::control
