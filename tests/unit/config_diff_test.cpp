@@ -199,6 +199,18 @@ TEST(ConfigDiff, CertificatesApplyInPlace) {
     EXPECT_EQ(load(with_tls)->hash, load(reordered)->hash);
 }
 
+TEST(ConfigNormalization, BodiesOfAnyBytesStayDistinct) {
+    // Found by the fuzzer: a body that is not UTF-8 must neither crash the canonical form nor
+    // collide with another body.
+    const auto a = load(replaced(kBase, R"(body: "hi\n")", "body: \"h\xad\""));
+    const auto b = load(replaced(kBase, R"(body: "hi\n")", "body: \"h\xae\""));
+    ASSERT_TRUE(a && b);
+    EXPECT_NE(a->hash, b->hash);
+    const auto diff = diffConfigs(*a, *b);
+    ASSERT_EQ(diff.changes.size(), 1u);
+    EXPECT_EQ(diff.changes[0].format(), R"(routes[hello].direct_response.body: "h\xad" -> "h\xae")");
+}
+
 TEST(ConfigRejection, EveryKindOfBadConfigIsRefusedWithItsLine) {
     EXPECT_NE(problemsOf("listeners: [ {name: a\n").find("bad.yaml:"), std::string::npos);  // syntax
     EXPECT_NE(problemsOf("listeners: [ {name: a\n").find("YAML syntax error"), std::string::npos);

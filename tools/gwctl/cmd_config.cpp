@@ -86,7 +86,7 @@ int runDiff(const GlobalOptions& global, const ConfigOptions& options) {
         changes = nlohmann::json::array();
         for (const auto& change : hotgate::diffConfigs(*before, *after).changes) changes.push_back(change.toJson());
     }
-    if (options.json) std::cout << changes.dump(2) << "\n";
+    if (options.json) std::cout << changes.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     else printChanges(changes, std::cout);
     return 0;
 }
@@ -97,7 +97,7 @@ int runApply(const GlobalOptions& global, const ConfigOptions& options) {
     auto reply = request(global, "apply", MessageType::ConfigApply,
                          {{"path", absolute(options.file)}, {"wait", options.wait}}, timeout);
     if (options.json) {
-        std::cout << reply.dump(2) << "\n";
+        std::cout << reply.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
         return 0;
     }
     printChanges(reply.value("changes", nlohmann::json::array()), std::cout);
@@ -108,7 +108,7 @@ int runApply(const GlobalOptions& global, const ConfigOptions& options) {
 int runHistory(const GlobalOptions& global, const ConfigOptions& options) {
     auto reply = request(global, "history", MessageType::ConfigHistory, nlohmann::json::object());
     if (options.json) {
-        std::cout << reply.dump(2) << "\n";
+        std::cout << reply.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
         return 0;
     }
     for (const auto& e : reply.value("entries", nlohmann::json::array())) {

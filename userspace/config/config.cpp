@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
 namespace hotgate {
 namespace {
 
@@ -16,8 +14,28 @@ std::vector<const T*> sortedByName(const std::vector<T>& items) {
     return sorted;
 }
 
-// Free text (bodies, file names) as a JSON string: one line, whatever it contains.
-std::string quoted(const std::string& text) { return nlohmann::json(text).dump(); }
+// Free text (bodies, file names) as one double-quoted line, whatever bytes it holds: quote,
+// backslash, control and non-ASCII bytes escaped (as \xNN: a body need not be UTF-8), so two
+// different texts never give the same line.
+std::string quoted(const std::string& text) {
+    static const char* kHex = "0123456789abcdef";
+    std::string out = "\"";
+    for (const unsigned char c : text) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += static_cast<char>(c);
+        } else if (c == '\n') {
+            out += "\\n";
+        } else if (c < 0x20 || c >= 0x7f) {
+            out += "\\x";
+            out += kHex[c >> 4];
+            out += kHex[c & 0xf];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out + "\"";
+}
 
 }  // namespace
 

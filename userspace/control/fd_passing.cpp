@@ -98,7 +98,8 @@ const char* messageTypeName(std::uint16_t type) {
 
 Result<void> sendMessage(int socket, MessageType type, const nlohmann::json& payload, std::span<const int> fds) {
     if (fds.size() > kMaxFds) return fail("control: ", fds.size(), " fds exceed the limit of ", kMaxFds);
-    const std::string body = payload.dump();
+    // Text from config files need not be UTF-8: replace invalid bytes rather than throw.
+    const std::string body = payload.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     if (body.size() > kMaxPayloadBytes) return fail("control: payload of ", body.size(), " bytes exceeds ", kMaxPayloadBytes);
     FrameHeader header{};
     std::memcpy(header.magic, kMagic, sizeof kMagic);

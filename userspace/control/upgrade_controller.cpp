@@ -306,6 +306,9 @@ Result<std::string> UpgradeController::upgradeToConfig(const std::string& config
     if (child < 0) return sysError(errno, "fork for the new version");
     if (child == 0) {
         ::setsid();  // not killed by signals aimed at this process group
+        // Nothing of ours but stdio may reach the new version: an inherited copy of a client
+        // connection would keep it open after we close it. (It gets its sockets by handover.)
+        ::close_range(3, ~0U, 0);
         ::execl(self, self, "--config", config_path.c_str(), "--control-socket", control_path_.c_str(),
                 "--upgrade-from", control_path_.c_str(), static_cast<char*>(nullptr));
         std::fprintf(stderr, "exec %s: %s\n", self, std::strerror(errno));
