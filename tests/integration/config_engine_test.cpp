@@ -7,10 +7,9 @@
 #include <atomic>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "config/config_loader.h"
 #include "control/control_server.h"
@@ -22,7 +21,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string loadgenBinary() { return std::string(HOTGATE_BIN_DIR) + "/loadgen"; }
+std::string loadgenBinary() {
+    return std::string(HOTGATE_BIN_DIR) + "/loadgen";
+}
 
 class ConfigEngineTest : public GatewayFixture {
 protected:
@@ -163,10 +164,10 @@ TEST_F(ConfigEngineTest, BadConfigsOfEveryKindAreRejectedAndTheRunningHashStays)
     expectRejected("duplicate-listener.yaml", edited("listeners:\n", "listeners:\n" + listener),
                    "duplicate listener name");
     expectRejected("range.yaml", edited("workers: 2", "workers: 100000"), "workers: must be between 1 and 256");
-    expectRejected("certificate.yaml",
-                   edited(listener, listener + "    tls: { certificate_file: /nonexistent/cert.pem, key_file: " + base +
-                                        " }\n"),
-                   "listeners[public].tls.certificate_file: /nonexistent/cert.pem: cannot open");
+    expectRejected(
+        "certificate.yaml",
+        edited(listener, listener + "    tls: { certificate_file: /nonexistent/cert.pem, key_file: " + base + " }\n"),
+        "listeners[public].tls.certificate_file: /nonexistent/cert.pem: cannot open");
     // Each problem names file and line.
     const auto file = gateway_.writeFile("lines.yaml", edited("cluster: backend", "cluster: nope")).string();
     auto result = gwctl({"config", "apply", file});
@@ -183,7 +184,8 @@ TEST_F(ConfigEngineTest, ControlMessagesWithoutTheirFieldsAreRefusedClearly) {
         EXPECT_TRUE(control::sendMessage(fd->get(), type, payload));
         auto reply = control::receiveMessage(fd->get(), 5s);
         EXPECT_TRUE(reply);
-        return reply ? std::make_pair(reply->type, reply->payload) : std::make_pair(control::MessageType::Ok, nlohmann::json{});
+        return reply ? std::make_pair(reply->type, reply->payload)
+                     : std::make_pair(control::MessageType::Ok, nlohmann::json{});
     };
     auto [type, payload] = ask(control::MessageType::ConfigApply, nlohmann::json::object());
     EXPECT_EQ(type, control::MessageType::Error);
@@ -239,8 +241,10 @@ TEST_F(ConfigEngineTest, RemovedEndpointsDrainAndAddedOnesGetTheNextRequests) {
     const auto first_before = upstream_.requestsCompleted();
     std::atomic<unsigned> slow_status{0};
     std::thread slow([&] { slow_status = httpGet(port(), "/slow?ms=800").status(); });
-    ASSERT_TRUE(eventually([&] { return upstream_.requestHeadersSeen() + second.requestHeadersSeen() >
-                                        first_before + 20; }, 3s) || true);
+    ASSERT_TRUE(
+        eventually([&] { return upstream_.requestHeadersSeen() + second.requestHeadersSeen() > first_before + 20; },
+                   3s) ||
+        true);
     std::this_thread::sleep_for(200ms);
     auto only_second = config_;
     only_second.clusters[0].endpoints = {second.address()};
@@ -277,8 +281,8 @@ TEST_F(ConfigEngineTest, FiftyAppliesUnderLoadFailNothingAndNeverMixSnapshots) {
     constexpr int kSeconds = 10;
     const auto dir = gateway_.dir();
     ASSERT_TRUE(load.start({loadgenBinary(), "--target", "127.0.0.1:" + std::to_string(port()), "--duration",
-                            std::to_string(kSeconds), "--rate", "1000", "--keepalive", "10", "--keepalive-mode", "busy", "--path", "/load",
-                            "--quiet", "--json", (dir / "load.json").string()},
+                            std::to_string(kSeconds), "--rate", "1000", "--keepalive", "10", "--keepalive-mode", "busy",
+                            "--path", "/load", "--quiet", "--json", (dir / "load.json").string()},
                            dir / "load.out", dir / "load.err", error))
         << error;
 
@@ -311,7 +315,8 @@ TEST_F(ConfigEngineTest, FiftyAppliesUnderLoadFailNothingAndNeverMixSnapshots) {
         const auto started = std::chrono::steady_clock::now();
         auto applied = gwctl({"config", "apply", file});
         EXPECT_EQ(applied.exit_code, 0) << applied.out << applied.err;
-        apply_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
+        apply_ms.push_back(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
         std::this_thread::sleep_for(100ms);
     }
     done = true;
@@ -329,8 +334,8 @@ TEST_F(ConfigEngineTest, FiftyAppliesUnderLoadFailNothingAndNeverMixSnapshots) {
         const std::string version = item.key();
         EXPECT_TRUE(body_of_hash.count(version.substr(version.find('/') + 1))) << version;
     }
-    EXPECT_TRUE(mismatches.empty()) << mismatches.size() << " answers did not match their snapshot, first: "
-                                    << mismatches.front();
+    EXPECT_TRUE(mismatches.empty()) << mismatches.size()
+                                    << " answers did not match their snapshot, first: " << mismatches.front();
     EXPECT_GT(checked.load(), 500);
     EXPECT_GT(seen_hashes.size(), 25u) << "the checkers saw most of the snapshots go by";
     EXPECT_GT(second.requestsCompleted(), 0u);

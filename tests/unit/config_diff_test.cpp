@@ -1,12 +1,13 @@
 // Config normalization and semantic diff: files that mean the same thing hash the same and
 // diff to nothing; real changes give exactly the expected lines, each classified (in place or
 // new version); bad files of every kind are refused with their file:line.
+#include "config/config_diff.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 
-#include "config/config_diff.h"
 #include "config/config_loader.h"
 #include "control/config_engine.h"
 #include "proxy/route_stats.h"
@@ -150,7 +151,8 @@ TEST(ConfigDiff, RouteClusterChangeIsOneInPlaceLine) {
 }
 
 TEST(ConfigDiff, EndpointsAddedAndRemovedAreSetChanges) {
-    const auto after = replaced(kBase, "endpoints: [10.0.0.5:80, 10.0.0.6:80]", "endpoints: [10.0.0.7:80, 10.0.0.6:80]");
+    const auto after =
+        replaced(kBase, "endpoints: [10.0.0.5:80, 10.0.0.6:80]", "endpoints: [10.0.0.7:80, 10.0.0.6:80]");
     EXPECT_EQ(diffLines(kBase, after), (std::vector<std::string>{"clusters[pay].endpoints -= 10.0.0.5:80",
                                                                  "clusters[pay].endpoints += 10.0.0.7:80"}));
     const auto diff = diffConfigs(*load(kBase), *load(after));
@@ -159,8 +161,9 @@ TEST(ConfigDiff, EndpointsAddedAndRemovedAreSetChanges) {
 }
 
 TEST(ConfigDiff, RoutesAddedRemovedLimitsAndTimeouts) {
-    std::string after = replaced(kBase, "  - name: pay\n    match: { host: pay.example.com, path_prefix: / }\n    cluster: pay\n",
-                                 "  - name: beta\n    match: { path: /beta }\n    cluster: b\n");
+    std::string after =
+        replaced(kBase, "  - name: pay\n    match: { host: pay.example.com, path_prefix: / }\n    cluster: pay\n",
+                 "  - name: beta\n    match: { path: /beta }\n    cluster: b\n");
     after = replaced(after, "max_header_bytes: 16k", "max_header_bytes: 32k");
     after = replaced(after, "upstream_connect: 1.5s", "upstream_connect: 2s");
     EXPECT_EQ(diffLines(kBase, after), (std::vector<std::string>{
@@ -216,7 +219,8 @@ TEST(ConfigRejection, EveryKindOfBadConfigIsRefusedWithItsLine) {
     EXPECT_NE(problemsOf("listeners: [ {name: a\n").find("YAML syntax error"), std::string::npos);
 
     const auto type_error = problemsOf(replaced(kBase, "max_header_bytes: 16k", "max_header_bytes: [1, 2]"));
-    EXPECT_NE(type_error.find("bad.yaml:9: limits.max_header_bytes: must be a scalar value"), std::string::npos) << type_error;
+    EXPECT_NE(type_error.find("bad.yaml:9: limits.max_header_bytes: must be a scalar value"), std::string::npos)
+        << type_error;
 
     const auto unknown = problemsOf(replaced(kBase, "cluster: a\n", "cluster: nope\n"));
     EXPECT_NE(unknown.find("bad.yaml:15: routes[api].cluster: unknown cluster 'nope'"), std::string::npos) << unknown;
@@ -232,7 +236,8 @@ TEST(ConfigRejection, EveryKindOfBadConfigIsRefusedWithItsLine) {
     EXPECT_NE(dup_endpoint.find("duplicate endpoint 127.0.0.1:9100"), std::string::npos) << dup_endpoint;
 
     // Every problem of a file, not only the first.
-    auto many = loadConfigText(replaced(replaced(kBase, "cluster: a\n", "cluster: x\n"), "workers: 2", "workers: 0"), "m.yaml");
+    auto many =
+        loadConfigText(replaced(replaced(kBase, "cluster: a\n", "cluster: x\n"), "workers: 2", "workers: 0"), "m.yaml");
     ASSERT_FALSE(many);
     EXPECT_EQ(many.error().size(), 2u) << formatProblems(many.error());
 }
@@ -258,7 +263,7 @@ TEST(ConfigPrecheck, UnreadableCertificateIsAProblemAndALoadableOneIsNot) {
 TEST(RouteStats, P99IsTheUpperBoundOfItsLog2Bucket) {
     RouteStats stats;
     for (int i = 0; i < 99; ++i) stats.record(200, std::chrono::microseconds(100));  // < 128us
-    stats.record(503, std::chrono::microseconds(5000));                               // < 8192us
+    stats.record(503, std::chrono::microseconds(5000));                              // < 8192us
     auto sample = stats.sample();
     EXPECT_EQ(sample.requests, 100u);
     EXPECT_EQ(sample.errors_5xx, 1u);

@@ -49,10 +49,14 @@ void printChanges(const nlohmann::json& changes, std::ostream& out) {
     for (const auto& c : changes) {
         const std::string kind = c.value("kind", "");
         const std::string path = c.value("path", "");
-        if (kind == "set") out << path << ": " << c.value("old", "") << " -> " << c.value("new", "");
-        else if (kind == "added_item") out << path << " += " << c.value("new", "");
-        else if (kind == "removed_item") out << path << " -= " << c.value("old", "");
-        else out << path << " " << kind;
+        if (kind == "set")
+            out << path << ": " << c.value("old", "") << " -> " << c.value("new", "");
+        else if (kind == "added_item")
+            out << path << " += " << c.value("new", "");
+        else if (kind == "removed_item")
+            out << path << " -= " << c.value("old", "");
+        else
+            out << path << " " << kind;
         if (c.value("applies", "") == "new_version") out << "   [needs a new version]";
         out << "\n";
     }
@@ -86,14 +90,17 @@ int runDiff(const GlobalOptions& global, const ConfigOptions& options) {
         changes = nlohmann::json::array();
         for (const auto& change : hotgate::diffConfigs(*before, *after).changes) changes.push_back(change.toJson());
     }
-    if (options.json) std::cout << changes.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-    else printChanges(changes, std::cout);
+    if (options.json)
+        std::cout << changes.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    else
+        printChanges(changes, std::cout);
     return 0;
 }
 
 int runApply(const GlobalOptions& global, const ConfigOptions& options) {
     // With --wait the reply comes after the verification window; allow for the longest one.
-    const auto timeout = options.wait ? std::chrono::milliseconds(std::chrono::hours(1)) : std::chrono::milliseconds(60'000);
+    const auto timeout =
+        options.wait ? std::chrono::milliseconds(std::chrono::hours(1)) : std::chrono::milliseconds(60'000);
     auto reply = request(global, "apply", MessageType::ConfigApply,
                          {{"path", absolute(options.file)}, {"wait", options.wait}}, timeout);
     if (options.json) {

@@ -41,7 +41,9 @@ CanonicalForm parseCanonical(const std::string& text) {
     return form;
 }
 
-bool startsWith(const std::string& text, const std::string& prefix) { return text.rfind(prefix, 0) == 0; }
+bool startsWith(const std::string& text, const std::string& prefix) {
+    return text.rfind(prefix, 0) == 0;
+}
 
 }  // namespace
 
@@ -55,11 +57,16 @@ bool pathNeedsNewVersion(const std::string& path) {
 
 std::string ConfigChange::format() const {
     switch (kind) {
-        case Kind::Set: return path + ": " + old_value + " -> " + new_value;
-        case Kind::AddedItem: return path + " += " + new_value;
-        case Kind::RemovedItem: return path + " -= " + old_value;
-        case Kind::Added: return path + " added";
-        case Kind::Removed: return path + " removed";
+        case Kind::Set:
+            return path + ": " + old_value + " -> " + new_value;
+        case Kind::AddedItem:
+            return path + " += " + new_value;
+        case Kind::RemovedItem:
+            return path + " -= " + old_value;
+        case Kind::Added:
+            return path + " added";
+        case Kind::Removed:
+            return path + " removed";
     }
     return path;
 }

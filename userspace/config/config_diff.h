@@ -3,10 +3,9 @@
 // units, a default restated). Built on canonicalText(), so "same meaning" has one definition.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "config/config.h"
 

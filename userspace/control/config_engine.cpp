@@ -21,8 +21,12 @@ using namespace std::chrono_literals;
 // first min_requests answers).
 constexpr auto kTick = 50ms;
 
-nlohmann::json okReply(const std::string& message) { return {{"ok", true}, {"message", message}}; }
-nlohmann::json errorReply(const std::string& message) { return {{"ok", false}, {"message", message}}; }
+nlohmann::json okReply(const std::string& message) {
+    return {{"ok", true}, {"message", message}};
+}
+nlohmann::json errorReply(const std::string& message) {
+    return {{"ok", false}, {"message", message}};
+}
 
 std::string openSslError() {
     const unsigned long code = ERR_get_error();
@@ -82,8 +86,8 @@ std::vector<std::string> precheckConfig(const Config& config) {
         if (!listener.tls) continue;
         const std::string path = "listeners[" + listener.name + "].tls";
         if (auto p = loadPem(listener.tls->certificate_file, false); !p.empty())
-            problems.push_back(config.source_path + ": " + path + ".certificate_file: " +
-                               listener.tls->certificate_file + ": " + p);
+            problems.push_back(config.source_path + ": " + path +
+                               ".certificate_file: " + listener.tls->certificate_file + ": " + p);
         if (auto p = loadPem(listener.tls->key_file, true); !p.empty())
             problems.push_back(config.source_path + ": " + path + ".key_file: " + listener.tls->key_file + ": " + p);
     }
@@ -96,7 +100,9 @@ ConfigEngine::ConfigEngine(Gateway& gateway, UpgradeToConfig upgrade)
     monitor_ = std::thread([this] { monitorLoop(); });
 }
 
-ConfigEngine::~ConfigEngine() { stop(); }
+ConfigEngine::~ConfigEngine() {
+    stop();
+}
 
 void ConfigEngine::stop() {
     {
@@ -153,17 +159,21 @@ nlohmann::json ConfigEngine::apply(const std::string& path, const std::string& o
             for (const auto& change : diff.changes)
                 if (change.needs_new_version && change.path.rfind("listeners[", 0) == 0) {
                     metrics.recordConfigApply("rejected");
-                    auto refused = errorReply("'" + change.format() + "' needs new listening sockets, which a new "
+                    auto refused = errorReply("'" + change.format() +
+                                              "' needs new listening sockets, which a new "
                                               "version gets only in BPF steering mode (this one runs in takeover "
-                                              "mode: " + gateway_.dataplane().reason + "); restart hotgate instead");
+                                              "mode: " +
+                                              gateway_.dataplane().reason + "); restart hotgate instead");
                     refused["changes"] = reply["changes"];
                     return refused;
                 }
         }
         if (!upgrade_) {
             metrics.recordConfigApply("failed");
-            return errorReply("this change needs a new version (new sockets or workers) and this process cannot "
-                              "start one; use gwctl upgrade --config " + path);
+            return errorReply(
+                "this change needs a new version (new sockets or workers) and this process cannot "
+                "start one; use gwctl upgrade --config " +
+                path);
         }
         log::info("config apply (", origin, ") of ", path, " needs a new version: starting it");
         apply_lock.unlock();
@@ -171,8 +181,9 @@ nlohmann::json ConfigEngine::apply(const std::string& path, const std::string& o
         if (!upgraded) {
             metrics.recordConfigApply("failed");
             log::warn("config apply: upgrade to ", next->hash, " failed: ", upgraded.error().message);
-            auto failed = errorReply("the change needs a new version, and starting it failed: " +
-                                     upgraded.error().message + "; the running version serves on, unchanged");
+            auto failed =
+                errorReply("the change needs a new version, and starting it failed: " + upgraded.error().message +
+                           "; the running version serves on, unchanged");
             failed["changes"] = reply["changes"];
             return failed;
         }
@@ -212,8 +223,8 @@ nlohmann::json ConfigEngine::apply(const std::string& path, const std::string& o
               next->config_engine.verification_window.count(), "ms");
     reply["applies"] = "in_place";
     reply["apply_us"] = apply_us;
-    reply["message"] = "applied " + next->hash + " (was " + running->hash + "), " + std::to_string(diff.changes.size()) +
-                       " change(s) in place; verifying for " +
+    reply["message"] = "applied " + next->hash + " (was " + running->hash + "), " +
+                       std::to_string(diff.changes.size()) + " change(s) in place; verifying for " +
                        std::to_string(next->config_engine.verification_window.count()) + "ms";
     if (!wait) return reply;
 
@@ -238,15 +249,19 @@ nlohmann::json ConfigEngine::rollbackLocked(const std::string& state, const std:
     std::optional<std::size_t> current;
     std::optional<std::size_t> previous;
     for (std::size_t i = entries_.size(); i-- > 0;) {
-        if (!current && entries_[i].state == "serving") current = i;
-        else if (current && !previous && entries_[i].state == "previous") previous = i;
+        if (!current && entries_[i].state == "serving")
+            current = i;
+        else if (current && !previous && entries_[i].state == "previous")
+            previous = i;
     }
-    if (!current || !previous) return errorReply("no previous config to roll back to (history: " +
-                                                 std::to_string(entries_.size()) + " entr(ies))");
+    if (!current || !previous)
+        return errorReply("no previous config to roll back to (history: " + std::to_string(entries_.size()) +
+                          " entr(ies))");
     const auto& from = entries_[*current].config;
     const auto& to = entries_[*previous].config;
     if (diffConfigs(*from, *to).needsNewVersion())
-        return errorReply("the previous config " + to->hash + " needs a new version (other sockets or workers); "
+        return errorReply("the previous config " + to->hash +
+                          " needs a new version (other sockets or workers); "
                           "use gwctl config apply with its file instead");
     if (verifying_) {
         verdicts_[verifying_->id] = state;
@@ -307,7 +322,8 @@ RouteStats::Sample ConfigEngine::sum(const std::map<std::string, RouteStats::Sam
     return total;
 }
 
-RouteStats::Sample ConfigEngine::windowBefore(std::chrono::milliseconds length, const std::vector<std::string>& routes) {
+RouteStats::Sample ConfigEngine::windowBefore(std::chrono::milliseconds length,
+                                              const std::vector<std::string>& routes) {
     const auto now_sample = sum(gateway_.context().route_stats.sampleAll(), routes);
     if (samples_.empty()) return {};
     // The oldest sample still inside the window (or the oldest there is, for a young process).
@@ -338,8 +354,7 @@ std::optional<std::string> ConfigEngine::judge(const Verification& v, const Rout
         // p99 is judged on the whole window: early on, a few slow answers would be noise.
         if (window_over && after_p99.count() > b.p99_factor * double(before_p99.count()))
             return "p99 on routes [" + joined(v.routes) + "] rose from " + std::to_string(before_p99.count()) +
-                   "us to " + std::to_string(after_p99.count()) + "us, more than " + std::to_string(b.p99_factor) +
-                   "x";
+                   "us to " + std::to_string(after_p99.count()) + "us, more than " + std::to_string(b.p99_factor) + "x";
     }
     return std::nullopt;
 }
@@ -375,7 +390,8 @@ void ConfigEngine::monitorLoop() {
         if (!over) continue;
         std::string verdict = "verified";
         if (after.requests < v.bounds.min_requests)
-            verdict += " (only " + std::to_string(after.requests) + " answer(s) on the affected routes: too few to judge)";
+            verdict +=
+                " (only " + std::to_string(after.requests) + " answer(s) on the affected routes: too few to judge)";
         log::info("config ", gateway_.context().config()->hash, " ", verdict, " after ",
                   v.bounds.verification_window.count(), "ms");
         gateway_.metrics().recordConfigApply("verified");

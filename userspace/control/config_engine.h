@@ -14,12 +14,11 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/error.h"
 #include "config/config.h"
@@ -68,7 +67,7 @@ private:
         std::uint64_t id = 0;
         std::vector<std::string> routes;
         std::chrono::steady_clock::time_point started;
-        RouteStats::Sample before;  // the window before the change
+        RouteStats::Sample before;    // the window before the change
         RouteStats::Sample at_start;  // cumulative, at the swap
         ConfigEngineConfig bounds;
     };
@@ -99,7 +98,7 @@ private:
     std::optional<Verification> verifying_;
     std::uint64_t next_verification_ = 1;
     std::map<std::uint64_t, std::string> verdicts_;  // verification id -> verdict
-    std::deque<TimedSample> samples_;  // route stats every tick, for "the window before"
+    std::deque<TimedSample> samples_;                // route stats every tick, for "the window before"
     bool stopping_ = false;
     std::thread monitor_;
 };

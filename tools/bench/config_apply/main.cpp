@@ -14,6 +14,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -22,10 +25,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 
 #include "config/config_loader.h"
 #include "control/control_server.h"
@@ -64,7 +63,8 @@ std::string configText(std::uint16_t port, std::uint16_t admin, const std::strin
            " }\ndataplane: { steering: \"off\" }\nlisteners: [ { name: bench, address: 127.0.0.1:" +
            std::to_string(port) +
            " } ]\nconfig_engine: { verification_window: 1s }\nroutes:\n  - name: v\n    match: { path_prefix: / }\n"
-           "    direct_response: { status: 200, body: \"" + body + "\" }\n";
+           "    direct_response: { status: 200, body: \"" +
+           body + "\" }\n";
 }
 
 // Back-to-back GETs on one keep-alive connection; records when each answer's hash arrived.
@@ -224,11 +224,11 @@ int main() {
     std::printf("config apply -> first request served by the new snapshot, %d applies, %d keep-alive clients:\n",
                 kApplies, kClients);
     std::printf("  median %.2f ms   p99 %.2f ms   max %.2f ms   (in-server apply: median %.0f us, p99 %.0f us)\n",
-                percentile(first_served_ms, 0.5), percentile(first_served_ms, 0.99),
-                percentile(first_served_ms, 1.0), percentile(server_apply_us, 0.5), percentile(server_apply_us, 0.99));
+                percentile(first_served_ms, 0.5), percentile(first_served_ms, 0.99), percentile(first_served_ms, 1.0),
+                percentile(server_apply_us, 0.5), percentile(server_apply_us, 0.99));
     std::printf("throughput, %d keep-alive clients for %llds each:\n", kClients,
                 static_cast<long long>(kThroughputWindow.count()));
-    std::printf("  steady %.0f req/s   during a burst of %d applies %.0f req/s   ratio %.2f\n", steady,
-                burst_applies, burst, burst / steady);
+    std::printf("  steady %.0f req/s   during a burst of %d applies %.0f req/s   ratio %.2f\n", steady, burst_applies,
+                burst, burst / steady);
     return 0;
 }
