@@ -3,13 +3,13 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <tuple>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include <boost/asio/ip/address.hpp>
 #include <openssl/evp.h>
@@ -214,8 +214,9 @@ public:
             problem(root, "", "the config must be a mapping at the top level");
             return;
         }
-        checkKeys(root, "", {"workers", "admin", "dataplane", "listeners", "limits", "timeouts", "routes", "clusters",
-                             "health", "config_engine"});
+        checkKeys(root, "",
+                  {"workers", "admin", "dataplane", "listeners", "limits", "timeouts", "routes", "clusters", "health",
+                   "config_engine"});
 
         config.workers = std::max(1u, std::thread::hardware_concurrency());
         if (auto node = root["workers"]; node.IsDefined()) {
@@ -283,17 +284,20 @@ public:
 
     void readConfigEngine(const YAML::Node& node, ConfigEngineConfig& engine) {
         if (!node.IsDefined() || !expectMap(node, "config_engine")) return;
-        checkKeys(node, "config_engine",
-                  {"verification_window", "max_5xx_ratio_increase", "p99_factor", "p99_floor", "min_requests", "history"});
+        checkKeys(
+            node, "config_engine",
+            {"verification_window", "max_5xx_ratio_increase", "p99_factor", "p99_floor", "min_requests", "history"});
         duration(node["verification_window"], "config_engine.verification_window", engine.verification_window);
         if (node["max_5xx_ratio_increase"].IsDefined())
             if (auto ratio = number(node["max_5xx_ratio_increase"], "config_engine.max_5xx_ratio_increase", 0, 1))
                 engine.max_5xx_ratio_increase = *ratio;
         if (node["p99_factor"].IsDefined())
-            if (auto factor = number(node["p99_factor"], "config_engine.p99_factor", 0, 1000)) engine.p99_factor = *factor;
+            if (auto factor = number(node["p99_factor"], "config_engine.p99_factor", 0, 1000))
+                engine.p99_factor = *factor;
         duration(node["p99_floor"], "config_engine.p99_floor", engine.p99_floor);
         if (node["min_requests"].IsDefined())
-            if (auto n = integer(node["min_requests"], "config_engine.min_requests", 1, 1'000'000)) engine.min_requests = *n;
+            if (auto n = integer(node["min_requests"], "config_engine.min_requests", 1, 1'000'000))
+                engine.min_requests = *n;
         if (node["history"].IsDefined())
             if (auto n = integer(node["history"], "config_engine.history", 1, 1000)) engine.history = *n;
     }
@@ -303,14 +307,17 @@ public:
         checkKeys(node, path, {"certificate_file", "key_file", "sni"});
         TlsConfig tls;
         bool ok = true;
-        for (auto [key, field] : {std::pair{"certificate_file", &tls.certificate_file}, std::pair{"key_file", &tls.key_file}}) {
+        for (auto [key, field] :
+             {std::pair{"certificate_file", &tls.certificate_file}, std::pair{"key_file", &tls.key_file}}) {
             if (!requirePresent(node, key, path)) {
                 ok = false;
                 continue;
             }
             auto file = nonEmptyString(node[key], path + "." + key);
-            if (!file) ok = false;
-            else *field = *file;
+            if (!file)
+                ok = false;
+            else
+                *field = *file;
         }
         if (auto list = node["sni"]; list.IsDefined() && expectSequence(list, path + ".sni")) {
             for (std::size_t i = 0; i < list.size(); ++i)

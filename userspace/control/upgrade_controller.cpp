@@ -286,8 +286,10 @@ nlohmann::json UpgradeController::configRequest(const Message& message) {
         case MessageType::ConfigDiff:
             if (auto bad = requirePath(path)) return *bad;
             return engine->diffAgainstRunning(path);
-        case MessageType::ConfigRollback: return engine->rollback("requested by gwctl config rollback");
-        default: return engine->history();
+        case MessageType::ConfigRollback:
+            return engine->rollback("requested by gwctl config rollback");
+        default:
+            return engine->history();
     }
 }
 
@@ -330,7 +332,8 @@ Result<std::string> UpgradeController::upgradeToConfig(const std::string& config
         }
         if (std::chrono::steady_clock::now() > deadline) {
             ::kill(child, SIGTERM);
-            return fail("the new version (pid ", child, ") was not ready within ", ready_timeout.count(), "ms; stopped it");
+            return fail("the new version (pid ", child, ") was not ready within ", ready_timeout.count(),
+                        "ms; stopped it");
         }
         std::this_thread::sleep_for(20ms);
     }

@@ -69,8 +69,9 @@ Metrics::Metrics(const std::string& version, const Config& config)
     timeouts_ = &timeouts;
     config_applies_ = &prometheus::BuildCounter()
                            .Name("hotgate_config_applies_total")
-                           .Help("Config changes by result: applied, rejected, verified, rolled_back, "
-                                 "manual_rollback, upgraded, failed")
+                           .Help(
+                               "Config changes by result: applied, rejected, verified, rolled_back, "
+                               "manual_rollback, upgraded, failed")
                            .Labels(base)
                            .Register(*registry_);
     config_info_ = &prometheus::BuildGauge()
@@ -140,7 +141,9 @@ void Metrics::recordUpstreamTimeout(const ClusterSeries& cluster, UpstreamPhase 
     (phase == UpstreamPhase::Connect ? cluster.connect_timeouts : cluster.response_timeouts)->Increment();
 }
 
-void Metrics::recordConfigApply(const std::string& result) { config_applies_->Add({{"result", result}}).Increment(); }
+void Metrics::recordConfigApply(const std::string& result) {
+    config_applies_->Add({{"result", result}}).Increment();
+}
 
 void Metrics::setConfigHash(const std::string& hash) {
     std::lock_guard lock(config_mutex_);

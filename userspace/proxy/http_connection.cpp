@@ -524,8 +524,7 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
                 read_ec = {};  // close-delimited end
             if (read_ec) {
                 upstream_ok = false;
-                if (upstream_deadline.expired())
-                    pool.recordTimeout(UpstreamPhase::Response);
+                if (upstream_deadline.expired()) pool.recordTimeout(UpstreamPhase::Response);
                 log::debug("upstream body read failed on ", pool.clusterName(), ": ", read_ec.message());
                 ec = read_ec;  // the client sees a truncated response: closing is the only honest signal
                 break;
@@ -596,7 +595,9 @@ void HttpConnection::finishRequest(std::optional<std::size_t> route, unsigned st
                                                                                      : request_started_;
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     Metrics::recordRequest(*snapshot_->series, listener_, route, status, seconds);
-    if (route) snapshot_->route_stats[*route]->record(status, std::chrono::microseconds(static_cast<std::int64_t>(seconds * 1e6)));
+    if (route)
+        snapshot_->route_stats[*route]->record(status,
+                                               std::chrono::microseconds(static_cast<std::int64_t>(seconds * 1e6)));
 }
 
 }  // namespace hotgate

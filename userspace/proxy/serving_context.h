@@ -51,7 +51,7 @@ struct ServingSnapshot {
 
     ConfigSnapshot config;
     Router router;
-    std::string version;      // "<build-version>/<config-hash>": the x-hotgate-version header value
+    std::string version;       // "<build-version>/<config-hash>": the x-hotgate-version header value
     std::uint64_t generation;  // increases with every snapshot published in this process
     std::shared_ptr<const Metrics::SnapshotSeries> series;
     std::vector<std::optional<std::size_t>> route_cluster;  // per route: index into config->clusters

@@ -190,7 +190,8 @@ awaitable<void> Worker::acceptLoop(Acceptor& acceptor) {
             }
             continue;
         }
-        if (context_.open_connections.load(std::memory_order_relaxed) >= context_.current()->config->limits.max_connections) {
+        if (context_.open_connections.load(std::memory_order_relaxed) >=
+            context_.current()->config->limits.max_connections) {
             asio::co_spawn(io_, refuseOverLimit(std::move(socket), acceptor.listener), asio::detached);
             continue;
         }
@@ -202,9 +203,10 @@ awaitable<void> Worker::refuseOverLimit(tcp::socket socket, std::size_t listener
     context_.metrics.recordRejected(listener, RejectReason::MaxConnections);
     const auto snapshot = context_.current();
     Metrics::recordRequest(*snapshot->series, listener, std::nullopt, 503, 0.0);
-    const std::string response = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
-                                 "Content-Length: 21\r\nConnection: close\r\nx-hotgate-version: " +
-                                 snapshot->version + "\r\n\r\ntoo many connections\n";
+    const std::string response =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+        "Content-Length: 21\r\nConnection: close\r\nx-hotgate-version: " +
+        snapshot->version + "\r\n\r\ntoo many connections\n";
     error_code ec;
     co_await asio::async_write(socket, asio::buffer(response), withError(ec));
     // Half-close and wait briefly for the client's FIN, so unread request bytes do not turn
