@@ -21,6 +21,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -113,6 +115,42 @@ hotgate::control::Message applyConfig(const std::string& socket, const std::stri
     return std::move(*reply);
 }
 
+// Applies files[first .. first+kApplies) one by one with `apply` while kClients request back to
+// back; returns, per apply, the ms from its start to the first answer carrying its hash (empty
+// when one never came).
+std::vector<double> firstServed(std::uint16_t port, const std::vector<std::string>& files,
+                                const std::vector<std::string>& hashes, int first,
+                                const std::function<void(const std::string&)>& apply) {
+    std::atomic<bool> stop{false};
+    std::vector<std::unique_ptr<Client>> clients;
+    std::vector<std::thread> threads;
+    for (int c = 0; c < kClients; ++c) {
+        clients.push_back(std::make_unique<Client>());
+        clients.back()->port = port;
+        clients.back()->stop = &stop;
+    }
+    for (auto& c : clients) threads.emplace_back([&c] { c->run(); });
+    std::this_thread::sleep_for(300ms);
+    std::vector<Clock::time_point> started;
+    for (int i = first; i < first + kApplies; ++i) {
+        started.push_back(Clock::now());
+        apply(files[i]);
+        std::this_thread::sleep_for(20ms);  // well past the first answer of the new snapshot
+    }
+    stop = true;
+    for (auto& t : threads) t.join();
+    std::vector<double> out;
+    for (int i = first; i < first + kApplies; ++i) {
+        std::optional<Clock::time_point> seen;
+        for (auto& c : clients)
+            for (const auto& [at, hash] : c->seen)
+                if (hash == hashes[i] && at >= started[i - first] && (!seen || at < *seen)) seen = at;
+        if (!seen) return {};
+        out.push_back(std::chrono::duration<double, std::milli>(*seen - started[i - first]).count());
+    }
+    return out;
+}
+
 double throughput(std::uint16_t port, const std::function<void(std::atomic<bool>&)>& during) {
     std::atomic<bool> stop{false};
     std::vector<std::unique_ptr<Client>> clients;
@@ -154,7 +192,7 @@ int main() {
 
     std::vector<std::string> files;
     std::vector<std::string> hashes;
-    for (int i = 0; i <= kApplies; ++i) {
+    for (int i = 0; i <= 2 * kApplies; ++i) {
         const auto file = dir / ("config-" + std::to_string(i) + ".yaml");
         std::ofstream(file) << configText(port, admin, "v" + std::to_string(i));
         auto loaded = hotgate::loadConfigFile(file.string());
@@ -179,38 +217,21 @@ int main() {
     };
     for (int i = 0; i < 200 && !hotgate::control::connectControl(socket); ++i) std::this_thread::sleep_for(25ms);
 
-    // 1. apply -> first served.
-    std::atomic<bool> stop{false};
-    std::vector<std::unique_ptr<Client>> clients;
-    std::vector<std::thread> threads;
-    for (int c = 0; c < kClients; ++c) {
-        clients.push_back(std::make_unique<Client>());
-        clients.back()->port = port;
-        clients.back()->stop = &stop;
-    }
-    for (auto& c : clients) threads.emplace_back([&c] { c->run(); });
-    std::this_thread::sleep_for(300ms);
-    std::vector<Clock::time_point> sent_at;
+    // 1. apply -> first served: over the control socket as gwctl sends it, then through the
+    //    gwctl binary itself (its process start included).
     std::vector<double> server_apply_us;
-    for (int i = 1; i <= kApplies; ++i) {
-        sent_at.push_back(Clock::now());
-        auto reply = applyConfig(socket, files[i]);
+    const auto direct_ms = firstServed(port, files, hashes, 1, [&](const std::string& file) {
+        auto reply = applyConfig(socket, file);
         server_apply_us.push_back(reply.payload.value("apply_us", 0.0));
-        std::this_thread::sleep_for(20ms);  // well past the first answer of the new snapshot
-    }
-    stop = true;
-    for (auto& t : threads) t.join();
-    std::vector<double> first_served_ms;
-    for (int i = 1; i <= kApplies; ++i) {
-        std::optional<Clock::time_point> first;
-        for (auto& c : clients)
-            for (const auto& [at, hash] : c->seen)
-                if (hash == hashes[i] && (!first || at < *first)) first = at;
-        if (!first) {
-            cleanup();
-            die("no answer carried config " + std::to_string(i) + " (" + hashes[i] + ")");
-        }
-        first_served_ms.push_back(std::chrono::duration<double, std::milli>(*first - sent_at[i - 1]).count());
+    });
+    const std::string gwctl = std::string(HOTGATE_BIN_DIR) + "/gwctl";
+    const auto gwctl_ms = firstServed(port, files, hashes, 1 + kApplies, [&](const std::string& file) {
+        const std::string command = "'" + gwctl + "' --control '" + socket + "' config apply '" + file + "' >/dev/null";
+        if (std::system(command.c_str()) != 0) die("gwctl config apply " + file + " failed");
+    });
+    if (direct_ms.empty() || gwctl_ms.empty()) {
+        cleanup();
+        die("an applied config never served a request");
     }
 
     // 2. throughput, steady and during a burst of applies.
@@ -221,11 +242,14 @@ int main() {
     });
     cleanup();
 
-    std::printf("config apply -> first request served by the new snapshot, %d applies, %d keep-alive clients:\n",
+    std::printf("config apply -> first request served by the new snapshot, %d applies each, %d keep-alive clients:\n",
                 kApplies, kClients);
-    std::printf("  median %.2f ms   p99 %.2f ms   max %.2f ms   (in-server apply: median %.0f us, p99 %.0f us)\n",
-                percentile(first_served_ms, 0.5), percentile(first_served_ms, 0.99), percentile(first_served_ms, 1.0),
+    std::printf("  ConfigApply message:  median %.2f ms   p99 %.2f ms   max %.2f ms   (in-server apply: median %.0f us, "
+                "p99 %.0f us)\n",
+                percentile(direct_ms, 0.5), percentile(direct_ms, 0.99), percentile(direct_ms, 1.0),
                 percentile(server_apply_us, 0.5), percentile(server_apply_us, 0.99));
+    std::printf("  gwctl config apply:   median %.2f ms   p99 %.2f ms   max %.2f ms\n", percentile(gwctl_ms, 0.5),
+                percentile(gwctl_ms, 0.99), percentile(gwctl_ms, 1.0));
     std::printf("throughput, %d keep-alive clients for %llds each:\n", kClients,
                 static_cast<long long>(kThroughputWindow.count()));
     std::printf("  steady %.0f req/s   during a burst of %d applies %.0f req/s   ratio %.2f\n", steady, burst_applies,
