@@ -477,11 +477,15 @@ TEST_F(HealthTest, FullRingBufferDropsAndCountsWithoutBlockingTraffic) {
     EXPECT_EQ(monitor_->eventsAppended(), emitted);
 }
 
-// The variant: the best one this kernel runs, checked against raw probes of the kernel, and
-// the refusals of the better ones are reported.
-TEST_F(HealthTest, ChoosesTheBestVariantTheKernelRuns) {
-    // Raw probe for fentry: a 2-instruction program attached to tcp_rcv_established.
-    bool fentry_ok = false;
+// What this kernel runs, probed independently of the loader: a raw fentry load of a
+// 2-instruction program on tcp_rcv_established, and the kprobe PMU.
+struct KernelSupport {
+    bool fentry = false;
+    bool kprobe = false;
+};
+
+KernelSupport probeKernel() {
+    KernelSupport out;
     if (btf* vmlinux = btf__load_vmlinux_btf()) {
         const int id = btf__find_by_name_kind(vmlinux, "tcp_rcv_established", BTF_KIND_FUNC);
         if (id > 0) {
@@ -491,37 +495,69 @@ TEST_F(HealthTest, ChoosesTheBestVariantTheKernelRuns) {
                         .attach_btf_id = static_cast<__u32>(id));
             const int fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "probe_fentry", "GPL", insns, 2, &opts);
             if (fd >= 0) {
-                fentry_ok = true;
+                out.fentry = true;
                 ::close(fd);
             }
         }
         btf__free(vmlinux);
     }
     struct stat st {};
-    const bool kprobe_ok = ::stat("/sys/bus/event_source/devices/kprobe/type", &st) == 0;
-    const char* expected = fentry_ok ? "fentry" : kprobe_ok ? "kprobe" : "tracepoint";
-    std::cerr << "[health] raw probes: fentry " << (fentry_ok ? "loads" : "refused") << ", kprobe PMU "
-              << (kprobe_ok ? "present" : "absent") << "; expecting " << expected << "\n";
+    out.kprobe = ::stat("/sys/bus/event_source/devices/kprobe/type", &st) == 0;
+    std::cerr << "[health] raw probes: fentry " << (out.fentry ? "loads" : "refused") << ", kprobe PMU "
+              << (out.kprobe ? "present" : "absent") << "\n";
+    return out;
+}
 
+// The variant's own programs at work: an upstream connect (tcp_v4_connect hook or SYN_SENT)
+// and an RTT sample (tcp_rcv_established hook or tcp_probe).
+#define EXPECT_VARIANT_MEASURES()                                                          \
+    do {                                                                                   \
+        UniqueFd upstream = peerListen(kUpstreamPort);                                     \
+        ASSERT_TRUE(upstream);                                                             \
+        UniqueFd out = connectTo(kUpstreamPort, 0, kPeerIp);                               \
+        ASSERT_TRUE(out);                                                                  \
+        UniqueFd in = accepted(upstream.get());                                            \
+        ASSERT_TRUE(in);                                                                   \
+        ASSERT_TRUE(writeAll(in.get(), "pong")); /* an incoming segment: an RTT sample */  \
+        int err = 0;                                                                       \
+        ASSERT_EQ(readSome(out.get(), 4, err), "pong");                                    \
+        EXPECT_TRUE(eventually([&] { return count(hist(HEALTH_H_SRTT_UPSTREAM)) >= 1; })); \
+        EXPECT_EQ(count(hist(HEALTH_H_CONNECT)), 1u);                                      \
+    } while (0)
+
+// The loader picks the best variant the kernel runs, and reports why better ones were refused.
+TEST_F(HealthTest, ChoosesTheBestVariantTheKernelRuns) {
+    const KernelSupport kernel = probeKernel();
+    const char* expected = kernel.fentry ? "fentry" : kernel.kprobe ? "kprobe" : "tracepoint";
     ASSERT_NO_FATAL_FAILURE(loadAndRegister());
     EXPECT_STREQ(health::modeName(pins_->mode()), expected) << pins_->reason();
-    if (!fentry_ok) EXPECT_NE(pins_->reason().find("fentry refused"), std::string::npos) << pins_->reason();
-    if (!fentry_ok && !kprobe_ok)
+    if (!kernel.fentry) EXPECT_NE(pins_->reason().find("fentry refused"), std::string::npos) << pins_->reason();
+    if (!kernel.fentry && !kernel.kprobe)
         EXPECT_NE(pins_->reason().find("kprobe refused"), std::string::npos) << pins_->reason();
-    if (fentry_ok) EXPECT_TRUE(pins_->reason().empty()) << pins_->reason();
+    if (kernel.fentry) EXPECT_TRUE(pins_->reason().empty()) << pins_->reason();
+    EXPECT_VARIANT_MEASURES();
+}
 
-    // Whatever the variant, RTT samples and connect latency work through it.
-    UniqueFd upstream = peerListen(kUpstreamPort);
-    ASSERT_TRUE(upstream);
-    UniqueFd out = connectTo(kUpstreamPort, 0, kPeerIp);
-    ASSERT_TRUE(out);
-    UniqueFd in = accepted(upstream.get());
-    ASSERT_TRUE(in);
-    ASSERT_TRUE(writeAll(in.get(), "pong"));  // an incoming segment: an RTT sample
-    int err = 0;
-    ASSERT_EQ(readSome(out.get(), 4, err), "pong");
-    EXPECT_TRUE(eventually([&] { return count(hist(HEALTH_H_SRTT_UPSTREAM)) >= 1; }));
-    EXPECT_EQ(count(hist(HEALTH_H_CONNECT)), 1u);
+// Below fentry: kprobes where the kernel has them, else the tracepoints, and both measure.
+TEST_F(HealthTest, KprobeVariantOrItsFallbackMeasures) {
+    const KernelSupport kernel = probeKernel();
+    HealthOptions options;
+    options.best_mode = HEALTH_MODE_KPROBE;
+    ASSERT_NO_FATAL_FAILURE(loadAndRegister(options));
+    EXPECT_STREQ(health::modeName(pins_->mode()), kernel.kprobe ? "kprobe" : "tracepoint") << pins_->reason();
+    EXPECT_EQ(pins_->reason().find("fentry"), std::string::npos) << "fentry was not to be tried";
+    if (!kernel.kprobe) EXPECT_NE(pins_->reason().find("kprobe refused"), std::string::npos) << pins_->reason();
+    EXPECT_VARIANT_MEASURES();
+}
+
+// The tracepoint variant, forced, measures the same on every kernel.
+TEST_F(HealthTest, TracepointVariantMeasures) {
+    HealthOptions options;
+    options.best_mode = HEALTH_MODE_TRACEPOINT;
+    ASSERT_NO_FATAL_FAILURE(loadAndRegister(options));
+    EXPECT_STREQ(health::modeName(pins_->mode()), "tracepoint");
+    EXPECT_TRUE(pins_->reason().empty()) << pins_->reason();
+    EXPECT_VARIANT_MEASURES();
 }
 
 // A second loadHealth on the same root opens the pins instead of loading again, and the last
