@@ -88,14 +88,13 @@ struct DataplaneConfig {
     std::vector<std::string> xdp_interfaces;
 };
 
-// Health profile (BPF TCP latency spikes; see the health contract). Field names, types and
-// defaults are shared with the health engine: keep them in step.
+// TCP health profile (bpf/health.bpf.c): spike thresholds and the rolling window.
 struct HealthConfig {
     bool enabled = true;
-    std::chrono::microseconds spike_threshold{200000};
-    double spike_p99_factor = 4.0;
-    std::chrono::microseconds spike_floor{5000};
-    std::chrono::milliseconds window{60000};
+    std::chrono::microseconds spike_threshold{200000};  // absolute: handshake/connect above it is a spike
+    double spike_p99_factor = 4.0;                      // above factor x rolling p99 is a spike (0: off)
+    std::chrono::microseconds spike_floor{5000};        // the p99-relative threshold never goes below
+    std::chrono::milliseconds window{60000};            // rolling window for p50/p99
 };
 
 // How the config engine applies a change live (see control/config_engine.h): how long it
