@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
     gwctl::addStatusCommand(app, global);
     gwctl::addDataplaneCommands(app, global);
     gwctl::addUpgradeCommands(app, global);
+    gwctl::addTlsCommands(app, global);
     CLI11_PARSE(app, argc, argv);
     return 0;
 }

@@ -37,7 +37,21 @@ std::string canonicalText(const Config& c) {
     std::sort(interfaces.begin(), interfaces.end());
     for (const auto& name : interfaces) out << "dataplane.xdp_interfaces += " << name << "\n";
     // Listeners and clusters are named sets: their order in the file means nothing.
-    for (const auto* l : sortedByName(c.listeners)) out << "listeners[" << l->name << "].address = " << l->address.toString() << "\n";
+    for (const auto* l : sortedByName(c.listeners)) {
+        out << "listeners[" << l->name << "].address = " << l->address.toString() << "\n";
+        if (!l->tls) continue;
+        // Certificate order matters: the first is the default.
+        for (std::size_t i = 0; i < l->tls->certificates.size(); ++i) {
+            const auto& cert = l->tls->certificates[i];
+            auto names = cert.names;
+            std::sort(names.begin(), names.end());
+            out << "listeners[" << l->name << "].tls.certificates[" << i << "] = " << cert.certificate << " "
+                << cert.key;
+            for (const auto& name : names) out << " " << name;
+            out << "\n";
+        }
+    }
+    out << "tls.session_ticket_keys = " << c.tls.session_ticket_keys << "\n";
     out << "limits.max_header_bytes = " << c.limits.max_header_bytes << "\n";
     out << "limits.max_body_bytes = " << c.limits.max_body_bytes << "\n";
     out << "limits.max_connections = " << c.limits.max_connections << "\n";

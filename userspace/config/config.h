@@ -24,10 +24,32 @@ struct AdminConfig {
     SocketAddress address{"127.0.0.1", 9901};
 };
 
+// One server certificate of a TLS listener. Paths are absolute (the loader resolves them
+// against the config file's directory).
+struct TlsCertificateConfig {
+    std::string certificate;         // PEM: leaf, then intermediates
+    std::string key;                 // PEM private key
+    std::vector<std::string> names;  // SNI names it serves; empty: the certificate's own names
+};
+
+// A listener terminates TLS when it has at least one certificate; the first is the default for
+// clients without SNI or with an unknown name.
+struct ListenerTlsConfig {
+    std::vector<TlsCertificateConfig> certificates;
+};
+
 // A listener is a named group of per-worker SO_REUSEPORT sockets on one address.
 struct ListenerConfig {
     std::string name;
     SocketAddress address;
+    std::optional<ListenerTlsConfig> tls;
+};
+
+// Process-wide TLS settings.
+struct TlsConfig {
+    // Session ticket keys (one base64 80-byte key a line, the first encrypts). Empty: a random
+    // key made at first start, handed to each next version over the control socket.
+    std::string session_ticket_keys;
 };
 
 struct RouteMatch {
@@ -82,6 +104,7 @@ struct Config {
     AdminConfig admin;
     DataplaneConfig dataplane;
     std::vector<ListenerConfig> listeners;
+    TlsConfig tls;
     Limits limits;
     Timeouts timeouts;
     std::vector<RouteConfig> routes;  // in match order

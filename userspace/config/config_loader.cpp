@@ -172,7 +172,8 @@ public:
             problem(root, "", "the config must be a mapping at the top level");
             return;
         }
-        checkKeys(root, "", {"workers", "admin", "dataplane", "listeners", "limits", "timeouts", "routes", "clusters"});
+        checkKeys(root, "",
+                  {"workers", "admin", "dataplane", "listeners", "tls", "limits", "timeouts", "routes", "clusters"});
 
         config.workers = std::max(1u, std::thread::hardware_concurrency());
         if (auto node = root["workers"]; node.IsDefined()) {
@@ -217,6 +218,12 @@ public:
         }
 
         readListeners(root["listeners"], config);
+        if (auto tls = root["tls"]; tls.IsDefined() && expectMap(tls, "tls")) {
+            checkKeys(tls, "tls", {"session_ticket_keys"});
+            if (tls["session_ticket_keys"].IsDefined())
+                if (auto file = nonEmptyString(tls["session_ticket_keys"], "tls.session_ticket_keys"))
+                    config.tls.session_ticket_keys = resolvePath(*file);
+        }
         readLimits(root["limits"], config.limits);
         readTimeouts(root["timeouts"], config.timeouts);
         readClusters(root["clusters"], config);
@@ -236,7 +243,7 @@ public:
             const auto item = list[i];
             std::string path = "listeners[" + std::to_string(i) + "]";
             if (!expectMap(item, path)) continue;
-            checkKeys(item, path, {"name", "address"});
+            checkKeys(item, path, {"name", "address", "tls"});
             ListenerConfig listener;
             if (auto name = requiredName(item, path)) {
                 listener.name = *name;
@@ -249,8 +256,46 @@ public:
                 if (!addresses.insert(a->toString()).second)
                     problem(item["address"], path + ".address", "address " + a->toString() + " is used by another listener");
             }
+            if (auto tls = item["tls"]; tls.IsDefined()) listener.tls = readListenerTls(tls, path + ".tls");
             config.listeners.push_back(std::move(listener));
         }
+    }
+
+    // A file path from the config: absolute as given, else relative to the config file's directory.
+    std::string resolvePath(const std::string& path) const {
+        if (path.front() == '/') return path;
+        return (std::filesystem::path(file_).parent_path() / path).lexically_normal().string();
+    }
+
+    // Certificate files are only named here; Certificate::load reads and checks them (the
+    // gateway refuses to start, and an apply is refused, when one does not load).
+    ListenerTlsConfig readListenerTls(const YAML::Node& node, const std::string& path) {
+        ListenerTlsConfig tls;
+        if (!expectMap(node, path)) return tls;
+        checkKeys(node, path, {"certificates"});
+        const auto list = node["certificates"];
+        if (!list.IsDefined() || !expectSequence(list, path + ".certificates") || list.size() == 0) {
+            problem(node, path + ".certificates", "a TLS listener needs at least one certificate");
+            return tls;
+        }
+        for (std::size_t i = 0; i < list.size(); ++i) {
+            const std::string item_path = path + ".certificates[" + std::to_string(i) + "]";
+            if (!expectMap(list[i], item_path)) continue;
+            checkKeys(list[i], item_path, {"certificate", "key", "names"});
+            TlsCertificateConfig cert;
+            if (requirePresent(list[i], "certificate", item_path))
+                if (auto file = nonEmptyString(list[i]["certificate"], item_path + ".certificate"))
+                    cert.certificate = resolvePath(*file);
+            if (requirePresent(list[i], "key", item_path))
+                if (auto file = nonEmptyString(list[i]["key"], item_path + ".key")) cert.key = resolvePath(*file);
+            if (auto names = list[i]["names"]; names.IsDefined() && expectSequence(names, item_path + ".names")) {
+                for (std::size_t n = 0; n < names.size(); ++n)
+                    if (auto name = nonEmptyString(names[n], item_path + ".names[" + std::to_string(n) + "]"))
+                        cert.names.push_back(*name);
+            }
+            tls.certificates.push_back(std::move(cert));
+        }
+        return tls;
     }
 
     void readLimits(const YAML::Node& node, Limits& limits) {

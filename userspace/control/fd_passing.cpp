@@ -88,6 +88,8 @@ const char* messageTypeName(std::uint16_t type) {
         case MessageType::Committed: return "Committed";
         case MessageType::Heartbeat: return "Heartbeat";
         case MessageType::Activate: return "Activate";
+        case MessageType::CertsReload: return "CertsReload";
+        case MessageType::RotateTicketKey: return "RotateTicketKey";
     }
     return nullptr;
 }

@@ -37,6 +37,10 @@ public:
     // A keep-alive connection given to the other version at an upgrade, or taken from it.
     void recordHandedOff(std::size_t listener) { listeners_[listener].handed_off->Increment(); }
     void recordAdopted(std::size_t listener) { listeners_[listener].adopted->Increment(); }
+    // A TLS handshake on a client connection: failed, or completed with a full or resumed session.
+    void recordTlsHandshake(std::size_t listener, bool ok, bool resumed);
+    // The expiry of the certificate served for `name` on `listener` (set at start and each reload).
+    void setCertificateExpiry(const std::string& listener, const std::string& name, double unix_seconds);
     prometheus::Gauge& activeConnections(std::size_t listener) { return *listeners_[listener].active; }
 
     // The Prometheus text exposition of every family.
@@ -55,6 +59,9 @@ private:
         prometheus::Counter* handed_off = nullptr;
         prometheus::Counter* adopted = nullptr;
         std::array<prometheus::Counter*, static_cast<std::size_t>(RejectReason::kCount)> rejected{};
+        prometheus::Counter* tls_full = nullptr;  // TLS listeners only
+        prometheus::Counter* tls_resumed = nullptr;
+        prometheus::Counter* tls_failed = nullptr;
     };
     struct ClusterSeries {
         prometheus::Counter* connect_errors = nullptr;
@@ -65,6 +72,7 @@ private:
     std::shared_ptr<prometheus::Registry> registry_;
     std::vector<ListenerSeries> listeners_;
     std::vector<ClusterSeries> clusters_;
+    prometheus::Family<prometheus::Gauge>* tls_expiry_ = nullptr;
 };
 
 }  // namespace hotgate

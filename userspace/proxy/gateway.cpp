@@ -1,6 +1,11 @@
 #include "proxy/gateway.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "dataplane/capability_probe.h"
 #include "dataplane/front_loader.h"
@@ -8,6 +13,7 @@
 #include "observability/logging.h"
 #include "proxy/listener.h"
 #include "proxy/worker.h"
+#include "tls/tls_listener.h"
 
 namespace hotgate {
 
@@ -55,6 +61,7 @@ Result<std::unique_ptr<Gateway>> Gateway::start(ConfigSnapshot config, std::stri
     }
 
     if (auto front = gateway->setUpFront(); !front) return tl::unexpected(front.error());
+    if (auto tls = gateway->setUpTls(plan.ticket_keys); !tls) return tl::unexpected(tls.error());
 
     const bool accepting = plan.kind != StartPlan::Kind::SuccessorTakeover;
     for (unsigned w = 0; w < workers; ++w)
@@ -210,6 +217,90 @@ std::vector<std::pair<std::string, std::vector<int>>> Gateway::handoverFds() con
         out.emplace_back(listeners[l].name, std::move(fds));
     }
     return out;
+}
+
+Result<void> Gateway::setUpTls(const std::string& handed_ticket_keys) {
+    const Config& config = *context_->config;
+    // The ring exists even without TLS listeners, so it passes unchanged to the next version.
+    Result<tls::TicketKeyRing> ring = !config.tls.session_ticket_keys.empty()
+                                          ? tls::TicketKeyRing::loadFile(config.tls.session_ticket_keys)
+                                      : !handed_ticket_keys.empty()
+                                          ? tls::TicketKeyRing::parse(handed_ticket_keys, "the previous version's keys")
+                                          : tls::TicketKeyRing::generate();
+    if (!ring) return fail("TLS: ", ring.error().message);
+    ticket_keys_ = std::make_unique<tls::TicketKeyStore>(std::move(*ring));
+    context_->tls.assign(config.listeners.size(), nullptr);
+    for (std::size_t l = 0; l < config.listeners.size(); ++l) {
+        const auto& listener = config.listeners[l];
+        if (!listener.tls) continue;
+        auto created = tls::TlsListener::create(listener.name, *listener.tls, *ticket_keys_);
+        if (!created) return tl::unexpected(created.error());
+        context_->tls[l] = std::move(*created);
+    }
+    publishCertificateExpiry();
+    return {};
+}
+
+void Gateway::publishCertificateExpiry() {
+    for (const auto& listener : context_->tls) {
+        if (!listener) continue;
+        for (const auto& cert : listener->status())
+            for (const auto& name : cert.names)
+                metrics_->setCertificateExpiry(
+                    listener->listener(), name,
+                    static_cast<double>(std::chrono::system_clock::to_time_t(cert.not_after)));
+    }
+}
+
+std::string Gateway::ticketKeysForHandover() const { return ticket_keys_->current()->serialize(); }
+
+Result<void> Gateway::reloadCertificates() {
+    std::lock_guard lock(tls_mutex_);
+    std::string problems;
+    for (const auto& listener : context_->tls) {
+        if (!listener) continue;
+        if (auto reloaded = listener->reload(); !reloaded)
+            problems += (problems.empty() ? "" : "\n") + reloaded.error().message;
+    }
+    publishCertificateExpiry();
+    if (!problems.empty()) return fail(problems);
+    return {};
+}
+
+Result<std::vector<std::string>> Gateway::rotateTicketKey() {
+    std::lock_guard lock(tls_mutex_);
+    tls::TicketKeyRing ring = *ticket_keys_->current();
+    if (auto rotated = ring.rotate(); !rotated) return tl::unexpected(rotated.error());
+    const std::string& file = context_->config->tls.session_ticket_keys;
+    if (!file.empty()) {
+        // Write beside, then rename: a reader never sees half a key file. 0600: these are secrets.
+        const std::string temp = file + ".tmp";
+        const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0) return sysError(errno, "session ticket key file ", temp, ": cannot create");
+        const std::string text = ring.serialize();
+        const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+        const int write_errno = errno;
+        ::close(fd);
+        if (!written) return sysError(write_errno, "session ticket key file ", temp, ": write");
+        if (::rename(temp.c_str(), file.c_str()) != 0) return sysError(errno, "session ticket key file ", file, ": rename");
+    }
+    ticket_keys_->replace(ring);
+    return ring.fingerprints();
+}
+
+nlohmann::json Gateway::tlsStatus() const {
+    nlohmann::json listeners = nlohmann::json::array();
+    for (const auto& listener : context_->tls) {
+        if (!listener) continue;
+        nlohmann::json certs = nlohmann::json::array();
+        for (const auto& cert : listener->status())
+            certs.push_back({{"file", cert.file},
+                             {"serial", cert.serial},
+                             {"names", cert.names},
+                             {"not_after", std::chrono::system_clock::to_time_t(cert.not_after)}});
+        listeners.push_back({{"listener", listener->listener()}, {"certificates", certs}});
+    }
+    return {{"listeners", listeners}, {"session_ticket_keys", ticket_keys_->current()->fingerprints()}};
 }
 
 }  // namespace hotgate

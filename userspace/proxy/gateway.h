@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "common/error.h"
 #include "common/unique_fd.h"
 #include "config/config.h"
@@ -22,6 +24,10 @@ namespace hotgate {
 
 class ListenerGroup;
 class Worker;
+namespace tls {
+class TicketKeyStore;
+class TlsListener;
+}
 namespace dataplane {
 class FrontLoader;
 class SteerLoader;
@@ -50,6 +56,9 @@ struct StartPlan {
     Kind kind = Kind::First;
     std::uint32_t slot = 0;  // SuccessorBpf: the free slot to register in
     std::map<std::string, std::vector<UniqueFd>> inherited;  // SuccessorTakeover: listener -> fds
+    // Successor: the predecessor's TLS session ticket keys (key-file text), so tickets it issued
+    // resume here. Empty for a first start (keys then come from the configured file or are made).
+    std::string ticket_keys;
 };
 
 class Gateway {
@@ -94,6 +103,17 @@ public:
     std::chrono::steady_clock::time_point startedAt() const { return started_at_; }
     bool draining() const { return context_->draining(); }
 
+    // TLS: the session ticket keys to hand to a successor (key-file text; a secret: never log it).
+    std::string ticketKeysForHandover() const;
+    // Re-reads every TLS listener's certificate files and swaps the new contexts in. All or
+    // nothing per listener; on failure the old certificates keep serving and the error says why.
+    Result<void> reloadCertificates();
+    // Puts a fresh key first in the session ticket key ring (the others only decrypt), and
+    // writes the ring to the configured key file, if any, so the next start reads the same ring.
+    Result<std::vector<std::string>> rotateTicketKey();
+    // What /status shows of TLS: per listener, the served certificates and the key fingerprints.
+    nlohmann::json tlsStatus() const;
+
     // Where this version is in its life: starting, ready, active, standby (cut over from, not
     // yet committed), draining. Set by the upgrade controller; read by admin and status.
     void setPhase(std::string phase);
@@ -110,12 +130,18 @@ private:
     // Loads the XDP front and attaches it to the configured interfaces (none by default).
     // Fails with the interface and errno: an operator who asked for it must not silently lack it.
     Result<void> setUpFront();
+    // Ticket keys (configured file, else the predecessor's, else a fresh random key) and the
+    // certificate contexts of every TLS listener. Fails on any certificate or key file problem.
+    Result<void> setUpTls(const std::string& handed_ticket_keys);
+    void publishCertificateExpiry();
     bool waitForConnectionsToEnd();
 
     std::unique_ptr<Metrics> metrics_;
     std::unique_ptr<ServingContext> context_;
     std::vector<std::unique_ptr<dataplane::SteerLoader>> steering_;  // one per listener in BPF mode
     std::unique_ptr<dataplane::FrontLoader> front_;                   // when xdp_interfaces are set
+    std::unique_ptr<tls::TicketKeyStore> ticket_keys_;
+    std::mutex tls_mutex_;  // one certificate reload or key rotation at a time
     std::vector<std::unique_ptr<Worker>> workers_;
     std::vector<ListenerStatus> listeners_;
     DataplaneStatus dataplane_;

@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "observability/metrics.h"
 #include "proxy/router.h"
+#include "tls/tls_listener.h"
 
 namespace hotgate {
 
@@ -42,6 +43,9 @@ struct ServingContext {
     std::string version;  // "<build-version>/<config-hash>": the x-hotgate-version header value
 
     std::vector<std::optional<std::size_t>> route_cluster;  // per route: index into config->clusters
+
+    // Per listener (config order): its TLS state, null for a plain listener. Set before workers start.
+    std::vector<std::shared_ptr<tls::TlsListener>> tls;
 
     std::atomic<std::size_t> open_connections{0};
     std::atomic<std::size_t> in_flight_requests{0};
