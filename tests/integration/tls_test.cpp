@@ -236,8 +236,15 @@ TEST_F(TlsTest, SessionResumesOnTheNextVersionAfterCutoverAndAfterKeyRotation) {
     gateway_.expectExit();
     auto committed = gwctl({"commit"});
     ASSERT_EQ(committed.exit_code, 0) << committed.out << committed.err;
-    // A TLS connection cannot move to B: A answers its next request with Connection: close.
-    const TlsResponse last_on_a = keep_alive.get("/direct");
+    // A TLS connection cannot move to B: once A drains (the commit reply may come just before),
+    // A answers its next request with Connection: close. Every request on it succeeds.
+    TlsResponse last_on_a;
+    EXPECT_TRUE(eventually(
+        [&] {
+            last_on_a = keep_alive.get("/direct");
+            return !last_on_a.ok || last_on_a.connection == "close";
+        },
+        10s));
     EXPECT_TRUE(last_on_a.ok) << last_on_a.error;
     EXPECT_EQ(last_on_a.version, from_a.version);
     EXPECT_EQ(last_on_a.connection, "close");

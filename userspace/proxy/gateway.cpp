@@ -262,6 +262,13 @@ Result<void> Gateway::reloadCertificates() {
         if (auto reloaded = listener->reload(); !reloaded)
             problems += (problems.empty() ? "" : "\n") + reloaded.error().message;
     }
+    // A replaced ticket key file is picked up here too (the way to rotate keys across a fleet).
+    if (const std::string& file = context_->config->tls.session_ticket_keys; !file.empty()) {
+        if (auto ring = tls::TicketKeyRing::loadFile(file); !ring)
+            problems += (problems.empty() ? "" : "\n") + ring.error().message;
+        else
+            ticket_keys_->replace(std::move(*ring));
+    }
     publishCertificateExpiry();
     if (!problems.empty()) return fail(problems);
     return {};
