@@ -103,6 +103,23 @@ TEST_F(TlsTest, SniChoosesAmongThreeCertificatesAndUnknownNamesGetTheDefault) {
     EXPECT_EQ(status["tls"]["session_ticket_keys"].size(), 1u);
 }
 
+// OpenSSL 3 clients drop a session whose connection ended without close_notify (an "unexpected
+// EOF" is an error to them): the gateway must close TLS cleanly or nobody resumes.
+TEST_F(TlsTest, ConnectionsEndWithCloseNotifySoTheirSessionsStayResumable) {
+    ASSERT_TRUE(startGateway());
+    TlsClient client;
+    ASSERT_TRUE(client.connect(port(), "api.example.test", ca_->caFile())) << client.error();
+    std::string error;
+    EXPECT_TRUE(client.getUntilClosedCleanly("/direct", error)) << error;
+    const TlsSession session = client.session();
+    ASSERT_TRUE(session);
+    EXPECT_TRUE(SSL_SESSION_is_resumable(session.get()));
+    TlsClient again;
+    ASSERT_TRUE(again.connect(port(), "api.example.test", ca_->caFile(), session)) << again.error();
+    EXPECT_TRUE(again.resumed());
+    EXPECT_TRUE(metricReaches("hotgate_tls_handshakes_total", {{"session", "resumed"}}, 1));
+}
+
 TEST_F(TlsTest, CertificateReloadUnderNewConnectionsLosesNoHandshakeAndKeepsOldConnections) {
     ASSERT_TRUE(startGateway());
     TlsClient old_connection;

@@ -144,6 +144,26 @@ TlsResponse TlsClient::get(const std::string& path) {
     return response;
 }
 
+bool TlsClient::getUntilClosedCleanly(const std::string& path, std::string& error) {
+    if (!ssl_) {
+        error = "not connected";
+        return false;
+    }
+    const std::string request = "GET " + path + " HTTP/1.1\r\nHost: " + host_ + "\r\nConnection: close\r\n\r\n";
+    if (SSL_write(ssl_, request.data(), static_cast<int>(request.size())) <= 0) {
+        error = "write: " + opensslError();
+        return false;
+    }
+    char buffer[16384];
+    int n;
+    while ((n = SSL_read(ssl_, buffer, sizeof buffer)) > 0) {
+    }
+    const int reason = SSL_get_error(ssl_, n);
+    if (reason == SSL_ERROR_ZERO_RETURN) return true;
+    error = reason == SSL_ERROR_SSL ? "TLS error at close: " + opensslError() : "closed without close_notify";
+    return false;
+}
+
 std::string TlsClient::peerSerial() const {
     if (!ssl_) return {};
     X509* peer = SSL_get1_peer_certificate(ssl_);

@@ -37,6 +37,9 @@ public:
                  std::chrono::milliseconds timeout = std::chrono::seconds(5));
     // One GET on this connection (keep-alive); reads the whole response (Content-Length bodies).
     TlsResponse get(const std::string& path);
+    // A GET with Connection: close, read until the server closes. True when the server ended
+    // the TLS session cleanly (close_notify), not by a bare TCP close; `error` says which.
+    bool getUntilClosedCleanly(const std::string& path, std::string& error);
 
     const std::string& error() const { return error_; }
     std::string peerSerial() const;  // lower-case hex

@@ -40,6 +40,15 @@ public:
         return tls_->async_handshake(asio::ssl::stream_base::server, std::forward<Token>(token));
     }
 
+    // TLS only: sends close_notify without waiting for the peer's. Without it an OpenSSL 3
+    // client sees an "unexpected EOF", treats it as an error and drops the session, so it could
+    // not resume (NGINX closes the same way).
+    template <typename Token>
+    auto sendCloseNotify(Token&& token) {
+        SSL_set_shutdown(tls_->native_handle(), SSL_RECEIVED_SHUTDOWN);
+        return tls_->async_shutdown(std::forward<Token>(token));
+    }
+
     // AsyncReadStream / AsyncWriteStream. Both branches return the same type for a given token
     // (awaitable<size_t> for coroutine tokens, void for Beast's internal handlers).
     template <typename Buffers, typename Token>

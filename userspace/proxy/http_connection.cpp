@@ -178,6 +178,11 @@ awaitable<void> HttpConnection::run() {
         if (next == Next::Close || context_.drain_mode.load(std::memory_order_relaxed) == DrainMode::Close) break;
     }
     error_code ignored;
+    if (client_.isTls() && client_.socket().is_open()) {
+        deadline_.arm(std::chrono::seconds(1), client_.socket());  // a peer not reading must not hold us
+        co_await client_.sendCloseNotify(withError(ignored));
+        deadline_.disarm();
+    }
     client_.socket().shutdown(tcp::socket::shutdown_send, ignored);
     client_.socket().close(ignored);
 }

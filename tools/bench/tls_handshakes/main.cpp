@@ -8,6 +8,10 @@
 // Resumed mode: each client thread makes one full handshake, keeps the session, then resumes
 // with it on every connection (taking the renewed ticket when the server sends one). A
 // connection that should have resumed and did not is counted as "not_resumed".
+//
+// Across a cutover: `--save-sessions FILE --count N` makes N full handshakes and writes their
+// sessions (PEM); after the cutover `--resume-sessions FILE` offers each once and reports how
+// many resumed.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -26,6 +30,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 
 namespace {
@@ -39,6 +44,9 @@ struct Options {
     double duration = 10;
     int concurrency = 4;
     std::string json;
+    std::string save_sessions;
+    std::string resume_sessions;
+    int count = 100;
 };
 
 struct Totals {
@@ -101,6 +109,10 @@ int main(int argc, char** argv) {
     app.add_option("--duration", options.duration, "seconds")->check(CLI::Range(0.5, 600.0))->capture_default_str();
     app.add_option("--concurrency", options.concurrency, "client threads")->check(CLI::Range(1, 256))->capture_default_str();
     app.add_option("--json", options.json, "write the result as JSON to this file");
+    app.add_option("--save-sessions", options.save_sessions, "make --count full handshakes, write their sessions here");
+    app.add_option("--resume-sessions", options.resume_sessions, "offer each saved session once; count resumptions")
+        ->check(CLI::ExistingFile);
+    app.add_option("--count", options.count, "handshakes for --save-sessions")->check(CLI::Range(1, 100000));
     CLI11_PARSE(app, argc, argv);
 
     SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
@@ -109,6 +121,43 @@ int main(int argc, char** argv) {
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
     const sockaddr_in address = parseTarget(options.target);
     const bool resume = options.mode == "resumed";
+
+    if (!options.save_sessions.empty() || !options.resume_sessions.empty()) {
+        const bool saving = !options.save_sessions.empty();
+        std::vector<SSL_SESSION*> sessions;
+        if (!saving) {
+            BIO* in = BIO_new_file(options.resume_sessions.c_str(), "r");
+            while (SSL_SESSION* s = PEM_read_bio_SSL_SESSION(in, nullptr, nullptr, nullptr)) sessions.push_back(s);
+            BIO_free(in);
+        }
+        long ok = 0, resumed_count = 0, failed = 0;
+        BIO* out = saving ? BIO_new_file(options.save_sessions.c_str(), "w") : nullptr;
+        const std::size_t n = saving ? static_cast<std::size_t>(options.count) : sessions.size();
+        for (std::size_t i = 0; i < n; ++i) {
+            bool resumed = false;
+            SSL_SESSION* next = oneConnection(ctx, address, options, saving ? nullptr : sessions[i], resumed);
+            if (!next) {
+                ++failed;
+                continue;
+            }
+            ++ok;
+            if (resumed) ++resumed_count;
+            if (out) PEM_write_bio_SSL_SESSION(out, next);
+            SSL_SESSION_free(next);
+        }
+        if (out) BIO_free(out);
+        for (SSL_SESSION* s : sessions) SSL_SESSION_free(s);
+        const nlohmann::json result{{"target", options.target},
+                                    {"mode", saving ? "save-sessions" : "resume-sessions"},
+                                    {"offered", saving ? 0 : static_cast<long>(n)},
+                                    {"handshakes", ok},
+                                    {"resumed", resumed_count},
+                                    {"failed", failed}};
+        std::cout << result.dump() << "\n";
+        if (!options.json.empty()) std::ofstream(options.json) << result.dump(2) << "\n";
+        SSL_CTX_free(ctx);
+        return failed == 0 ? 0 : 1;
+    }
 
     Totals totals;
     const auto start = std::chrono::steady_clock::now();
