@@ -166,6 +166,20 @@ TEST_F(TlsTest, CertificateReloadUnderNewConnectionsLosesNoHandshakeAndKeepsOldC
     EXPECT_EQ(old_connection.peerSerial(), api_.serial_hex);
 }
 
+// No gwctl: replacing the files is enough (inotify), and a bad replacement changes nothing.
+TEST_F(TlsTest, ReplacedCertificateFilesAreReloadedByThemselves) {
+    ASSERT_TRUE(startGateway());
+    ASSERT_EQ(serialFor("shop.example.test"), shop_.serial_hex);
+    const IssuedCertificate renewed = ca_->issue("shop-renewed", {"shop.example.test", "*.shop.example.test"});
+    replaceFiles(shop_, renewed);
+    EXPECT_TRUE(eventually([&] { return serialFor("shop.example.test") == renewed.serial_hex; }));
+    const IssuedCertificate other = ca_->issue("other", {"shop.example.test"});
+    std::filesystem::copy_file(other.key_file, shop_.key_file + ".new");
+    std::filesystem::rename(shop_.key_file + ".new", shop_.key_file);  // key without its certificate
+    EXPECT_TRUE(eventually([&] { return gateway_.stderrText().find("reload was refused") != std::string::npos; }));
+    EXPECT_EQ(serialFor("shop.example.test"), renewed.serial_hex);
+}
+
 TEST_F(TlsTest, BadCertificateFilesAreRefusedWithTheReasonAndTheOldCertificateKeepsServing) {
     ASSERT_TRUE(startGateway());
     const IssuedCertificate other = ca_->issue("other", {"api.example.test"});

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <set>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -13,6 +14,7 @@
 #include "observability/logging.h"
 #include "proxy/listener.h"
 #include "proxy/worker.h"
+#include "tls/file_watch.h"
 #include "tls/tls_listener.h"
 
 namespace hotgate {
@@ -238,6 +240,24 @@ Result<void> Gateway::setUpTls(const std::string& handed_ticket_keys) {
         context_->tls[l] = std::move(*created);
     }
     publishCertificateExpiry();
+
+    // Replaced files are picked up by themselves, like `gwctl certs reload` (and refused the same
+    // way when bad: the current certificates keep serving).
+    std::set<std::string> files;
+    for (const auto& listener : config.listeners)
+        if (listener.tls)
+            for (const auto& cert : listener.tls->certificates) files.insert({cert.certificate, cert.key});
+    if (!config.tls.session_ticket_keys.empty()) files.insert(config.tls.session_ticket_keys);
+    if (files.empty()) return {};
+    auto watch = tls::FileWatch::start(files, [this] {
+        if (auto reloaded = reloadCertificates(); !reloaded)
+            log::warn("TLS: files changed, but the certificate reload was refused; the current certificates keep "
+                      "serving: ", reloaded.error().message);
+        else
+            log::info("TLS: files changed; certificates and ticket keys reloaded");
+    });
+    if (!watch) return fail("TLS: cannot watch the certificate files: ", watch.error().message);
+    tls_watch_ = std::move(*watch);
     return {};
 }
 

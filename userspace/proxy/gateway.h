@@ -25,6 +25,7 @@ namespace hotgate {
 class ListenerGroup;
 class Worker;
 namespace tls {
+class FileWatch;
 class TicketKeyStore;
 class TlsListener;
 }
@@ -142,6 +143,7 @@ private:
     std::unique_ptr<dataplane::FrontLoader> front_;                   // when xdp_interfaces are set
     std::unique_ptr<tls::TicketKeyStore> ticket_keys_;
     std::mutex tls_mutex_;  // one certificate reload or key rotation at a time
+    std::unique_ptr<tls::FileWatch> tls_watch_;  // reloads when a certificate, key or ticket key file changes
     std::vector<std::unique_ptr<Worker>> workers_;
     std::vector<ListenerStatus> listeners_;
     DataplaneStatus dataplane_;
