@@ -21,6 +21,7 @@
 #include "observability/logging.h"
 #include "proxy/asio.h"
 #include "proxy/gateway.h"
+#include "tls/tls_listener.h"
 
 namespace {
 
@@ -52,6 +53,7 @@ Result<void> checkOwnHealth(const SocketAddress& admin, const std::string& versi
 // takeover mode the inherited listening sockets.
 Result<StartPlan> planFromHandover(control::Handover& handover, const Config& config) {
     StartPlan plan;
+    plan.ticket_keys = handover.ticket_keys;
     if (handover.mode != "bpf") {
         plan.kind = StartPlan::Kind::SuccessorTakeover;
         for (auto& [name, fds] : handover.listeners) plan.inherited[name] = std::move(fds);
@@ -220,6 +222,11 @@ int main(int argc, char** argv) {
         return 1;
     }
     if (!check_path.empty()) {
+        // Like `nginx -t`: the files the config names must load too, not only the YAML parse.
+        if (auto tls = hotgate::tls::checkCertificates(**config); !tls) {
+            std::cerr << tls.error().message << "\n" << path << ": config rejected (TLS)\n";
+            return 1;
+        }
         std::cout << "config ok: " << path << " (hash " << (*config)->hash << ")\n";
         return 0;
     }

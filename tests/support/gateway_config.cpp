@@ -34,6 +34,19 @@ std::string GatewayConfig::toYaml() const {
         if (!steering.empty()) y << "  steering: " << steering << "\n";
     }
     y << "listeners:\n  - name: " << listener_name << "\n    address: 127.0.0.1:" << listen_port << "\n";
+    if (!tls_certificates.empty()) {
+        y << "    tls:\n      certificates:\n";
+        for (const auto& cert : tls_certificates) {
+            y << "        - certificate_file: " << quoted(cert.certificate) << "\n          key_file: " << quoted(cert.key)
+              << "\n";
+            if (!cert.names.empty()) {
+                y << "          sni: [";
+                for (std::size_t i = 0; i < cert.names.size(); ++i) y << (i ? ", " : "") << quoted(cert.names[i]);
+                y << "]\n";
+            }
+        }
+    }
+    if (!session_ticket_keys.empty()) y << "tls:\n  session_ticket_keys: " << quoted(session_ticket_keys) << "\n";
     y << "limits:\n"
       << "  max_header_bytes: " << max_header_bytes << "\n"
       << "  max_body_bytes: " << max_body_bytes << "\n"

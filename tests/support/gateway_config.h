@@ -41,6 +41,15 @@ struct GatewayConfig {
     std::string upstream_response = "30s";
     std::string drain = "15s";
 
+    // TLS on the listener when non-empty: certificate files, the first is the default.
+    struct TlsCertificate {
+        std::string certificate;
+        std::string key;
+        std::vector<std::string> names;  // empty: the certificate's own names
+    };
+    std::vector<TlsCertificate> tls_certificates;
+    std::string session_ticket_keys;  // tls.session_ticket_keys; empty leaves it out
+
     std::vector<Route> routes;  // first match wins, in this order
     std::vector<Cluster> clusters;
 

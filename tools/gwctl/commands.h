@@ -16,6 +16,7 @@ void addStatusCommand(CLI::App& app, GlobalOptions& global);
 void addDataplaneCommands(CLI::App& app, GlobalOptions& global);  // cutover, canary, deny
 void addUpgradeCommands(CLI::App& app, GlobalOptions& global);    // upgrade, commit, rollback
 void addConfigCommands(CLI::App& app, GlobalOptions& global);     // config validate/diff/apply/rollback/history
+void addTlsCommands(CLI::App& app, GlobalOptions& global);        // certs reload, tls rotate-ticket-key
 
 // `gwctl cutover` without --to: ask the running version (control socket) to cut over to its
 // ready successor. Returns the exit status.

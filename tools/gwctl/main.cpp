@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
     gwctl::addDataplaneCommands(app, global);
     gwctl::addUpgradeCommands(app, global);
     gwctl::addConfigCommands(app, global);
+    gwctl::addTlsCommands(app, global);
     CLI11_PARSE(app, argc, argv);
     return 0;
 }

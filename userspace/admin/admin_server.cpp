@@ -159,6 +159,9 @@ AdminServer::Reply AdminServer::handle(Gateway& gateway, std::string_view target
         auto& listeners = status["listeners"] = nlohmann::json::array();
         for (const auto& l : gateway.listeners())
             listeners.push_back({{"name", l.name}, {"address", l.address}, {"sockets", l.sockets}});
+        // TLS: served certificates and ticket key fingerprints (never key material).
+        const bool any_tls = std::any_of(context.tls.begin(), context.tls.end(), [](const auto& t) { return t != nullptr; });
+        if (any_tls) status["tls"] = gateway.tlsStatus();
         return {200, "application/json", status.dump(2) + "\n"};
     }
     if (path == "/health") {

@@ -69,12 +69,17 @@ std::string canonicalText(const Config& c) {
     for (const auto* l : sortedByName(c.listeners)) {
         const std::string p = "listeners[" + l->name + "]";
         out << p << ".address = " << l->address.toString() << "\n";
-        if (l->tls) {
-            out << p << ".tls.certificate_file = " << quoted(l->tls->certificate_file) << "\n";
-            out << p << ".tls.key_file = " << quoted(l->tls->key_file) << "\n";
-            for (const auto& name : l->tls->sni) out << p << ".tls.sni += " << name << "\n";
+        if (!l->tls) continue;
+        // Certificate order matters: the first is the default.
+        for (std::size_t i = 0; i < l->tls->certificates.size(); ++i) {
+            const auto& cert = l->tls->certificates[i];
+            const std::string c = p + ".tls.certificates[" + std::to_string(i) + "]";
+            out << c << ".certificate_file = " << quoted(cert.certificate_file) << "\n";
+            out << c << ".key_file = " << quoted(cert.key_file) << "\n";
+            for (const auto& name : cert.sni) out << c << ".sni += " << name << "\n";
         }
     }
+    out << "tls.session_ticket_keys = " << quoted(c.tls.session_ticket_keys) << "\n";
     out << "limits.max_header_bytes = " << c.limits.max_header_bytes << "\n";
     out << "limits.max_body_bytes = " << c.limits.max_body_bytes << "\n";
     out << "limits.max_connections = " << c.limits.max_connections << "\n";

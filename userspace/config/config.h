@@ -24,21 +24,37 @@ struct AdminConfig {
     SocketAddress address{"127.0.0.1", 9901};
 };
 
-// A listener's TLS material. Declared (and pre-checked at apply: the files must be readable)
-// ahead of TLS termination itself, which is a later issue; certificates change in place.
-struct TlsConfig {
-    std::string certificate_file;  // PEM
-    std::string key_file;          // PEM
-    std::vector<std::string> sni;  // server names this certificate answers for; a set (sorted)
+// One server certificate of a TLS listener. Paths are absolute (the loader resolves relative
+// ones against the config file's directory). Certificates change in place (config apply,
+// `gwctl certs reload`, or the files being replaced).
+struct TlsCertificateConfig {
+    std::string certificate_file;  // PEM: leaf, then intermediates
+    std::string key_file;          // PEM private key
+    std::vector<std::string> sni;  // names it serves, a set (sorted); empty: the certificate's own names
 
-    bool operator==(const TlsConfig&) const = default;
+    bool operator==(const TlsCertificateConfig&) const = default;
+};
+
+// A listener terminates TLS when it has at least one certificate; the first is the default for
+// clients without SNI or with an unknown name.
+struct ListenerTlsConfig {
+    std::vector<TlsCertificateConfig> certificates;
+
+    bool operator==(const ListenerTlsConfig&) const = default;
 };
 
 // A listener is a named group of per-worker SO_REUSEPORT sockets on one address.
 struct ListenerConfig {
     std::string name;
     SocketAddress address;
-    std::optional<TlsConfig> tls;
+    std::optional<ListenerTlsConfig> tls;
+};
+
+// Process-wide TLS settings.
+struct TlsConfig {
+    // Session ticket keys (one base64 80-byte key a line, the first encrypts). Empty: a random
+    // key made at first start, handed to each next version over the control socket.
+    std::string session_ticket_keys;
 };
 
 struct RouteMatch {
@@ -113,6 +129,7 @@ struct Config {
     AdminConfig admin;
     DataplaneConfig dataplane;
     std::vector<ListenerConfig> listeners;
+    TlsConfig tls;
     Limits limits;
     Timeouts timeouts;
     std::vector<RouteConfig> routes;  // in match order

@@ -215,8 +215,8 @@ public:
             return;
         }
         checkKeys(root, "",
-                  {"workers", "admin", "dataplane", "listeners", "limits", "timeouts", "routes", "clusters", "health",
-                   "config_engine"});
+                  {"workers", "admin", "dataplane", "listeners", "tls", "limits", "timeouts", "routes", "clusters",
+                   "health", "config_engine"});
 
         config.workers = std::max(1u, std::thread::hardware_concurrency());
         if (auto node = root["workers"]; node.IsDefined()) {
@@ -261,6 +261,12 @@ public:
         }
 
         readListeners(root["listeners"], config);
+        if (auto tls = root["tls"]; tls.IsDefined() && expectMap(tls, "tls")) {
+            checkKeys(tls, "tls", {"session_ticket_keys"});
+            if (tls["session_ticket_keys"].IsDefined())
+                if (auto file = nonEmptyString(tls["session_ticket_keys"], "tls.session_ticket_keys"))
+                    config.tls.session_ticket_keys = resolvePath(*file);
+        }
         readLimits(root["limits"], config.limits);
         readTimeouts(root["timeouts"], config.timeouts);
         readClusters(root["clusters"], config);
@@ -302,38 +308,6 @@ public:
             if (auto n = integer(node["history"], "config_engine.history", 1, 1000)) engine.history = *n;
     }
 
-    std::optional<TlsConfig> readTls(const YAML::Node& node, const std::string& path) {
-        if (!expectMap(node, path)) return std::nullopt;
-        checkKeys(node, path, {"certificate_file", "key_file", "sni"});
-        TlsConfig tls;
-        bool ok = true;
-        for (auto [key, field] :
-             {std::pair{"certificate_file", &tls.certificate_file}, std::pair{"key_file", &tls.key_file}}) {
-            if (!requirePresent(node, key, path)) {
-                ok = false;
-                continue;
-            }
-            auto file = nonEmptyString(node[key], path + "." + key);
-            if (!file)
-                ok = false;
-            else
-                *field = *file;
-        }
-        if (auto list = node["sni"]; list.IsDefined() && expectSequence(list, path + ".sni")) {
-            for (std::size_t i = 0; i < list.size(); ++i)
-                if (auto name = nonEmptyString(list[i], path + ".sni[" + std::to_string(i) + "]")) {
-                    std::string lower = *name;
-                    std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
-                    tls.sni.push_back(lower);
-                }
-            // A set of names: order and repeats mean nothing.
-            std::sort(tls.sni.begin(), tls.sni.end());
-            tls.sni.erase(std::unique(tls.sni.begin(), tls.sni.end()), tls.sni.end());
-        }
-        if (!ok) return std::nullopt;
-        return tls;
-    }
-
     void readListeners(const YAML::Node& list, Config& config) {
         if (!list.IsDefined()) {
             problem(list, "listeners", "at least one listener is required");
@@ -360,9 +334,52 @@ public:
                 if (!addresses.insert(a->toString()).second)
                     problem(item["address"], path + ".address", "address " + a->toString() + " is used by another listener");
             }
-            if (item["tls"].IsDefined()) listener.tls = readTls(item["tls"], path + ".tls");
+            if (auto tls = item["tls"]; tls.IsDefined()) listener.tls = readListenerTls(tls, path + ".tls");
             config.listeners.push_back(std::move(listener));
         }
+    }
+
+    // A file path from the config: absolute as given, else relative to the config file's directory.
+    std::string resolvePath(const std::string& path) const {
+        if (path.front() == '/') return path;
+        return (std::filesystem::path(file_).parent_path() / path).lexically_normal().string();
+    }
+
+    // Certificate files are only named here; Certificate::load reads and checks them (the
+    // gateway refuses to start, and an apply is refused, when one does not load).
+    ListenerTlsConfig readListenerTls(const YAML::Node& node, const std::string& path) {
+        ListenerTlsConfig tls;
+        if (!expectMap(node, path)) return tls;
+        checkKeys(node, path, {"certificates"});
+        const auto list = node["certificates"];
+        if (!list.IsDefined() || !expectSequence(list, path + ".certificates") || list.size() == 0) {
+            problem(node, path + ".certificates", "a TLS listener needs at least one certificate");
+            return tls;
+        }
+        for (std::size_t i = 0; i < list.size(); ++i) {
+            const std::string item_path = path + ".certificates[" + std::to_string(i) + "]";
+            if (!expectMap(list[i], item_path)) continue;
+            checkKeys(list[i], item_path, {"certificate_file", "key_file", "sni"});
+            TlsCertificateConfig cert;
+            for (auto [key, field] :
+                 {std::pair{"certificate_file", &cert.certificate_file}, std::pair{"key_file", &cert.key_file}}) {
+                if (!requirePresent(list[i], key, item_path)) continue;
+                if (auto file = nonEmptyString(list[i][key], item_path + "." + key)) *field = resolvePath(*file);
+            }
+            if (auto names = list[i]["sni"]; names.IsDefined() && expectSequence(names, item_path + ".sni")) {
+                for (std::size_t n = 0; n < names.size(); ++n)
+                    if (auto name = nonEmptyString(names[n], item_path + ".sni[" + std::to_string(n) + "]")) {
+                        std::string lower = *name;
+                        std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+                        cert.sni.push_back(lower);
+                    }
+                // A set of names: order and repeats mean nothing.
+                std::sort(cert.sni.begin(), cert.sni.end());
+                cert.sni.erase(std::unique(cert.sni.begin(), cert.sni.end()), cert.sni.end());
+            }
+            tls.certificates.push_back(std::move(cert));
+        }
+        return tls;
     }
 
     void readLimits(const YAML::Node& node, Limits& limits) {

@@ -1,8 +1,5 @@
 #include "control/config_engine.h"
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 
 #include <cstdio>
 #include <sstream>
@@ -10,6 +7,7 @@
 #include "config/config_loader.h"
 #include "observability/logging.h"
 #include "proxy/gateway.h"
+#include "tls/tls_listener.h"
 
 namespace hotgate::control {
 namespace {
@@ -26,33 +24,6 @@ nlohmann::json okReply(const std::string& message) {
 }
 nlohmann::json errorReply(const std::string& message) {
     return {{"ok", false}, {"message", message}};
-}
-
-std::string openSslError() {
-    const unsigned long code = ERR_get_error();
-    if (code == 0) return "no PEM data";
-    char text[256];
-    ERR_error_string_n(code, text, sizeof text);
-    ERR_clear_error();
-    return text;
-}
-
-// Empty when `file` holds a PEM certificate (want_key false) or private key (true).
-std::string loadPem(const std::string& file, bool want_key) {
-    FILE* in = std::fopen(file.c_str(), "r");
-    if (!in) return std::string("cannot open: ") + std::strerror(errno);
-    std::string problem;
-    if (want_key) {
-        EVP_PKEY* key = PEM_read_PrivateKey(in, nullptr, nullptr, nullptr);
-        if (!key) problem = "not a PEM private key (" + openSslError() + ")";
-        EVP_PKEY_free(key);
-    } else {
-        X509* certificate = PEM_read_X509(in, nullptr, nullptr, nullptr);
-        if (!certificate) problem = "not a PEM certificate (" + openSslError() + ")";
-        X509_free(certificate);
-    }
-    std::fclose(in);
-    return problem;
 }
 
 std::int64_t unixMillis(std::chrono::system_clock::time_point at) {
@@ -81,15 +52,11 @@ nlohmann::json changesJson(const ConfigDiff& diff) {
 }  // namespace
 
 std::vector<std::string> precheckConfig(const Config& config) {
+    // Every certificate must load and check out (key matches, chain, validity), as at start.
     std::vector<std::string> problems;
-    for (const auto& listener : config.listeners) {
-        if (!listener.tls) continue;
-        const std::string path = "listeners[" + listener.name + "].tls";
-        if (auto p = loadPem(listener.tls->certificate_file, false); !p.empty())
-            problems.push_back(config.source_path + ": " + path +
-                               ".certificate_file: " + listener.tls->certificate_file + ": " + p);
-        if (auto p = loadPem(listener.tls->key_file, true); !p.empty())
-            problems.push_back(config.source_path + ": " + path + ".key_file: " + listener.tls->key_file + ": " + p);
+    if (auto checked = tls::checkCertificates(config); !checked) {
+        std::istringstream lines(checked.error().message);
+        for (std::string line; std::getline(lines, line);) problems.push_back(config.source_path + ": " + line);
     }
     return problems;
 }
@@ -206,6 +173,13 @@ nlohmann::json ConfigEngine::apply(const std::string& path, const std::string& o
         v.bounds = next->config_engine;
         v.before = windowBefore(v.bounds.verification_window, v.routes);
         v.at_start = sum(gateway_.context().route_stats.sampleAll(), v.routes);
+        if (auto tls = gateway_.applyTlsConfig(*next); !tls) {
+            metrics.recordConfigApply("rejected");
+            log::warn("config apply (", origin, ") of ", path, " refused: ", tls.error().message);
+            auto refused = errorReply("config rejected: " + tls.error().message + "; the running config is unchanged");
+            refused["changes"] = reply["changes"];
+            return refused;
+        }
         gateway_.publishConfig(next);
         v.started = std::chrono::steady_clock::now();
         for (auto& entry : entries_)
@@ -267,6 +241,10 @@ nlohmann::json ConfigEngine::rollbackLocked(const std::string& state, const std:
         verdicts_[verifying_->id] = state;
         verifying_.reset();
     }
+    // A rollback must happen even if the older certificates no longer load: routes matter more.
+    if (auto tls = gateway_.applyTlsConfig(*to); !tls)
+        log::warn("config rollback: TLS of ", to->hash, " not restored, current certificates keep serving: ",
+                  tls.error().message);
     gateway_.publishConfig(to);
     entries_[*current].state = state;
     entries_[*previous].state = "serving";

@@ -92,6 +92,8 @@ const char* messageTypeName(std::uint16_t type) {
         case MessageType::ConfigRollback: return "ConfigRollback";
         case MessageType::ConfigHistory: return "ConfigHistory";
         case MessageType::ConfigDiff: return "ConfigDiff";
+        case MessageType::CertsReload: return "CertsReload";
+        case MessageType::RotateTicketKey: return "RotateTicketKey";
     }
     return nullptr;
 }

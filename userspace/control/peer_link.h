@@ -6,6 +6,7 @@
 #include <mutex>
 #include <string>
 
+#include "common/base64.h"
 #include "common/unique_fd.h"
 #include "control/fd_passing.h"
 
@@ -32,8 +33,5 @@ private:
     std::mutex send_mutex_;
 };
 
-// Base64 for the bytes that travel with a handed-over connection (JSON carries text only).
-std::string encodeBase64(const std::string& bytes);
-Result<std::string> decodeBase64(const std::string& text);
 
 }  // namespace hotgate::control

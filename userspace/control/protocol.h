@@ -26,6 +26,10 @@
 //     -> Cutover {}                          <- Ok {message} | Error {message}
 //     -> Commit {}                           <- Ok {message} | Error {message}
 //     -> Rollback {}                         <- Ok {message} | Error {message}
+//     -> CertsReload {}                      <- Ok {message, tls} | Error {message}: re-read every TLS
+//                                               listener's certificate files (all or nothing per listener)
+//     -> RotateTicketKey {}                  <- Ok {message, session_ticket_keys: [fingerprint...]}
+//                                               | Error {message}
 //   where VersionInfo = {version, pid, slot, phase, connections, in_flight, drain_deadline_ms}.
 //
 //   gwctl config (the config engine, control/config_engine.h), one request and one reply:
@@ -46,7 +50,9 @@
 //   a successor (the new version started by `gwctl upgrade`), one connection kept open until
 //   the old version exits; its loss tells each side that the other is gone:
 //     1. -> Hello {version, pid, config_hash}
-//     2. <- Handover {version, config_hash, mode, active_slot, listeners: [{name, address, fds}]}
+//     2. <- Handover {version, config_hash, mode, active_slot, listeners: [{name, address, fds}],
+//                    tls_session_ticket_keys}   (key-file text: the successor issues and accepts the
+//                    same session tickets; a secret, which is why the socket is 0600 and uid-checked)
 //           + fds: for each listener in order, `fds` descriptors:
 //             mode "takeover": that listener's listening sockets (one per old worker);
 //             mode "bpf": [steer program, sockarray map, slot map, control map, stats map].
@@ -99,6 +105,8 @@ enum class MessageType : std::uint16_t {
     ConfigRollback = 31,
     ConfigHistory = 32,
     ConfigDiff = 33,
+    CertsReload = 40,
+    RotateTicketKey = 41,
 };
 
 struct FrameHeader {

@@ -56,6 +56,7 @@ Result<Handover> requestHandover(PeerLink& link, const std::string& version, con
         handover.config_hash = p.at("config_hash").get<std::string>();
         handover.mode = p.at("mode").get<std::string>();
         handover.active_slot = p.at("active_slot").get<std::uint32_t>();
+        handover.ticket_keys = p.value("tls_session_ticket_keys", std::string());
         std::size_t next_fd = 0;
         for (const auto& listener : p.at("listeners")) {
             const auto count = listener.at("fds").get<std::size_t>();
@@ -125,6 +126,24 @@ void UpgradeController::serveConnection(int fd, const ucred& peer) {
         case MessageType::ConfigDiff:
             reply = configRequest(*message);
             break;
+        case MessageType::CertsReload:
+            if (auto reloaded = gateway_.reloadCertificates(); !reloaded) {
+                log::warn("TLS: certificate reload refused, the current certificates keep serving: ",
+                          reloaded.error().message);
+                reply = errorReply(reloaded.error().message);
+            } else {
+                log::info("TLS: certificates reloaded");
+                reply = {{"ok", true}, {"message", "certificates reloaded"}, {"tls", gateway_.tlsStatus()}};
+            }
+            break;
+        case MessageType::RotateTicketKey:
+            if (auto rotated = gateway_.rotateTicketKey(); !rotated) {
+                reply = errorReply(rotated.error().message);
+            } else {
+                log::info("TLS: session ticket key rotated; keys now ", nlohmann::json(*rotated).dump());
+                reply = {{"ok", true}, {"message", "session ticket key rotated"}, {"session_ticket_keys", *rotated}};
+            }
+            break;
         case MessageType::Hello: {
             UniqueFd own(::dup(fd));
             if (!own) return;
@@ -179,7 +198,8 @@ void UpgradeController::serveSuccessor(std::shared_ptr<PeerLink> link, const Mes
                             {"config_hash", context.config()->hash},
                             {"mode", dataplane.mode},
                             {"active_slot", dataplane.slot.value_or(0)},
-                            {"listeners", listeners}},
+                            {"listeners", listeners},
+                            {"tls_session_ticket_keys", gateway_.ticketKeysForHandover()}},
                            fds);
     if (!sent) {
         log::warn("upgrade: handover to pid ", successor.pid, " failed: ", sent.error().message);

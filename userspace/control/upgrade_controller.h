@@ -40,6 +40,7 @@ struct Handover {
     std::string mode;  // "bpf" or "takeover"
     std::uint32_t active_slot = 0;
     std::vector<std::pair<std::string, std::vector<UniqueFd>>> listeners;  // name -> fds
+    std::string ticket_keys;  // TLS session ticket keys (key-file text); empty from an older version
 };
 
 // Successor, before its gateway exists: Hello, then the Handover (or the refusal, as an Error).

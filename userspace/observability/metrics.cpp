@@ -82,11 +82,28 @@ Metrics::Metrics(const std::string& version, const Config& config)
     for (const char* result : {"applied", "rejected", "verified", "rolled_back", "manual_rollback"})
         config_applies_->Add({{"result", result}});
 
+    auto& handshakes = prometheus::BuildCounter()
+                           .Name("hotgate_tls_handshakes_total")
+                           .Help("TLS handshakes on client connections, by result and by full vs resumed session")
+                           .Labels(base)
+                           .Register(*registry_);
+    tls_expiry_ = &prometheus::BuildGauge()
+                       .Name("hotgate_tls_certificate_expiry_timestamp_seconds")
+                       .Help("When each served certificate expires (Unix time), by listener and SNI name")
+                       .Labels(base)
+                       .Register(*registry_);
+
     for (const auto& listener : config.listeners) {
         ListenerSeries series;
         series.active = &active.Add({{"listener", listener.name}});
         series.handed_off = &moved.Add({{"listener", listener.name}, {"direction", "handed_off"}});
         series.adopted = &moved.Add({{"listener", listener.name}, {"direction", "adopted"}});
+        if (listener.tls) {
+            series.tls_full = &handshakes.Add({{"listener", listener.name}, {"result", "ok"}, {"session", "full"}});
+            series.tls_resumed =
+                &handshakes.Add({{"listener", listener.name}, {"result", "ok"}, {"session", "resumed"}});
+            series.tls_failed = &handshakes.Add({{"listener", listener.name}, {"result", "failed"}, {"session", "none"}});
+        }
         for (std::size_t r = 0; r < series.rejected.size(); ++r)
             series.rejected[r] = &rejected.Add(
                 {{"listener", listener.name}, {"reason", rejectReasonLabel(static_cast<RejectReason>(r))}});
@@ -154,6 +171,16 @@ void Metrics::setConfigHash(const std::string& hash) {
     if (config_info_series_) config_info_->Remove(config_info_series_);
     config_info_series_ = &config_info_->Add({{"hash", hash}});
     config_info_series_->Set(1);
+}
+
+void Metrics::recordTlsHandshake(std::size_t listener, bool ok, bool resumed) {
+    auto& series = listeners_[listener];
+    prometheus::Counter* counter = !ok ? series.tls_failed : resumed ? series.tls_resumed : series.tls_full;
+    if (counter) counter->Increment();
+}
+
+void Metrics::setCertificateExpiry(const std::string& listener, const std::string& name, double unix_seconds) {
+    tls_expiry_->Add({{"listener", listener}, {"name", name}}).Set(unix_seconds);
 }
 
 std::string Metrics::serialize() const {

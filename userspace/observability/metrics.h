@@ -69,6 +69,10 @@ public:
     // A keep-alive connection given to the other version at an upgrade, or taken from it.
     void recordHandedOff(std::size_t listener) { listeners_[listener].handed_off->Increment(); }
     void recordAdopted(std::size_t listener) { listeners_[listener].adopted->Increment(); }
+    // A TLS handshake on a client connection: failed, or completed with a full or resumed session.
+    void recordTlsHandshake(std::size_t listener, bool ok, bool resumed);
+    // The expiry of the certificate served for `name` on `listener` (set at start and each reload).
+    void setCertificateExpiry(const std::string& listener, const std::string& name, double unix_seconds);
     prometheus::Gauge& activeConnections(std::size_t listener) { return *listeners_[listener].active; }
 
     // The Prometheus text exposition of every family.
@@ -97,6 +101,9 @@ private:
         prometheus::Counter* handed_off = nullptr;
         prometheus::Counter* adopted = nullptr;
         std::array<prometheus::Counter*, static_cast<std::size_t>(RejectReason::kCount)> rejected{};
+        prometheus::Counter* tls_full = nullptr;  // TLS listeners only
+        prometheus::Counter* tls_resumed = nullptr;
+        prometheus::Counter* tls_failed = nullptr;
     };
     std::shared_ptr<prometheus::Registry> registry_;
     SharedCounters shared_;
@@ -110,6 +117,7 @@ private:
     prometheus::Family<prometheus::Gauge>* config_info_ = nullptr;
     std::mutex config_mutex_;  // guards config_info_series_ and series creation
     prometheus::Gauge* config_info_series_ = nullptr;
+    prometheus::Family<prometheus::Gauge>* tls_expiry_ = nullptr;
 };
 
 }  // namespace hotgate

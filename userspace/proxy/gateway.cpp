@@ -1,6 +1,12 @@
 #include "proxy/gateway.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <set>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "dataplane/capability_probe.h"
 #include "dataplane/front_loader.h"
@@ -9,6 +15,8 @@
 #include "observability/logging.h"
 #include "proxy/listener.h"
 #include "proxy/worker.h"
+#include "tls/file_watch.h"
+#include "tls/tls_listener.h"
 
 namespace hotgate {
 
@@ -64,6 +72,7 @@ Result<std::unique_ptr<Gateway>> Gateway::start(ConfigSnapshot config, std::stri
     // Available or not, /metrics says so (hotgate_health_info).
     const health::HealthService* health = gateway->health_.get();
     gateway->metrics_->addCollector([health] { return health->collect(); });
+    if (auto tls = gateway->setUpTls(plan.ticket_keys); !tls) return tl::unexpected(tls.error());
 
     const bool accepting = plan.kind != StartPlan::Kind::SuccessorTakeover;
     for (unsigned w = 0; w < workers; ++w)
@@ -111,21 +120,22 @@ void Gateway::setUpSteering(std::vector<ListenerGroup>& groups, std::uint32_t sl
 }
 
 void Gateway::setUpHealth(std::vector<ListenerGroup>& groups, std::uint32_t slot) {
-    const Config& config = *context_->config;
+    const ConfigSnapshot config_snapshot = context_->config();
+    const Config& config = *config_snapshot;
     if (!config.health.enabled) {
         health_ = health::HealthService::unavailable("turned off in the config (health.enabled: false)",
-                                                     context_->version);
+                                                     context_->version());
         return;
     }
     if (dataplane_.mode != "bpf") {
         health_ = health::HealthService::unavailable(
-            "takeover mode (" + dataplane_.reason + "): no version slot to attribute connections to", context_->version);
+            "takeover mode (" + dataplane_.reason + "): no version slot to attribute connections to", context_->version());
         return;
     }
     health::Registration r;
     r.bpffs_root = config.dataplane.bpffs_root;
     r.slot = slot;
-    r.version = context_->version;
+    r.version = context_->version();
     for (auto& group : groups) {
         r.listener_names.push_back(group.name());
         const auto fds = group.fds();
@@ -275,6 +285,147 @@ std::vector<std::pair<std::string, std::vector<int>>> Gateway::handoverFds() con
         out.emplace_back(listeners[l].name, std::move(fds));
     }
     return out;
+}
+
+Result<void> Gateway::setUpTls(const std::string& handed_ticket_keys) {
+    const ConfigSnapshot config_snapshot = context_->config();
+    const Config& config = *config_snapshot;
+    // The ring exists even without TLS listeners, so it passes unchanged to the next version.
+    Result<tls::TicketKeyRing> ring = !config.tls.session_ticket_keys.empty()
+                                          ? tls::TicketKeyRing::loadFile(config.tls.session_ticket_keys)
+                                      : !handed_ticket_keys.empty()
+                                          ? tls::TicketKeyRing::parse(handed_ticket_keys, "the previous version's keys")
+                                          : tls::TicketKeyRing::generate();
+    if (!ring) return fail("TLS: ", ring.error().message);
+    ticket_keys_ = std::make_unique<tls::TicketKeyStore>(std::move(*ring));
+    context_->tls.assign(config.listeners.size(), nullptr);
+    for (std::size_t l = 0; l < config.listeners.size(); ++l) {
+        const auto& listener = config.listeners[l];
+        if (!listener.tls) continue;
+        auto created = tls::TlsListener::create(listener.name, *listener.tls, *ticket_keys_);
+        if (!created) return tl::unexpected(created.error());
+        context_->tls[l] = std::move(*created);
+    }
+    publishCertificateExpiry();
+    return watchTlsFiles(config);
+}
+
+Result<void> Gateway::watchTlsFiles(const Config& config) {
+    // Replaced files are picked up by themselves, like `gwctl certs reload` (and refused the same
+    // way when bad: the current certificates keep serving).
+    std::set<std::string> files;
+    for (const auto& listener : config.listeners)
+        if (listener.tls)
+            for (const auto& cert : listener.tls->certificates) files.insert({cert.certificate_file, cert.key_file});
+    if (!config.tls.session_ticket_keys.empty()) files.insert(config.tls.session_ticket_keys);
+    tls_watch_.reset();
+    if (files.empty()) return {};
+    auto watch = tls::FileWatch::start(files, [this] {
+        if (auto reloaded = reloadCertificates(); !reloaded)
+            log::warn("TLS: files changed, but the certificate reload was refused; the current certificates keep "
+                      "serving: ", reloaded.error().message);
+        else
+            log::info("TLS: files changed; certificates and ticket keys reloaded");
+    });
+    if (!watch) return fail("TLS: cannot watch the certificate files: ", watch.error().message);
+    tls_watch_ = std::move(*watch);
+    return {};
+}
+
+Result<void> Gateway::applyTlsConfig(const Config& next) {
+    std::lock_guard lock(tls_mutex_);
+    const ConfigSnapshot running = context_->config();
+    for (std::size_t l = 0; l < running->listeners.size(); ++l) {
+        const auto& name = running->listeners[l].name;
+        const auto found = std::find_if(next.listeners.begin(), next.listeners.end(),
+                                        [&](const ListenerConfig& listener) { return listener.name == name; });
+        if (found == next.listeners.end()) continue;  // a listener change goes through a new version anyway
+        if (bool(found->tls) != bool(context_->tls[l]))
+            return fail("listener ", name, ": turning TLS ", found->tls ? "on" : "off",
+                        " needs new listening sockets' worth of state; use gwctl upgrade with this config");
+        if (found->tls && !(running->listeners[l].tls == found->tls))
+            if (auto reloaded = context_->tls[l]->reload(*found->tls); !reloaded) return reloaded;
+    }
+    if (next.tls.session_ticket_keys != running->tls.session_ticket_keys && !next.tls.session_ticket_keys.empty()) {
+        auto ring = tls::TicketKeyRing::loadFile(next.tls.session_ticket_keys);
+        if (!ring) return fail("TLS: ", ring.error().message);
+        ticket_keys_->replace(std::move(*ring));
+    }
+    publishCertificateExpiry();
+    // The watch follows the files of the config that serves (the watch thread itself never
+    // gets here: it only reloads the same files).
+    if (auto watched = watchTlsFiles(next); !watched)
+        log::warn("TLS: ", watched.error().message, "; replaced files need gwctl certs reload");
+    return {};
+}
+
+void Gateway::publishCertificateExpiry() {
+    for (const auto& listener : context_->tls) {
+        if (!listener) continue;
+        for (const auto& cert : listener->status())
+            for (const auto& name : cert.names)
+                metrics_->setCertificateExpiry(
+                    listener->listener(), name,
+                    static_cast<double>(std::chrono::system_clock::to_time_t(cert.not_after)));
+    }
+}
+
+std::string Gateway::ticketKeysForHandover() const { return ticket_keys_->current()->serialize(); }
+
+Result<void> Gateway::reloadCertificates() {
+    std::lock_guard lock(tls_mutex_);
+    std::string problems;
+    for (const auto& listener : context_->tls) {
+        if (!listener) continue;
+        if (auto reloaded = listener->reload(); !reloaded)
+            problems += (problems.empty() ? "" : "\n") + reloaded.error().message;
+    }
+    // A replaced ticket key file is picked up here too (the way to rotate keys across a fleet).
+    if (const std::string& file = context_->config()->tls.session_ticket_keys; !file.empty()) {
+        if (auto ring = tls::TicketKeyRing::loadFile(file); !ring)
+            problems += (problems.empty() ? "" : "\n") + ring.error().message;
+        else
+            ticket_keys_->replace(std::move(*ring));
+    }
+    publishCertificateExpiry();
+    if (!problems.empty()) return fail(problems);
+    return {};
+}
+
+Result<std::vector<std::string>> Gateway::rotateTicketKey() {
+    std::lock_guard lock(tls_mutex_);
+    tls::TicketKeyRing ring = *ticket_keys_->current();
+    if (auto rotated = ring.rotate(); !rotated) return tl::unexpected(rotated.error());
+    const std::string& file = context_->config()->tls.session_ticket_keys;
+    if (!file.empty()) {
+        // Write beside, then rename: a reader never sees half a key file. 0600: these are secrets.
+        const std::string temp = file + ".tmp";
+        const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0) return sysError(errno, "session ticket key file ", temp, ": cannot create");
+        const std::string text = ring.serialize();
+        const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+        const int write_errno = errno;
+        ::close(fd);
+        if (!written) return sysError(write_errno, "session ticket key file ", temp, ": write");
+        if (::rename(temp.c_str(), file.c_str()) != 0) return sysError(errno, "session ticket key file ", file, ": rename");
+    }
+    ticket_keys_->replace(ring);
+    return ring.fingerprints();
+}
+
+nlohmann::json Gateway::tlsStatus() const {
+    nlohmann::json listeners = nlohmann::json::array();
+    for (const auto& listener : context_->tls) {
+        if (!listener) continue;
+        nlohmann::json certs = nlohmann::json::array();
+        for (const auto& cert : listener->status())
+            certs.push_back({{"file", cert.file},
+                             {"serial", cert.serial},
+                             {"names", cert.names},
+                             {"not_after", std::chrono::system_clock::to_time_t(cert.not_after)}});
+        listeners.push_back({{"listener", listener->listener()}, {"certificates", certs}});
+    }
+    return {{"listeners", listeners}, {"session_ticket_keys", ticket_keys_->current()->fingerprints()}};
 }
 
 }  // namespace hotgate

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "common/error.h"
 #include "common/unique_fd.h"
 #include "config/config.h"
@@ -22,6 +24,11 @@ namespace hotgate {
 
 class ListenerGroup;
 class Worker;
+namespace tls {
+class FileWatch;
+class TicketKeyStore;
+class TlsListener;
+}
 namespace dataplane {
 class FrontLoader;
 class SteerLoader;
@@ -53,6 +60,9 @@ struct StartPlan {
     Kind kind = Kind::First;
     std::uint32_t slot = 0;  // SuccessorBpf: the free slot to register in
     std::map<std::string, std::vector<UniqueFd>> inherited;  // SuccessorTakeover: listener -> fds
+    // Successor: the predecessor's TLS session ticket keys (key-file text), so tickets it issued
+    // resume here. Empty for a first start (keys then come from the configured file or are made).
+    std::string ticket_keys;
 };
 
 class Gateway {
@@ -105,6 +115,21 @@ public:
     std::chrono::steady_clock::time_point startedAt() const { return started_at_; }
     bool draining() const { return context_->draining(); }
 
+    // TLS: the session ticket keys to hand to a successor (key-file text; a secret: never log it).
+    std::string ticketKeysForHandover() const;
+    // Re-reads every TLS listener's certificate files and swaps the new contexts in. All or
+    // nothing per listener; on failure the old certificates keep serving and the error says why.
+    Result<void> reloadCertificates();
+    // Config engine, before it publishes `next` in place: TLS listeners whose certificates
+    // changed get new contexts, a changed ticket key file is read. Turning TLS on or off for a
+    // listener is refused (it needs a new version).
+    Result<void> applyTlsConfig(const Config& next);
+    // Puts a fresh key first in the session ticket key ring (the others only decrypt), and
+    // writes the ring to the configured key file, if any, so the next start reads the same ring.
+    Result<std::vector<std::string>> rotateTicketKey();
+    // What /status shows of TLS: per listener, the served certificates and the key fingerprints.
+    nlohmann::json tlsStatus() const;
+
     // Where this version is in its life: starting, ready, active, standby (cut over from, not
     // yet committed), draining. Set by the upgrade controller; read by admin and status.
     void setPhase(std::string phase);
@@ -124,6 +149,12 @@ private:
     // The health profile of this version (bpf/health.bpf.c): in BPF mode, tags the listening
     // sockets with `slot` and registers the upstream endpoints; otherwise unavailable, with why.
     void setUpHealth(std::vector<ListenerGroup>& groups, std::uint32_t slot);
+    // Ticket keys (configured file, else the predecessor's, else a fresh random key) and the
+    // certificate contexts of every TLS listener. Fails on any certificate or key file problem.
+    Result<void> setUpTls(const std::string& handed_ticket_keys);
+    void publishCertificateExpiry();
+    // (Re)starts the inotify watch on `config`'s certificate, key and ticket key files.
+    Result<void> watchTlsFiles(const Config& config);
     bool waitForConnectionsToEnd();
 
     std::unique_ptr<Metrics> metrics_;
@@ -131,6 +162,9 @@ private:
     std::vector<std::unique_ptr<dataplane::SteerLoader>> steering_;  // one per listener in BPF mode
     std::unique_ptr<dataplane::FrontLoader> front_;                   // when xdp_interfaces are set
     std::unique_ptr<health::HealthService> health_;
+    std::unique_ptr<tls::TicketKeyStore> ticket_keys_;
+    std::mutex tls_mutex_;  // one certificate reload or key rotation at a time
+    std::unique_ptr<tls::FileWatch> tls_watch_;  // reloads when a certificate, key or ticket key file changes
     std::vector<std::unique_ptr<Worker>> workers_;
     std::vector<ListenerStatus> listeners_;
     DataplaneStatus dataplane_;

@@ -54,6 +54,12 @@ void eraseHopByHop(http::header<isRequest>& header, bool keep_upgrade) {
     if (!keep_upgrade) header.erase(http::field::upgrade);
 }
 
+// A TLS listener's connections get the certificate set current at accept time.
+ClientStream makeClientStream(ServingContext& context, std::size_t listener, tcp::socket socket) {
+    if (listener < context.tls.size() && context.tls[listener]) return ClientStream(std::move(socket), context.tls[listener]->current());
+    return ClientStream(std::move(socket));
+}
+
 }  // namespace
 
 HttpConnection::HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket, std::string_view already_read)
@@ -72,13 +78,13 @@ HttpConnection::HttpConnection(Worker& worker, std::size_t listener, tcp::socket
     : worker_(worker),
       context_(worker.context()),
       listener_(listener),
-      client_(std::move(socket)),
+      client_(makeClientStream(worker.context(), listener, std::move(socket))),
       deadline_(client_.get_executor()),
       snapshot_(context_.current()) {
     error_code ec;
-    const auto remote = client_.remote_endpoint(ec);
+    const auto remote = client_.socket().remote_endpoint(ec);
     client_ip_ = ec ? std::string("unknown") : remote.address().to_string();
-    client_.set_option(tcp::no_delay(true), ec);
+    client_.socket().set_option(tcp::no_delay(true), ec);
     context_.open_connections.fetch_add(1, std::memory_order_relaxed);
     context_.metrics.activeConnections(listener_).Increment();
     worker_.track(this);
@@ -96,15 +102,20 @@ void HttpConnection::closeIfIdle() {
     if (phase_ == Phase::WaitingForRequest && buffer_.size() == 0 && requests_served_ > 0) {
         closing_ = true;
         error_code ignored;
-        client_.cancel(ignored);
+        client_.socket().cancel(ignored);
     }
 }
 
 void HttpConnection::handOffAtBoundary() {
+    // TLS state cannot move to another process: such a connection stays here, its next response
+    // says Connection: close (shouldKeepAlive), and the client reconnects to the new version,
+    // resuming its TLS session with the shared ticket keys. Closing it while idle instead would
+    // race a request the client may be sending at that moment.
+    if (client_.isTls()) return;
     hand_off_requested_ = true;
     if (phase_ == Phase::WaitingForRequest || phase_ == Phase::ReadingRequest) {
         error_code ignored;
-        client_.cancel(ignored);  // the pending read ends; run() then hands the connection off
+        client_.socket().cancel(ignored);  // the pending read ends; run() then hands the connection off
     }
 }
 
@@ -113,7 +124,7 @@ bool HttpConnection::handOff() {
     const std::string buffered(bytes);
     const std::string listener = snapshot_->config->listeners[listener_].name;
     error_code ec;
-    const int fd = client_.release(ec);
+    const int fd = client_.socket().release(ec);
     if (ec) return false;
     // The receiver gets its own copy of the fd (SCM_RIGHTS); ours is closed either way.
     const bool taken = context_.hand_off && context_.hand_off(fd, listener, buffered);
@@ -127,13 +138,16 @@ bool HttpConnection::handOff() {
 
 bool HttpConnection::shouldKeepAlive(bool requested) const {
     // A version that hands its connections over keeps them alive: the next version serves them.
-    return requested && context_.drain_mode.load(std::memory_order_relaxed) != DrainMode::Close;
+    // Except TLS ones, which cannot move (see handOffAtBoundary).
+    const DrainMode mode = context_.drain_mode.load(std::memory_order_relaxed);
+    return requested && mode != DrainMode::Close && !(mode == DrainMode::HandOff && client_.isTls());
 }
 
 awaitable<void> HttpConnection::run() {
     // A connection adopted from a previous version continues a keep-alive session: it gets
     // the idle timeout, not the new-connection header timeout, unless bytes came with it.
     bool first = !adopted_;
+    if (client_.isTls() && !co_await handshake()) co_return;
     for (;;) {
         std::size_t header_end = 0;
         const HeaderRead read = hand_off_requested_ ? HeaderRead::HandOff : co_await readHeaderBlock(first, header_end);
@@ -167,8 +181,29 @@ awaitable<void> HttpConnection::run() {
         if (next == Next::Close || context_.drain_mode.load(std::memory_order_relaxed) == DrainMode::Close) break;
     }
     error_code ignored;
-    client_.shutdown(tcp::socket::shutdown_send, ignored);
-    client_.close(ignored);
+    if (client_.isTls() && client_.socket().is_open()) {
+        deadline_.arm(std::chrono::seconds(1), client_.socket());  // a peer not reading must not hold us
+        co_await client_.sendCloseNotify(withError(ignored));
+        deadline_.disarm();
+    }
+    client_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    client_.socket().close(ignored);
+}
+
+awaitable<bool> HttpConnection::handshake() {
+    // The whole handshake must fit in the header timeout, like a request header (slow-loris).
+    deadline_.arm(snapshot_->config->timeouts.header_read, client_.socket());
+    error_code ec;
+    co_await client_.handshake(withError(ec));
+    deadline_.disarm();
+    const bool ok = !ec;
+    context_.metrics.recordTlsHandshake(listener_, ok, ok && SSL_session_reused(client_.ssl()) == 1);
+    if (!ok) {
+        log::debug("TLS handshake with ", client_ip_, " failed: ", deadline_.expired() ? "timed out" : ec.message());
+        error_code ignored;
+        client_.socket().close(ignored);
+    }
+    co_return ok;
 }
 
 awaitable<HttpConnection::HeaderRead> HttpConnection::readHeaderBlock(bool first_request, std::size_t& header_end) {
@@ -178,7 +213,7 @@ awaitable<HttpConnection::HeaderRead> HttpConnection::readHeaderBlock(bool first
     // keep-alive connection may wait `idle` for the next request to begin.
     bool started = first_request || buffer_.size() > 0;
     phase_ = started ? Phase::ReadingRequest : Phase::WaitingForRequest;
-    deadline_.arm(started ? config.timeouts.header_read : config.timeouts.idle, client_);
+    deadline_.arm(started ? config.timeouts.header_read : config.timeouts.idle, client_.socket());
     std::size_t scanned = 0;
     for (;;) {
         const auto data = bufferView(buffer_);
@@ -209,7 +244,7 @@ awaitable<HttpConnection::HeaderRead> HttpConnection::readHeaderBlock(bool first
         if (!started && n > 0) {
             started = true;
             phase_ = Phase::ReadingRequest;
-            deadline_.arm(config.timeouts.header_read, client_);
+            deadline_.arm(config.timeouts.header_read, client_.socket());
         }
     }
 }
@@ -289,7 +324,7 @@ awaitable<std::size_t> HttpConnection::readBodyPiece(RequestParser& parser, char
     auto& body = parser.get().body();
     body.data = data;
     body.size = capacity;
-    deadline_.arm(snapshot_->config->timeouts.idle, client_);
+    deadline_.arm(snapshot_->config->timeouts.idle, client_.socket());
     co_await http::async_read_some(client_, buffer_, parser, withError(ec));
     deadline_.disarm();
     if (ec == http::error::need_buffer) ec = {};
@@ -505,7 +540,7 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
     // the header goes out with the first piece in one send. Otherwise it goes now: a client of a
     // slow stream must not wait for the first body byte to see the response start.
     if (!response_parser->is_done() && upstream->buffer.size() == 0) {
-        deadline_.arm(config.timeouts.idle, client_);
+        deadline_.arm(config.timeouts.idle, client_.socket());
         co_await http::async_write_header(client_, serializer, withError(ec));
         deadline_.disarm();
     }
@@ -537,7 +572,7 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
             body.size = 0;
             body.more = false;
         }
-        deadline_.arm(config.timeouts.idle, client_);
+        deadline_.arm(config.timeouts.idle, client_.socket());
         co_await http::async_write(client_, serializer, withError(ec));
         deadline_.disarm();
         if (ec == http::error::need_buffer) ec = {};
@@ -559,7 +594,7 @@ awaitable<bool> HttpConnection::writeSimple(unsigned status, std::string body, b
     response.keep_alive(shouldKeepAlive(keep_alive));
     response.prepare_payload();
     error_code ec;
-    deadline_.arm(snapshot_->config->timeouts.idle, client_);
+    deadline_.arm(snapshot_->config->timeouts.idle, client_.socket());
     co_await http::async_write(client_, response, withError(ec));
     deadline_.disarm();
     co_return !ec;

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "proxy/asio.h"
+#include "proxy/client_stream.h"
 #include "proxy/deadline.h"
 #include "proxy/serving_context.h"
 
@@ -46,6 +47,8 @@ private:
 
     using RequestParser = http::request_parser<http::buffer_body>;
 
+    // TLS listeners: the server handshake, counted by result and resumption. False: closed.
+    awaitable<bool> handshake();
     awaitable<HeaderRead> readHeaderBlock(bool first_request, std::size_t& header_end);
     awaitable<Next> serveRequest(std::size_t header_end);
     awaitable<Next> answerDirect(RequestParser& parser, std::size_t route, bool keep_alive);
@@ -73,7 +76,7 @@ private:
     Worker& worker_;
     ServingContext& context_;
     std::size_t listener_;
-    tcp::socket client_;
+    ClientStream client_;
     std::string client_ip_;
     beast::flat_buffer buffer_;  // bytes read from the client and not yet consumed
     Deadline deadline_;

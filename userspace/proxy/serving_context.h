@@ -15,6 +15,7 @@
 #include "observability/metrics.h"
 #include "proxy/route_stats.h"
 #include "proxy/router.h"
+#include "tls/tls_listener.h"
 
 namespace hotgate {
 
@@ -85,6 +86,9 @@ struct ServingContext {
     Metrics& metrics;
     std::string build_version;
     RouteStatsRegistry route_stats;
+
+    // Per listener (config order): its TLS state, null for a plain listener. Set before workers start.
+    std::vector<std::shared_ptr<tls::TlsListener>> tls;
 
     std::atomic<std::size_t> open_connections{0};
     std::atomic<std::size_t> in_flight_requests{0};

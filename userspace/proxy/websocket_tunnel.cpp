@@ -6,7 +6,13 @@
 namespace hotgate {
 namespace {
 
-awaitable<void> copyOneWay(tcp::socket& from, tcp::socket& to, std::uint64_t& total) {
+tcp::socket& tcpOf(tcp::socket& socket) { return socket; }
+tcp::socket& tcpOf(ClientStream& stream) { return stream.socket(); }
+
+// Half-closes and aborts act on the TCP sockets; on a TLS client the EOF is passed on as a TCP
+// FIN without close_notify, which HTTP/1.1 clients of a WebSocket treat as the end anyway.
+template <typename From, typename To>
+awaitable<void> copyOneWay(From& from, To& to, std::uint64_t& total) {
     std::array<char, 16 * 1024> chunk;
     for (;;) {
         error_code ec;
@@ -14,19 +20,19 @@ awaitable<void> copyOneWay(tcp::socket& from, tcp::socket& to, std::uint64_t& to
         if (ec) {
             error_code ignored;
             if (ec == asio::error::eof) {
-                to.shutdown(tcp::socket::shutdown_send, ignored);  // pass the half-close on
+                tcpOf(to).shutdown(tcp::socket::shutdown_send, ignored);  // pass the half-close on
             } else {
                 // Reset or abort: the other direction cannot go on meaningfully either.
-                from.shutdown(tcp::socket::shutdown_both, ignored);
-                to.shutdown(tcp::socket::shutdown_both, ignored);
+                tcpOf(from).shutdown(tcp::socket::shutdown_both, ignored);
+                tcpOf(to).shutdown(tcp::socket::shutdown_both, ignored);
             }
             co_return;
         }
         co_await asio::async_write(to, asio::buffer(chunk.data(), n), withError(ec));
         if (ec) {
             error_code ignored;
-            from.shutdown(tcp::socket::shutdown_both, ignored);
-            to.shutdown(tcp::socket::shutdown_both, ignored);
+            tcpOf(from).shutdown(tcp::socket::shutdown_both, ignored);
+            tcpOf(to).shutdown(tcp::socket::shutdown_both, ignored);
             co_return;
         }
         total += n;
@@ -35,7 +41,7 @@ awaitable<void> copyOneWay(tcp::socket& from, tcp::socket& to, std::uint64_t& to
 
 }  // namespace
 
-awaitable<TunnelTotals> runTunnel(tcp::socket& client, tcp::socket& upstream) {
+awaitable<TunnelTotals> runTunnel(ClientStream& client, tcp::socket& upstream) {
     auto executor = co_await asio::this_coro::executor;
     auto totals = std::make_shared<TunnelTotals>();
     // Boost 1.74 has no awaitable operators: run one direction as its own coroutine and wait

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "proxy/asio.h"
+#include "proxy/client_stream.h"
 
 namespace hotgate {
 
@@ -15,6 +16,6 @@ struct TunnelTotals {
 };
 
 // Runs until both directions have ended. Both sockets must outlive the returned awaitable.
-awaitable<TunnelTotals> runTunnel(tcp::socket& client, tcp::socket& upstream);
+awaitable<TunnelTotals> runTunnel(ClientStream& client, tcp::socket& upstream);
 
 }  // namespace hotgate

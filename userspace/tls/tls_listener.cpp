@@ -1,0 +1,60 @@
+#include "tls/tls_listener.h"
+
+namespace hotgate::tls {
+
+ServerContextOptions TlsListener::optionsOf(const ListenerTlsConfig& config) {
+    ServerContextOptions options;
+    for (const auto& cert : config.certificates) options.certificates.push_back({cert.certificate_file, cert.key_file, cert.sni});
+    return options;
+}
+
+Result<std::unique_ptr<TlsListener>> TlsListener::create(std::string listener, const ListenerTlsConfig& config,
+                                                         TicketKeyStore& tickets) {
+    std::unique_ptr<TlsListener> tls(new TlsListener(std::move(listener), tickets));
+    if (auto loaded = tls->reload(config); !loaded) return tl::unexpected(loaded.error());
+    return tls;
+}
+
+Result<void> TlsListener::reload() {
+    std::lock_guard lock(reload_mutex_);
+    auto built = ServerContexts::build(optionsOf(config_), tickets_);
+    if (!built) return fail("listener ", listener_, ": TLS: ", built.error().message);
+    contexts_.store(std::move(*built));
+    return {};
+}
+
+Result<void> TlsListener::reload(const ListenerTlsConfig& config) {
+    std::lock_guard lock(reload_mutex_);
+    auto built = ServerContexts::build(optionsOf(config), tickets_);
+    if (!built) return fail("listener ", listener_, ": TLS: ", built.error().message);
+    config_ = config;
+    contexts_.store(std::move(*built));
+    return {};
+}
+
+std::vector<CertificateStatus> TlsListener::status() const {
+    std::vector<CertificateStatus> out;
+    const auto contexts = current();
+    if (!contexts) return out;
+    for (const auto& entry : contexts->entries())
+        out.push_back({entry->certificate.source().certificate_file, entry->certificate.serialHex(),
+                       entry->certificate.names(), entry->certificate.notAfter()});
+    return out;
+}
+
+Result<void> checkCertificates(const Config& config) {
+    std::string problems;
+    auto add = [&](const std::string& problem) { problems += (problems.empty() ? "" : "\n") + problem; };
+    if (!config.tls.session_ticket_keys.empty())
+        if (auto keys = TicketKeyRing::loadFile(config.tls.session_ticket_keys); !keys) add(keys.error().message);
+    for (const auto& listener : config.listeners) {
+        if (!listener.tls) continue;
+        for (const auto& options = TlsListener::optionsOf(*listener.tls); const auto& source : options.certificates)
+            if (auto loaded = Certificate::load(source); !loaded)
+                add("listener " + listener.name + ": TLS: " + loaded.error().message);
+    }
+    if (!problems.empty()) return fail(problems);
+    return {};
+}
+
+}  // namespace hotgate::tls

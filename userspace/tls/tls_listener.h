@@ -1,0 +1,59 @@
+// TlsListener: the TLS state of one listener in one process: the current certificate contexts,
+// swapped atomically when the certificates are reloaded. A handshake takes the set current when
+// the connection was accepted and keeps it; reloading never touches established connections.
+// A reload that fails (bad file, key mismatch, expired) changes nothing and says why.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "tls/server_contexts.h"
+#include "tls/ticket_keys.h"
+
+namespace hotgate::tls {
+
+// What /status and the expiry gauge show of one served certificate (never key material).
+struct CertificateStatus {
+    std::string file;
+    std::string serial;
+    std::vector<std::string> names;
+    std::chrono::system_clock::time_point not_after;
+};
+
+class TlsListener {
+public:
+    // Builds the contexts from the listener's TLS config; fails with every certificate problem.
+    static Result<std::unique_ptr<TlsListener>> create(std::string listener, const ListenerTlsConfig& config,
+                                                       TicketKeyStore& tickets);
+
+    std::shared_ptr<const ServerContexts> current() const { return contexts_.load(); }
+
+    // Re-reads the certificate files (same config, or `config` when given) and swaps the new set
+    // in; on failure the current set keeps serving and the error names the file and reason.
+    Result<void> reload();
+    Result<void> reload(const ListenerTlsConfig& config);
+
+    std::vector<CertificateStatus> status() const;
+    const std::string& listener() const { return listener_; }
+
+    static ServerContextOptions optionsOf(const ListenerTlsConfig& config);
+
+private:
+    TlsListener(std::string listener, TicketKeyStore& tickets) : listener_(std::move(listener)), tickets_(tickets) {}
+    std::string listener_;
+    TicketKeyStore& tickets_;
+    std::mutex reload_mutex_;  // one reload at a time; handshakes never take it
+    ListenerTlsConfig config_;
+    std::atomic<std::shared_ptr<const ServerContexts>> contexts_;
+};
+
+// Loads every certificate of every TLS listener of `config` (and the ticket key file, when one is
+// configured) without serving them: all problems, one per line. For --check-config and apply.
+Result<void> checkCertificates(const Config& config);
+
+}  // namespace hotgate::tls
