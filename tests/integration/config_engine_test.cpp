@@ -326,7 +326,8 @@ TEST_F(ConfigEngineTest, FiftyAppliesUnderLoadFailNothingAndNeverMixSnapshots) {
     const auto summary = nlohmann::json::parse(readFile(dir / "load.json"), nullptr, false);
     ASSERT_FALSE(summary.is_discarded()) << load.readStderr();
     EXPECT_EQ(summary.value("failed", -1), 0) << summary.dump(2);
-    EXPECT_GT(summary.value("ok", 0), 10000) << summary.dump(2);
+    // The load really flowed at the rate or more (about 13,000 req/s here).
+    EXPECT_GE(summary.value("ok", 0) / std::max(0.001, summary.value("elapsed_s", 0.0)), 2000.0) << summary.dump(2);
     // Every version the load saw is one of the 51 snapshots.
     const auto versions = summary.value("versions", nlohmann::json::object());
     EXPECT_GT(versions.size(), 10u) << versions.dump(2);
