@@ -231,29 +231,31 @@ TEST_F(ConfigEngineTest, RemovedEndpointsDrainAndAddedOnesGetTheNextRequests) {
     HttpClient client(port());
     for (int i = 0; i < 5; ++i) ASSERT_EQ(client.get("/warm").status(), 200u);  // pools a connection to the first
 
+    // A slow request in flight on the only endpoint, which the next change removes.
+    const auto first_seen = upstream_.requestHeadersSeen();
+    std::atomic<unsigned> slow_status{0};
+    std::thread slow([&] { slow_status = httpGet(port(), "/slow?ms=1000").status(); });
+    ASSERT_TRUE(eventually([&] { return upstream_.requestHeadersSeen() > first_seen; }, 3s));
+
+    auto only_second = config_;
+    only_second.clusters[0].endpoints = {second.address()};
+    auto applied = gwctl({"config", "apply", write("second.yaml", only_second)});
+    ASSERT_EQ(applied.exit_code, 0) << applied.err;
+    EXPECT_NE(applied.out.find("clusters[backend].endpoints += " + second.address()), std::string::npos) << applied.out;
+    const auto first_after_apply = upstream_.requestHeadersSeen();
+    for (int i = 0; i < 20; ++i) ASSERT_EQ(client.get("/after").status(), 200u);
+    EXPECT_EQ(second.requestsCompleted(), 20u) << "the added endpoint gets every request from the next one on";
+    EXPECT_EQ(upstream_.requestHeadersSeen(), first_after_apply) << "a removed endpoint gets no new request";
+    slow.join();
+    EXPECT_EQ(slow_status.load(), 200u) << "a request in flight when its endpoint was removed finishes";
+
+    // Both: the kept endpoint keeps serving, the re-added one gets traffic again.
     auto both = config_;
     both.clusters[0].endpoints.push_back(second.address());
     ASSERT_EQ(gwctl({"config", "apply", write("both.yaml", both)}).exit_code, 0);
     for (int i = 0; i < 20; ++i) ASSERT_EQ(client.get("/spread").status(), 200u);
-    EXPECT_GT(second.requestsCompleted(), 0u) << "an added endpoint gets traffic from the next requests";
-
-    // A slow request in flight on the endpoint being removed finishes.
-    const auto first_before = upstream_.requestsCompleted();
-    std::atomic<unsigned> slow_status{0};
-    std::thread slow([&] { slow_status = httpGet(port(), "/slow?ms=800").status(); });
-    ASSERT_TRUE(
-        eventually([&] { return upstream_.requestHeadersSeen() + second.requestHeadersSeen() > first_before + 20; },
-                   3s) ||
-        true);
-    std::this_thread::sleep_for(200ms);
-    auto only_second = config_;
-    only_second.clusters[0].endpoints = {second.address()};
-    ASSERT_EQ(gwctl({"config", "apply", write("second.yaml", only_second)}).exit_code, 0);
-    const auto first_after_apply = upstream_.requestHeadersSeen();
-    for (int i = 0; i < 20; ++i) ASSERT_EQ(client.get("/after").status(), 200u);
-    slow.join();
-    EXPECT_EQ(slow_status.load(), 200u) << "a request in flight when its endpoint was removed finishes";
-    EXPECT_EQ(upstream_.requestHeadersSeen(), first_after_apply) << "a removed endpoint gets no new request";
+    EXPECT_GT(upstream_.requestHeadersSeen(), first_after_apply);
+    EXPECT_GT(second.requestsCompleted(), 20u);
 }
 
 TEST_F(ConfigEngineTest, FiftyAppliesUnderLoadFailNothingAndNeverMixSnapshots) {
@@ -326,7 +328,8 @@ TEST_F(ConfigEngineTest, FiftyAppliesUnderLoadFailNothingAndNeverMixSnapshots) {
     const auto summary = nlohmann::json::parse(readFile(dir / "load.json"), nullptr, false);
     ASSERT_FALSE(summary.is_discarded()) << load.readStderr();
     EXPECT_EQ(summary.value("failed", -1), 0) << summary.dump(2);
-    EXPECT_GT(summary.value("ok", 0), 10000) << summary.dump(2);
+    // The load really flowed at the rate or more (about 13,000 req/s here).
+    EXPECT_GE(summary.value("ok", 0) / std::max(0.001, summary.value("elapsed_s", 0.0)), 2000.0) << summary.dump(2);
     // Every version the load saw is one of the 51 snapshots.
     const auto versions = summary.value("versions", nlohmann::json::object());
     EXPECT_GT(versions.size(), 10u) << versions.dump(2);
