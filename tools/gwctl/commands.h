@@ -15,6 +15,7 @@ struct GlobalOptions {
 void addStatusCommand(CLI::App& app, GlobalOptions& global);
 void addDataplaneCommands(CLI::App& app, GlobalOptions& global);  // cutover, canary, deny
 void addUpgradeCommands(CLI::App& app, GlobalOptions& global);    // upgrade, commit, rollback
+void addTopCommand(CLI::App& app, GlobalOptions& global);         // live health view (admin /health, /spikes)
 
 // `gwctl cutover` without --to: ask the running version (control socket) to cut over to its
 // ready successor. Returns the exit status.
