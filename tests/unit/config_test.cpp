@@ -57,6 +57,39 @@ TEST(ConfigLoader, ParsesEverySection) {
     EXPECT_EQ(c.timeouts.upstream_connect.count(), 2000);
 }
 
+TEST(ConfigLoader, ReadsTheHealthSection) {
+    auto defaults = loadConfigText(kMinimal, "test.yaml");
+    ASSERT_TRUE(defaults) << formatProblems(defaults.error());
+    EXPECT_TRUE((*defaults)->health.enabled);
+    EXPECT_EQ((*defaults)->health.spike_threshold.count(), 200000);
+    EXPECT_EQ((*defaults)->health.spike_p99_factor, 4.0);
+    EXPECT_EQ((*defaults)->health.spike_floor.count(), 5000);
+    EXPECT_EQ((*defaults)->health.window.count(), 60000);
+
+    auto config = loadConfigText(std::string(kMinimal) + R"(health:
+  enabled: false
+  spike_threshold: 50ms
+  spike_p99_factor: 2.5
+  spike_floor: 1ms
+  window: 10s
+)", "test.yaml");
+    ASSERT_TRUE(config) << formatProblems(config.error());
+    const HealthConfig& h = (*config)->health;
+    EXPECT_FALSE(h.enabled);
+    EXPECT_EQ(h.spike_threshold.count(), 50000);
+    EXPECT_EQ(h.spike_p99_factor, 2.5);
+    EXPECT_EQ(h.spike_floor.count(), 1000);
+    EXPECT_EQ(h.window.count(), 10000);
+    EXPECT_NE((*config)->hash, (*defaults)->hash);  // canonicalText covers the section
+    EXPECT_NE(canonicalText(**config).find("health.spike_threshold = 50000us"), std::string::npos);
+
+    auto bad = loadConfigText(std::string(kMinimal) + "health: { spike_p99_factor: lots, window: 5 }\n", "test.yaml");
+    ASSERT_FALSE(bad);
+    const std::string problems = formatProblems(bad.error());
+    EXPECT_NE(problems.find("health.spike_p99_factor: must be a number"), std::string::npos) << problems;
+    EXPECT_NE(problems.find("health.window: must be a duration"), std::string::npos) << problems;
+}
+
 TEST(ConfigLoader, ReadsUnitsOfLimitsAndTimeouts) {
     auto config = loadConfigText(std::string(kMinimal) + R"(limits: { max_header_bytes: 8k, max_body_bytes: 1MB, max_connections: 50 }
 timeouts: { header_read: 1500ms, idle: 1m, upstream_connect: 1s, upstream_response: 2.5s, drain: 3s }

@@ -7,6 +7,7 @@
 
 #include "admin/dashboard.h"
 #include "common/build_version.h"
+#include "health/health_service.h"
 #include "observability/logging.h"
 #include "proxy/gateway.h"
 
@@ -163,7 +164,26 @@ AdminServer::Reply AdminServer::handle(Gateway& gateway, std::string_view target
             listeners.push_back({{"name", l.name}, {"address", l.address}, {"sockets", l.sockets}});
         return {200, "application/json", status.dump(2) + "\n"};
     }
-    return {404, "text/plain", "unknown admin path; try /metrics, /healthz, /status\n"};
+    if (path == "/health") {
+        // The health profile of every registered version (the state is shared through pins,
+        // so whichever version answers shows the same picture).
+        const auto body = gateway.health().healthJson(gateway.activeSlot(), gateway.phase());
+        return {200, "application/json", body.dump() + "\n"};
+    }
+    if (path == "/spikes") {
+        const std::string since_text = queryParameter(target, "since");
+        const std::string limit_text = queryParameter(target, "limit");
+        std::uint64_t since = 0;
+        std::size_t limit = 200;
+        try {
+            if (!since_text.empty()) since = std::stoull(since_text);
+            if (!limit_text.empty()) limit = std::min<std::size_t>(std::stoull(limit_text), HEALTH_LOG_SIZE);
+        } catch (const std::exception&) {
+            return {400, "text/plain", "since and limit must be non-negative integers\n"};
+        }
+        return {200, "application/json", gateway.health().spikesJson(since, limit).dump() + "\n"};
+    }
+    return {404, "text/plain", "unknown admin path; try /metrics, /healthz, /status, /health, /spikes\n"};
 }
 
 }  // namespace hotgate

@@ -36,6 +36,11 @@ std::string canonicalText(const Config& c) {
     auto interfaces = c.dataplane.xdp_interfaces;  // a set: order means nothing
     std::sort(interfaces.begin(), interfaces.end());
     for (const auto& name : interfaces) out << "dataplane.xdp_interfaces += " << name << "\n";
+    out << "health.enabled = " << (c.health.enabled ? "true" : "false") << "\n";
+    out << "health.spike_threshold = " << c.health.spike_threshold.count() << "us\n";
+    out << "health.spike_p99_factor = " << c.health.spike_p99_factor << "\n";
+    out << "health.spike_floor = " << c.health.spike_floor.count() << "us\n";
+    out << "health.window = " << c.health.window.count() << "ms\n";
     // Listeners and clusters are named sets: their order in the file means nothing.
     for (const auto* l : sortedByName(c.listeners)) out << "listeners[" << l->name << "].address = " << l->address.toString() << "\n";
     out << "limits.max_header_bytes = " << c.limits.max_header_bytes << "\n";

@@ -77,6 +77,15 @@ struct DataplaneConfig {
     std::vector<std::string> xdp_interfaces;
 };
 
+// TCP health profile (bpf/health.bpf.c): spike thresholds and the rolling window.
+struct HealthConfig {
+    bool enabled = true;
+    std::chrono::microseconds spike_threshold{200000};  // absolute: handshake/connect above it is a spike
+    double spike_p99_factor = 4.0;                      // above factor x rolling p99 is a spike (0: off)
+    std::chrono::microseconds spike_floor{5000};        // the p99-relative threshold never goes below
+    std::chrono::milliseconds window{60000};            // rolling window for p50/p99
+};
+
 struct Config {
     unsigned workers = 1;
     AdminConfig admin;
@@ -86,6 +95,7 @@ struct Config {
     Timeouts timeouts;
     std::vector<RouteConfig> routes;  // in match order
     std::vector<ClusterConfig> clusters;
+    HealthConfig health;
 
     std::string source_path;  // the file it was loaded from
     std::string hash;         // 12 hex digits of SHA-256 over the normalized form (canonicalText)

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -172,7 +173,8 @@ public:
             problem(root, "", "the config must be a mapping at the top level");
             return;
         }
-        checkKeys(root, "", {"workers", "admin", "dataplane", "listeners", "limits", "timeouts", "routes", "clusters"});
+        checkKeys(root, "", {"workers", "admin", "dataplane", "listeners", "limits", "timeouts", "routes", "clusters",
+                             "health"});
 
         config.workers = std::max(1u, std::thread::hardware_concurrency());
         if (auto node = root["workers"]; node.IsDefined()) {
@@ -216,11 +218,45 @@ public:
                 }
         }
 
+        readHealth(root["health"], config.health);
         readListeners(root["listeners"], config);
         readLimits(root["limits"], config.limits);
         readTimeouts(root["timeouts"], config.timeouts);
         readClusters(root["clusters"], config);
         readRoutes(root["routes"], config);
+    }
+
+    void readHealth(const YAML::Node& node, HealthConfig& health) {
+        if (!node.IsDefined() || !expectMap(node, "health")) return;
+        checkKeys(node, "health", {"enabled", "spike_threshold", "spike_p99_factor", "spike_floor", "window"});
+        if (node["enabled"].IsDefined())
+            if (auto text = scalar(node["enabled"], "health.enabled")) {
+                if (*text == "true") health.enabled = true;
+                else if (*text == "false") health.enabled = false;
+                else problem(node["enabled"], "health.enabled", "must be true or false, got '" + *text + "'");
+            }
+        std::chrono::milliseconds ms{};
+        if (node["spike_threshold"].IsDefined()) {
+            ms = std::chrono::duration_cast<std::chrono::milliseconds>(health.spike_threshold);
+            duration(node["spike_threshold"], "health.spike_threshold", ms);
+            health.spike_threshold = ms;
+        }
+        if (node["spike_floor"].IsDefined()) {
+            ms = std::chrono::duration_cast<std::chrono::milliseconds>(health.spike_floor);
+            duration(node["spike_floor"], "health.spike_floor", ms);
+            health.spike_floor = ms;
+        }
+        duration(node["window"], "health.window", health.window);
+        if (node["spike_p99_factor"].IsDefined())
+            if (auto text = scalar(node["spike_p99_factor"], "health.spike_p99_factor")) {
+                char* end = nullptr;
+                const double factor = std::strtod(text->c_str(), &end);
+                if (text->empty() || end != text->c_str() + text->size() || !(factor >= 0) || factor > 1000)
+                    problem(node["spike_p99_factor"], "health.spike_p99_factor",
+                            "must be a number between 0 and 1000, got '" + *text + "'");
+                else
+                    health.spike_p99_factor = factor;
+            }
     }
 
     void readListeners(const YAML::Node& list, Config& config) {

@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <utility>
 
+#include "health/health_log.h"
 #include "steer.skel.h"
 
 namespace hotgate::dataplane {
@@ -135,7 +136,7 @@ Result<SkeletonPtr> loadSkeleton(const std::string& dir, const SteerOptions& opt
     return skel;
 }
 
-Result<SteerPins> pinsOf(const steer& skel, const std::string& listener) {
+Result<SteerPins> pinsOf(const steer& skel, const std::string& listener, const std::string& bpffs_root) {
     auto sock = dupFd(bpf_map__fd(skel.maps.steer_sock_map), "steer_sock_map");
     if (!sock) return tl::unexpected(sock.error());
     auto slot = dupFd(bpf_map__fd(skel.maps.steer_slot_map), "steer_slot_map");
@@ -145,7 +146,7 @@ Result<SteerPins> pinsOf(const steer& skel, const std::string& listener) {
     auto stats = dupFd(bpf_map__fd(skel.maps.steer_stats_map), "steer_stats_map");
     if (!stats) return tl::unexpected(stats.error());
     return SteerPins(listener, std::move(*sock), std::move(*slot), std::move(*ctl),
-                     std::move(*stats));
+                     std::move(*stats), bpffs_root);
 }
 
 }  // namespace
@@ -154,8 +155,9 @@ Result<SteerPins> pinsOf(const steer& skel, const std::string& listener) {
 // SteerPins
 
 SteerPins::SteerPins(std::string listener, UniqueFd sock_map, UniqueFd slot_map, UniqueFd ctl_map,
-                     UniqueFd stats_map)
+                     UniqueFd stats_map, std::string bpffs_root)
     : listener_(std::move(listener)),
+      bpffs_root_(std::move(bpffs_root)),
       sock_map_(std::move(sock_map)),
       slot_map_(std::move(slot_map)),
       ctl_map_(std::move(ctl_map)),
@@ -171,7 +173,7 @@ Result<SteerPins> SteerPins::open(const std::string& bpffs_root, const std::stri
         fds[i] = std::move(*fd);
     }
     return SteerPins(listener, std::move(fds[0]), std::move(fds[1]), std::move(fds[2]),
-                     std::move(fds[3]));
+                     std::move(fds[3]), bpffs_root);
 }
 
 Result<std::vector<std::string>> SteerPins::listListeners(const std::string& bpffs_root) {
@@ -218,6 +220,9 @@ Result<steer_control> SteerPins::writeControl(uint32_t active_slot, uint32_t can
     // The cutover itself: one update of one 8-byte value.
     if (bpf_map_update_elem(ctl_map_.get(), &key, &next, BPF_ANY) != 0)
         return sysError(errno, "write steer_ctl_map of listener ", listener_);
+    // Best effort: the health profile may not be loaded (or may be unavailable) here.
+    if (!bpffs_root_.empty() && next.active_slot != current->active_slot)
+        (void)health::appendCutoverEvent(bpffs_root_, current->active_slot, next.active_slot);
     return next;
 }
 
@@ -462,7 +467,7 @@ Result<std::unique_ptr<SteerLoader>> SteerLoader::attachListener(
     }
     if (!skel) return fail("pin directory ", dir, " kept changing while loading steer");
 
-    auto pins = pinsOf(*skel, listener_name);
+    auto pins = pinsOf(*skel, listener_name, bpffs_root);
     if (!pins) return tl::unexpected(pins.error());
     if (auto r = pins->registerSockets(slot, listen_fds); !r) return tl::unexpected(r.error());
 

@@ -53,8 +53,9 @@ public:
     static Result<std::vector<std::string>> listListeners(const std::string& bpffs_root);
 
     // Wraps already-open map fds (the loader's own); takes ownership.
+    // `bpffs_root`, when known, is where a cutover's event is logged (bpf/health.h).
     SteerPins(std::string listener, UniqueFd sock_map, UniqueFd slot_map, UniqueFd ctl_map,
-              UniqueFd stats_map);
+              UniqueFd stats_map, std::string bpffs_root = {});
     SteerPins(SteerPins&&) noexcept = default;
     SteerPins& operator=(SteerPins&&) noexcept = default;
 
@@ -62,7 +63,8 @@ public:
 
     Result<steer_control> readControl() const;
     // Writes the whole control entry in one bpf_map_update_elem; generation is set to the
-    // current one + 1. Returns the value written. Fails on a slot >= STEER_SLOTS or a weight
+    // current one + 1. When the active slot changes, appends a "cutover" event to the health
+    // event log under the bpffs root (when health is loaded there). Returns the value written. Fails on a slot >= STEER_SLOTS or a weight
     // above STEER_WEIGHT_MAX.
     Result<steer_control> writeControl(uint32_t active_slot, uint32_t canary_slot,
                                        uint32_t canary_weight_bp);
@@ -100,6 +102,7 @@ public:
 
 private:
     std::string listener_;
+    std::string bpffs_root_;
     UniqueFd sock_map_;
     UniqueFd slot_map_;
     UniqueFd ctl_map_;

@@ -100,10 +100,14 @@ void Metrics::recordRequest(std::size_t listener, std::optional<std::size_t> rou
     const std::size_t status_class = std::min<std::size_t>(4, status >= 100 ? status / 100 - 1 : 4);
     rs.by_status_class[status_class]->Increment();
     rs.duration->Observe(seconds);
+    // Shared with the other versions: relaxed atomic adds, no syscall.
+    if (shared_.requests) std::atomic_ref(*shared_.requests).fetch_add(1, std::memory_order_relaxed);
+    if (shared_.responses_5xx && status >= 500) std::atomic_ref(*shared_.responses_5xx).fetch_add(1, std::memory_order_relaxed);
 }
 
 void Metrics::recordRejected(std::size_t listener, RejectReason reason) {
     listeners_[listener].rejected[static_cast<std::size_t>(reason)]->Increment();
+    if (shared_.rejected) std::atomic_ref(*shared_.rejected).fetch_add(1, std::memory_order_relaxed);
 }
 
 void Metrics::recordUpstreamConnectError(std::size_t cluster) { clusters_[cluster].connect_errors->Increment(); }
@@ -114,7 +118,10 @@ void Metrics::recordUpstreamTimeout(std::size_t cluster, UpstreamPhase phase) {
 }
 
 std::string Metrics::serialize() const {
-    return prometheus::TextSerializer().Serialize(registry_->Collect());
+    auto families = registry_->Collect();
+    for (const auto& collector : collectors_)
+        for (auto& family : collector()) families.push_back(std::move(family));
+    return prometheus::TextSerializer().Serialize(families);
 }
 
 }  // namespace hotgate

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <array>
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,6 +44,21 @@ public:
     // The Prometheus text exposition of every family.
     std::string serialize() const;
 
+    // This version's slot counters in the health profile's shared memory (bpf/health.h
+    // health_slot, mmapped by every version): recordRequest/recordRejected also add there.
+    struct SharedCounters {
+        unsigned long long* requests = nullptr;
+        unsigned long long* responses_5xx = nullptr;
+        unsigned long long* rejected = nullptr;
+    };
+    // Call before serving starts; the memory must outlive every record call.
+    void shareCounters(SharedCounters counters) { shared_ = counters; }
+    // Families computed at scrape time (the health profile's), appended by serialize().
+    // Call before the admin server starts.
+    void addCollector(std::function<std::vector<prometheus::MetricFamily>()> collector) {
+        collectors_.push_back(std::move(collector));
+    }
+
     std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
 private:
@@ -63,6 +80,8 @@ private:
     };
 
     std::shared_ptr<prometheus::Registry> registry_;
+    SharedCounters shared_;
+    std::vector<std::function<std::vector<prometheus::MetricFamily>()>> collectors_;
     std::vector<ListenerSeries> listeners_;
     std::vector<ClusterSeries> clusters_;
 };

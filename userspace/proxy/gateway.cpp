@@ -5,6 +5,7 @@
 #include "dataplane/capability_probe.h"
 #include "dataplane/front_loader.h"
 #include "dataplane/steer_loader.h"
+#include "health/health_service.h"
 #include "observability/logging.h"
 #include "proxy/listener.h"
 #include "proxy/worker.h"
@@ -38,6 +39,8 @@ Result<std::unique_ptr<Gateway>> Gateway::start(ConfigSnapshot config, std::stri
             }
         }
         gateway->dataplane_.reason = "inherited listening sockets from the previous version";
+        gateway->health_ = health::HealthService::unavailable(
+            "takeover mode (" + gateway->dataplane_.reason + "): no version slot to attribute connections to");
     } else {
         std::vector<ListenerGroup> groups;
         for (const auto& listener : config->listeners) {
@@ -50,11 +53,15 @@ Result<std::unique_ptr<Gateway>> Gateway::start(ConfigSnapshot config, std::stri
         gateway->setUpSteering(groups, first ? 0 : plan.slot, first);
         if (!first && gateway->dataplane_.mode != "bpf")
             return fail("cannot join BPF slot ", plan.slot, ": ", gateway->dataplane_.reason);
+        gateway->setUpHealth(groups, first ? 0 : plan.slot);
         for (unsigned w = 0; w < workers; ++w)
             for (std::size_t l = 0; l < groups.size(); ++l) per_worker[w].push_back({l, groups[l].take(w)});
     }
 
     if (auto front = gateway->setUpFront(); !front) return tl::unexpected(front.error());
+    // Available or not, /metrics says so (hotgate_health_info).
+    const health::HealthService* health = gateway->health_.get();
+    gateway->metrics_->addCollector([health] { return health->collect(); });
 
     const bool accepting = plan.kind != StartPlan::Kind::SuccessorTakeover;
     for (unsigned w = 0; w < workers; ++w)
@@ -100,6 +107,47 @@ void Gateway::setUpSteering(std::vector<ListenerGroup>& groups, std::uint32_t sl
               activate ? " (active)" : " (standby until cutover)", " under ", config.dataplane.bpffs_root);
 }
 
+void Gateway::setUpHealth(std::vector<ListenerGroup>& groups, std::uint32_t slot) {
+    const Config& config = *context_->config;
+    if (!config.health.enabled) {
+        health_ = health::HealthService::unavailable("turned off in the config (health.enabled: false)");
+        return;
+    }
+    if (dataplane_.mode != "bpf") {
+        health_ = health::HealthService::unavailable("takeover mode (" + dataplane_.reason +
+                                                     "): no version slot to attribute connections to");
+        return;
+    }
+    health::Registration r;
+    r.bpffs_root = config.dataplane.bpffs_root;
+    r.slot = slot;
+    r.version = context_->version;
+    for (auto& group : groups) {
+        r.listener_names.push_back(group.name());
+        const auto fds = group.fds();
+        r.listener_fds.emplace_back(fds.begin(), fds.end());
+    }
+    for (const auto& cluster : config.clusters)
+        for (const auto& endpoint : cluster.endpoints) {
+            const std::pair<std::string, std::uint16_t> key{endpoint.ip, endpoint.port};
+            if (std::find(r.upstreams.begin(), r.upstreams.end(), key) == r.upstreams.end()) r.upstreams.push_back(key);
+        }
+    r.spikes.threshold_us = static_cast<std::uint64_t>(config.health.spike_threshold.count());
+    r.spikes.p99_factor = config.health.spike_p99_factor;
+    r.spikes.floor_us = static_cast<std::uint64_t>(config.health.spike_floor.count());
+    r.spikes.window = config.health.window;
+    health_ = health::HealthService::start(std::move(r));
+    if (health_slot* shared = health_->ownSlot())
+        metrics_->shareCounters({&shared->requests, &shared->responses_5xx, &shared->rejected});
+}
+
+std::optional<std::uint32_t> Gateway::activeSlot() const {
+    if (steering_.empty()) return std::nullopt;
+    auto control = steering_.front()->pins().readControl();
+    if (!control) return std::nullopt;
+    return control->active_slot;
+}
+
 Result<void> Gateway::setUpFront() {
     const auto& config = context_->config->dataplane;
     if (config.xdp_interfaces.empty()) return {};
@@ -119,6 +167,10 @@ Result<void> Gateway::setUpFront() {
 
 Gateway::~Gateway() {
     for (auto& worker : workers_) worker->stop();
+    // The health service unregisters (and, as the last gateway, unpins) before the metrics
+    // that point into its shared memory go.
+    metrics_->shareCounters({});
+    health_.reset();
 }
 
 std::optional<std::chrono::steady_clock::time_point> Gateway::drainDeadline() const {

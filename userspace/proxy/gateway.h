@@ -26,6 +26,9 @@ namespace dataplane {
 class FrontLoader;
 class SteerLoader;
 }
+namespace health {
+class HealthService;
+}
 
 struct ListenerStatus {
     std::string name;
@@ -91,6 +94,10 @@ public:
     Metrics& metrics() { return *metrics_; }
     const std::vector<ListenerStatus>& listeners() const { return listeners_; }
     const DataplaneStatus& dataplane() const { return dataplane_; }
+    // The TCP health profile (available, or unavailable with the reason); never null.
+    const health::HealthService& health() const { return *health_; }
+    // BPF mode: the slot the steering control entry points at now.
+    std::optional<std::uint32_t> activeSlot() const;
     std::chrono::steady_clock::time_point startedAt() const { return started_at_; }
     bool draining() const { return context_->draining(); }
 
@@ -110,12 +117,16 @@ private:
     // Loads the XDP front and attaches it to the configured interfaces (none by default).
     // Fails with the interface and errno: an operator who asked for it must not silently lack it.
     Result<void> setUpFront();
+    // The health profile of this version (bpf/health.bpf.c): in BPF mode, tags the listening
+    // sockets with `slot` and registers the upstream endpoints; otherwise unavailable, with why.
+    void setUpHealth(std::vector<ListenerGroup>& groups, std::uint32_t slot);
     bool waitForConnectionsToEnd();
 
     std::unique_ptr<Metrics> metrics_;
     std::unique_ptr<ServingContext> context_;
     std::vector<std::unique_ptr<dataplane::SteerLoader>> steering_;  // one per listener in BPF mode
     std::unique_ptr<dataplane::FrontLoader> front_;                   // when xdp_interfaces are set
+    std::unique_ptr<health::HealthService> health_;
     std::vector<std::unique_ptr<Worker>> workers_;
     std::vector<ListenerStatus> listeners_;
     DataplaneStatus dataplane_;

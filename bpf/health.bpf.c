@@ -1,0 +1,549 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* health.bpf.c: TCP health of the gateway's connections, per version slot.
+ *
+ * Which connections: those accepted on a listening socket the gateway tagged in health_sk_map
+ * (its slot, copied to every child by BPF_F_CLONE: exact per-version attribution even though
+ * all versions share one port), and those a registered gateway process (health_procs_map, by
+ * tgid) opens to one of its upstream endpoints (health_endpoints_map). Nothing else on the
+ * host is measured, so the numbers are exact even though the tracepoints are system-wide.
+ *
+ * What: handshake latency (first SYN-ACK sent -> ESTABLISHED, server side), upstream connect
+ * latency (SYN_SENT -> ESTABLISHED), connection lifetime, smoothed RTT, resets sent and
+ * received, retransmits. Latencies above the thresholds in health_thresh_map, and every
+ * reset and retransmit, become ring-buffer events; a full ring buffer drops the event and
+ * counts the drop, never delaying the packet path.
+ *
+ * Variants, all in this one object: the tracepoint programs always load; the RTT sampler and
+ * the connect-start hook come in three flavours (tp_btf tcp_probe / set_state, kprobe,
+ * fentry) and the loader turns on exactly one flavour with bpf_program__set_autoload()
+ * before load. One object rather than three: the maps are defined once (no drift between
+ * copies, one set of pins), and the variant choice is a load-time switch that the loader can
+ * retry with the next flavour after a refused load or attach.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "health.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define NSEC_PER_USEC 1000ULL
+/* RTT is sampled at most this often per connection: tcp_probe fires on every segment. */
+#define HEALTH_RTT_SAMPLE_NS (100ULL * 1000 * 1000)
+
+/* Slot and listener of each tagged listening socket, inherited by its children; then the
+ * per-connection timestamps. Written by: the gateway (listeners, by fd), health_state.
+ * Read by: the tp_btf programs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
+	__type(key, int);
+	__type(value, struct health_sk);
+} health_sk_map SEC(".maps");
+
+/* Established connections being measured, by kernel socket address. Written by: health_state
+ * (insert at ESTABLISHED, delete at CLOSE), the RTT samplers (last sample time). Read by: the
+ * RTT samplers of every variant (kprobes cannot read sk_storage). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct health_conn);
+} health_conns_map SEC(".maps");
+
+/* Gateway processes: tgid -> slot. Written by: each gateway at start (deleted at exit).
+ * Read by: health_state at SYN_SENT, the connect-start hooks. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u32);
+} health_procs_map SEC(".maps");
+
+/* Upstream endpoints of the gateway's clusters -> endpoint index. Written by: the gateway.
+ * Read by: health_state at SYN_SENT. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, struct health_endpoint);
+	__type(value, __u32);
+} health_endpoints_map SEC(".maps");
+
+/* Connect start from tcp_v4_connect (kprobe/fentry variants), by socket address, consumed at
+ * SYN_SENT. Written by: health_connect_*. Read and deleted by: health_state. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u64);
+} health_connect_map SEC(".maps");
+
+/* First SYN-ACK time (us, tcp clock) of half-open connections whose SYN-ACK was retransmitted:
+ * Karn's rule gives such a child no RTT sample, so its handshake is measured from here.
+ * Written by: health_synack_retransmit. Read and deleted by: health_state. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct health_tuple);
+	__type(value, __u64);
+} health_synack_map SEC(".maps");
+
+/* Log2 histograms, row (kind, slot, index). Written by: the programs. Read by: readers. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HEALTH_HIST_ROWS);
+	__type(key, __u32);
+	__type(value, struct health_hist);
+} health_hist_map SEC(".maps");
+
+/* Counters, row slot * HEALTH_SIDES + side, plus the global row (events, drops). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HEALTH_CTR_ROWS);
+	__type(key, __u32);
+	__type(value, struct health_counters);
+} health_ctr_map SEC(".maps");
+
+/* Spike threshold per event kind, in us (0: no spike events of that kind). Written by: the
+ * reader that drains the ring buffer (min(threshold, max(floor, factor x rolling p99))).
+ * Read by: the programs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, HEALTH_EV_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} health_thresh_map SEC(".maps");
+
+/* Spike, reset and retransmit events. Drained by one reader (health_meta.reader_pid). The
+ * loader may shrink it before load (tests fill it on purpose). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} health_events SEC(".maps");
+
+/* Userspace-only state pinned with the rest (see health.h): slots, readers' meta, event log. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, HEALTH_SLOTS);
+	__type(key, __u32);
+	__type(value, struct health_slot);
+} health_slots_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct health_meta);
+} health_meta_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, HEALTH_LOG_SIZE);
+	__type(key, __u32);
+	__type(value, struct health_log_entry);
+} health_log_map SEC(".maps");
+
+/* Returns: k such that 2^(k-1) < v <= 2^k (0 for v <= 1), capped at the last bucket. */
+static __always_inline __u32 health_bucket(__u64 v)
+{
+	__u32 r = 0, shift;
+
+	if (v <= 1)
+		return 0;
+	v -= 1;
+	shift = (v > 0xFFFFFFFFULL) << 5; v >>= shift; r |= shift;
+	shift = (v > 0xFFFF) << 4; v >>= shift; r |= shift;
+	shift = (v > 0xFF) << 3; v >>= shift; r |= shift;
+	shift = (v > 0xF) << 2; v >>= shift; r |= shift;
+	shift = (v > 0x3) << 1; v >>= shift; r |= shift;
+	r |= (v >> 1);
+	r += 1;
+	return r < HEALTH_BUCKETS ? r : HEALTH_BUCKETS - 1;
+}
+
+static __always_inline void health_observe(__u32 kind, __u32 slot, __u32 index, __u64 value_us)
+{
+	__u32 row = (kind * HEALTH_SLOTS + slot) * HEALTH_MAX_INDEX + index;
+	struct health_hist *h;
+	__u32 b;
+
+	if (slot >= HEALTH_SLOTS || index >= HEALTH_MAX_INDEX)
+		return;
+	h = bpf_map_lookup_elem(&health_hist_map, &row);
+	if (!h)
+		return;
+	/* The mask is a no-op (health_bucket caps at the last bucket) that older verifiers (6.1)
+	 * need to see the index bounded; the empty asm keeps clang from proving it away. */
+	b = health_bucket(value_us);
+	asm volatile("" : "+r"(b));
+	b &= HEALTH_BUCKETS - 1;
+	h->buckets[b]++; /* per-CPU row: no atomics needed */
+	h->sum_us += value_us;
+}
+
+static __always_inline void health_count(__u32 slot, __u32 side, __u32 counter)
+{
+	__u32 row = slot * HEALTH_SIDES + side;
+	struct health_counters *c;
+
+	if (slot >= HEALTH_SLOTS || side >= HEALTH_SIDES)
+		return;
+	c = bpf_map_lookup_elem(&health_ctr_map, &row);
+	if (c && counter < 16)
+		c->count[counter]++;
+}
+
+static __always_inline void health_count_global(__u32 counter)
+{
+	__u32 row = HEALTH_CTR_ROW_GLOBAL;
+	struct health_counters *c = bpf_map_lookup_elem(&health_ctr_map, &row);
+
+	if (c && counter < 16)
+		c->count[counter]++;
+}
+
+/* Fills the event's tuple from the socket: src = local end, dst = remote end. */
+static __always_inline void health_fill_tuple(struct health_event *e, const struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	e->family = family;
+	e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(&e->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&e->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		BPF_CORE_READ_INTO((__u32 *)e->saddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)e->daddr, sk, __sk_common.skc_daddr);
+	}
+}
+
+/* Emits one event; when the ring buffer is full the event is dropped and counted. */
+static __always_inline void health_emit(__u32 kind, const struct health_sk *s, const struct sock *sk,
+					__u64 value_us, __u64 threshold_us)
+{
+	struct health_event *e;
+
+	e = bpf_ringbuf_reserve(&health_events, sizeof(*e), 0);
+	if (!e) {
+		health_count_global(HEALTH_GLOBAL_DROPPED);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->time_ns = bpf_ktime_get_ns();
+	e->kind = kind;
+	e->slot = s->slot;
+	e->side = s->side;
+	e->value_us = value_us;
+	e->threshold_us = threshold_us;
+	health_fill_tuple(e, sk);
+	bpf_ringbuf_submit(e, 0);
+	health_count_global(kind);
+}
+
+/* A latency sample: into its histogram, and an event when above the kind's threshold. */
+static __always_inline void health_latency(__u32 hist, __u32 event, const struct health_sk *s,
+					   const struct sock *sk, __u64 value_us)
+{
+	__u64 *threshold;
+
+	health_observe(hist, s->slot, s->index, value_us);
+	threshold = bpf_map_lookup_elem(&health_thresh_map, &event);
+	if (threshold && *threshold && value_us > *threshold)
+		health_emit(event, s, sk, value_us, *threshold);
+}
+
+static __always_inline void health_tuple_of(struct health_tuple *t, const struct sock_common *c)
+{
+	__u16 family = BPF_CORE_READ(c, skc_family);
+
+	__builtin_memset(t, 0, sizeof(*t));
+	t->family = family;
+	t->lport = BPF_CORE_READ(c, skc_num);
+	t->rport = bpf_ntohs(BPF_CORE_READ(c, skc_dport));
+	if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(&t->laddr, c, skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&t->raddr, c, skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		BPF_CORE_READ_INTO((__u32 *)t->laddr, c, skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)t->raddr, c, skc_daddr);
+	}
+}
+
+/* Returns: the slot of the calling process when it is a registered gateway, else -1. */
+static __always_inline int health_proc_slot(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 *slot = bpf_map_lookup_elem(&health_procs_map, &tgid);
+
+	return slot ? (int)*slot : -1;
+}
+
+/* Server side: the child of a tagged listener reached ESTABLISHED. */
+static __always_inline void health_accepted(struct health_sk *s, struct sock *sk, __u64 now)
+{
+	struct health_tuple t;
+	__u64 *first_synack, handshake_us = 0;
+	__u32 srtt;
+
+	/* SYN-ACK retransmitted: from the first SYN-ACK (sent when the SYN arrived). Otherwise
+	 * the kernel's first RTT sample is exactly SYN-ACK -> ACK. */
+	health_tuple_of(&t, &sk->__sk_common);
+	first_synack = bpf_map_lookup_elem(&health_synack_map, &t);
+	if (first_synack) {
+		__u64 now_us = now / NSEC_PER_USEC;
+
+		handshake_us = now_us > *first_synack ? now_us - *first_synack : 0;
+		bpf_map_delete_elem(&health_synack_map, &t);
+	} else {
+		srtt = BPF_CORE_READ((struct tcp_sock *)sk, srtt_us) >> 3;
+		handshake_us = srtt ? srtt : 1;
+	}
+	health_latency(HEALTH_H_HANDSHAKE, HEALTH_EV_HANDSHAKE, s, sk, handshake_us);
+}
+
+static __always_inline void health_track(const struct health_sk *s, const struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	struct health_conn conn = {
+		.slot = s->slot, .side = s->side, .index = s->index, .last_rtt_ns = 0,
+	};
+
+	bpf_map_update_elem(&health_conns_map, &key, &conn, BPF_ANY);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(health_state, struct sock *sk, int oldstate, int newstate)
+{
+	struct health_sk *s;
+	__u64 now;
+
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+
+	if (newstate == TCP_SYN_SENT) {
+		struct health_endpoint ep = {};
+		__u64 key = (__u64)sk, *start;
+		__u32 *index;
+		int slot = health_proc_slot();
+
+		if (slot < 0)
+			return 0;
+		ep.family = BPF_CORE_READ(sk, __sk_common.skc_family);
+		ep.port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+		if (ep.family == AF_INET6)
+			BPF_CORE_READ_INTO(&ep.addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		else
+			BPF_CORE_READ_INTO((__u32 *)ep.addr, sk, __sk_common.skc_daddr);
+		index = bpf_map_lookup_elem(&health_endpoints_map, &ep);
+		if (!index)
+			return 0;
+		s = bpf_sk_storage_get(&health_sk_map, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (!s)
+			return 0;
+		s->slot = slot;
+		s->side = HEALTH_SIDE_UPSTREAM;
+		s->index = *index;
+		s->tag = HEALTH_TAG_CONN;
+		s->est_ns = 0;
+		/* The kprobe/fentry variants saw tcp_v4_connect itself, a little earlier. */
+		start = bpf_map_lookup_elem(&health_connect_map, &key);
+		if (start) {
+			s->start_ns = *start;
+			bpf_map_delete_elem(&health_connect_map, &key);
+		} else {
+			s->start_ns = bpf_ktime_get_ns();
+		}
+		return 0;
+	}
+
+	s = bpf_sk_storage_get(&health_sk_map, sk, 0, 0);
+	if (!s)
+		return 0; /* not ours: no tag was stored or inherited */
+
+	if (s->tag == HEALTH_TAG_LISTENER) {
+		/* A child cloned from a tagged listener (LISTEN -> SYN_RECV), or the listener. */
+		if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV) {
+			s->tag = HEALTH_TAG_CONN;
+			s->start_ns = 0;
+			s->est_ns = 0;
+		}
+		return 0;
+	}
+	if (s->tag != HEALTH_TAG_CONN)
+		return 0;
+
+	now = bpf_ktime_get_ns();
+	if (newstate == TCP_ESTABLISHED) {
+		if (s->side == HEALTH_SIDE_LISTENER)
+			health_accepted(s, sk, now);
+		else if (s->start_ns && now > s->start_ns)
+			health_latency(HEALTH_H_CONNECT, HEALTH_EV_CONNECT, s, sk,
+				       (now - s->start_ns) / NSEC_PER_USEC);
+		s->est_ns = now;
+		health_count(s->slot, s->side, HEALTH_CTR_OPENED);
+		health_track(s, sk);
+		return 0;
+	}
+	if (newstate == TCP_CLOSE) {
+		__u64 key = (__u64)sk;
+
+		if (s->est_ns) {
+			if (s->side == HEALTH_SIDE_LISTENER && now > s->est_ns)
+				health_observe(HEALTH_H_LIFETIME, s->slot, s->index,
+					       (now - s->est_ns) / NSEC_PER_USEC);
+			health_count(s->slot, s->side, HEALTH_CTR_CLOSED);
+			s->est_ns = 0;
+		}
+		/* The tag stays: an abortive close (SO_LINGER 0) sets CLOSE first and sends its
+		 * reset after, and that reset is still ours. */
+		bpf_map_delete_elem(&health_conns_map, &key);
+	}
+	return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_synack")
+int BPF_PROG(health_synack_retransmit, const struct sock *listener, const struct request_sock *req)
+{
+	struct health_tuple t;
+	struct health_sk *s;
+	__u64 first;
+
+	if (!listener)
+		return 0;
+	s = bpf_sk_storage_get(&health_sk_map, (struct sock *)listener, 0, 0);
+	if (!s || s->tag != HEALTH_TAG_LISTENER)
+		return 0;
+	first = BPF_CORE_READ((struct tcp_request_sock *)req, snt_synack);
+	if (!first)
+		return 0;
+	health_tuple_of(&t, &req->__req_common);
+	bpf_map_update_elem(&health_synack_map, &t, &first, BPF_NOEXIST);
+	return 0;
+}
+
+/* A full socket of ours, for the reset and retransmit tracepoints; NULL otherwise. */
+static __always_inline struct health_sk *health_conn_of(const struct sock *sk)
+{
+	struct health_sk *s;
+
+	if (!sk)
+		return NULL;
+	s = bpf_sk_storage_get(&health_sk_map, (struct sock *)sk, 0, 0);
+	if (!s || s->tag != HEALTH_TAG_CONN)
+		return NULL;
+	return s;
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(health_retransmit, const struct sock *sk, const struct sk_buff *skb)
+{
+	struct health_sk *s = health_conn_of(sk);
+
+	if (!s)
+		return 0;
+	health_count(s->slot, s->side, HEALTH_CTR_RETRANSMITS);
+	health_emit(HEALTH_EV_RETRANSMIT, s, sk, 0, 0);
+	return 0;
+}
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(health_reset_sent, const struct sock *sk, const struct sk_buff *skb)
+{
+	struct health_sk *s = health_conn_of(sk);
+
+	if (!s)
+		return 0;
+	health_count(s->slot, s->side, HEALTH_CTR_RESETS_SENT);
+	health_emit(HEALTH_EV_RESET_SENT, s, sk, 0, 0);
+	return 0;
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(health_reset_received, struct sock *sk)
+{
+	struct health_sk *s = health_conn_of(sk);
+
+	if (!s)
+		return 0;
+	health_count(s->slot, s->side, HEALTH_CTR_RESETS_RECEIVED);
+	health_emit(HEALTH_EV_RESET_RECEIVED, s, sk, 0, 0);
+	return 0;
+}
+
+/* ---- Variant programs: exactly one RTT sampler and at most one connect hook load. ---- */
+
+/* An RTT sample of a measured connection, at most one per HEALTH_RTT_SAMPLE_NS. */
+static __always_inline void health_rtt(const struct sock *sk)
+{
+	__u64 key = (__u64)sk, now;
+	struct health_conn *c = bpf_map_lookup_elem(&health_conns_map, &key);
+	__u32 srtt;
+
+	if (!c)
+		return;
+	now = bpf_ktime_get_ns();
+	if (c->last_rtt_ns && now - c->last_rtt_ns < HEALTH_RTT_SAMPLE_NS)
+		return;
+	srtt = BPF_CORE_READ((struct tcp_sock *)sk, srtt_us) >> 3;
+	if (!srtt)
+		return;
+	c->last_rtt_ns = now;
+	health_observe(c->side == HEALTH_SIDE_LISTENER ? HEALTH_H_SRTT_LISTENER : HEALTH_H_SRTT_UPSTREAM,
+		       c->slot, c->index, srtt);
+}
+
+/* The connect start, before SYN_SENT, for registered gateway processes only. */
+static __always_inline void health_connect_start(const struct sock *sk)
+{
+	__u64 key = (__u64)sk, now;
+
+	if (health_proc_slot() < 0)
+		return;
+	now = bpf_ktime_get_ns();
+	bpf_map_update_elem(&health_connect_map, &key, &now, BPF_ANY);
+}
+
+SEC("tp_btf/tcp_probe")
+int BPF_PROG(health_rtt_tp, struct sock *sk, const struct sk_buff *skb)
+{
+	health_rtt(sk);
+	return 0;
+}
+
+SEC("kprobe/tcp_rcv_established")
+int BPF_KPROBE(health_rtt_kprobe, struct sock *sk)
+{
+	health_rtt(sk);
+	return 0;
+}
+
+SEC("kprobe/tcp_v4_connect")
+int BPF_KPROBE(health_connect_kprobe, struct sock *sk)
+{
+	health_connect_start(sk);
+	return 0;
+}
+
+SEC("fentry/tcp_rcv_established")
+int BPF_PROG(health_rtt_fentry, struct sock *sk)
+{
+	health_rtt(sk);
+	return 0;
+}
+
+SEC("fentry/tcp_v4_connect")
+int BPF_PROG(health_connect_fentry, struct sock *sk)
+{
+	health_connect_start(sk);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
