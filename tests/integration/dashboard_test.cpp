@@ -71,7 +71,7 @@ TEST_F(DashboardPageTest, IsOneSelfContainedPage) {
     EXPECT_NE(reply.header("content-type").find("text/html"), std::string::npos) << reply.header("content-type");
     const std::string& page = reply.response.body();
     EXPECT_NE(page.find("createElementNS(SVG_NS"), std::string::npos) << "the page draws no SVG";
-    EXPECT_NE(page.find("fetch(\"/health\""), std::string::npos) << "the page does not poll /health";
+    EXPECT_NE(page.find("fetchJson(\"/health\")"), std::string::npos) << "the page does not poll /health";
     EXPECT_NE(page.find("\"/spikes?since=\""), std::string::npos) << "the page does not poll /spikes";
     // The one URL allowed is the SVG namespace name, an identifier that is never fetched.
     const std::regex url(R"((https?:)?//[A-Za-z0-9.-]+\.[A-Za-z]{2,})");
