@@ -511,10 +511,14 @@ static __always_inline void health_connect_start(const struct sock *sk)
 	bpf_map_update_elem(&health_connect_map, &key, &now, BPF_ANY);
 }
 
+/* tcp_probe and tcp_rcv_established fire for every segment of every socket on the host: the
+ * sk_storage check (one pointer test for a socket without storage) rejects the sockets that
+ * are not ours before the hash lookup. kprobes cannot read sk_storage and go to the hash. */
 SEC("tp_btf/tcp_probe")
 int BPF_PROG(health_rtt_tp, struct sock *sk, const struct sk_buff *skb)
 {
-	health_rtt(sk);
+	if (health_conn_of(sk))
+		health_rtt(sk);
 	return 0;
 }
 
@@ -535,7 +539,8 @@ int BPF_KPROBE(health_connect_kprobe, struct sock *sk)
 SEC("fentry/tcp_rcv_established")
 int BPF_PROG(health_rtt_fentry, struct sock *sk)
 {
-	health_rtt(sk);
+	if (health_conn_of(sk))
+		health_rtt(sk);
 	return 0;
 }
 

@@ -560,6 +560,19 @@ TEST_F(HealthTest, TracepointVariantMeasures) {
     EXPECT_VARIANT_MEASURES();
 }
 
+// Quantiles of the log2 histograms (what /health shows as p50/p99), interpolated inside the
+// bucket like Prometheus' histogram_quantile. Pure arithmetic: needs no privilege.
+TEST(HealthQuantile, InterpolatesInsideLog2Buckets) {
+    health_hist h{};
+    EXPECT_EQ(health::histogramQuantile(h, 0.99), 0u);  // empty
+    h.buckets[10] = 100;                                // 100 samples in (512, 1024] us
+    EXPECT_EQ(health::histogramQuantile(h, 0.50), 768u);
+    EXPECT_EQ(health::histogramQuantile(h, 0.99), 1018u);
+    h.buckets[20] = 1;  // one sample in (524288, 1048576] us: the p99 of 101 samples stays low,
+    EXPECT_LE(health::histogramQuantile(h, 0.99), 1024u);
+    EXPECT_GT(health::histogramQuantile(h, 1.0), 524288u);  // the maximum does not
+}
+
 // A second loadHealth on the same root opens the pins instead of loading again, and the last
 // process to leave unpins everything.
 TEST_F(HealthTest, LaterVersionsOpenThePinsAndTheLastLeaverUnpins) {
@@ -567,6 +580,19 @@ TEST_F(HealthTest, LaterVersionsOpenThePinsAndTheLastLeaverUnpins) {
     auto second = health::loadHealth(root_->path());
     ASSERT_TRUE(second) << second.error().what();
     EXPECT_EQ((*second)->meta().load_ms, pins_->meta().load_ms);  // not loaded again
+
+    // A later version that reuses the slot starts from zero, the same version keeps counting.
+    UniqueFd client = clientConnect(kPort);
+    ASSERT_TRUE(client);
+    UniqueFd server = accepted(listener_.get());
+    ASSERT_TRUE(server);
+    ASSERT_TRUE(eventually([&] { return count(hist(HEALTH_H_HANDSHAKE)) == 1; }));
+    ASSERT_TRUE((*second)->registerProcess(kSlot, kVersion, static_cast<uint32_t>(::getpid())));
+    EXPECT_EQ(count(hist(HEALTH_H_HANDSHAKE)), 1u);
+    ASSERT_TRUE((*second)->registerProcess(kSlot, "test-2.0/fedcba654321", static_cast<uint32_t>(::getpid())));
+    EXPECT_EQ(count(hist(HEALTH_H_HANDSHAKE)), 0u);
+    EXPECT_EQ(counter(HEALTH_SIDE_LISTENER, HEALTH_CTR_OPENED), 0u);
+    EXPECT_STREQ(pins_->slot(kSlot).version, "test-2.0/fedcba654321");  // one shared mapping
     EXPECT_EQ(&(*second)->meta() != &pins_->meta(), true);
     struct stat st {};
     const std::string dir = root_->path() + "/health";

@@ -195,10 +195,12 @@ Result<void> HealthPins::registerProcess(std::uint32_t slot_index, const std::st
     health_slot& s = slot(slot_index);
     const bool same_version = s.registered && std::strncmp(s.version, version.c_str(), sizeof(s.version)) == 0;
     if (!same_version) {
-        // A new version in a reused slot starts its HTTP counters from zero.
+        // A new version in a reused slot starts from zero: the series are labelled with its
+        // version, and must not inherit what the slot's previous owner measured.
         std::atomic_ref<__u64>(s.requests).store(0, std::memory_order_relaxed);
         std::atomic_ref<__u64>(s.responses_5xx).store(0, std::memory_order_relaxed);
         std::atomic_ref<__u64>(s.rejected).store(0, std::memory_order_relaxed);
+        if (auto zeroed = zeroSlotMaps(slot_index); !zeroed) return zeroed;
     }
     std::memset(s.version, 0, sizeof(s.version));
     std::memcpy(s.version, version.data(), std::min(version.size(), sizeof(s.version) - 1));
@@ -209,6 +211,25 @@ Result<void> HealthPins::registerProcess(std::uint32_t slot_index, const std::st
     __u32 value = slot_index;
     if (bpf_map_update_elem(procs_map_.get(), &key, &value, BPF_ANY) != 0)
         return sysError(errno, "register pid ", pid, " in ", dir_, "/health_procs_map");
+    return {};
+}
+
+Result<void> HealthPins::zeroSlotMaps(std::uint32_t slot_index) {
+    const int cpus = libbpf_num_possible_cpus();
+    if (cpus <= 0) return sysError(-cpus, "count possible CPUs");
+    const std::vector<health_hist> hists(static_cast<std::size_t>(cpus));
+    for (__u32 kind = 0; kind < HEALTH_H_KINDS; ++kind)
+        for (__u32 index = 0; index < HEALTH_MAX_INDEX; ++index) {
+            __u32 key = (kind * HEALTH_SLOTS + slot_index) * HEALTH_MAX_INDEX + index;
+            if (bpf_map_update_elem(hist_map_.get(), &key, hists.data(), BPF_ANY) != 0)
+                return sysError(errno, "zero ", dir_, "/health_hist_map[", key, "]");
+        }
+    const std::vector<health_counters> counters(static_cast<std::size_t>(cpus));
+    for (__u32 side = 0; side < HEALTH_SIDES; ++side) {
+        __u32 key = slot_index * HEALTH_SIDES + side;
+        if (bpf_map_update_elem(ctr_map_.get(), &key, counters.data(), BPF_ANY) != 0)
+            return sysError(errno, "zero ", dir_, "/health_ctr_map[", key, "]");
+    }
     return {};
 }
 

@@ -54,7 +54,8 @@ public:
     health_slot& slot(std::uint32_t slot) const { return slots_.as<health_slot>()[slot]; }
 
     // Registers this process as the owner of `slot`: its version label and pid in the slot
-    // entry (counters start from zero when the slot changes hands), its tgid for upstream
+    // entry (the slot's counters and histograms start from zero when it changes hands to
+    // another version), its tgid for upstream
     // attribution. Fails on a slot out of range or a map error.
     Result<void> registerProcess(std::uint32_t slot, const std::string& version, std::uint32_t pid);
     // Tags a listening socket: its children are attributed to (slot, listener index).
@@ -75,6 +76,8 @@ public:
 
 private:
     HealthPins() = default;
+    // Zeroes the slot's histogram and counter rows (on every CPU).
+    Result<void> zeroSlotMaps(std::uint32_t slot);
 
     std::string dir_;
     UniqueFd sk_map_, procs_map_, endpoints_map_, hist_map_, ctr_map_, thresh_map_, ring_;

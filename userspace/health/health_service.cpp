@@ -65,9 +65,10 @@ bool empty(const health_hist& h) {
 
 }  // namespace
 
-std::unique_ptr<HealthService> HealthService::unavailable(std::string reason) {
+std::unique_ptr<HealthService> HealthService::unavailable(std::string reason, std::string version) {
     std::unique_ptr<HealthService> service(new HealthService());
     service->reason_ = std::move(reason);
+    service->registration_.version = std::move(version);
     return service;
 }
 
@@ -78,7 +79,7 @@ std::unique_ptr<HealthService> HealthService::start(Registration registration) {
     auto pins = loadHealth(r.bpffs_root, r.options);
     if (!pins) {
         log::warn("health profile unavailable: ", pins.error().message);
-        return unavailable(pins.error().message);
+        return unavailable(pins.error().message, r.version);
     }
     auto registered = [&]() -> Result<void> {
         const auto pid = static_cast<std::uint32_t>(::getpid());
@@ -96,13 +97,13 @@ std::unique_ptr<HealthService> HealthService::start(Registration registration) {
     if (!registered) {
         log::warn("health profile unavailable: ", registered.error().message);
         (void)(*pins)->leave(static_cast<std::uint32_t>(::getpid()));
-        return unavailable(registered.error().message);
+        return unavailable(registered.error().message, r.version);
     }
     auto monitor = HealthMonitor::start(**pins, r.spikes);
     if (!monitor) {
         log::warn("health profile unavailable: ", monitor.error().message);
         (void)(*pins)->leave(static_cast<std::uint32_t>(::getpid()));
-        return unavailable(monitor.error().message);
+        return unavailable(monitor.error().message, r.version);
     }
     service->pins_ = std::move(*pins);
     service->monitor_ = std::move(*monitor);
@@ -237,7 +238,8 @@ std::vector<prometheus::MetricFamily> HealthService::collect() const {
                       MetricType::Gauge,
                       {}};
     prometheus::ClientMetric info_metric;
-    info_metric.label = {{"available", available() ? "true" : "false"}, {"mode", mode()}};
+    const std::string& own_version = registration_.version;
+    info_metric.label = {{"available", available() ? "true" : "false"}, {"mode", mode()}, {"version", own_version}};
     info_metric.gauge.value = 1;
     info.metric.push_back(info_metric);
     families.push_back(std::move(info));
@@ -315,11 +317,12 @@ std::vector<prometheus::MetricFamily> HealthService::collect() const {
     if (auto global = pins_->readCounters(HEALTH_CTR_ROW_GLOBAL)) {
         for (std::uint32_t kind = 0; kind < HEALTH_EV_CUTOVER; ++kind) {
             prometheus::ClientMetric m;
-            m.label = {{"kind", eventKindName(kind)}};
+            m.label = {{"kind", eventKindName(kind)}, {"version", own_version}};
             m.counter.value = static_cast<double>(global->count[kind]);
             events.metric.push_back(m);
         }
         prometheus::ClientMetric m;
+        m.label = {{"version", own_version}};
         m.counter.value = static_cast<double>(global->count[HEALTH_GLOBAL_DROPPED]);
         dropped.metric.push_back(m);
     }

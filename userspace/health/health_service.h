@@ -36,7 +36,8 @@ public:
     // Loads or opens the pins and registers; on any failure the service is unavailable with
     // the error as reason (logged), and serving goes on without it.
     static std::unique_ptr<HealthService> start(Registration registration);
-    static std::unique_ptr<HealthService> unavailable(std::string reason);
+    // `version`: this process's version label, for the families that are not per slot.
+    static std::unique_ptr<HealthService> unavailable(std::string reason, std::string version = {});
     // Unregisters this process; the last gateway to leave unpins the programs.
     ~HealthService();
     HealthService(const HealthService&) = delete;
@@ -57,6 +58,8 @@ public:
     // GET /spikes?since=&limit=
     nlohmann::json spikesJson(std::uint64_t since, std::size_t limit) const;
     // hotgate_tcp_*, hotgate_health_* families (hotgate_health_info also when unavailable).
+    // Per-slot series carry the slot's version; the others (info, events, drops) this
+    // process's, like every hotgate family.
     std::vector<prometheus::MetricFamily> collect() const;
 
 private:

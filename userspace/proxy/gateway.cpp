@@ -40,7 +40,7 @@ Result<std::unique_ptr<Gateway>> Gateway::start(ConfigSnapshot config, std::stri
         }
         gateway->dataplane_.reason = "inherited listening sockets from the previous version";
         gateway->health_ = health::HealthService::unavailable(
-            "takeover mode (" + gateway->dataplane_.reason + "): no version slot to attribute connections to");
+            "takeover mode (" + gateway->dataplane_.reason + "): no version slot to attribute connections to", version);
     } else {
         std::vector<ListenerGroup> groups;
         for (const auto& listener : config->listeners) {
@@ -110,12 +110,13 @@ void Gateway::setUpSteering(std::vector<ListenerGroup>& groups, std::uint32_t sl
 void Gateway::setUpHealth(std::vector<ListenerGroup>& groups, std::uint32_t slot) {
     const Config& config = *context_->config;
     if (!config.health.enabled) {
-        health_ = health::HealthService::unavailable("turned off in the config (health.enabled: false)");
+        health_ = health::HealthService::unavailable("turned off in the config (health.enabled: false)",
+                                                     context_->version);
         return;
     }
     if (dataplane_.mode != "bpf") {
-        health_ = health::HealthService::unavailable("takeover mode (" + dataplane_.reason +
-                                                     "): no version slot to attribute connections to");
+        health_ = health::HealthService::unavailable(
+            "takeover mode (" + dataplane_.reason + "): no version slot to attribute connections to", context_->version);
         return;
     }
     health::Registration r;
