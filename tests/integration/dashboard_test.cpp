@@ -20,9 +20,13 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-std::string hotgateBBinary() { return std::string(HOTGATE_BIN_DIR) + "/hotgate_b"; }
+std::string hotgateBBinary() {
+    return std::string(HOTGATE_BIN_DIR) + "/hotgate_b";
+}
 // Screenshots are kept next to the binaries (build/artifacts/), for a human to look at.
-std::filesystem::path artifactsDir() { return std::filesystem::path(HOTGATE_BIN_DIR).parent_path() / "artifacts"; }
+std::filesystem::path artifactsDir() {
+    return std::filesystem::path(HOTGATE_BIN_DIR).parent_path() / "artifacts";
+}
 
 // Chromium is installed by tools/deps with the build group: missing it is a broken test
 // machine when privileged tests are required (CI), a skip otherwise.
@@ -56,7 +60,8 @@ std::string elementText(const std::string& dom, const std::string& id) {
     if (at == std::string::npos) return {};
     const auto start = dom.find('>', at);
     const auto end = dom.find('<', start);
-    return start == std::string::npos || end == std::string::npos ? std::string() : dom.substr(start + 1, end - start - 1);
+    return start == std::string::npos || end == std::string::npos ? std::string()
+                                                                  : dom.substr(start + 1, end - start - 1);
 }
 
 class DashboardPageTest : public GatewayFixture {};
@@ -105,7 +110,8 @@ protected:
         options.virtual_time = std::chrono::milliseconds(polls * 1000 + 500);
         auto run = dumpDom(adminUrl("/dashboard"), gateway_.dir(), options);
         EXPECT_EQ(run.exit_code, 0) << "chromium failed: " << run.err.substr(0, 2000);
-        EXPECT_NE(run.out.find("id=\"state\""), std::string::npos) << "no #state in the DOM: " << run.out.substr(0, 2000);
+        EXPECT_NE(run.out.find("id=\"state\""), std::string::npos)
+            << "no #state in the DOM: " << run.out.substr(0, 2000);
         return run.out;
     }
 
@@ -185,7 +191,8 @@ TEST_F(DashboardTest, MarksTheCutoverAndShowsBothVersions) {
             health = this->health();
             if (!health.is_object()) return false;
             for (const auto& v : health.value("versions", json::array())) {
-                if (v.value("active", false) && v.value("pid", 0) != gateway_.pid() && v.value("requests_total", 0) > 0) {
+                if (v.value("active", false) && v.value("pid", 0) != gateway_.pid() &&
+                    v.value("requests_total", 0) > 0) {
                     new_version = v["version"], new_slot = v["slot"];
                 } else if (v.value("pid", 0) == gateway_.pid()) {
                     old_version = v["version"], old_slot = v["slot"];

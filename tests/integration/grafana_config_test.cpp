@@ -14,7 +14,9 @@ namespace {
 
 using nlohmann::json;
 
-std::string sourceFile(const std::string& relative) { return std::string(HOTGATE_SOURCE_DIR) + "/" + relative; }
+std::string sourceFile(const std::string& relative) {
+    return std::string(HOTGATE_SOURCE_DIR) + "/" + relative;
+}
 
 json grafanaDashboard() {
     const std::string text = readFile(sourceFile("configs/grafana/hotgate.json"));
@@ -135,11 +137,12 @@ TEST_F(GrafanaQueriesTest, EveryQueriedMetricIsOneTheGatewayExports) {
     for (const auto& expr : queries(dashboard))
         for (const auto& name : metricNames(expr)) queried.insert(name);
     ASSERT_FALSE(queried.empty());
-    for (const auto& name : queried) EXPECT_TRUE(exported.count(name)) << "Grafana queries " << name << ", /metrics has no such metric";
+    for (const auto& name : queried)
+        EXPECT_TRUE(exported.count(name)) << "Grafana queries " << name << ", /metrics has no such metric";
     // The families the dashboard is about are all there.
-    for (const char* family : {"hotgate_http_requests_total", "hotgate_tcp_handshake_seconds_bucket",
-                               "hotgate_tcp_resets_total", "hotgate_tcp_retransmits_total",
-                               "hotgate_health_events_dropped_total", "hotgate_active_connections"})
+    for (const char* family :
+         {"hotgate_http_requests_total", "hotgate_tcp_handshake_seconds_bucket", "hotgate_tcp_resets_total",
+          "hotgate_tcp_retransmits_total", "hotgate_health_events_dropped_total", "hotgate_active_connections"})
         EXPECT_TRUE(queried.count(family)) << "the dashboard has no panel on " << family;
 }
 

@@ -59,9 +59,10 @@ protected:
     nlohmann::json health(std::string* error = nullptr) {
         auto reply = httpGet(adminPort(), "/health");
         if (!reply.ok() || reply.status() != 200) {
-            if (error) *error = reply.ok() ? "GET /health: status " + std::to_string(reply.status()) + ": " +
-                                                 reply.response.body()
-                                           : "GET /health: " + reply.error();
+            if (error)
+                *error = reply.ok()
+                             ? "GET /health: status " + std::to_string(reply.status()) + ": " + reply.response.body()
+                             : "GET /health: " + reply.error();
             return nullptr;
         }
         auto parsed = nlohmann::json::parse(reply.response.body(), nullptr, false);

@@ -11,8 +11,8 @@ namespace hotgate::test {
 namespace {
 
 std::string decodeEntities(const std::string& text) {
-    static const std::pair<const char*, char> kEntities[] = {
-        {"&quot;", '"'}, {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&#39;", '\''}, {"&apos;", '\''}};
+    static const std::pair<const char*, char> kEntities[] = {{"&quot;", '"'}, {"&amp;", '&'},  {"&lt;", '<'},
+                                                             {"&gt;", '>'},   {"&#39;", '\''}, {"&apos;", '\''}};
     std::string out;
     for (std::size_t i = 0; i < text.size(); ++i) {
         bool replaced = false;
@@ -71,8 +71,8 @@ CommandResult dumpDom(const std::string& url, const std::filesystem::path& work_
     return runCommand(argv, work_dir, options.timeout);
 }
 
-CommandResult screenshot(const std::string& url, const std::filesystem::path& png, const std::filesystem::path& work_dir,
-                         const BrowserOptions& options) {
+CommandResult screenshot(const std::string& url, const std::filesystem::path& png,
+                         const std::filesystem::path& work_dir, const BrowserOptions& options) {
     auto argv = baseArguments(work_dir, options);
     argv.push_back("--screenshot=" + png.string());
     argv.push_back(url);

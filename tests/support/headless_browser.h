@@ -25,11 +25,12 @@ struct BrowserOptions {
 
 // Loads `url` and returns the serialized DOM in out (exit_code 0 on success). A fresh profile
 // directory under `work_dir` keeps runs independent.
-CommandResult dumpDom(const std::string& url, const std::filesystem::path& work_dir, const BrowserOptions& options = {});
+CommandResult dumpDom(const std::string& url, const std::filesystem::path& work_dir,
+                      const BrowserOptions& options = {});
 
 // Loads `url` and writes a PNG screenshot of the window to `png`.
-CommandResult screenshot(const std::string& url, const std::filesystem::path& png, const std::filesystem::path& work_dir,
-                         const BrowserOptions& options = {});
+CommandResult screenshot(const std::string& url, const std::filesystem::path& png,
+                         const std::filesystem::path& work_dir, const BrowserOptions& options = {});
 
 // The attributes of the first element with id="`id`" in a serialized DOM (entities decoded);
 // empty when there is no such element.

@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <deque>
 #include <iostream>
@@ -32,8 +32,8 @@ struct TopOptions {
 
 // One poll of the admin port: /health, and the spikes that arrived since the previous poll.
 struct Poll {
-    json health;                        // null when /health failed
-    std::string error;                  // why the poll failed, for the frame
+    json health;        // null when /health failed
+    std::string error;  // why the poll failed, for the frame
     std::chrono::steady_clock::time_point at;
 };
 
@@ -50,7 +50,8 @@ hotgate::Result<json> getJson(const std::string& admin, const std::string& targe
     if (reply->status == 404)
         return hotgate::fail("admin ", admin, " has no ", target.substr(0, target.find('?')),
                              " (a hotgate without the health profile?)");
-    if (reply->status != 200) return hotgate::fail("admin ", admin, " ", target, " answered ", reply->status, ": ", reply->body);
+    if (reply->status != 200)
+        return hotgate::fail("admin ", admin, " ", target, " answered ", reply->status, ": ", reply->body);
     auto parsed = json::parse(reply->body, nullptr, false);
     if (parsed.is_discarded()) return hotgate::fail("admin ", admin, " ", target, " is not JSON");
     return parsed;
@@ -226,7 +227,8 @@ std::string renderFrame(const std::string& admin, const Poll& now, const Poll& b
 int runTop(const GlobalOptions& global, const TopOptions& options) {
     const auto interval = hotgate::parseDuration(options.interval);
     if (!interval || interval->count() < 100 || interval->count() > 60000) {
-        std::cerr << "gwctl top: --interval '" << options.interval << "' must be a duration from 100ms to 60s (e.g. 1s)\n";
+        std::cerr << "gwctl top: --interval '" << options.interval
+                  << "' must be a duration from 100ms to 60s (e.g. 1s)\n";
         return 2;
     }
     const bool tty = ::isatty(STDOUT_FILENO) == 1;
@@ -262,8 +264,9 @@ void addTopCommand(CLI::App& app, GlobalOptions& global) {
     auto options = std::make_shared<TopOptions>();
     auto* top = app.add_subcommand(
         "top", "live per-version view: req/s, errors/s, connections, handshake p50/p99, resets, retransmits, spikes");
-    top->add_flag("--once", options->once, "print one frame (after two polls, for the rates) and exit; the default "
-                                           "when stdout is not a terminal");
+    top->add_flag("--once", options->once,
+                  "print one frame (after two polls, for the rates) and exit; the default "
+                  "when stdout is not a terminal");
     top->add_option("--interval", options->interval, "time between refreshes (100ms..60s)")->capture_default_str();
     top->add_option("--spikes", options->spikes, "how many of the newest spikes to show")
         ->capture_default_str()
