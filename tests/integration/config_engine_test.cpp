@@ -166,8 +166,9 @@ TEST_F(ConfigEngineTest, BadConfigsOfEveryKindAreRejectedAndTheRunningHashStays)
     expectRejected("range.yaml", edited("workers: 2", "workers: 100000"), "workers: must be between 1 and 256");
     expectRejected(
         "certificate.yaml",
-        edited(listener, listener + "    tls: { certificate_file: /nonexistent/cert.pem, key_file: " + base + " }\n"),
-        "listeners[public].tls.certificate_file: /nonexistent/cert.pem: cannot open");
+        edited(listener, listener + "    tls: { certificates: [ { certificate_file: /nonexistent/cert.pem, key_file: " +
+                             base + " } ] }\n"),
+        "listeners[public].tls.certificates[0]: certificate file /nonexistent/cert.pem: cannot open");
     // Each problem names file and line.
     const auto file = gateway_.writeFile("lines.yaml", edited("cluster: backend", "cluster: nope")).string();
     auto result = gwctl({"config", "apply", file});

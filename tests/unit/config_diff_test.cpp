@@ -190,12 +190,13 @@ TEST(ConfigDiff, SocketAndWorkerChangesNeedANewVersion) {
 
 TEST(ConfigDiff, CertificatesApplyInPlace) {
     const auto with_tls = replaced(kBase, "    address: 127.0.0.1:8080\n",
-                                   "    address: 127.0.0.1:8080\n    tls:\n      certificate_file: /etc/a.pem\n"
-                                   "      key_file: /etc/a.key\n      sni: [b.example.com, A.example.com]\n");
+                                   "    address: 127.0.0.1:8080\n    tls:\n      certificates:\n"
+                                   "        - certificate_file: /etc/a.pem\n          key_file: /etc/a.key\n"
+                                   "          sni: [b.example.com, A.example.com]\n");
     const auto renewed = replaced(with_tls, "/etc/a.pem", "/etc/a2.pem");
     const auto diff = diffConfigs(*load(with_tls), *load(renewed));
     ASSERT_EQ(diff.changes.size(), 1u);
-    EXPECT_EQ(diff.changes[0].format(), R"(listeners[public].tls.certificate_file: "/etc/a.pem" -> "/etc/a2.pem")");
+    EXPECT_EQ(diff.changes[0].format(), R"(listeners[public].tls.certificates[0].certificate_file: "/etc/a.pem" -> "/etc/a2.pem")");
     EXPECT_FALSE(diff.changes[0].needs_new_version);
     // SNI names are a set, case-insensitive.
     const auto reordered = replaced(with_tls, "[b.example.com, A.example.com]", "[a.example.com, b.example.com]");
@@ -248,13 +249,19 @@ TEST(ConfigPrecheck, UnreadableCertificateIsAProblemAndALoadableOneIsNot) {
     const auto garbage = dir / "garbage.pem";
     std::ofstream(garbage) << "this is not PEM\n";
     const auto config = load(replaced(kBase, "    address: 127.0.0.1:8080\n",
-                                      "    address: 127.0.0.1:8080\n    tls: { certificate_file: " + garbage.string() +
+                                      "    address: 127.0.0.1:8080\n    tls:\n      certificates:\n"
+                                      "        - { certificate_file: " + garbage.string() + ", key_file: " +
+                                          (dir / "missing.key").string() + " }\n"
+                                          "        - { certificate_file: " + (dir / "missing.pem").string() +
                                           ", key_file: " + (dir / "missing.key").string() + " }\n"));
     ASSERT_TRUE(config);
     const auto problems = control::precheckConfig(*config);
     ASSERT_EQ(problems.size(), 2u);
-    EXPECT_NE(problems[0].find("listeners[public].tls.certificate_file"), std::string::npos) << problems[0];
-    EXPECT_NE(problems[0].find("not a PEM certificate"), std::string::npos) << problems[0];
+    EXPECT_NE(problems[0].find("listeners[public].tls.certificates[0]: certificate file " + garbage.string()),
+              std::string::npos)
+        << problems[0];
+    EXPECT_NE(problems[0].find("no PEM certificate"), std::string::npos) << problems[0];
+    EXPECT_NE(problems[1].find("listeners[public].tls.certificates[1]"), std::string::npos) << problems[1];
     EXPECT_NE(problems[1].find("cannot open: No such file or directory"), std::string::npos) << problems[1];
     EXPECT_TRUE(control::precheckConfig(*load(kBase)).empty());
     std::filesystem::remove_all(dir);

@@ -17,6 +17,7 @@ void addDataplaneCommands(CLI::App& app, GlobalOptions& global);  // cutover, ca
 void addUpgradeCommands(CLI::App& app, GlobalOptions& global);    // upgrade, commit, rollback
 void addConfigCommands(CLI::App& app, GlobalOptions& global);     // config validate/diff/apply/rollback/history
 void addTlsCommands(CLI::App& app, GlobalOptions& global);        // certs reload, tls rotate-ticket-key
+void addTopCommand(CLI::App& app, GlobalOptions& global);         // live health view (admin /health, /spikes)
 
 // `gwctl cutover` without --to: ask the running version (control socket) to cut over to its
 // ready successor. Returns the exit status.

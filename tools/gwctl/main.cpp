@@ -4,7 +4,8 @@
 #include "commands.h"
 
 int main(int argc, char** argv) {
-    CLI::App app{"gwctl: operate hotgate (status, upgrade, cutover, commit, rollback, canary, deny list, config)"};
+    CLI::App app{
+        "gwctl: operate hotgate (status, top, upgrade, cutover, commit, rollback, canary, deny list, config, certs, tls)"};
     app.require_subcommand(1);
     // Global options may follow the verb too: `gwctl status --admin 127.0.0.1:9901`.
     app.fallthrough();
@@ -17,6 +18,7 @@ int main(int argc, char** argv) {
     gwctl::addUpgradeCommands(app, global);
     gwctl::addConfigCommands(app, global);
     gwctl::addTlsCommands(app, global);
+    gwctl::addTopCommand(app, global);
     CLI11_PARSE(app, argc, argv);
     return 0;
 }

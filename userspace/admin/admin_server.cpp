@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "admin/dashboard.h"
 #include "common/build_version.h"
 #include "health/health_service.h"
 #include "observability/logging.h"
@@ -118,6 +119,8 @@ awaitable<void> AdminServer::serve(tcp::socket socket) {
 AdminServer::Reply AdminServer::handle(Gateway& gateway, std::string_view target) {
     const auto path = target.substr(0, target.find('?'));
     const auto& context = gateway.context();
+    // The live health page; it polls /health and /spikes of whichever version answers.
+    if (path == "/dashboard") return {200, "text/html; charset=utf-8", std::string(dashboardHtml())};
     if (path == "/metrics") return {200, "text/plain; version=0.0.4", gateway.metrics().serialize()};
     if (path == "/healthz") {
         const std::string asked = percentDecode(queryParameter(target, "version"));

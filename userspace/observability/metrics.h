@@ -56,7 +56,7 @@ public:
     // One finished request on `listener` (index into config.listeners), answered by `route`
     // (index into config.routes of the snapshot `series` belongs to; nullopt when none matched
     // or the request was refused first).
-    static void recordRequest(const SnapshotSeries& series, std::size_t listener, std::optional<std::size_t> route,
+    void recordRequest(const SnapshotSeries& series, std::size_t listener, std::optional<std::size_t> route,
                               unsigned status, double seconds);
     void recordRejected(std::size_t listener, RejectReason reason);
     static void recordUpstreamConnectError(const ClusterSeries& cluster) { cluster.connect_errors->Increment(); }

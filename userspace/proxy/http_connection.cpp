@@ -629,7 +629,7 @@ void HttpConnection::finishRequest(std::optional<std::size_t> route, unsigned st
     const auto started = request_started_ == std::chrono::steady_clock::time_point{} ? std::chrono::steady_clock::now()
                                                                                      : request_started_;
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    Metrics::recordRequest(*snapshot_->series, listener_, route, status, seconds);
+    context_.metrics.recordRequest(*snapshot_->series, listener_, route, status, seconds);
     if (route)
         snapshot_->route_stats[*route]->record(status,
                                                std::chrono::microseconds(static_cast<std::int64_t>(seconds * 1e6)));

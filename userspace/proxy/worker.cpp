@@ -202,7 +202,7 @@ awaitable<void> Worker::acceptLoop(Acceptor& acceptor) {
 awaitable<void> Worker::refuseOverLimit(tcp::socket socket, std::size_t listener) {
     context_.metrics.recordRejected(listener, RejectReason::MaxConnections);
     const auto snapshot = context_.current();
-    Metrics::recordRequest(*snapshot->series, listener, std::nullopt, 503, 0.0);
+    context_.metrics.recordRequest(*snapshot->series, listener, std::nullopt, 503, 0.0);
     const std::string response =
         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
         "Content-Length: 21\r\nConnection: close\r\nx-hotgate-version: " +

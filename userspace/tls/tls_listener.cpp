@@ -49,9 +49,11 @@ Result<void> checkCertificates(const Config& config) {
         if (auto keys = TicketKeyRing::loadFile(config.tls.session_ticket_keys); !keys) add(keys.error().message);
     for (const auto& listener : config.listeners) {
         if (!listener.tls) continue;
-        for (const auto& options = TlsListener::optionsOf(*listener.tls); const auto& source : options.certificates)
-            if (auto loaded = Certificate::load(source); !loaded)
-                add("listener " + listener.name + ": TLS: " + loaded.error().message);
+        const auto options = TlsListener::optionsOf(*listener.tls);
+        for (std::size_t i = 0; i < options.certificates.size(); ++i)
+            if (auto loaded = Certificate::load(options.certificates[i]); !loaded)
+                add("listeners[" + listener.name + "].tls.certificates[" + std::to_string(i) +
+                    "]: " + loaded.error().message);
     }
     if (!problems.empty()) return fail(problems);
     return {};
