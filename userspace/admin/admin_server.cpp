@@ -186,7 +186,7 @@ AdminServer::Reply AdminServer::handle(Gateway& gateway, std::string_view target
         }
         return {200, "application/json", gateway.health().spikesJson(since, limit).dump() + "\n"};
     }
-    return {404, "text/plain", "unknown admin path; try /metrics, /healthz, /status, /health, /spikes\n"};
+    return {404, "text/plain", "unknown admin path; try /metrics, /healthz, /status, /health, /spikes, /dashboard\n"};
 }
 
 }  // namespace hotgate

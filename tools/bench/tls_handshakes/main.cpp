@@ -2,8 +2,8 @@
 // followed by one small GET so the server does a whole request per handshake (as a client that
 // opens a connection per request does). Not a test: prints numbers (and JSON with --json).
 //
-//   bench_tls_handshakes --target 127.0.0.1:19443 --ca ca.pem --sni bench.example.test \
-//       --mode full|resumed --duration 10 --concurrency 4
+//   bench_tls_handshakes --target 127.0.0.1:19443 --ca ca.pem --sni bench.example.test
+//                        --mode full|resumed --duration 10 --concurrency 4
 //
 // Resumed mode: each client thread makes one full handshake, keeps the session, then resumes
 // with it on every connection (taking the renewed ticket when the server sends one). A
