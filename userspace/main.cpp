@@ -20,6 +20,7 @@
 #include "dataplane/steer_loader.h"
 #include "observability/logging.h"
 #include "proxy/asio.h"
+#include "observability/libbpf_log.h"
 #include "proxy/gateway.h"
 #include "tls/tls_listener.h"
 
@@ -210,6 +211,7 @@ int main(int argc, char** argv) {
                                   : log_level == "warn" ? Level::Warn
                                   : log_level == "error" ? Level::Error
                                                          : Level::Info);
+    hotgate::log::routeLibbpfMessages();
     // A client that vanishes mid-write must cost an EPIPE on that connection, not the process.
     std::signal(SIGPIPE, SIG_IGN);
 

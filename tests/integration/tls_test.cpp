@@ -290,5 +290,54 @@ TEST_F(TlsTest, SessionResumesOnTheNextVersionAfterCutoverAndAfterKeyRotation) {
     EXPECT_TRUE(after_rotation.resumed()) << "a ticket under the previous key must still resume";
 }
 
+// TLS to upstreams: a second hotgate terminating TLS with a certificate of the test CA is the
+// backend; the gateway under test reaches it through clusters with different TLS settings.
+TEST_F(TlsTest, UpstreamTlsVerifiesTheCaAndTheNameUnlessTold) {
+    GatewayProcess backend;
+    GatewayConfig backend_config = defaultGatewayConfig(pickFreePort(), pickFreePort(), upstream_.port(), down_port_);
+    const IssuedCertificate backend_cert = ca_->issue("backend", {"backend.example.test"});
+    backend_config.tls_certificates = {{backend_cert.certificate_file, backend_cert.key_file, {}}};
+    backend_config.routes = {{"all", "{ path_prefix: / }", "", 200, "from the TLS backend\n"}};
+    backend_config.clusters.clear();
+    ASSERT_TRUE(backend.start(backend_config));
+
+    TestCa other_ca(gateway_.dir().string(), "other");
+    const std::string endpoint = "127.0.0.1:" + std::to_string(backend.port());
+    auto cluster = [&](std::string name, std::string ca, std::string sni, bool verify) {
+        GatewayConfig::Cluster c{name, {endpoint}, 64};
+        c.tls = true;
+        c.tls_ca_file = std::move(ca);
+        c.tls_sni = std::move(sni);
+        c.tls_verify = verify;
+        return c;
+    };
+    config_.clusters.push_back(cluster("good", ca_->caFile(), "backend.example.test", true));
+    config_.clusters.push_back(cluster("badname", ca_->caFile(), "other.example.test", true));
+    config_.clusters.push_back(cluster("badca", other_ca.caFile(), "backend.example.test", true));
+    config_.clusters.push_back(cluster("noverify", other_ca.caFile(), "", false));
+    for (const char* name : {"good", "badname", "badca", "noverify"})
+        config_.routes.insert(config_.routes.begin(), {name, std::string("{ path: /") + name + " }", name, 0, ""});
+    config_.tls_certificates.clear();  // plain HTTP in front: the TLS here is toward the backend
+    ASSERT_TRUE(startGateway());
+
+    for (int i = 0; i < 3; ++i) {  // the second and third reuse the pooled TLS connection
+        auto good = httpGet(port(), "/good");
+        ASSERT_TRUE(good.ok()) << good.error();
+        EXPECT_EQ(good.status(), 200);
+        EXPECT_EQ(good.response.body(), "from the TLS backend\n");
+    }
+    for (const char* path : {"/badname", "/badca"}) {
+        auto refused = httpGet(port(), path);
+        EXPECT_EQ(refused.status(), 502) << path;
+        EXPECT_NE(refused.response.body().find("upstream TLS handshake failed"), std::string::npos)
+            << path << ": " << refused.response.body();
+    }
+    auto unverified = httpGet(port(), "/noverify");
+    EXPECT_EQ(unverified.status(), 200);
+    EXPECT_EQ(unverified.response.body(), "from the TLS backend\n");
+    EXPECT_TRUE(metricReaches("hotgate_upstream_connect_errors_total", {{"cluster", "badname"}}, 1));
+    EXPECT_TRUE(metricReaches("hotgate_upstream_connect_errors_total", {{"cluster", "badca"}}, 1));
+}
+
 }  // namespace
 }  // namespace hotgate::test

@@ -73,6 +73,11 @@ std::string GatewayConfig::toYaml() const {
             y << "  - name: " << c.name << "\n    endpoints:\n";
             for (const auto& e : c.endpoints) y << "      - " << e << "\n";
             y << "    max_idle_per_endpoint: " << c.max_idle_per_endpoint << "\n";
+            if (c.tls) {
+                y << "    tls:\n      verify: " << (c.tls_verify ? "true" : "false") << "\n";
+                if (!c.tls_ca_file.empty()) y << "      ca_file: " << quoted(c.tls_ca_file) << "\n";
+                if (!c.tls_sni.empty()) y << "      sni: " << quoted(c.tls_sni) << "\n";
+            }
         }
     }
     return y.str();

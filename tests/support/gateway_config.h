@@ -20,6 +20,10 @@ struct GatewayConfig {
         std::string name;
         std::vector<std::string> endpoints;  // "127.0.0.1:PORT"
         int max_idle_per_endpoint = 64;
+        bool tls = false;  // TLS to the endpoints, with:
+        std::string tls_ca_file;
+        std::string tls_sni;
+        bool tls_verify = true;
     };
 
     int workers = 1;

@@ -203,6 +203,24 @@ TEST(ConfigDiff, CertificatesApplyInPlace) {
     EXPECT_EQ(load(with_tls)->hash, load(reordered)->hash);
 }
 
+TEST(ConfigDiff, UpstreamTlsIsPartOfTheClusterAndAppliesInPlace) {
+    const auto plain = load(kBase);
+    const auto with_tls = load(replaced(kBase, "[127.0.0.1:9100]",
+                                        "[127.0.0.1:9100]\n    tls: { ca_file: /etc/ca.pem, sni: API.internal }"));
+    ASSERT_TRUE(plain && with_tls);
+    const ClusterConfig* b = with_tls->findCluster("b");
+    ASSERT_TRUE(b && b->tls);
+    EXPECT_EQ(b->tls->sni, "api.internal");
+    EXPECT_EQ(b->tls->ca_file, "/etc/ca.pem");
+    EXPECT_TRUE(b->tls->verify);
+    const auto diff = diffConfigs(*plain, *with_tls);
+    ASSERT_FALSE(diff.empty());
+    EXPECT_FALSE(diff.needsNewVersion());
+    EXPECT_NE(problemsOf(replaced(kBase, "[127.0.0.1:9100]", "[127.0.0.1:9100]\n    tls: { verify: maybe }"))
+                  .find("tls.verify"),
+              std::string::npos);
+}
+
 TEST(ConfigNormalization, BodiesOfAnyBytesStayDistinct) {
     // Found by the fuzzer: a body that is not UTF-8 must neither crash the canonical form nor
     // collide with another body.

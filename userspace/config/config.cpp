@@ -109,6 +109,11 @@ std::string canonicalText(const Config& c) {
         // Endpoints are a set (the loader sorts them): their order is only round-robin phase.
         for (const auto& e : cl.endpoints) out << p << ".endpoints += " << e.toString() << "\n";
         out << p << ".max_idle_per_endpoint = " << cl.max_idle_per_endpoint << "\n";
+        if (cl.tls) {
+            out << p << ".tls.ca_file = " << quoted(cl.tls->ca_file) << "\n";
+            out << p << ".tls.sni = " << cl.tls->sni << "\n";
+            out << p << ".tls.verify = " << (cl.tls->verify ? "true" : "false") << "\n";
+        }
     }
     out << "health.enabled = " << (c.health.enabled ? "true" : "false") << "\n";
     out << "health.spike_threshold = " << c.health.spike_threshold.count() << "us\n";

@@ -75,10 +75,20 @@ struct RouteConfig {
     std::optional<DirectResponse> direct_response; // set when it answers itself
 };
 
+// TLS from the gateway to a cluster's endpoints.
+struct ClusterTlsConfig {
+    std::string ca_file;  // PEM CAs to verify the endpoints against; empty: the system's CAs
+    std::string sni;      // server name sent, and required in the endpoint's certificate; empty: none
+    bool verify = true;   // false: encrypt without checking who answers (tests, migrations only)
+
+    bool operator==(const ClusterTlsConfig&) const = default;
+};
+
 struct ClusterConfig {
     std::string name;
     std::vector<SocketAddress> endpoints;
     std::size_t max_idle_per_endpoint = 64;  // pooled idle upstream connections per endpoint per worker
+    std::optional<ClusterTlsConfig> tls;     // TLS to the endpoints when set
 };
 
 struct Limits {

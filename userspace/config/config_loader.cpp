@@ -409,7 +409,7 @@ public:
             const auto item = list[i];
             std::string path = "clusters[" + std::to_string(i) + "]";
             if (!expectMap(item, path)) continue;
-            checkKeys(item, path, {"name", "endpoints", "max_idle_per_endpoint"});
+            checkKeys(item, path, {"name", "endpoints", "max_idle_per_endpoint", "tls"});
             ClusterConfig cluster;
             if (auto name = requiredName(item, path)) {
                 cluster.name = *name;
@@ -437,6 +437,20 @@ public:
             if (item["max_idle_per_endpoint"].IsDefined())
                 if (auto n = integer(item["max_idle_per_endpoint"], path + ".max_idle_per_endpoint", 0, 100'000))
                     cluster.max_idle_per_endpoint = *n;
+            if (auto tls = item["tls"]; tls.IsDefined() && expectMap(tls, path + ".tls")) {
+                checkKeys(tls, path + ".tls", {"ca_file", "sni", "verify"});
+                ClusterTlsConfig upstream_tls;
+                if (tls["ca_file"].IsDefined())
+                    if (auto file = nonEmptyString(tls["ca_file"], path + ".tls.ca_file")) upstream_tls.ca_file = resolvePath(*file);
+                if (tls["sni"].IsDefined())
+                    if (auto name = nonEmptyString(tls["sni"], path + ".tls.sni")) {
+                        upstream_tls.sni = *name;
+                        std::transform(upstream_tls.sni.begin(), upstream_tls.sni.end(), upstream_tls.sni.begin(), ::tolower);
+                    }
+                if (tls["verify"].IsDefined())
+                    if (auto verify = boolean(tls["verify"], path + ".tls.verify")) upstream_tls.verify = *verify;
+                cluster.tls = upstream_tls;
+            }
             config.clusters.push_back(std::move(cluster));
         }
     }

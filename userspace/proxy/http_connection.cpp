@@ -55,9 +55,9 @@ void eraseHopByHop(http::header<isRequest>& header, bool keep_upgrade) {
 }
 
 // A TLS listener's connections get the certificate set current at accept time.
-ClientStream makeClientStream(ServingContext& context, std::size_t listener, tcp::socket socket) {
-    if (listener < context.tls.size() && context.tls[listener]) return ClientStream(std::move(socket), context.tls[listener]->current());
-    return ClientStream(std::move(socket));
+TcpOrTlsStream makeClientStream(ServingContext& context, std::size_t listener, tcp::socket socket) {
+    if (listener < context.tls.size() && context.tls[listener]) return TcpOrTlsStream(std::move(socket), context.tls[listener]->current());
+    return TcpOrTlsStream(std::move(socket));
 }
 
 }  // namespace
@@ -399,7 +399,7 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
         upstream = std::move(acquisition.connection);
 
         // Send the header and the body, piece by piece (Beast's buffer_body relay pattern).
-        Deadline upstream_deadline(upstream->socket.get_executor());
+        Deadline upstream_deadline(upstream->stream.get_executor());
         http::request_serializer<http::buffer_body> serializer{request};
         error_code ec;
         // The header goes out together with the first piece of the body: one send, not two.
@@ -429,8 +429,8 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
                 body.size = 0;
                 body.more = false;
             }
-            upstream_deadline.arm(config.timeouts.upstream_response, upstream->socket);
-            co_await http::async_write(upstream->socket, serializer, withError(ec));
+            upstream_deadline.arm(config.timeouts.upstream_response, upstream->stream.socket());
+            co_await http::async_write(upstream->stream, serializer, withError(ec));
             upstream_deadline.disarm();
             if (ec == http::error::need_buffer) ec = {};
         }
@@ -438,8 +438,8 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
             response_parser.emplace();
             response_parser->body_limit(std::numeric_limits<std::uint64_t>::max());
             response_parser->skip(head);
-            upstream_deadline.arm(config.timeouts.upstream_response, upstream->socket);
-            co_await http::async_read_header(upstream->socket, upstream->buffer, *response_parser, withError(ec));
+            upstream_deadline.arm(config.timeouts.upstream_response, upstream->stream.socket());
+            co_await http::async_read_header(upstream->stream, upstream->buffer, *response_parser, withError(ec));
             upstream_deadline.disarm();
             // 1xx informational responses (100 Continue) are passed on; the final one follows.
             while (!ec && response_parser->get().result_int() / 100 == 1 &&
@@ -450,8 +450,8 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
                 response_parser.emplace();
                 response_parser->body_limit(std::numeric_limits<std::uint64_t>::max());
                 response_parser->skip(head);
-                upstream_deadline.arm(config.timeouts.upstream_response, upstream->socket);
-                co_await http::async_read_header(upstream->socket, upstream->buffer, *response_parser, withError(ec));
+                upstream_deadline.arm(config.timeouts.upstream_response, upstream->stream.socket());
+                co_await http::async_read_header(upstream->stream, upstream->buffer, *response_parser, withError(ec));
                 upstream_deadline.disarm();
             }
             if (upstream_deadline.expired()) {
@@ -501,12 +501,12 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
         if (ec) co_return Next::Close;
         // Bytes each side sent right behind its header belong to the tunnel.
         if (upstream->buffer.size() > 0) co_await asio::async_write(client_, upstream->buffer.data(), withError(ec));
-        if (!ec && buffer_.size() > 0) co_await asio::async_write(upstream->socket, buffer_.data(), withError(ec));
+        if (!ec && buffer_.size() > 0) co_await asio::async_write(upstream->stream, buffer_.data(), withError(ec));
         upstream->buffer.consume(upstream->buffer.size());
         buffer_.consume(buffer_.size());
         if (ec) co_return Next::Close;
         phase_ = Phase::Tunneling;
-        co_await runTunnel(client_, upstream->socket);
+        co_await runTunnel(client_, upstream->stream);
         co_return Next::Close;
     }
 
@@ -534,7 +534,7 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
 
     http::response_serializer<http::buffer_body> serializer{response};
     auto response_chunk = std::make_unique_for_overwrite<char[]>(kBodyChunk);
-    Deadline upstream_deadline(upstream->socket.get_executor());
+    Deadline upstream_deadline(upstream->stream.get_executor());
     error_code ec;
     // When body bytes came with the upstream's header (the common case) or there is no body,
     // the header goes out with the first piece in one send. Otherwise it goes now: a client of a
@@ -551,8 +551,8 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
             body.data = response_chunk.get();
             body.size = kBodyChunk;
             error_code read_ec;
-            upstream_deadline.arm(config.timeouts.upstream_response, upstream->socket);
-            co_await http::async_read_some(upstream->socket, upstream->buffer, *response_parser, withError(read_ec));
+            upstream_deadline.arm(config.timeouts.upstream_response, upstream->stream.socket());
+            co_await http::async_read_some(upstream->stream, upstream->buffer, *response_parser, withError(read_ec));
             upstream_deadline.disarm();
             if (read_ec == http::error::need_buffer) read_ec = {};
             if (read_ec == http::error::end_of_stream || read_ec == asio::error::eof)

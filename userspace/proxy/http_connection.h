@@ -10,7 +10,7 @@
 #include <string>
 
 #include "proxy/asio.h"
-#include "proxy/client_stream.h"
+#include "proxy/tcp_or_tls_stream.h"
 #include "proxy/deadline.h"
 #include "proxy/serving_context.h"
 
@@ -76,7 +76,7 @@ private:
     Worker& worker_;
     ServingContext& context_;
     std::size_t listener_;
-    ClientStream client_;
+    TcpOrTlsStream client_;
     std::string client_ip_;
     beast::flat_buffer buffer_;  // bytes read from the client and not yet consumed
     Deadline deadline_;

@@ -23,11 +23,14 @@ bool stillOpen(tcp::socket& socket) {
 
 UpstreamPool::UpstreamPool(asio::any_io_executor executor, std::string cluster_name,
                            std::vector<std::shared_ptr<UpstreamEndpoint>> endpoints,
-                           const Metrics::ClusterSeries& series)
+                           const Metrics::ClusterSeries& series, std::shared_ptr<asio::ssl::context> tls,
+                           std::string tls_server_name)
     : executor_(std::move(executor)),
       cluster_name_(std::move(cluster_name)),
       endpoints_(std::move(endpoints)),
-      series_(series) {}
+      series_(series),
+      tls_(std::move(tls)),
+      tls_server_name_(std::move(tls_server_name)) {}
 
 std::optional<std::size_t> UpstreamPool::pickEndpoint() {
     const auto now = std::chrono::steady_clock::now();
@@ -42,7 +45,7 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::takeIdle(UpstreamEndpoint& end
     while (!endpoint.idle.empty()) {
         auto connection = std::move(endpoint.idle.back());
         endpoint.idle.pop_back();
-        if (stillOpen(connection->socket)) {
+        if (stillOpen(connection->stream.socket())) {
             connection->reused = true;
             return connection;
         }
@@ -68,18 +71,34 @@ awaitable<UpstreamAcquisition> UpstreamPool::acquire(std::chrono::milliseconds c
         connection->endpoint = endpoints_[*index];
         Deadline deadline(executor_);
         error_code ec;
-        connection->socket.open(endpoint.address.protocol(), ec);
+        tcp::socket& socket = connection->stream.socket();
+        socket.open(endpoint.address.protocol(), ec);
         if (!ec) {
-            deadline.arm(connect_timeout, connection->socket);
-            co_await connection->socket.async_connect(endpoint.address, withError(ec));
+            deadline.arm(connect_timeout, socket);
+            co_await socket.async_connect(endpoint.address, withError(ec));
             deadline.disarm();
         }
+        if (!ec) socket.set_option(tcp::no_delay(true), ec);
+        bool tls_failed = false;
+        if (!ec && tls_) {
+            // The TLS handshake counts as part of the connect, under the same timeout.
+            connection->stream.startClientTls(tls_, tls_server_name_);
+            deadline.arm(connect_timeout, socket);
+            co_await connection->stream.handshake(withError(ec));
+            deadline.disarm();
+            tls_failed = static_cast<bool>(ec);
+        }
         if (!ec) {
-            connection->socket.set_option(tcp::no_delay(true), ec);
             result.connection = std::move(connection);
             co_return result;
         }
         endpoint.down_until = std::chrono::steady_clock::now() + kDownInterval;
+        if (tls_failed && !deadline.expired()) {
+            Metrics::recordUpstreamConnectError(series_);
+            result.error_status = 502;
+            result.error = "upstream TLS handshake failed: " + endpoint.label + ": " + ec.message();
+            continue;
+        }
         if (deadline.expired()) {
             Metrics::recordUpstreamTimeout(series_, UpstreamPhase::Connect);
             result.error_status = 504;

@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "observability/metrics.h"
 #include "proxy/asio.h"
+#include "proxy/tcp_or_tls_stream.h"
 
 namespace hotgate {
 
@@ -31,9 +32,9 @@ struct UpstreamEndpoint {
 };
 
 struct UpstreamConnection {
-    explicit UpstreamConnection(const asio::any_io_executor& executor) : socket(executor) {}
+    explicit UpstreamConnection(const asio::any_io_executor& executor) : stream(executor) {}
 
-    tcp::socket socket;
+    TcpOrTlsStream stream;  // TLS when the cluster says so (handshake done by acquire())
     beast::flat_buffer buffer;  // bytes read from the upstream and not yet parsed
     std::shared_ptr<UpstreamEndpoint> endpoint;
     bool reused = false;        // came from the idle pool (may have been closed by the upstream)
@@ -48,8 +49,10 @@ struct UpstreamAcquisition {
 
 class UpstreamPool {
 public:
+    // `tls`: the cluster's client TLS context and server name (null: plain TCP).
     UpstreamPool(asio::any_io_executor executor, std::string cluster_name,
-                 std::vector<std::shared_ptr<UpstreamEndpoint>> endpoints, const Metrics::ClusterSeries& series);
+                 std::vector<std::shared_ptr<UpstreamEndpoint>> endpoints, const Metrics::ClusterSeries& series,
+                 std::shared_ptr<asio::ssl::context> tls = nullptr, std::string tls_server_name = {});
     UpstreamPool(const UpstreamPool&) = delete;
     UpstreamPool& operator=(const UpstreamPool&) = delete;
 
@@ -72,6 +75,8 @@ private:
     std::string cluster_name_;
     std::vector<std::shared_ptr<UpstreamEndpoint>> endpoints_;
     const Metrics::ClusterSeries& series_;
+    std::shared_ptr<asio::ssl::context> tls_;
+    std::string tls_server_name_;
     std::size_t next_ = 0;
 };
 

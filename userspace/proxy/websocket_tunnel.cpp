@@ -7,7 +7,7 @@ namespace hotgate {
 namespace {
 
 tcp::socket& tcpOf(tcp::socket& socket) { return socket; }
-tcp::socket& tcpOf(ClientStream& stream) { return stream.socket(); }
+tcp::socket& tcpOf(TcpOrTlsStream& stream) { return stream.socket(); }
 
 // Half-closes and aborts act on the TCP sockets; on a TLS client the EOF is passed on as a TCP
 // FIN without close_notify, which HTTP/1.1 clients of a WebSocket treat as the end anyway.
@@ -41,7 +41,7 @@ awaitable<void> copyOneWay(From& from, To& to, std::uint64_t& total) {
 
 }  // namespace
 
-awaitable<TunnelTotals> runTunnel(ClientStream& client, tcp::socket& upstream) {
+awaitable<TunnelTotals> runTunnel(TcpOrTlsStream& client, TcpOrTlsStream& upstream) {
     auto executor = co_await asio::this_coro::executor;
     auto totals = std::make_shared<TunnelTotals>();
     // Boost 1.74 has no awaitable operators: run one direction as its own coroutine and wait

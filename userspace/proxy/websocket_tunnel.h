@@ -6,7 +6,7 @@
 #include <cstdint>
 
 #include "proxy/asio.h"
-#include "proxy/client_stream.h"
+#include "proxy/tcp_or_tls_stream.h"
 
 namespace hotgate {
 
@@ -15,7 +15,7 @@ struct TunnelTotals {
     std::uint64_t upstream_to_client = 0;
 };
 
-// Runs until both directions have ended. Both sockets must outlive the returned awaitable.
-awaitable<TunnelTotals> runTunnel(ClientStream& client, tcp::socket& upstream);
+// Runs until both directions have ended. Both streams must outlive the returned awaitable.
+awaitable<TunnelTotals> runTunnel(TcpOrTlsStream& client, TcpOrTlsStream& upstream);
 
 }  // namespace hotgate

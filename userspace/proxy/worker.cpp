@@ -6,6 +6,7 @@
 #include "observability/logging.h"
 #include "proxy/deadline.h"
 #include "proxy/http_connection.h"
+#include "tls/upstream_context.h"
 
 namespace hotgate {
 
@@ -35,9 +36,17 @@ std::shared_ptr<UpstreamPools> Worker::pools(const ServingSnapshot& snapshot) {
     std::map<std::string, std::shared_ptr<UpstreamEndpoint>> endpoints;
     for (std::size_t c = 0; c < config.clusters.size(); ++c) {
         const auto& cluster = config.clusters[c];
+        std::shared_ptr<asio::ssl::context> tls;
+        std::string tls_identity;  // pooled connections are only reused under the same TLS settings
+        if (cluster.tls) {
+            auto made = tls::makeUpstreamContext(cluster.name, *cluster.tls);
+            if (made) tls = std::move(*made);
+            else log::error(made.error().message, "; connections to it will fail");  // pre-checked at apply
+            tls_identity = "/tls/" + cluster.tls->sni + "/" + cluster.tls->ca_file + (cluster.tls->verify ? "" : "/noverify");
+        }
         std::vector<std::shared_ptr<UpstreamEndpoint>> members;
         for (const auto& address : cluster.endpoints) {
-            const std::string key = cluster.name + "/" + address.toString();
+            const std::string key = cluster.name + "/" + address.toString() + tls_identity;
             auto found = endpoints_.find(key);
             std::shared_ptr<UpstreamEndpoint> endpoint;
             if (found != endpoints_.end()) {
@@ -52,7 +61,8 @@ std::shared_ptr<UpstreamPools> Worker::pools(const ServingSnapshot& snapshot) {
             members.push_back(std::move(endpoint));
         }
         built->clusters.push_back(std::make_unique<UpstreamPool>(io_.get_executor(), cluster.name, std::move(members),
-                                                                 snapshot.series->clusters[c]));
+                                                                 snapshot.series->clusters[c], std::move(tls),
+                                                                 cluster.tls ? cluster.tls->sni : std::string()));
     }
     // A request of an older snapshot (it cannot happen on one thread, but never undo a newer
     // set): serve it with its own pools without making them current.

@@ -1,5 +1,7 @@
 #include "tls/tls_listener.h"
 
+#include "tls/upstream_context.h"
+
 namespace hotgate::tls {
 
 ServerContextOptions TlsListener::optionsOf(const ListenerTlsConfig& config) {
@@ -55,6 +57,10 @@ Result<void> checkCertificates(const Config& config) {
                 add("listeners[" + listener.name + "].tls.certificates[" + std::to_string(i) +
                     "]: " + loaded.error().message);
     }
+    for (const auto& cluster : config.clusters)
+        if (cluster.tls)
+            if (auto context = makeUpstreamContext(cluster.name, *cluster.tls); !context)
+                add("clusters[" + cluster.name + "].tls: " + context.error().message);
     if (!problems.empty()) return fail(problems);
     return {};
 }

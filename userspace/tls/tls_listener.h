@@ -52,8 +52,8 @@ private:
     std::atomic<std::shared_ptr<const ServerContexts>> contexts_;
 };
 
-// Loads every certificate of every TLS listener of `config` (and the ticket key file, when one is
-// configured) without serving them: all problems, one per line. For --check-config and apply.
+// Loads every certificate of every TLS listener of `config`, the ticket key file and the CA files
+// of TLS clusters, without using them: all problems, one per line. For --check-config and apply.
 Result<void> checkCertificates(const Config& config);
 
 }  // namespace hotgate::tls
