@@ -166,6 +166,28 @@ TEST_F(TlsTest, CertificateReloadUnderNewConnectionsLosesNoHandshakeAndKeepsOldC
     EXPECT_EQ(old_connection.peerSerial(), api_.serial_hex);
 }
 
+// The config engine's way: a config whose certificate files changed applies in place; one whose
+// certificate does not check out is refused and changes nothing.
+TEST_F(TlsTest, ConfigApplySwapsCertificatesInPlaceAndRefusesABadOne) {
+    ASSERT_TRUE(startGateway());
+    const IssuedCertificate renewed = ca_->issue("admin-renewed", {"admin.example.test"});
+    GatewayConfig next = gateway_.writtenConfig();
+    next.tls_certificates[2] = {renewed.certificate_file, renewed.key_file, {}};
+    const auto file = gateway_.writeFile("renewed.yaml", next.toYaml()).string();
+    auto applied = gwctl({"config", "apply", file});
+    EXPECT_EQ(applied.exit_code, 0) << applied.out << applied.err;
+    EXPECT_EQ(serialFor("admin.example.test"), renewed.serial_hex);
+    EXPECT_EQ(serialFor("api.example.test"), api_.serial_hex);
+
+    next.tls_certificates[2].key = shop_.key_file;  // a key that is not this certificate's
+    const auto bad = gateway_.writeFile("mismatch.yaml", next.toYaml()).string();
+    auto refused = gwctl({"config", "apply", bad});
+    EXPECT_NE(refused.exit_code, 0);
+    EXPECT_NE((refused.out + refused.err).find("does not match the certificate"), std::string::npos)
+        << refused.out << refused.err;
+    EXPECT_EQ(serialFor("admin.example.test"), renewed.serial_hex);
+}
+
 // No gwctl: replacing the files is enough (inotify), and a bad replacement changes nothing.
 TEST_F(TlsTest, ReplacedCertificateFilesAreReloadedByThemselves) {
     ASSERT_TRUE(startGateway());
