@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -14,6 +15,7 @@
 #include "support/child_process.h"
 #include "support/test_certificates.h"
 #include "support/tls_client.h"
+#include "tls/ticket_keys.h"
 
 namespace hotgate::test {
 namespace {
@@ -310,6 +312,33 @@ TEST_F(TlsTest, SessionResumesOnTheNextVersionAfterCutoverAndAfterKeyRotation) {
     ASSERT_TRUE(after_rotation.connect(port(), "api.example.test", ca_->caFile(), ticket));
     ASSERT_TRUE(after_rotation.get("/direct").ok);
     EXPECT_TRUE(after_rotation.resumed()) << "a ticket under the previous key must still resume";
+}
+
+// Ticket keys are secrets: the key file's lines never show up in logs, /status, /metrics or
+// gwctl's output, before or after a rotation (which rewrites the file, 0600).
+TEST_F(TlsTest, TicketKeysNeverAppearInLogsStatusOrMetrics) {
+    const auto key_file = gateway_.dir() / "ticket.keys";
+    auto ring = tls::TicketKeyRing::generate();
+    ASSERT_TRUE(ring);
+    std::ofstream(key_file) << "# test keys\n" << ring->serialize();
+    config_.session_ticket_keys = key_file.string();
+    ASSERT_TRUE(startGateway());
+    auto rotated = gwctl({"tls", "rotate-ticket-key"});
+    ASSERT_EQ(rotated.exit_code, 0) << rotated.err;
+    EXPECT_EQ(std::filesystem::status(key_file).permissions() & std::filesystem::perms::all,
+              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    auto after = tls::TicketKeyRing::loadFile(key_file.string());
+    ASSERT_TRUE(after) << after.error().message;
+    ASSERT_EQ(after->keys.size(), 2u);
+    const std::string seen = httpGet(adminPort(), "/status").response.body() +
+                             httpGet(adminPort(), "/metrics").response.body() + gateway_.stderrText() +
+                             rotated.out + rotated.err;
+    std::istringstream lines(after->serialize());
+    for (std::string line; std::getline(lines, line);) {
+        ASSERT_GE(line.size(), 100u);
+        EXPECT_EQ(seen.find(line.substr(0, 24)), std::string::npos) << "key material leaked";
+    }
+    EXPECT_NE(seen.find(after->fingerprints()[0]), std::string::npos) << "fingerprints are shown instead";
 }
 
 // TLS to upstreams: a second hotgate terminating TLS with a certificate of the test CA is the
