@@ -225,8 +225,9 @@ int main(int argc, char** argv) {
     }
     if (!check_path.empty()) {
         // Like `nginx -t`: the files the config names must load too, not only the YAML parse.
-        if (auto tls = hotgate::tls::checkCertificates(**config); !tls) {
-            std::cerr << tls.error().message << "\n" << path << ": config rejected (TLS)\n";
+        if (const auto problems = hotgate::tls::certificateProblems(**config); !problems.empty()) {
+            for (const auto& problem : problems) std::cerr << problem << "\n";
+            std::cerr << path << ": config rejected (TLS)\n";
             return 1;
         }
         std::cout << "config ok: " << path << " (hash " << (*config)->hash << ")\n";

@@ -12,16 +12,14 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
+#include "tls/certificate.h"
+
 namespace hotgate::test {
 namespace {
 
+// The queued OpenSSL errors; never empty, so a message always says something.
 std::string opensslError() {
-    std::string text;
-    while (unsigned long code = ERR_get_error()) {
-        char line[256];
-        ERR_error_string_n(code, line, sizeof line);
-        text += (text.empty() ? "" : "; ") + std::string(line);
-    }
+    const std::string text = tls::drainOpensslErrors();
     return text.empty() ? "unknown TLS error" : text;
 }
 
@@ -168,13 +166,9 @@ std::string TlsClient::peerSerial() const {
     if (!ssl_) return {};
     X509* peer = SSL_get1_peer_certificate(ssl_);
     if (!peer) return {};
-    BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(peer), nullptr);
-    char* hex = BN_bn2hex(bn);
-    const std::string out = lower(hex);
-    OPENSSL_free(hex);
-    BN_free(bn);
+    const std::string serial = tls::serialHex(peer);
     X509_free(peer);
-    return out;
+    return serial;
 }
 
 bool TlsClient::resumed() const { return ssl_ && SSL_session_reused(ssl_) == 1; }

@@ -30,16 +30,6 @@ struct Handshake {
     SSL_SESSION* session = nullptr;  // the client's session after the handshake (owned by caller)
 };
 
-std::string serialOf(X509* cert) {
-    BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr);
-    char* hex = BN_bn2hex(bn);
-    std::string out(hex);
-    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    OPENSSL_free(hex);
-    BN_free(bn);
-    return out;
-}
-
 // Pumps bytes between a client SSL and a server SSL through a BIO pair until both finish the
 // handshake (or one fails), then has the server send one byte so the client reads the TLS 1.3
 // session tickets that follow the handshake.
@@ -94,7 +84,7 @@ Handshake handshake(const ServerContexts& server, const std::string& ca_file, co
         char byte;
         SSL_read(client, &byte, 1);
         X509* peer = SSL_get1_peer_certificate(client);
-        result.peer_serial = serialOf(peer);
+        result.peer_serial = serialHex(peer);
         X509_free(peer);
         const unsigned char* proto = nullptr;
         unsigned proto_len = 0;

@@ -54,10 +54,7 @@ nlohmann::json changesJson(const ConfigDiff& diff) {
 std::vector<std::string> precheckConfig(const Config& config) {
     // Every certificate must load and check out (key matches, chain, validity), as at start.
     std::vector<std::string> problems;
-    if (auto checked = tls::checkCertificates(config); !checked) {
-        std::istringstream lines(checked.error().message);
-        for (std::string line; std::getline(lines, line);) problems.push_back(config.source_path + ": " + line);
-    }
+    for (const auto& problem : tls::certificateProblems(config)) problems.push_back(config.source_path + ": " + problem);
     return problems;
 }
 

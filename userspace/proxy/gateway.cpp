@@ -49,8 +49,8 @@ Result<std::unique_ptr<Gateway>> Gateway::start(ConfigSnapshot config, std::stri
             }
         }
         gateway->dataplane_.reason = "inherited listening sockets from the previous version";
-        gateway->health_ = health::HealthService::unavailable(
-            "takeover mode (" + gateway->dataplane_.reason + "): no version slot to attribute connections to", version);
+        std::vector<ListenerGroup> none;  // takeover mode: setUpHealth reports why it is unavailable
+        gateway->setUpHealth(none, 0);
     } else {
         std::vector<ListenerGroup> groups;
         for (const auto& listener : config->listeners) {

@@ -74,8 +74,10 @@ std::vector<std::string> namesOf(X509* leaf) {
     return names;
 }
 
-std::string serialOf(X509* leaf) {
-    BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), nullptr);
+}  // namespace
+
+std::string serialHex(const X509* certificate) {
+    BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(certificate), nullptr);
     if (!bn) return {};
     char* hex = BN_bn2hex(bn);
     std::string out = hex ? lower(hex) : std::string();
@@ -83,8 +85,6 @@ std::string serialOf(X509* leaf) {
     BN_free(bn);
     return out;
 }
-
-}  // namespace
 
 std::string drainOpensslErrors() {
     std::string text;
@@ -164,7 +164,7 @@ Result<Certificate> Certificate::load(const CertificateSource& source, std::chro
     if (X509_cmp_time(not_before, const_cast<std::time_t*>(&now_t)) > 0)
         return fail("certificate file ", source.certificate_file, ": not valid before ", formatTime(not_before));
     cert.not_after_ = toTimePoint(not_after);
-    cert.serial_hex_ = serialOf(cert.leaf_.get());
+    cert.serial_hex_ = tls::serialHex(cert.leaf_.get());  // the free function, not the accessor
 
     const std::vector<std::string> own = namesOf(cert.leaf_.get());
     if (source.names.empty()) {

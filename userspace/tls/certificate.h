@@ -68,6 +68,9 @@ private:
 // The last OpenSSL error(s) as text, and clears the queue ("" when there is none).
 std::string drainOpensslErrors();
 
+// A certificate's serial number in lower-case hex without leading zeros (as /status shows it).
+std::string serialHex(const X509* certificate);
+
 // True when `pattern` ("api.example.com" or "*.example.com", lower case) matches `name`.
 bool nameMatches(std::string_view pattern, std::string_view name);
 

@@ -44,25 +44,23 @@ std::vector<CertificateStatus> TlsListener::status() const {
     return out;
 }
 
-Result<void> checkCertificates(const Config& config) {
-    std::string problems;
-    auto add = [&](const std::string& problem) { problems += (problems.empty() ? "" : "\n") + problem; };
+std::vector<std::string> certificateProblems(const Config& config) {
+    std::vector<std::string> problems;
     if (!config.tls.session_ticket_keys.empty())
-        if (auto keys = TicketKeyRing::loadFile(config.tls.session_ticket_keys); !keys) add(keys.error().message);
+        if (auto keys = TicketKeyRing::loadFile(config.tls.session_ticket_keys); !keys) problems.push_back(keys.error().message);
     for (const auto& listener : config.listeners) {
         if (!listener.tls) continue;
         const auto options = TlsListener::optionsOf(*listener.tls);
         for (std::size_t i = 0; i < options.certificates.size(); ++i)
             if (auto loaded = Certificate::load(options.certificates[i]); !loaded)
-                add("listeners[" + listener.name + "].tls.certificates[" + std::to_string(i) +
+                problems.push_back("listeners[" + listener.name + "].tls.certificates[" + std::to_string(i) +
                     "]: " + loaded.error().message);
     }
     for (const auto& cluster : config.clusters)
         if (cluster.tls)
             if (auto context = makeUpstreamContext(cluster.name, *cluster.tls); !context)
-                add("clusters[" + cluster.name + "].tls: " + context.error().message);
-    if (!problems.empty()) return fail(problems);
-    return {};
+                problems.push_back("clusters[" + cluster.name + "].tls: " + context.error().message);
+    return problems;
 }
 
 }  // namespace hotgate::tls

@@ -53,7 +53,8 @@ private:
 };
 
 // Loads every certificate of every TLS listener of `config`, the ticket key file and the CA files
-// of TLS clusters, without using them: all problems, one per line. For --check-config and apply.
-Result<void> checkCertificates(const Config& config);
+// of TLS clusters, without using them: every problem, each naming its config path and file. For
+// --check-config and the config engine's pre-check. Empty: all load.
+std::vector<std::string> certificateProblems(const Config& config);
 
 }  // namespace hotgate::tls
