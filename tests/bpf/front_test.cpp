@@ -19,6 +19,7 @@
 #include "dataplane/front_loader.h"
 #include "support/netns.h"
 #include "support/privilege.h"
+#include "netns_bpf_test.h"
 #include "tcp_util.h"
 
 namespace hotgate::test {
@@ -121,25 +122,18 @@ std::vector<uint8_t> ipv6(const char* src, uint8_t proto, const std::vector<uint
 constexpr uint8_t kSyn = 0x02;
 constexpr uint8_t kAck = 0x10;
 
-class FrontTest : public PrivilegedTest {
+class FrontTest : public NetnsBpfTest {
 protected:
     void SetUp() override {
-        PrivilegedTest::SetUp();
+        NetnsBpfTest::SetUp();
         if (IsSkipped() || HasFatalFailure()) return;
-        auto ns = ScopedNetns::enter();
-        ASSERT_TRUE(ns) << ns.error().what();
-        netns_ = std::move(*ns);
-        root_ = std::make_unique<ScopedBpffsRoot>(
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        ASSERT_TRUE(root_->ok()) << root_->error();
         auto loader = FrontLoader::load(root_->path());
         ASSERT_TRUE(loader) << loader.error().what();
         front_ = std::move(*loader);
     }
     void TearDown() override {
         front_.reset();
-        root_.reset();
-        netns_.reset();
+        NetnsBpfTest::TearDown();
     }
 
     // Runs front_filter once on `data`; returns the XDP verdict.
@@ -157,8 +151,6 @@ protected:
         return s ? *s : front_port_stats{};
     }
 
-    std::unique_ptr<ScopedNetns> netns_;
-    std::unique_ptr<ScopedBpffsRoot> root_;
     std::unique_ptr<FrontLoader> front_;
 };
 

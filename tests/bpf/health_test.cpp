@@ -31,6 +31,7 @@
 #include "netfault.skel.h"
 #include "support/netns.h"
 #include "support/privilege.h"
+#include "netns_bpf_test.h"
 #include "tcp_util.h"
 
 namespace hotgate::test {
@@ -120,31 +121,25 @@ private:
     int ifindex_ = 0;
 };
 
-class HealthTest : public PrivilegedTest {
+class HealthTest : public NetnsBpfTest {
 protected:
     void SetUp() override {
-        PrivilegedTest::SetUp();
+        NetnsBpfTest::SetUp();
         if (IsSkipped() || HasFatalFailure()) return;
-        auto ns = ScopedNetns::enter();
-        ASSERT_TRUE(ns) << ns.error().what();
-        netns_ = std::move(*ns);
         auto peer = createNetns();
         ASSERT_TRUE(peer) << peer.error().what();
         peer_ = std::move(*peer);
         auto veth = createVethPair("hgw0", std::string(kGatewayIp) + "/24", "hpeer0", std::string(kPeerIp) + "/24",
                                    peer_.get());
         ASSERT_TRUE(veth) << veth.error().what();
-        root_ = std::make_unique<ScopedBpffsRoot>(::testing::UnitTest::GetInstance()->current_test_info()->name());
-        ASSERT_TRUE(root_->ok()) << root_->error();
     }
 
     void TearDown() override {
         monitor_.reset();
         if (pins_) (void)pins_->leave(static_cast<uint32_t>(::getpid()));
         pins_.reset();
-        root_.reset();
         peer_.reset();
-        netns_.reset();
+        NetnsBpfTest::TearDown();
     }
 
     // Loads the health programs into this test's root and registers this process as the
@@ -236,9 +231,7 @@ protected:
         return shellInNetns(peer_.get(), "tc qdisc add dev hpeer0 root netem " + args + " >/dev/null 2>&1") == 0;
     }
 
-    std::unique_ptr<ScopedNetns> netns_;
     UniqueFd peer_;
-    std::unique_ptr<ScopedBpffsRoot> root_;
     std::unique_ptr<HealthPins> pins_;
     std::unique_ptr<HealthMonitor> monitor_;
     UniqueFd listener_;

@@ -19,6 +19,7 @@
 #include "dataplane/steer_loader.h"
 #include "support/netns.h"
 #include "support/privilege.h"
+#include "netns_bpf_test.h"
 #include "tcp_util.h"
 
 namespace hotgate::test {
@@ -31,25 +32,18 @@ using dataplane::SteerPins;
 constexpr uint16_t kPort = 18080;
 constexpr const char* kListener = "web";
 
-class SteerTest : public PrivilegedTest {
+class SteerTest : public NetnsBpfTest {
 protected:
     void SetUp() override {
-        PrivilegedTest::SetUp();
+        NetnsBpfTest::SetUp();
         if (IsSkipped() || HasFatalFailure()) return;
-        auto ns = ScopedNetns::enter();
-        ASSERT_TRUE(ns) << ns.error().what();
-        netns_ = std::move(*ns);
-        root_ = std::make_unique<ScopedBpffsRoot>(
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        ASSERT_TRUE(root_->ok()) << root_->error();
         raiseFdLimit(8192);
     }
 
     void TearDown() override {
         slots_.clear();
         loaders_.clear();
-        root_.reset();
-        netns_.reset();
+        NetnsBpfTest::TearDown();
     }
 
     // Opens `count` listeners on kPort for `slot` and attaches them through a new loader.
@@ -102,8 +96,6 @@ protected:
         return per_slot;
     }
 
-    std::unique_ptr<ScopedNetns> netns_;
-    std::unique_ptr<ScopedBpffsRoot> root_;
     std::map<uint32_t, std::vector<UniqueFd>> slots_;
     std::vector<std::unique_ptr<SteerLoader>> loaders_;
 };
