@@ -34,6 +34,19 @@
 /* RTT is sampled at most this often per connection: tcp_probe fires on every segment. */
 #define HEALTH_RTT_SAMPLE_NS (100ULL * 1000 * 1000)
 
+/* Set by the loader before load (read-only afterwards, so the verifier prunes the other
+ * branch): true when the kprobe variant is on. Only kprobes need health_conns_map (they
+ * cannot read sk_storage); the other variants keep per-connection state in sk_storage and
+ * skip a hash update and delete per connection. */
+const volatile bool health_conns_by_address = false;
+
+/* Cost. The tracepoints are host-wide: inet_sock_set_state and tcp_probe fire for every TCP
+ * socket on the host (a client's, a neighbour's), several times per connection and once per
+ * segment. The programs therefore reject a socket that is not ours with one direct field read
+ * and one sk_storage lookup (a NULL pointer test for a socket without storage), read fields of
+ * BTF-typed pointers directly instead of through bpf_probe_read_kernel, and take the clock
+ * only on transitions they measure. Measured by tools/bench/health. */
+
 /* Slot and listener of each tagged listening socket, inherited by its children; then the
  * per-connection timestamps. Written by: the gateway (listeners, by fd), health_state.
  * Read by: the tp_btf programs. */
@@ -44,9 +57,9 @@ struct {
 	__type(value, struct health_sk);
 } health_sk_map SEC(".maps");
 
-/* Established connections being measured, by kernel socket address. Written by: health_state
- * (insert at ESTABLISHED, delete at CLOSE), the RTT samplers (last sample time). Read by: the
- * RTT samplers of every variant (kprobes cannot read sk_storage). */
+/* Established connections being measured, by kernel socket address, for the kprobe variant
+ * only (health_conns_by_address). Written by: health_state (insert at ESTABLISHED, delete at
+ * CLOSE), health_rtt_kprobe (last sample time). Read by: health_rtt_kprobe. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
@@ -277,6 +290,16 @@ static __always_inline void health_tuple_of(struct health_tuple *t, const struct
 	}
 }
 
+/* The health tag of a socket (BTF pointer: tp_btf, fentry), NULL when it has none. Most
+ * sockets on the host have no BPF storage at all: a direct read of the storage pointer turns
+ * them away without the helper call. */
+static __always_inline struct health_sk *health_tag_of(struct sock *sk)
+{
+	if (!sk || !sk->sk_bpf_storage)
+		return NULL;
+	return bpf_sk_storage_get(&health_sk_map, sk, 0, 0);
+}
+
 /* Returns: the slot of the calling process when it is a registered gateway, else -1. */
 static __always_inline int health_proc_slot(void)
 {
@@ -289,26 +312,35 @@ static __always_inline int health_proc_slot(void)
 /* Server side: the child of a tagged listener reached ESTABLISHED. */
 static __always_inline void health_accepted(struct health_sk *s, struct sock *sk, __u64 now)
 {
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
 	struct health_tuple t;
 	__u64 *first_synack, handshake_us = 0;
 	__u32 srtt;
 
-	/* SYN-ACK retransmitted: from the first SYN-ACK (sent when the SYN arrived). Otherwise
-	 * the kernel's first RTT sample is exactly SYN-ACK -> ACK. */
-	health_tuple_of(&t, &sk->__sk_common);
-	first_synack = bpf_map_lookup_elem(&health_synack_map, &t);
-	if (first_synack) {
-		__u64 now_us = now / NSEC_PER_USEC;
+	if (!tp)
+		return;
+	/* SYN-ACK retransmitted (the child inherits the request's retransmissions as
+	 * total_retrans): from the first SYN-ACK, sent when the SYN arrived. Otherwise the
+	 * kernel's first RTT sample is exactly SYN-ACK -> ACK, and the tuple-keyed lookup is
+	 * skipped: it is the common case. */
+	if (tp->total_retrans) {
+		health_tuple_of(&t, &sk->__sk_common);
+		first_synack = bpf_map_lookup_elem(&health_synack_map, &t);
+		if (first_synack) {
+			__u64 now_us = now / NSEC_PER_USEC;
 
-		handshake_us = now_us > *first_synack ? now_us - *first_synack : 0;
-		bpf_map_delete_elem(&health_synack_map, &t);
-	} else {
-		srtt = BPF_CORE_READ((struct tcp_sock *)sk, srtt_us) >> 3;
-		handshake_us = srtt ? srtt : 1;
+			handshake_us = now_us > *first_synack ? now_us - *first_synack : 0;
+			bpf_map_delete_elem(&health_synack_map, &t);
+			health_latency(HEALTH_H_HANDSHAKE, HEALTH_EV_HANDSHAKE, s, sk, handshake_us);
+			return;
+		}
 	}
+	srtt = tp->srtt_us >> 3;
+	handshake_us = srtt ? srtt : 1;
 	health_latency(HEALTH_H_HANDSHAKE, HEALTH_EV_HANDSHAKE, s, sk, handshake_us);
 }
 
+/* For the kprobe RTT sampler only: the connection by address (see health_conns_by_address). */
 static __always_inline void health_track(const struct health_sk *s, const struct sock *sk)
 {
 	__u64 key = (__u64)sk;
@@ -316,7 +348,16 @@ static __always_inline void health_track(const struct health_sk *s, const struct
 		.slot = s->slot, .side = s->side, .index = s->index, .last_rtt_ns = 0,
 	};
 
-	bpf_map_update_elem(&health_conns_map, &key, &conn, BPF_ANY);
+	if (health_conns_by_address)
+		bpf_map_update_elem(&health_conns_map, &key, &conn, BPF_ANY);
+}
+
+static __always_inline void health_untrack(const struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+
+	if (health_conns_by_address)
+		bpf_map_delete_elem(&health_conns_map, &key);
 }
 
 SEC("tp_btf/inet_sock_set_state")
@@ -325,7 +366,7 @@ int BPF_PROG(health_state, struct sock *sk, int oldstate, int newstate)
 	struct health_sk *s;
 	__u64 now;
 
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 
 	if (newstate == TCP_SYN_SENT) {
@@ -364,7 +405,11 @@ int BPF_PROG(health_state, struct sock *sk, int oldstate, int newstate)
 		return 0;
 	}
 
-	s = bpf_sk_storage_get(&health_sk_map, sk, 0, 0);
+	/* Only these transitions are measured (SYN_RECV: a child of a tagged listener is born);
+	 * FIN_WAIT*, CLOSE_WAIT, LAST_ACK and CLOSING return before the storage lookup. */
+	if (newstate != TCP_SYN_RECV && newstate != TCP_ESTABLISHED && newstate != TCP_CLOSE)
+		return 0;
+	s = health_tag_of(sk);
 	if (!s)
 		return 0; /* not ours: no tag was stored or inherited */
 
@@ -378,6 +423,8 @@ int BPF_PROG(health_state, struct sock *sk, int oldstate, int newstate)
 		return 0;
 	}
 	if (s->tag != HEALTH_TAG_CONN)
+		return 0;
+	if (newstate != TCP_ESTABLISHED && newstate != TCP_CLOSE)
 		return 0;
 
 	now = bpf_ktime_get_ns();
@@ -393,8 +440,6 @@ int BPF_PROG(health_state, struct sock *sk, int oldstate, int newstate)
 		return 0;
 	}
 	if (newstate == TCP_CLOSE) {
-		__u64 key = (__u64)sk;
-
 		if (s->est_ns) {
 			if (s->side == HEALTH_SIDE_LISTENER && now > s->est_ns)
 				health_observe(HEALTH_H_LIFETIME, s->slot, s->index,
@@ -404,7 +449,7 @@ int BPF_PROG(health_state, struct sock *sk, int oldstate, int newstate)
 		}
 		/* The tag stays: an abortive close (SO_LINGER 0) sets CLOSE first and sends its
 		 * reset after, and that reset is still ours. */
-		bpf_map_delete_elem(&health_conns_map, &key);
+		health_untrack(sk);
 	}
 	return 0;
 }
@@ -418,7 +463,7 @@ int BPF_PROG(health_synack_retransmit, const struct sock *listener, const struct
 
 	if (!listener)
 		return 0;
-	s = bpf_sk_storage_get(&health_sk_map, (struct sock *)listener, 0, 0);
+	s = health_tag_of((struct sock *)listener);
 	if (!s || s->tag != HEALTH_TAG_LISTENER)
 		return 0;
 	first = BPF_CORE_READ((struct tcp_request_sock *)req, snt_synack);
@@ -432,11 +477,8 @@ int BPF_PROG(health_synack_retransmit, const struct sock *listener, const struct
 /* A full socket of ours, for the reset and retransmit tracepoints; NULL otherwise. */
 static __always_inline struct health_sk *health_conn_of(const struct sock *sk)
 {
-	struct health_sk *s;
+	struct health_sk *s = health_tag_of((struct sock *)sk);
 
-	if (!sk)
-		return NULL;
-	s = bpf_sk_storage_get(&health_sk_map, (struct sock *)sk, 0, 0);
 	if (!s || s->tag != HEALTH_TAG_CONN)
 		return NULL;
 	return s;
@@ -480,24 +522,39 @@ int BPF_PROG(health_reset_received, struct sock *sk)
 
 /* ---- Variant programs: exactly one RTT sampler and at most one connect hook load. ---- */
 
-/* An RTT sample of a measured connection, at most one per HEALTH_RTT_SAMPLE_NS. */
-static __always_inline void health_rtt(const struct sock *sk)
+/* RTT samples are taken at most once per HEALTH_RTT_SAMPLE_NS per connection (`last_ns`: its
+ * last sample time): true when one is due now. Checked before the socket is read. */
+static __always_inline bool health_rtt_due(const __u64 *last_ns, __u64 now)
 {
-	__u64 key = (__u64)sk, now;
-	struct health_conn *c = bpf_map_lookup_elem(&health_conns_map, &key);
-	__u32 srtt;
+	return !*last_ns || now - *last_ns >= HEALTH_RTT_SAMPLE_NS;
+}
 
-	if (!c)
-		return;
-	now = bpf_ktime_get_ns();
-	if (c->last_rtt_ns && now - c->last_rtt_ns < HEALTH_RTT_SAMPLE_NS)
-		return;
-	srtt = BPF_CORE_READ((struct tcp_sock *)sk, srtt_us) >> 3;
+/* A due RTT sample: `srtt` is the kernel's smoothed RTT in us (0: none measured yet). */
+static __always_inline void health_rtt(__u32 slot, __u32 side, __u32 index, __u64 *last_ns, __u64 now,
+				       __u32 srtt)
+{
 	if (!srtt)
 		return;
-	c->last_rtt_ns = now;
-	health_observe(c->side == HEALTH_SIDE_LISTENER ? HEALTH_H_SRTT_LISTENER : HEALTH_H_SRTT_UPSTREAM,
-		       c->slot, c->index, srtt);
+	*last_ns = now;
+	health_observe(side == HEALTH_SIDE_LISTENER ? HEALTH_H_SRTT_LISTENER : HEALTH_H_SRTT_UPSTREAM,
+		       slot, index, srtt);
+}
+
+/* tp_btf and fentry: the socket is a BTF pointer, its state is in sk_storage. */
+static __always_inline void health_rtt_btf(struct sock *sk)
+{
+	struct health_sk *s = health_conn_of(sk);
+	struct tcp_sock *tp;
+	__u64 now;
+
+	if (!s || !s->est_ns)
+		return;
+	now = bpf_ktime_get_ns();
+	if (!health_rtt_due(&s->last_rtt_ns, now))
+		return;
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (tp)
+		health_rtt(s->slot, s->side, s->index, &s->last_rtt_ns, now, tp->srtt_us >> 3);
 }
 
 /* The connect start, before SYN_SENT, for registered gateway processes only. */
@@ -513,19 +570,26 @@ static __always_inline void health_connect_start(const struct sock *sk)
 
 /* tcp_probe and tcp_rcv_established fire for every segment of every socket on the host: the
  * sk_storage check (one pointer test for a socket without storage) rejects the sockets that
- * are not ours before the hash lookup. kprobes cannot read sk_storage and go to the hash. */
+ * are not ours. kprobes cannot read sk_storage and look the socket up by address. */
 SEC("tp_btf/tcp_probe")
 int BPF_PROG(health_rtt_tp, struct sock *sk, const struct sk_buff *skb)
 {
-	if (health_conn_of(sk))
-		health_rtt(sk);
+	health_rtt_btf(sk);
 	return 0;
 }
 
 SEC("kprobe/tcp_rcv_established")
 int BPF_KPROBE(health_rtt_kprobe, struct sock *sk)
 {
-	health_rtt(sk);
+	__u64 key = (__u64)sk, now;
+	struct health_conn *c = bpf_map_lookup_elem(&health_conns_map, &key);
+
+	if (!c)
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (health_rtt_due(&c->last_rtt_ns, now))
+		health_rtt(c->slot, c->side, c->index, &c->last_rtt_ns, now,
+			   BPF_CORE_READ((struct tcp_sock *)sk, srtt_us) >> 3);
 	return 0;
 }
 
@@ -539,8 +603,7 @@ int BPF_KPROBE(health_connect_kprobe, struct sock *sk)
 SEC("fentry/tcp_rcv_established")
 int BPF_PROG(health_rtt_fentry, struct sock *sk)
 {
-	if (health_conn_of(sk))
-		health_rtt(sk);
+	health_rtt_btf(sk);
 	return 0;
 }
 

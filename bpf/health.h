@@ -105,12 +105,14 @@ struct health_sk {
 	__u16 index;
 	__u32 tag;
 	__u32 pad;
-	__u64 start_ns; /* upstream: SYN_SENT (or tcp_v4_connect) */
-	__u64 est_ns;   /* ESTABLISHED */
+	__u64 start_ns;    /* upstream: SYN_SENT (or tcp_v4_connect) */
+	__u64 est_ns;      /* ESTABLISHED */
+	__u64 last_rtt_ns; /* last RTT sample (tp_btf and fentry samplers' rate limit) */
 };
 
 /* health_conns_map value, keyed by the kernel socket address: lets programs that cannot use
- * sk_storage (kprobes) attribute RTT samples, and rate-limits RTT sampling per connection. */
+ * sk_storage (kprobes) attribute RTT samples, and rate-limits their RTT sampling per
+ * connection. Only filled when the kprobe variant is loaded. */
 struct health_conn {
 	__u32 slot;
 	__u16 side;

@@ -59,12 +59,16 @@ Result<void> loadVariant(const std::string& dir, std::uint32_t mode, const Healt
     if (!skel) return sysError(errno, "open BPF object health.bpf.o");
     for (bpf_program* prog : allVariantPrograms(*skel)) bpf_program__set_autoload(prog, false);
     for (bpf_program* prog : variantPrograms(*skel, mode)) bpf_program__set_autoload(prog, true);
+    skel->rodata->health_conns_by_address = mode == HEALTH_MODE_KPROBE;
     if (options.ring_bytes != 0) {
         if (int err = bpf_map__set_max_entries(skel->maps.health_events, options.ring_bytes); err != 0)
             return sysError(-err, "set ring buffer size ", options.ring_bytes);
     }
     bpf_map* map = nullptr;
     bpf_object__for_each_map(map, skel->obj) {
+        // .rodata holds this attempt's load-time settings, frozen at load: pinning it would
+        // make the next attempt (another variant) reuse the previous one's settings.
+        if (bpf_map__is_internal(map)) continue;
         const std::string path = dir + "/" + bpf_map__name(map);
         if (int err = bpf_map__set_pin_path(map, path.c_str()); err != 0) return sysError(-err, "set pin path ", path);
     }

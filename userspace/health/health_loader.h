@@ -19,7 +19,7 @@
 #include "health.h"
 #include "health/health_log.h"
 
-static_assert(sizeof(health_sk) == 32, "health.h layout changed");
+static_assert(sizeof(health_sk) == 40, "health.h layout changed");
 static_assert(sizeof(health_hist) == 8 * (HEALTH_BUCKETS + 1), "health.h layout changed");
 static_assert(sizeof(health_endpoint) == 24, "health.h layout changed");
 

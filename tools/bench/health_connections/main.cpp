@@ -1,0 +1,230 @@
+// bench_health_connections: what the TCP health programs (bpf/health.bpf.c) cost per
+// connection, measured where nothing else moves: one thread, its own network namespace, a
+// loop of whole connections over 127.0.0.1 (connect, accept, a 64-byte request, a 256-byte
+// response, server close, client close: the TCP life of a connection-per-request client).
+// The server end is accepted from a listener tagged for slot 0 (measured, like the gateway's
+// clients); the client end is not (rejected, like wrk's sockets in tools/bench/health).
+//
+// Rounds alternate detached / attached (the programs loaded and pinned under a private bpffs
+// root, then unpinned and freed), and the ratio is taken per round: slow drifts of the
+// machine cancel out of the median. Loopback runs the whole TCP exchange in this thread, so
+// connections per second here are a throughput on one core, and 1/rate - 1/rate is the
+// program cost per connection in microseconds. A last attached round with the kernel's BPF
+// run-time statistics on (BPF_ENABLE_STATS) gives runs per connection and ns per run.
+//
+//   build/bin/bench_health_connections [rounds (default 11)] [seconds per round (default 1)]
+//
+// Needs root (BPF, own network namespace). Prints numbers; not a test.
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/unique_fd.h"
+#include "dataplane/bpffs.h"
+#include "health/health_loader.h"
+#include "observability/libbpf_log.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using hotgate::UniqueFd;
+
+constexpr std::uint16_t kPort = 18090;
+
+[[noreturn]] void die(const std::string& what) {
+    std::fprintf(stderr, "bench_health_connections: %s\n", what.c_str());
+    std::exit(1);
+}
+
+void enterPrivateNetns() {
+    if (::unshare(CLONE_NEWNET) != 0)
+        die(std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno) + " (run as root)");
+    UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    ifreq req{};
+    std::strcpy(req.ifr_name, "lo");
+    if (::ioctl(s.get(), SIOCGIFFLAGS, &req) != 0) die("read flags of lo");
+    req.ifr_flags |= IFF_UP;
+    if (::ioctl(s.get(), SIOCSIFFLAGS, &req) != 0) die("set lo up");
+}
+
+sockaddr_in loopback(std::uint16_t port) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return a;
+}
+
+UniqueFd listenOn(std::uint16_t port) {
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    int one = 1;
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in a = loopback(port);
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || ::listen(fd.get(), 128) != 0)
+        die("listen on 127.0.0.1:" + std::to_string(port) + ": " + std::strerror(errno));
+    return fd;
+}
+
+// One whole connection; every step completes in this thread on loopback.
+void oneConnection(int listener) {
+    static const char request[64] = "GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n";
+    static const char response[256] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    char buf[512];
+    UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a = loopback(kPort);
+    if (::connect(client.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0)
+        die(std::string("connect 127.0.0.1:") + std::to_string(kPort) + ": " + std::strerror(errno));
+    UniqueFd server(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
+    if (!server) die(std::string("accept: ") + std::strerror(errno));
+    if (::send(client.get(), request, sizeof(request), 0) != sizeof(request)) die("send request");
+    if (::recv(server.get(), buf, sizeof(buf), 0) <= 0) die("recv request");
+    if (::send(server.get(), response, sizeof(response), 0) != sizeof(response)) die("send response");
+    server.reset();  // the server closes first (Connection: close): its end goes to TIME_WAIT
+    while (::recv(client.get(), buf, sizeof(buf), 0) > 0) {
+    }
+}
+
+// Connections per second over `seconds` on a fresh listener.
+double connectionRate(int listener, double seconds) {
+    for (int i = 0; i < 200; ++i) oneConnection(listener);  // warm caches
+    const auto start = Clock::now();
+    const auto until = start + std::chrono::duration<double>(seconds);
+    long n = 0;
+    while (Clock::now() < until) {
+        for (int i = 0; i < 100; ++i) oneConnection(listener);
+        n += 100;
+    }
+    return static_cast<double>(n) / std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// The programs attached for the lifetime of this object: loaded and pinned under `root`,
+// this process registered for slot 0 and `listener` tagged. Destroying it unpins everything
+// and closes the last map fds, so the programs detach and the listener's tag is freed.
+class Attached {
+public:
+    Attached(const std::string& root, int listener) {
+        auto pins = hotgate::health::loadHealth(root);
+        if (!pins) die("load health programs under " + root + ": " + pins.error().what());
+        pins_ = std::move(*pins);
+        if (auto r = pins_->registerProcess(0, "bench", static_cast<std::uint32_t>(::getpid())); !r)
+            die(r.error().what());
+        if (auto r = pins_->tagListener(listener, 0, 0); !r) die(r.error().what());
+    }
+    ~Attached() {
+        if (auto r = pins_->leave(static_cast<std::uint32_t>(::getpid())); !r || !*r)
+            std::fprintf(stderr, "bench_health_connections: programs under %s not unpinned\n",
+                         pins_->directory().c_str());
+    }
+    hotgate::health::HealthPins& pins() { return *pins_; }
+
+private:
+    std::unique_ptr<hotgate::health::HealthPins> pins_;
+};
+
+struct ProgStats {
+    unsigned long long run_ns = 0, runs = 0;
+    int programs = 0;
+};
+
+// Run time of the loaded health_* programs (kernel BPF statistics).
+ProgStats healthProgStats() {
+    ProgStats out;
+    __u32 id = 0;
+    while (bpf_prog_get_next_id(id, &id) == 0) {
+        UniqueFd fd(bpf_prog_get_fd_by_id(id));
+        if (!fd) continue;
+        bpf_prog_info info{};
+        __u32 len = sizeof(info);
+        if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0) continue;
+        if (std::strncmp(info.name, "health_", 7) != 0) continue;
+        out.run_ns += info.run_time_ns;
+        out.runs += info.run_cnt;
+        ++out.programs;
+    }
+    return out;
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const int rounds = argc > 1 ? std::atoi(argv[1]) : 11;
+    const double seconds = argc > 2 ? std::atof(argv[2]) : 1.0;
+    if (rounds < 1 || seconds <= 0) die("usage: bench_health_connections [rounds >= 1] [seconds > 0]");
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);
+    hotgate::log::routeLibbpfMessages();  // the variant probing's refusals are expected here
+    enterPrivateNetns();
+    const std::string root = "/sys/fs/bpf/hotgate-bench-hconn-" + std::to_string(::getpid());
+    if (auto r = hotgate::dataplane::ensureBpffsRoot(root); !r) die(r.error().what());
+    if (healthProgStats().programs != 0)
+        std::printf("note: health programs of another process are loaded: they tax both modes alike\n");
+
+    std::vector<double> detached, attached, ratios;
+    for (int r = 0; r < rounds; ++r) {
+        double rate_detached = 0, rate_attached = 0;
+        for (int half = 0; half < 2; ++half) {
+            const bool attach = (half == 0) == (r % 2 == 1);  // the order alternates per round
+            UniqueFd listener = listenOn(kPort);
+            if (attach) {
+                Attached programs(root, listener.get());
+                rate_attached = connectionRate(listener.get(), seconds);
+            } else {
+                rate_detached = connectionRate(listener.get(), seconds);
+            }
+        }
+        detached.push_back(rate_detached);
+        attached.push_back(rate_attached);
+        ratios.push_back(rate_attached / rate_detached);
+        std::printf("round %2d: detached %8.0f conn/s, attached %8.0f conn/s, ratio %.3f\n", r + 1, rate_detached,
+                    rate_attached, ratios.back());
+    }
+
+    ProgStats before, after;
+    double stats_rate = 0;
+    {
+        UniqueFd listener = listenOn(kPort);
+        Attached programs(root, listener.get());
+        UniqueFd stats(bpf_enable_stats(BPF_STATS_RUN_TIME));
+        if (!stats) die(std::string("BPF_ENABLE_STATS: ") + std::strerror(errno));
+        before = healthProgStats();
+        const auto start = Clock::now();
+        stats_rate = connectionRate(listener.get(), seconds);
+        const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+        after = healthProgStats();
+        stats_rate = stats_rate * elapsed;  // connections (incl. warm-up: the stats count those too)
+        stats_rate += 200;
+    }
+    const double det = median(detached), att = median(attached);
+    std::printf("\nconnections per second (one thread, medians of %d rounds): detached %.0f, attached %.0f\n", rounds,
+                det, att);
+    std::printf("throughput ratio attached/detached: per-round median %.3f (range %.3f-%.3f)\n", median(ratios),
+                *std::min_element(ratios.begin(), ratios.end()), *std::max_element(ratios.begin(), ratios.end()));
+    std::printf("cost per connection: %.2f us (1/attached - 1/detached, medians)\n", (1 / att - 1 / det) * 1e6);
+    const double runs = static_cast<double>(after.runs - before.runs);
+    if (runs > 0)
+        std::printf("health programs (statistics round): %.1f runs per connection, %.0f ns per run, %.2f us of "
+                    "program run time per connection (statistics overhead included)\n",
+                    runs / stats_rate, static_cast<double>(after.run_ns - before.run_ns) / runs,
+                    static_cast<double>(after.run_ns - before.run_ns) / stats_rate / 1000);
+    ::rmdir(root.c_str());
+    return 0;
+}
