@@ -45,7 +45,8 @@ const volatile bool health_conns_by_address = false;
  * segment. The programs therefore reject a socket that is not ours with one direct field read
  * and one sk_storage lookup (a NULL pointer test for a socket without storage), read fields of
  * BTF-typed pointers directly instead of through bpf_probe_read_kernel, and take the clock
- * only on transitions they measure. Measured by tools/bench/health. */
+ * only on transitions they measure. Measured by build/bin/bench_health_connections (per
+ * connection) and tools/bench/health (through the gateway). */
 
 /* Slot and listener of each tagged listening socket, inherited by its children; then the
  * per-connection timestamps. Written by: the gateway (listeners, by fd), health_state.
@@ -394,6 +395,7 @@ int BPF_PROG(health_state, struct sock *sk, int oldstate, int newstate)
 		s->index = *index;
 		s->tag = HEALTH_TAG_CONN;
 		s->est_ns = 0;
+		s->last_rtt_ns = 0;
 		/* The kprobe/fentry variants saw tcp_v4_connect itself, a little earlier. */
 		start = bpf_map_lookup_elem(&health_connect_map, &key);
 		if (start) {
@@ -419,6 +421,7 @@ int BPF_PROG(health_state, struct sock *sk, int oldstate, int newstate)
 			s->tag = HEALTH_TAG_CONN;
 			s->start_ns = 0;
 			s->est_ns = 0;
+			s->last_rtt_ns = 0;
 		}
 		return 0;
 	}
