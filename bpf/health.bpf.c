@@ -477,7 +477,7 @@ int BPF_PROG(health_synack_retransmit, const struct sock *listener, const struct
 	return 0;
 }
 
-/* A full socket of ours, for the reset and retransmit tracepoints; NULL otherwise. */
+/* A connection of ours (a measured socket, not a tagged listener); NULL otherwise. */
 static __always_inline struct health_sk *health_conn_of(const struct sock *sk)
 {
 	struct health_sk *s = health_tag_of((struct sock *)sk);
@@ -487,39 +487,35 @@ static __always_inline struct health_sk *health_conn_of(const struct sock *sk)
 	return s;
 }
 
-SEC("tp_btf/tcp_retransmit_skb")
-int BPF_PROG(health_retransmit, const struct sock *sk, const struct sk_buff *skb)
+/* A reset or retransmit on a connection of ours: counted on its side, and an event. */
+static __always_inline void health_tcp_incident(const struct sock *sk, __u32 counter, __u32 event)
 {
 	struct health_sk *s = health_conn_of(sk);
 
 	if (!s)
-		return 0;
-	health_count(s->slot, s->side, HEALTH_CTR_RETRANSMITS);
-	health_emit(HEALTH_EV_RETRANSMIT, s, sk, 0, 0);
+		return;
+	health_count(s->slot, s->side, counter);
+	health_emit(event, s, sk, 0, 0);
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(health_retransmit, const struct sock *sk, const struct sk_buff *skb)
+{
+	health_tcp_incident(sk, HEALTH_CTR_RETRANSMITS, HEALTH_EV_RETRANSMIT);
 	return 0;
 }
 
 SEC("tp_btf/tcp_send_reset")
 int BPF_PROG(health_reset_sent, const struct sock *sk, const struct sk_buff *skb)
 {
-	struct health_sk *s = health_conn_of(sk);
-
-	if (!s)
-		return 0;
-	health_count(s->slot, s->side, HEALTH_CTR_RESETS_SENT);
-	health_emit(HEALTH_EV_RESET_SENT, s, sk, 0, 0);
+	health_tcp_incident(sk, HEALTH_CTR_RESETS_SENT, HEALTH_EV_RESET_SENT);
 	return 0;
 }
 
 SEC("tp_btf/tcp_receive_reset")
 int BPF_PROG(health_reset_received, struct sock *sk)
 {
-	struct health_sk *s = health_conn_of(sk);
-
-	if (!s)
-		return 0;
-	health_count(s->slot, s->side, HEALTH_CTR_RESETS_RECEIVED);
-	health_emit(HEALTH_EV_RESET_RECEIVED, s, sk, 0, 0);
+	health_tcp_incident(sk, HEALTH_CTR_RESETS_RECEIVED, HEALTH_EV_RESET_RECEIVED);
 	return 0;
 }
 
