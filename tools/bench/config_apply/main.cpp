@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <mutex>
 #include <string>
@@ -102,6 +103,39 @@ struct Client {
     }
 };
 
+// kClients clients requesting back to back from construction (after a 300 ms warm-up) until
+// stop() or destruction.
+class ClientFleet {
+public:
+    ClientFleet(std::uint16_t port, bool record) {
+        for (int c = 0; c < kClients; ++c) {
+            clients_.push_back(std::make_unique<Client>());
+            clients_.back()->port = port;
+            clients_.back()->stop = &stop_;
+            clients_.back()->record = record;
+        }
+        for (auto& c : clients_) threads_.emplace_back([&c] { c->run(); });
+        std::this_thread::sleep_for(300ms);  // warm
+    }
+    ~ClientFleet() { stop(); }
+    void stop() {
+        stop_ = true;
+        for (auto& t : threads_)
+            if (t.joinable()) t.join();
+    }
+    std::uint64_t answers() const {
+        std::uint64_t n = 0;
+        for (const auto& c : clients_) n += c->answers;
+        return n;
+    }
+    const std::vector<std::unique_ptr<Client>>& clients() const { return clients_; }
+
+private:
+    std::atomic<bool> stop_{false};
+    std::vector<std::unique_ptr<Client>> clients_;
+    std::vector<std::thread> threads_;
+};
+
 hotgate::control::Message applyConfig(const std::string& socket, const std::string& file) {
     auto fd = hotgate::control::connectControl(socket);
     if (!fd) die(fd.error().message);
@@ -121,28 +155,18 @@ hotgate::control::Message applyConfig(const std::string& socket, const std::stri
 std::vector<double> firstServed(std::uint16_t port, const std::vector<std::string>& files,
                                 const std::vector<std::string>& hashes, int first,
                                 const std::function<void(const std::string&)>& apply) {
-    std::atomic<bool> stop{false};
-    std::vector<std::unique_ptr<Client>> clients;
-    std::vector<std::thread> threads;
-    for (int c = 0; c < kClients; ++c) {
-        clients.push_back(std::make_unique<Client>());
-        clients.back()->port = port;
-        clients.back()->stop = &stop;
-    }
-    for (auto& c : clients) threads.emplace_back([&c] { c->run(); });
-    std::this_thread::sleep_for(300ms);
+    ClientFleet fleet(port, /*record=*/true);
     std::vector<Clock::time_point> started;
     for (int i = first; i < first + kApplies; ++i) {
         started.push_back(Clock::now());
         apply(files[i]);
         std::this_thread::sleep_for(20ms);  // well past the first answer of the new snapshot
     }
-    stop = true;
-    for (auto& t : threads) t.join();
+    fleet.stop();
     std::vector<double> out;
     for (int i = first; i < first + kApplies; ++i) {
         std::optional<Clock::time_point> seen;
-        for (auto& c : clients)
+        for (const auto& c : fleet.clients())
             for (const auto& [at, hash] : c->seen)
                 if (hash == hashes[i] && at >= started[i - first] && (!seen || at < *seen)) seen = at;
         if (!seen) return {};
@@ -152,30 +176,17 @@ std::vector<double> firstServed(std::uint16_t port, const std::vector<std::strin
 }
 
 double throughput(std::uint16_t port, const std::function<void(std::atomic<bool>&)>& during) {
-    std::atomic<bool> stop{false};
-    std::vector<std::unique_ptr<Client>> clients;
-    std::vector<std::thread> threads;
-    for (int c = 0; c < kClients; ++c) {
-        clients.push_back(std::make_unique<Client>());
-        clients.back()->port = port;
-        clients.back()->stop = &stop;
-        clients.back()->record = false;
-    }
-    for (auto& c : clients) threads.emplace_back([&c] { c->run(); });
-    std::this_thread::sleep_for(300ms);  // warm
-    std::uint64_t before = 0;
-    for (auto& c : clients) before += c->answers;
+    ClientFleet fleet(port, /*record=*/false);
+    const std::uint64_t before = fleet.answers();
     const auto started = Clock::now();
     std::atomic<bool> burst_stop{false};
     std::thread side([&] { during(burst_stop); });
     std::this_thread::sleep_for(kThroughputWindow);
-    std::uint64_t after = 0;
-    for (auto& c : clients) after += c->answers;
+    const std::uint64_t after = fleet.answers();
     const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
     burst_stop = true;
     side.join();
-    stop = true;
-    for (auto& t : threads) t.join();
+    fleet.stop();
     return double(after - before) / seconds;
 }
 
