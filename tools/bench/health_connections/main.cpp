@@ -15,11 +15,6 @@
 //   build/bin/bench_health_connections [rounds (default 11)] [seconds per round (default 1)]
 //
 // Needs root (BPF, own network namespace). Prints numbers; not a test.
-#include <arpa/inet.h>
-#include <net/if.h>
-#include <netinet/in.h>
-#include <sched.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -34,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_net.h"
 #include "common/unique_fd.h"
 #include "dataplane/bpffs.h"
 #include "health/health_loader.h"
@@ -43,42 +39,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using hotgate::UniqueFd;
+using namespace hotgate::bench;
 
 constexpr std::uint16_t kPort = 18090;
-
-[[noreturn]] void die(const std::string& what) {
-    std::fprintf(stderr, "bench_health_connections: %s\n", what.c_str());
-    std::exit(1);
-}
-
-void enterPrivateNetns() {
-    if (::unshare(CLONE_NEWNET) != 0)
-        die(std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno) + " (run as root)");
-    UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    ifreq req{};
-    std::strcpy(req.ifr_name, "lo");
-    if (::ioctl(s.get(), SIOCGIFFLAGS, &req) != 0) die("read flags of lo");
-    req.ifr_flags |= IFF_UP;
-    if (::ioctl(s.get(), SIOCSIFFLAGS, &req) != 0) die("set lo up");
-}
-
-sockaddr_in loopback(std::uint16_t port) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return a;
-}
-
-UniqueFd listenOn(std::uint16_t port) {
-    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    int one = 1;
-    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in a = loopback(port);
-    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || ::listen(fd.get(), 128) != 0)
-        die("listen on 127.0.0.1:" + std::to_string(port) + ": " + std::strerror(errno));
-    return fd;
-}
+constexpr int kWarmupConnections = 200;  // per run, before the clock starts
 
 // One whole connection; every step completes in this thread on loopback.
 void oneConnection(int listener) {
@@ -99,18 +63,28 @@ void oneConnection(int listener) {
     }
 }
 
-// Connections per second over `seconds` on a fresh listener.
-double connectionRate(int listener, double seconds) {
-    for (int i = 0; i < 200; ++i) oneConnection(listener);  // warm caches
+// Whole connections on `listener`, timed for about `seconds` after kWarmupConnections untimed ones.
+struct Run {
+    long connections = 0;  // timed ones
+    double seconds = 0;
+    double rate() const { return static_cast<double>(connections) / seconds; }
+};
+
+Run runConnections(int listener, double seconds) {
+    for (int i = 0; i < kWarmupConnections; ++i) oneConnection(listener);  // warm caches
     const auto start = Clock::now();
     const auto until = start + std::chrono::duration<double>(seconds);
-    long n = 0;
+    Run run;
     while (Clock::now() < until) {
         for (int i = 0; i < 100; ++i) oneConnection(listener);
-        n += 100;
+        run.connections += 100;
     }
-    return static_cast<double>(n) / std::chrono::duration<double>(Clock::now() - start).count();
+    run.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    return run;
 }
+
+// A fresh listener per run on the same port: SO_REUSEADDR binds it beside the TIME_WAIT ends.
+UniqueFd listenOn(std::uint16_t port) { return listenOnLoopback(port, SO_REUSEADDR, 128); }
 
 // The programs attached for the lifetime of this object: loaded and pinned under `root`,
 // this process registered for slot 0 and `listener` tagged. Destroying it unpins everything
@@ -186,9 +160,9 @@ int main(int argc, char** argv) {
             UniqueFd listener = listenOn(kPort);
             if (attach) {
                 Attached programs(root, listener.get());
-                rate_attached = connectionRate(listener.get(), seconds);
+                rate_attached = runConnections(listener.get(), seconds).rate();
             } else {
-                rate_detached = connectionRate(listener.get(), seconds);
+                rate_detached = runConnections(listener.get(), seconds).rate();
             }
         }
         detached.push_back(rate_detached);
@@ -199,19 +173,15 @@ int main(int argc, char** argv) {
     }
 
     ProgStats before, after;
-    double stats_rate = 0;
+    double stats_connections = 0;  // warm-up included: the statistics count those runs too
     {
         UniqueFd listener = listenOn(kPort);
         Attached programs(root, listener.get());
         UniqueFd stats(bpf_enable_stats(BPF_STATS_RUN_TIME));
         if (!stats) die(std::string("BPF_ENABLE_STATS: ") + std::strerror(errno));
         before = healthProgStats();
-        const auto start = Clock::now();
-        stats_rate = connectionRate(listener.get(), seconds);
-        const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+        stats_connections = static_cast<double>(runConnections(listener.get(), seconds).connections + kWarmupConnections);
         after = healthProgStats();
-        stats_rate = stats_rate * elapsed;  // connections (incl. warm-up: the stats count those too)
-        stats_rate += 200;
     }
     const double det = median(detached), att = median(attached);
     std::printf("\nconnections per second (one thread, medians of %d rounds): detached %.0f, attached %.0f\n", rounds,
@@ -223,8 +193,8 @@ int main(int argc, char** argv) {
     if (runs > 0)
         std::printf("health programs (statistics round): %.1f runs per connection, %.0f ns per run, %.2f us of "
                     "program run time per connection (statistics overhead included)\n",
-                    runs / stats_rate, static_cast<double>(after.run_ns - before.run_ns) / runs,
-                    static_cast<double>(after.run_ns - before.run_ns) / stats_rate / 1000);
+                    runs / stats_connections, static_cast<double>(after.run_ns - before.run_ns) / runs,
+                    static_cast<double>(after.run_ns - before.run_ns) / stats_connections / 1000);
     ::rmdir(root.c_str());
     return 0;
 }

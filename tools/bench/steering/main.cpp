@@ -9,9 +9,6 @@
 // Runs in its own network namespace on 127.0.0.1 with a private bpffs root, removed at exit.
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <sched.h>
-#include <sys/ioctl.h>
-#include <net/if.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -29,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_net.h"
 #include "dataplane/bpffs.h"
 #include "dataplane/steer_loader.h"
 
@@ -36,6 +34,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using hotgate::UniqueFd;
+using namespace hotgate::bench;
 using namespace hotgate::dataplane;
 
 constexpr int kWorkers = 2;  // listeners per slot, accept threads per group
@@ -46,29 +45,6 @@ double percentile(std::vector<double> v, double p) {
     std::sort(v.begin(), v.end());
     size_t i = std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5));
     return v[i];
-}
-
-[[noreturn]] void die(const std::string& what) {
-    std::fprintf(stderr, "bench_steering: %s\n", what.c_str());
-    std::exit(1);
-}
-
-sockaddr_in loopback(uint16_t port) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return a;
-}
-
-UniqueFd listenOn(uint16_t port) {
-    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    int one = 1;
-    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-    sockaddr_in a = loopback(port);
-    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || ::listen(fd.get(), 4096) != 0)
-        die("listen on 127.0.0.1:" + std::to_string(port) + ": " + std::strerror(errno));
-    return fd;
 }
 
 void resetClose(int fd) {
@@ -172,17 +148,6 @@ Rate acceptRate(const std::vector<int>& listeners, uint16_t port, double seconds
     return Rate{accepted / std::chrono::duration<double>(elapsed).count(), cpu > 0 ? accepted / cpu : 0};
 }
 
-void enterPrivateNetns() {
-    if (::unshare(CLONE_NEWNET) != 0) die(std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno) + " (run as root)");
-    int s = ::socket(AF_INET, SOCK_DGRAM, 0);
-    ifreq req{};
-    std::strcpy(req.ifr_name, "lo");
-    ::ioctl(s, SIOCGIFFLAGS, &req);
-    req.ifr_flags |= IFF_UP;
-    if (::ioctl(s, SIOCSIFFLAGS, &req) != 0) die("set lo up");
-    ::close(s);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -197,11 +162,11 @@ int main(int argc, char** argv) {
     std::vector<UniqueFd> slot0, slot1, plain;
     std::vector<int> slot0_fds, slot1_fds, plain_fds;
     for (int i = 0; i < kWorkers; ++i) {
-        slot0.push_back(listenOn(kSteerPort));
+        slot0.push_back(listenOnLoopback(kSteerPort, SO_REUSEPORT, 4096));
         slot0_fds.push_back(slot0.back().get());
-        slot1.push_back(listenOn(kSteerPort));
+        slot1.push_back(listenOnLoopback(kSteerPort, SO_REUSEPORT, 4096));
         slot1_fds.push_back(slot1.back().get());
-        plain.push_back(listenOn(kPlainPort));
+        plain.push_back(listenOnLoopback(kPlainPort, SO_REUSEPORT, 4096));
         plain_fds.push_back(plain.back().get());
     }
     auto a = SteerLoader::attachListener("bench", slot0_fds, 0, true, root);
