@@ -12,7 +12,13 @@
 // program cost per connection in microseconds. A last attached round with the kernel's BPF
 // run-time statistics on (BPF_ENABLE_STATS) gives runs per connection and ns per run.
 //
-//   build/bin/bench_health_connections [rounds (default 11)] [seconds per round (default 1)]
+//   build/bin/bench_health_connections [rounds (default 11)] [seconds per round (default 1)] [parts]
+//
+// With `parts`, each round also runs the two halves of the attached cost apart, so the cost
+// per connection splits into: the slot tag alone (the listener tagged, the programs loaded but
+// not attached: each accepted socket gets a copy of the listener's sk_storage, allocated,
+// charged and freed after RCU) and the programs alone (attached, listener not tagged: every
+// tracepoint dispatch, and the programs turning every socket away as not theirs).
 //
 // Needs root (BPF, own network namespace). Prints numbers; not a test.
 #include <sys/socket.h>
@@ -25,6 +31,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -86,18 +93,24 @@ Run runConnections(int listener, double seconds) {
 // A fresh listener per run on the same port: SO_REUSEADDR binds it beside the TIME_WAIT ends.
 UniqueFd listenOn(std::uint16_t port) { return listenOnLoopback(port, SO_REUSEADDR, 128); }
 
+// What of the health machinery a run has: nothing, all of it, or one half (see `parts`).
+enum class Parts { None, All, TagOnly, ProgramsOnly };
+
 // The programs attached for the lifetime of this object: loaded and pinned under `root`,
-// this process registered for slot 0 and `listener` tagged. Destroying it unpins everything
+// this process registered for slot 0 and `listener` tagged (TagOnly: the links are unpinned
+// at once, which detaches the programs; ProgramsOnly: no tag). Destroying it unpins everything
 // and closes the last map fds, so the programs detach and the listener's tag is freed.
 class Attached {
 public:
-    Attached(const std::string& root, int listener) {
+    Attached(const std::string& root, int listener, Parts parts = Parts::All) {
         auto pins = hotgate::health::loadHealth(root);
         if (!pins) die("load health programs under " + root + ": " + pins.error().what());
         pins_ = std::move(*pins);
         if (auto r = pins_->registerProcess(0, "bench", static_cast<std::uint32_t>(::getpid())); !r)
             die(r.error().what());
-        if (auto r = pins_->tagListener(listener, 0, 0); !r) die(r.error().what());
+        if (parts != Parts::ProgramsOnly)
+            if (auto r = pins_->tagListener(listener, 0, 0); !r) die(r.error().what());
+        if (parts == Parts::TagOnly) detachPrograms();
     }
     ~Attached() {
         if (auto r = pins_->leave(static_cast<std::uint32_t>(::getpid())); !r || !*r)
@@ -107,8 +120,28 @@ public:
     hotgate::health::HealthPins& pins() { return *pins_; }
 
 private:
+    // The loader keeps no link fds: the pins are the links' only references.
+    void detachPrograms() {
+        int detached = 0;
+        for (const auto& entry : std::filesystem::directory_iterator(pins_->directory()))
+            if (entry.path().filename().string().rfind("link_", 0) == 0) {
+                if (::unlink(entry.path().c_str()) != 0)
+                    die("unpin " + entry.path().string() + ": " + std::strerror(errno));
+                ++detached;
+            }
+        if (detached == 0) die("no link pins under " + pins_->directory());
+    }
+
     std::unique_ptr<hotgate::health::HealthPins> pins_;
 };
+
+// Connections per second of one run with `parts` of the health machinery.
+double measure(const std::string& root, Parts parts, double seconds) {
+    UniqueFd listener = listenOn(kPort);
+    if (parts == Parts::None) return runConnections(listener.get(), seconds).rate();
+    Attached programs(root, listener.get(), parts);
+    return runConnections(listener.get(), seconds).rate();
+}
 
 struct ProgStats {
     unsigned long long run_ns = 0, runs = 0;
@@ -143,7 +176,9 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
     const int rounds = argc > 1 ? std::atoi(argv[1]) : 11;
     const double seconds = argc > 2 ? std::atof(argv[2]) : 1.0;
-    if (rounds < 1 || seconds <= 0) die("usage: bench_health_connections [rounds >= 1] [seconds > 0]");
+    const bool parts = argc > 3 && std::strcmp(argv[3], "parts") == 0;
+    if (rounds < 1 || seconds <= 0 || (argc > 3 && !parts) || argc > 4)
+        die("usage: bench_health_connections [rounds >= 1] [seconds > 0] [parts]");
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
     hotgate::log::routeLibbpfMessages();  // the variant probing's refusals are expected here
     enterPrivateNetns();
@@ -152,24 +187,27 @@ int main(int argc, char** argv) {
     if (healthProgStats().programs != 0)
         std::printf("note: health programs of another process are loaded: they tax both modes alike\n");
 
-    std::vector<double> detached, attached, ratios;
+    std::vector<double> detached, attached, ratios, tag_costs, program_costs;
     for (int r = 0; r < rounds; ++r) {
         double rate_detached = 0, rate_attached = 0;
         for (int half = 0; half < 2; ++half) {
             const bool attach = (half == 0) == (r % 2 == 1);  // the order alternates per round
-            UniqueFd listener = listenOn(kPort);
-            if (attach) {
-                Attached programs(root, listener.get());
-                rate_attached = runConnections(listener.get(), seconds).rate();
-            } else {
-                rate_detached = runConnections(listener.get(), seconds).rate();
-            }
+            (attach ? rate_attached : rate_detached) = measure(root, attach ? Parts::All : Parts::None, seconds);
         }
         detached.push_back(rate_detached);
         attached.push_back(rate_attached);
         ratios.push_back(rate_attached / rate_detached);
-        std::printf("round %2d: detached %8.0f conn/s, attached %8.0f conn/s, ratio %.3f\n", r + 1, rate_detached,
+        std::printf("round %2d: detached %8.0f conn/s, attached %8.0f conn/s, ratio %.3f", r + 1, rate_detached,
                     rate_attached, ratios.back());
+        if (parts) {
+            // Costs against this round's detached rate, in microseconds per connection.
+            const double tag = measure(root, Parts::TagOnly, seconds);
+            const double programs = measure(root, Parts::ProgramsOnly, seconds);
+            tag_costs.push_back((1 / tag - 1 / rate_detached) * 1e6);
+            program_costs.push_back((1 / programs - 1 / rate_detached) * 1e6);
+            std::printf("; tag only %8.0f conn/s, programs only %8.0f conn/s", tag, programs);
+        }
+        std::printf("\n");
     }
 
     ProgStats before, after;
@@ -189,6 +227,9 @@ int main(int argc, char** argv) {
     std::printf("throughput ratio attached/detached: per-round median %.3f (range %.3f-%.3f)\n", median(ratios),
                 *std::min_element(ratios.begin(), ratios.end()), *std::max_element(ratios.begin(), ratios.end()));
     std::printf("cost per connection: %.2f us (1/attached - 1/detached, medians)\n", (1 / att - 1 / det) * 1e6);
+    if (parts)
+        std::printf("  of which (per-round medians): slot tag alone %.2f us, programs alone %.2f us\n",
+                    median(tag_costs), median(program_costs));
     const double runs = static_cast<double>(after.runs - before.runs);
     if (runs > 0)
         std::printf("health programs (statistics round): %.1f runs per connection, %.0f ns per run, %.2f us of "
