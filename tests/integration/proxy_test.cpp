@@ -229,6 +229,31 @@ TEST_F(ProxyTest, HopByHopHeadersAreNotForwarded) {
     EXPECT_EQ(seen->values("x-end-to-end"), std::vector<std::string>{"kept"});
 }
 
+// 1xx responses of the upstream (100 Continue, 103 Early Hints) reach the client in order, each
+// once, before the final response, which is still read and relayed whole.
+TEST_F(ProxyTest, InterimResponsesArePassedOnBeforeTheFinalOne) {
+    ASSERT_TRUE(startGateway());
+    auto reply = rawExchange(port(), "GET /interim?n=3 HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    ASSERT_TRUE(reply.connected);
+    EXPECT_TRUE(reply.closed) << "no close after the final response; got:\n" << reply.data;
+    EXPECT_EQ(responseCount(reply.data), 4) << reply.data;
+    EXPECT_EQ(statusOf(reply.data), 100) << reply.data;
+    const auto early_hints = reply.data.find("HTTP/1.1 103 ");
+    const auto second_continue = reply.data.find("HTTP/1.1 100 ", 1);
+    const auto final_response = reply.data.find("HTTP/1.1 200 ");
+    ASSERT_NE(early_hints, std::string::npos) << reply.data;
+    ASSERT_NE(second_continue, std::string::npos) << reply.data;
+    ASSERT_NE(final_response, std::string::npos) << reply.data;
+    EXPECT_LT(early_hints, second_continue);
+    EXPECT_NE(reply.data.substr(early_hints, second_continue - early_hints).find("Link: </style.css>; rel=preload"),
+              std::string::npos)
+        << "the 103's Link header was not passed on:\n"
+        << reply.data;
+    EXPECT_LT(second_continue, final_response);
+    EXPECT_EQ(reply.data.substr(reply.data.size() - 6), "final\n") << reply.data;
+    EXPECT_EQ(upstream_.requestsCompleted(), 1u);
+}
+
 TEST_F(ProxyTest, EveryResponseCarriesTheVersionHeader) {
     ASSERT_TRUE(startGateway());
     std::vector<std::string> versions;

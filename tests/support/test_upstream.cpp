@@ -242,6 +242,16 @@ struct TestUpstream::Impl {
                 } else if (path == "/close") {
                     co_await respond(socket, 200, "closing\n", false);
                     keep_alive = false;
+                } else if (path == "/interim") {
+                    static const std::string kInterim[] = {
+                        "HTTP/1.1 100 Continue\r\n\r\n",
+                        "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"};
+                    const int n = queryValue(query, "n", 1);
+                    for (int i = 0; i < n && !ec; ++i)
+                        co_await asio::async_write(socket, asio::buffer(kInterim[i % 2]),
+                                                   redirect_error(use_awaitable, ec));
+                    if (ec) co_return;
+                    if (co_await respond(socket, 200, "final\n", keep_alive)) co_return;
                 } else {
                     if (co_await respond(socket, 200, "ok " + std::string(path) + "\n", keep_alive)) co_return;
                 }

@@ -15,6 +15,8 @@
 //   /reset              closes abortively (SO_LINGER 0, so an RST) without answering
 //   /halfheader         sends half a status line and headers, then closes
 //   /close              replies 200 with Connection: close and closes
+//   /interim?n=N        N interim responses first (100 Continue and 103 Early Hints with a
+//                       Link header, alternating), then 200 "final\n"
 //   anything else       200 "ok <path>\n"
 #pragma once
 

@@ -434,26 +434,24 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
             upstream_deadline.disarm();
             if (ec == http::error::need_buffer) ec = {};
         }
-        if (!ec) {
+        // The response head; 1xx informational responses before it (100 Continue, 103 Early
+        // Hints) are passed on as they come, with their fields (103's Link headers are its point)
+        // and their own status code (Beast has no name for 103: result() would say 0).
+        while (!ec) {
             response_parser.emplace();
             response_parser->body_limit(std::numeric_limits<std::uint64_t>::max());
             response_parser->skip(head);
             upstream_deadline.arm(config.timeouts.upstream_response, upstream->stream.socket());
             co_await http::async_read_header(upstream->stream, upstream->buffer, *response_parser, withError(ec));
             upstream_deadline.disarm();
-            // 1xx informational responses (100 Continue) are passed on; the final one follows.
-            while (!ec && response_parser->get().result_int() / 100 == 1 &&
-                   response_parser->get().result_int() != 101) {
-                http::response<http::empty_body> interim{response_parser->get().result(), 11};
-                co_await http::async_write(client_, interim, withError(ec));
-                if (ec) co_return Next::Close;
-                response_parser.emplace();
-                response_parser->body_limit(std::numeric_limits<std::uint64_t>::max());
-                response_parser->skip(head);
-                upstream_deadline.arm(config.timeouts.upstream_response, upstream->stream.socket());
-                co_await http::async_read_header(upstream->stream, upstream->buffer, *response_parser, withError(ec));
-                upstream_deadline.disarm();
-            }
+            const unsigned got = response_parser->get().result_int();
+            if (ec || got / 100 != 1 || got == 101) break;
+            http::response<http::empty_body> interim{response_parser->get().base()};
+            eraseHopByHop(interim, false);
+            co_await http::async_write(client_, interim, withError(ec));
+            if (ec) co_return Next::Close;
+        }
+        if (!ec) {
             if (upstream_deadline.expired()) {
                 pool.recordTimeout(UpstreamPhase::Response);
                 {
