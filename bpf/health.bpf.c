@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* health.bpf.c: TCP health of the gateway's connections, per version slot.
  *
- * Which connections: those accepted on a listening socket the gateway tagged in health_sk_map
- * (its slot, copied to every child by BPF_F_CLONE: exact per-version attribution even though
- * all versions share one port), and those a registered gateway process (health_procs_map, by
- * tgid) opens to one of its upstream endpoints (health_endpoints_map). Nothing else on the
- * host is measured, so the numbers are exact even though the tracepoints are system-wide.
+ * Which connections: those accepted on a listening socket the gateway marked with its version
+ * slot (the listener's receive timeout, which every accepted socket inherits: see
+ * HEALTH_MARK_SECONDS in health.h; exact per-version attribution though all versions share one
+ * port), and those a registered gateway process (health_procs_map, by tgid) opens to one of its
+ * upstream endpoints (health_endpoints_map). Nothing else on the host is measured, so the
+ * numbers are exact even though the tracepoints are system-wide.
  *
  * What: handshake latency (first SYN-ACK sent -> ESTABLISHED, server side), upstream connect
  * latency (SYN_SENT -> ESTABLISHED), connection lifetime, smoothed RTT, resets sent and
@@ -35,35 +36,43 @@
 #define HEALTH_RTT_SAMPLE_NS (100ULL * 1000 * 1000)
 
 /* Set by the loader before load (read-only afterwards, so the verifier prunes the other
- * branch): true when the kprobe variant is on. Only kprobes need health_conns_map (they
- * cannot read sk_storage); the other variants keep per-connection state in sk_storage and
- * skip a hash update and delete per connection. */
+ * branch): true when the kprobe variant is on. Only kprobes need upstream connections in
+ * health_conns_map too (they cannot read sk_storage); the other variants keep an upstream
+ * connection's state in its sk_storage and skip a hash update and delete per connection. */
 const volatile bool health_conns_by_address = false;
+/* Set by the loader before load: the kernel's HZ and this set of pins' version-mark base
+ * (health_meta.mark_seconds) in jiffies, to decode the mark (sk_rcvtimeo counts jiffies).
+ * health_hz 0 matches no socket. */
+const volatile __u64 health_hz = 0;
+const volatile __u64 health_mark_base = 0;
 
 /* Cost. The tracepoints are host-wide: inet_sock_set_state and tcp_probe fire for every TCP
  * socket on the host (a client's, a neighbour's), several times per connection and once per
- * segment. The programs therefore reject a socket that is not ours with one direct field read
- * and one sk_storage lookup (a NULL pointer test for a socket without storage), read fields of
- * BTF-typed pointers directly instead of through bpf_probe_read_kernel, and take the clock
- * only on transitions they measure. Measured by build/bin/bench_health_connections (per
- * connection) and tools/bench/health (through the gateway). */
+ * segment. The programs therefore reject a socket that is not ours with two direct field
+ * reads (the version mark; the sk_storage pointer, NULL for a socket without storage), read
+ * fields of BTF-typed pointers directly instead of through bpf_probe_read_kernel, and take the
+ * clock only on transitions they measure. Accepted connections get no storage of their own
+ * (their slot is in the inherited mark) but one entry in a preallocated hash while
+ * established. Measured by build/bin/bench_health_connections (per connection) and
+ * tools/bench/health (through the gateway). */
 
-/* Slot and listener of each tagged listening socket, inherited by its children; then the
- * per-connection timestamps. Written by: the gateway (listeners, by fd), health_state.
- * Read by: the tp_btf programs. */
+/* The state of each upstream connection, created at SYN_SENT. Written and read by: the tp_btf
+ * and fentry programs. */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
 	__type(value, struct health_sk);
 } health_sk_map SEC(".maps");
 
-/* Established connections being measured, by kernel socket address, for the kprobe variant
- * only (health_conns_by_address). Written by: health_state (insert at ESTABLISHED, delete at
- * CLOSE), health_rtt_kprobe (last sample time). Read by: health_rtt_kprobe. */
+/* Established accepted connections, by kernel socket address (and, with the kprobe variant,
+ * upstream connections: health_conns_by_address). Written by: health_state (insert at
+ * ESTABLISHED, delete at CLOSE), the RTT samplers (last sample time). An LRU: past its size,
+ * the longest-idle entries go, and those connections lose their lifetime and RTT samples,
+ * never their handshake, reset and retransmit counts (those come from the mark). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
+	__uint(max_entries, 262144);
 	__type(key, __u64);
 	__type(value, struct health_conn);
 } health_conns_map SEC(".maps");
@@ -239,8 +248,15 @@ static __always_inline void health_fill_tuple(struct health_event *e, const stru
 	}
 }
 
+/* Whose a sample is: the version slot, the side, and the listener or upstream index. */
+struct health_who {
+	__u32 slot;
+	__u32 side;
+	__u32 index;
+};
+
 /* Emits one event; when the ring buffer is full the event is dropped and counted. */
-static __always_inline void health_emit(__u32 kind, const struct health_sk *s, const struct sock *sk,
+static __always_inline void health_emit(__u32 kind, const struct health_who *who, const struct sock *sk,
 					__u64 value_us, __u64 threshold_us)
 {
 	struct health_event *e;
@@ -253,8 +269,8 @@ static __always_inline void health_emit(__u32 kind, const struct health_sk *s, c
 	__builtin_memset(e, 0, sizeof(*e));
 	e->time_ns = bpf_ktime_get_ns();
 	e->kind = kind;
-	e->slot = s->slot;
-	e->side = s->side;
+	e->slot = who->slot;
+	e->side = who->side;
 	e->value_us = value_us;
 	e->threshold_us = threshold_us;
 	health_fill_tuple(e, sk);
@@ -263,15 +279,15 @@ static __always_inline void health_emit(__u32 kind, const struct health_sk *s, c
 }
 
 /* A latency sample: into its histogram, and an event when above the kind's threshold. */
-static __always_inline void health_latency(__u32 hist, __u32 event, const struct health_sk *s,
+static __always_inline void health_latency(__u32 hist, __u32 event, const struct health_who *who,
 					   const struct sock *sk, __u64 value_us)
 {
 	__u64 *threshold;
 
-	health_observe(hist, s->slot, s->index, value_us);
+	health_observe(hist, who->slot, who->index, value_us);
 	threshold = bpf_map_lookup_elem(&health_thresh_map, &event);
 	if (threshold && *threshold && value_us > *threshold)
-		health_emit(event, s, sk, value_us, *threshold);
+		health_emit(event, who, sk, value_us, *threshold);
 }
 
 static __always_inline void health_tuple_of(struct health_tuple *t, const struct sock_common *c)
@@ -291,14 +307,37 @@ static __always_inline void health_tuple_of(struct health_tuple *t, const struct
 	}
 }
 
-/* The health tag of a socket (BTF pointer: tp_btf, fentry), NULL when it has none. Most
- * sockets on the host have no BPF storage at all: a direct read of the storage pointer turns
- * them away without the helper call. */
-static __always_inline struct health_sk *health_tag_of(struct sock *sk)
+/* Whose a marked socket is (a listener of ours, or a connection it accepted): true and `who`
+ * filled from the socket's receive timeout, see HEALTH_MARK_SECONDS. One field read and two
+ * comparisons for a socket that is not marked. BTF pointer (tp_btf, fentry). */
+static __always_inline bool health_marked(const struct sock *sk, struct health_who *who)
+{
+	__u64 timeout = (__u64)sk->sk_rcvtimeo, code;
+
+	if (timeout < health_mark_base || timeout - health_mark_base >= HEALTH_MARK_CODES * health_hz)
+		return false;
+	code = (timeout - health_mark_base) / health_hz;
+	who->slot = code / HEALTH_MAX_INDEX;
+	who->side = HEALTH_SIDE_LISTENER;
+	who->index = code % HEALTH_MAX_INDEX;
+	return true;
+}
+
+/* The state of an upstream connection of ours (BTF pointer: tp_btf, fentry), NULL otherwise.
+ * Most sockets on the host have no BPF storage at all: a direct read of the storage pointer
+ * turns them away without the helper call. */
+static __always_inline struct health_sk *health_upstream_of(const struct sock *sk)
 {
 	if (!sk || !sk->sk_bpf_storage)
 		return NULL;
-	return bpf_sk_storage_get(&health_sk_map, sk, 0, 0);
+	return bpf_sk_storage_get(&health_sk_map, (struct sock *)sk, 0, 0);
+}
+
+static __always_inline struct health_who health_who_of(const struct health_sk *s)
+{
+	struct health_who who = {.slot = s->slot, .side = s->side, .index = s->index};
+
+	return who;
 }
 
 /* Returns: the slot of the calling process when it is a registered gateway, else -1. */
@@ -310,8 +349,8 @@ static __always_inline int health_proc_slot(void)
 	return slot ? (int)*slot : -1;
 }
 
-/* Server side: the child of a tagged listener reached ESTABLISHED. */
-static __always_inline void health_accepted(struct health_sk *s, struct sock *sk, __u64 now)
+/* Handshake latency of an accepted connection reaching ESTABLISHED. */
+static __always_inline void health_handshake(const struct health_who *who, struct sock *sk, __u64 now)
 {
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
 	struct health_tuple t;
@@ -332,21 +371,48 @@ static __always_inline void health_accepted(struct health_sk *s, struct sock *sk
 
 			handshake_us = now_us > *first_synack ? now_us - *first_synack : 0;
 			bpf_map_delete_elem(&health_synack_map, &t);
-			health_latency(HEALTH_H_HANDSHAKE, HEALTH_EV_HANDSHAKE, s, sk, handshake_us);
+			health_latency(HEALTH_H_HANDSHAKE, HEALTH_EV_HANDSHAKE, who, sk, handshake_us);
 			return;
 		}
 	}
 	srtt = tp->srtt_us >> 3;
 	handshake_us = srtt ? srtt : 1;
-	health_latency(HEALTH_H_HANDSHAKE, HEALTH_EV_HANDSHAKE, s, sk, handshake_us);
+	health_latency(HEALTH_H_HANDSHAKE, HEALTH_EV_HANDSHAKE, who, sk, handshake_us);
 }
 
-/* For the kprobe RTT sampler only: the connection by address (see health_conns_by_address). */
+/* An accepted connection (marked, not the listener) reached ESTABLISHED or CLOSE. */
+static __always_inline void health_accepted_state(const struct health_who *who, struct sock *sk, int newstate)
+{
+	__u64 key = (__u64)sk, now = bpf_ktime_get_ns();
+	struct health_conn *conn;
+
+	if (newstate == TCP_ESTABLISHED) {
+		struct health_conn fresh = {
+			.slot = who->slot, .side = who->side, .index = who->index, .last_rtt_ns = 0, .est_ns = now,
+		};
+
+		health_handshake(who, sk, now);
+		bpf_map_update_elem(&health_conns_map, &key, &fresh, BPF_ANY);
+		health_count(who->slot, who->side, HEALTH_CTR_OPENED);
+		return;
+	}
+	/* CLOSE. Not found: closed before ESTABLISHED (its opening was never counted), or evicted. */
+	conn = bpf_map_lookup_elem(&health_conns_map, &key);
+	if (!conn)
+		return;
+	if (now > conn->est_ns)
+		health_observe(HEALTH_H_LIFETIME, who->slot, who->index, (now - conn->est_ns) / NSEC_PER_USEC);
+	health_count(who->slot, who->side, HEALTH_CTR_CLOSED);
+	bpf_map_delete_elem(&health_conns_map, &key);
+}
+
+/* For the kprobe RTT sampler only: the upstream connection by address (see
+ * health_conns_by_address). */
 static __always_inline void health_track(const struct health_sk *s, const struct sock *sk)
 {
 	__u64 key = (__u64)sk;
 	struct health_conn conn = {
-		.slot = s->slot, .side = s->side, .index = s->index, .last_rtt_ns = 0,
+		.slot = s->slot, .side = s->side, .index = s->index, .last_rtt_ns = 0, .est_ns = s->est_ns,
 	};
 
 	if (health_conns_by_address)
@@ -361,11 +427,34 @@ static __always_inline void health_untrack(const struct sock *sk)
 		bpf_map_delete_elem(&health_conns_map, &key);
 }
 
+/* An upstream connection of ours reached ESTABLISHED or CLOSE. */
+static __always_inline void health_upstream_state(struct health_sk *s, struct sock *sk, int newstate)
+{
+	struct health_who who = health_who_of(s);
+	__u64 now = bpf_ktime_get_ns();
+
+	if (newstate == TCP_ESTABLISHED) {
+		if (s->start_ns && now > s->start_ns)
+			health_latency(HEALTH_H_CONNECT, HEALTH_EV_CONNECT, &who, sk, (now - s->start_ns) / NSEC_PER_USEC);
+		s->est_ns = now;
+		health_count(s->slot, s->side, HEALTH_CTR_OPENED);
+		health_track(s, sk);
+		return;
+	}
+	if (s->est_ns) {
+		health_count(s->slot, s->side, HEALTH_CTR_CLOSED);
+		s->est_ns = 0;
+	}
+	/* The storage stays: an abortive close (SO_LINGER 0) sets CLOSE first and sends its reset
+	 * after, and that reset is still ours. */
+	health_untrack(sk);
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(health_state, struct sock *sk, int oldstate, int newstate)
 {
+	struct health_who who;
 	struct health_sk *s;
-	__u64 now;
 
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
@@ -393,7 +482,6 @@ int BPF_PROG(health_state, struct sock *sk, int oldstate, int newstate)
 		s->slot = slot;
 		s->side = HEALTH_SIDE_UPSTREAM;
 		s->index = *index;
-		s->tag = HEALTH_TAG_CONN;
 		s->est_ns = 0;
 		s->last_rtt_ns = 0;
 		/* The kprobe/fentry variants saw tcp_v4_connect itself, a little earlier. */
@@ -407,53 +495,18 @@ int BPF_PROG(health_state, struct sock *sk, int oldstate, int newstate)
 		return 0;
 	}
 
-	/* Only these transitions are measured (SYN_RECV: a child of a tagged listener is born);
-	 * FIN_WAIT*, CLOSE_WAIT, LAST_ACK and CLOSING return before the storage lookup. */
-	if (newstate != TCP_SYN_RECV && newstate != TCP_ESTABLISHED && newstate != TCP_CLOSE)
-		return 0;
-	s = health_tag_of(sk);
-	if (!s)
-		return 0; /* not ours: no tag was stored or inherited */
-
-	if (s->tag == HEALTH_TAG_LISTENER) {
-		/* A child cloned from a tagged listener (LISTEN -> SYN_RECV), or the listener. */
-		if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV) {
-			s->tag = HEALTH_TAG_CONN;
-			s->start_ns = 0;
-			s->est_ns = 0;
-			s->last_rtt_ns = 0;
-		}
-		return 0;
-	}
-	if (s->tag != HEALTH_TAG_CONN)
-		return 0;
+	/* Only these transitions are measured; SYN_RECV, FIN_WAIT*, CLOSE_WAIT, LAST_ACK and
+	 * CLOSING return before the socket is looked at. */
 	if (newstate != TCP_ESTABLISHED && newstate != TCP_CLOSE)
 		return 0;
-
-	now = bpf_ktime_get_ns();
-	if (newstate == TCP_ESTABLISHED) {
-		if (s->side == HEALTH_SIDE_LISTENER)
-			health_accepted(s, sk, now);
-		else if (s->start_ns && now > s->start_ns)
-			health_latency(HEALTH_H_CONNECT, HEALTH_EV_CONNECT, s, sk,
-				       (now - s->start_ns) / NSEC_PER_USEC);
-		s->est_ns = now;
-		health_count(s->slot, s->side, HEALTH_CTR_OPENED);
-		health_track(s, sk);
+	if (health_marked(sk, &who)) {
+		if (oldstate != TCP_LISTEN) /* LISTEN -> CLOSE: a marked listener closing */
+			health_accepted_state(&who, sk, newstate);
 		return 0;
 	}
-	if (newstate == TCP_CLOSE) {
-		if (s->est_ns) {
-			if (s->side == HEALTH_SIDE_LISTENER && now > s->est_ns)
-				health_observe(HEALTH_H_LIFETIME, s->slot, s->index,
-					       (now - s->est_ns) / NSEC_PER_USEC);
-			health_count(s->slot, s->side, HEALTH_CTR_CLOSED);
-			s->est_ns = 0;
-		}
-		/* The tag stays: an abortive close (SO_LINGER 0) sets CLOSE first and sends its
-		 * reset after, and that reset is still ours. */
-		health_untrack(sk);
-	}
+	s = health_upstream_of(sk);
+	if (s)
+		health_upstream_state(s, sk, newstate);
 	return 0;
 }
 
@@ -461,13 +514,10 @@ SEC("tp_btf/tcp_retransmit_synack")
 int BPF_PROG(health_synack_retransmit, const struct sock *listener, const struct request_sock *req)
 {
 	struct health_tuple t;
-	struct health_sk *s;
+	struct health_who who;
 	__u64 first;
 
-	if (!listener)
-		return 0;
-	s = health_tag_of((struct sock *)listener);
-	if (!s || s->tag != HEALTH_TAG_LISTENER)
+	if (!listener || !health_marked(listener, &who))
 		return 0;
 	first = BPF_CORE_READ((struct tcp_request_sock *)req, snt_synack);
 	if (!first)
@@ -477,25 +527,27 @@ int BPF_PROG(health_synack_retransmit, const struct sock *listener, const struct
 	return 0;
 }
 
-/* A connection of ours (a measured socket, not a tagged listener); NULL otherwise. */
-static __always_inline struct health_sk *health_conn_of(const struct sock *sk)
-{
-	struct health_sk *s = health_tag_of((struct sock *)sk);
-
-	if (!s || s->tag != HEALTH_TAG_CONN)
-		return NULL;
-	return s;
-}
-
-/* A reset or retransmit on a connection of ours: counted on its side, and an event. */
+/* A reset or retransmit on a connection of ours (accepted: from its mark, so even after its
+ * CLOSE, as an abortive close sends its reset after; or upstream), not on a listener: counted
+ * on its side, and an event. */
 static __always_inline void health_tcp_incident(const struct sock *sk, __u32 counter, __u32 event)
 {
-	struct health_sk *s = health_conn_of(sk);
+	struct health_who who;
+	struct health_sk *s;
 
-	if (!s)
+	if (!sk)
 		return;
-	health_count(s->slot, s->side, counter);
-	health_emit(event, s, sk, 0, 0);
+	if (health_marked(sk, &who)) {
+		if (sk->__sk_common.skc_state == TCP_LISTEN)
+			return;
+	} else {
+		s = health_upstream_of(sk);
+		if (!s)
+			return;
+		who = health_who_of(s);
+	}
+	health_count(who.slot, who.side, counter);
+	health_emit(event, &who, sk, 0, 0);
 }
 
 SEC("tp_btf/tcp_retransmit_skb")
@@ -539,21 +591,37 @@ static __always_inline void health_rtt(__u32 slot, __u32 side, __u32 index, __u6
 		       slot, index, srtt);
 }
 
-/* tp_btf and fentry: the socket is a BTF pointer, its state is in sk_storage. */
+/* tp_btf and fentry: the socket is a BTF pointer; an accepted connection's state is in
+ * health_conns_map, an upstream one's in sk_storage. */
 static __always_inline void health_rtt_btf(struct sock *sk)
 {
-	struct health_sk *s = health_conn_of(sk);
+	struct health_who who;
 	struct tcp_sock *tp;
-	__u64 now;
+	__u64 *last_ns, now;
 
-	if (!s || !s->est_ns)
-		return;
+	if (health_marked(sk, &who)) {
+		__u64 key = (__u64)sk;
+		struct health_conn *conn = bpf_map_lookup_elem(&health_conns_map, &key);
+
+		if (!conn)
+			return; /* the listener, or not established */
+		barrier_var(conn); /* keeps clang from forming &conn->last_rtt_ns before the NULL test */
+		last_ns = &conn->last_rtt_ns;
+	} else {
+		struct health_sk *s = health_upstream_of(sk);
+
+		if (!s || !s->est_ns)
+			return;
+		barrier_var(s);
+		who = health_who_of(s);
+		last_ns = &s->last_rtt_ns;
+	}
 	now = bpf_ktime_get_ns();
-	if (!health_rtt_due(&s->last_rtt_ns, now))
+	if (!health_rtt_due(last_ns, now))
 		return;
 	tp = bpf_skc_to_tcp_sock(sk);
 	if (tp)
-		health_rtt(s->slot, s->side, s->index, &s->last_rtt_ns, now, tp->srtt_us >> 3);
+		health_rtt(who.slot, who.side, who.index, last_ns, now, tp->srtt_us >> 3);
 }
 
 /* The connect start, before SYN_SENT, for registered gateway processes only. */
@@ -568,8 +636,8 @@ static __always_inline void health_connect_start(const struct sock *sk)
 }
 
 /* tcp_probe and tcp_rcv_established fire for every segment of every socket on the host: the
- * sk_storage check (one pointer test for a socket without storage) rejects the sockets that
- * are not ours. kprobes cannot read sk_storage and look the socket up by address. */
+ * mark and sk_storage checks (two field reads for a socket of neither kind) reject the sockets
+ * that are not ours. kprobes cannot read sk_storage and look the socket up by address. */
 SEC("tp_btf/tcp_probe")
 int BPF_PROG(health_rtt_tp, struct sock *sk, const struct sk_buff *skb)
 {

@@ -3,7 +3,7 @@
  * TCP health of every version slot: handshake latency of accepted connections, upstream
  * connect latency, connection lifetime, smoothed RTT (log2 histograms), resets and
  * retransmits (counters), and spikes (ring-buffer events). All state is in maps pinned under
- * <bpffs_root>/health/, keyed by version slot, so every running version reads the same picture.
+ * <bpffs_root>/health-v2/ (kHealthPinDir), keyed by version slot, so every running version reads the same picture.
  *
  * Fixed-width types only, no pointers, explicit padding: the C++ side includes
  * <linux/types.h> first and static_asserts the layout.
@@ -90,34 +90,43 @@ struct health_event {
 	__u8 daddr[16];
 };
 
-/* sk_storage value (health_sk_map). Userspace stores {slot, LISTENER, listener index,
- * HEALTH_TAG_LISTENER} on each listening socket; BPF_F_CLONE copies it to every child, which
- * the programs then retag HEALTH_TAG_CONN and use for per-connection timestamps. */
-enum health_tag {
-	HEALTH_TAG_NONE = 0,
-	HEALTH_TAG_LISTENER,
-	HEALTH_TAG_CONN,
-};
+/* The version mark of a listening socket: its receive timeout (SO_RCVTIMEO) is set to
+ * health_meta.mark_seconds + slot * HEALTH_MAX_INDEX + listener index seconds, where
+ * mark_seconds = HEALTH_MARK_SECONDS + a random id * HEALTH_MARK_CODES drawn when the programs
+ * are loaded: so gateways with separate pins (another bpffs root) never count each other's
+ * connections, though the mark itself is visible to every program on the host. The kernel copies a
+ * listener's receive timeout into every connection it accepts, so each accepted connection
+ * carries the slot of the version that accepted it (all versions share one port, so its
+ * 4-tuple alone could not say), at no cost per connection: the alternative, an sk_storage
+ * entry on the listener cloned into every child (BPF_F_CLONE), costs an allocation, a memory
+ * charge and an RCU free per connection, measured at 1-1.8 us.
+ * The timeout itself is inert: the gateway's sockets are non-blocking, and a blocking read
+ * would wait 34 years. The programs decode it from sk_rcvtimeo (jiffies) with the kernel's
+ * HZ, which the loader measures and sets before load. */
+#define HEALTH_MARK_SECONDS (1ULL << 30)
+#define HEALTH_MARK_CODES (HEALTH_SLOTS * HEALTH_MAX_INDEX)
+#define HEALTH_MARK_ID_BITS 20 /* 2^20 ids x 128 codes: marks stay below 2^31 s */
 
+/* sk_storage value (health_sk_map): the state of an upstream connection, created at SYN_SENT
+ * (upstream connections are pooled: an allocation each is rare). */
 struct health_sk {
 	__u32 slot;
 	__u16 side;
 	__u16 index;
-	__u32 tag;
-	__u32 pad;
-	__u64 start_ns;    /* upstream: SYN_SENT (or tcp_v4_connect) */
+	__u64 start_ns;    /* SYN_SENT (or tcp_v4_connect) */
 	__u64 est_ns;      /* ESTABLISHED */
 	__u64 last_rtt_ns; /* last RTT sample (tp_btf and fentry samplers' rate limit) */
 };
 
-/* health_conns_map value, keyed by the kernel socket address: lets programs that cannot use
- * sk_storage (kprobes) attribute RTT samples, and rate-limits their RTT sampling per
- * connection. Only filled when the kprobe variant is loaded. */
+/* health_conns_map value, keyed by the kernel socket address: the state of each accepted
+ * connection (every variant), and, with the kprobe variant (which cannot read sk_storage), of
+ * each upstream connection too. */
 struct health_conn {
 	__u32 slot;
 	__u16 side;
 	__u16 index;
-	__u64 last_rtt_ns;
+	__u64 last_rtt_ns; /* last RTT sample: the samplers' per-connection rate limit */
+	__u64 est_ns;      /* ESTABLISHED (accepted connections), for the lifetime */
 };
 
 /* health_endpoints_map key: an upstream endpoint the gateway connects to. */
@@ -163,6 +172,7 @@ struct health_meta {
 	__u64 load_ms;      /* unix ms when the programs were loaded */
 	__u32 reader_pid;   /* the process draining the ring buffer (claimed with CAS) */
 	__u32 mode;         /* enum health_mode chosen at load */
+	__u64 mark_seconds; /* this set of pins' version-mark base (see HEALTH_MARK_SECONDS) */
 	char reason[HEALTH_REASON_LEN]; /* why better modes were refused */
 };
 

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <linux/if_link.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -297,6 +298,77 @@ TEST_F(HealthTest, CountsHandshakesConnectsAndLifetimesExactlyWithoutSpikes) {
 // A delayed handshake (netem 50 ms, or a dropped final ACK: the SYN-ACK is resent after 1 s)
 // moves the histogram to the matching bucket and makes a spike event with the right tuple,
 // slot and version.
+// The attribution rests on one kernel behaviour: an accepted socket inherits its listener's
+// receive timeout, which carries the version mark. If a kernel stopped copying it, this says
+// so by name rather than through zero counts elsewhere. The mark must also stay inert: a
+// non-blocking read of an accepted socket with no data returns at once.
+TEST_F(HealthTest, AcceptedConnectionsInheritTheListenersVersionMark) {
+    ASSERT_NO_FATAL_FAILURE(loadAndRegister());
+    UniqueFd client = clientConnect(kPort);
+    ASSERT_TRUE(client) << "connect to " << kGatewayIp << ":" << kPort;
+    pollfd ready{listener_.get(), POLLIN, 0};
+    ASSERT_EQ(::poll(&ready, 1, 2000), 1) << "no connection to accept within 2 s";
+    UniqueFd accepted(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+    ASSERT_TRUE(accepted) << "accept: " << std::strerror(errno);
+
+    timeval mark{};
+    socklen_t len = sizeof(mark);
+    ASSERT_EQ(::getsockopt(accepted.get(), SOL_SOCKET, SO_RCVTIMEO, &mark, &len), 0) << std::strerror(errno);
+    EXPECT_GE(pins_->meta().mark_seconds, HEALTH_MARK_SECONDS);
+    EXPECT_EQ(static_cast<unsigned long long>(mark.tv_sec), pins_->meta().mark_seconds + kSlot * HEALTH_MAX_INDEX + 0)
+        << "the accepted socket does not carry its listener's receive timeout (the version mark)";
+
+    char byte = 0;
+    const auto started = std::chrono::steady_clock::now();
+    EXPECT_EQ(::recv(accepted.get(), &byte, 1, 0), -1);
+    EXPECT_EQ(errno, EAGAIN);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 1s) << "a non-blocking read waited on the mark";
+}
+
+// Two gateways with separate pins (two bpffs roots) on one host: each counts only the
+// connections its own listeners accepted, though both mark theirs with the same slot and
+// index and both sets of programs see every socket (each load draws its own mark base).
+TEST_F(HealthTest, AnotherGatewaysConnectionsAreNotCounted) {
+    ASSERT_NO_FATAL_FAILURE(loadAndRegister());
+    ScopedBpffsRoot other_root("HealthTestOtherGateway");
+    ASSERT_TRUE(other_root.ok()) << other_root.error();
+    auto other = health::loadHealth(other_root.path());
+    ASSERT_TRUE(other) << other.error().what();
+    ASSERT_NE((*other)->meta().mark_seconds, pins_->meta().mark_seconds);
+    ASSERT_TRUE((*other)->registerProcess(kSlot, "other-gateway/1", static_cast<uint32_t>(::getpid())));
+    UniqueFd other_listener = listenReuseport(kOtherPort, 128, kGatewayIp);
+    ASSERT_TRUE(other_listener);
+    ASSERT_TRUE((*other)->tagListener(other_listener.get(), kSlot, 0));
+
+    constexpr int kOurs = 3, kTheirs = 5;
+    for (int i = 0; i < kTheirs; ++i) {
+        if (i < kOurs) {
+            UniqueFd client = clientConnect(kPort);
+            ASSERT_TRUE(client);
+            UniqueFd server = accepted(listener_.get());
+            ASSERT_TRUE(server);
+        }
+        UniqueFd client = clientConnect(kOtherPort);
+        ASSERT_TRUE(client);
+        UniqueFd server = accepted(other_listener.get());
+        ASSERT_TRUE(server);
+    }
+    auto theirs = [&](uint32_t which) {
+        auto c = (*other)->readCounters(kSlot * HEALTH_SIDES + HEALTH_SIDE_LISTENER);
+        return c ? c->count[which] : 0;
+    };
+    ASSERT_TRUE(eventually([&] {
+        return counter(HEALTH_SIDE_LISTENER, HEALTH_CTR_CLOSED) == kOurs && theirs(HEALTH_CTR_CLOSED) == kTheirs;
+    })) << "closed: ours " << counter(HEALTH_SIDE_LISTENER, HEALTH_CTR_CLOSED) << ", theirs " << theirs(HEALTH_CTR_CLOSED);
+    EXPECT_EQ(counter(HEALTH_SIDE_LISTENER, HEALTH_CTR_OPENED), uint64_t(kOurs));
+    EXPECT_EQ(count(hist(HEALTH_H_HANDSHAKE)), uint64_t(kOurs));
+    EXPECT_EQ(theirs(HEALTH_CTR_OPENED), uint64_t(kTheirs));
+    auto their_handshakes = (*other)->readHist(HEALTH_H_HANDSHAKE, kSlot, 0);
+    ASSERT_TRUE(their_handshakes);
+    EXPECT_EQ(count(*their_handshakes), uint64_t(kTheirs));
+    (void)(*other)->leave(static_cast<uint32_t>(::getpid()));
+}
+
 TEST_F(HealthTest, DelayedHandshakeAndConnectBecomeSpikesWithTupleAndVersion) {
     health::SpikeSettings spikes;
     spikes.threshold_us = 30000;

@@ -4,12 +4,15 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <random>
 #include <utility>
 
 #include "dataplane/bpffs.h"
@@ -51,15 +54,50 @@ std::vector<bpf_program*> allVariantPrograms(::health& skel) {
             skel.progs.health_connect_kprobe, skel.progs.health_rtt_tp};
 }
 
+// The kernel's HZ, which the programs need to decode the version mark (sk_rcvtimeo counts
+// jiffies; see HEALTH_MARK_SECONDS): a receive timeout of 1 us is rounded up to one jiffy,
+// and reading it back gives the length of a jiffy in microseconds.
+Result<std::uint64_t> kernelHz() {
+    UniqueFd probe(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!probe) return sysError(errno, "create a socket to measure the kernel's HZ");
+    timeval tv{0, 1};
+    if (::setsockopt(probe.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0)
+        return sysError(errno, "set SO_RCVTIMEO to measure the kernel's HZ");
+    socklen_t len = sizeof(tv);
+    if (::getsockopt(probe.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, &len) != 0)
+        return sysError(errno, "read SO_RCVTIMEO to measure the kernel's HZ");
+    if (tv.tv_sec != 0 || tv.tv_usec <= 0 || 1000000 % tv.tv_usec != 0)
+        return fail("a 1 us receive timeout reads back as ", tv.tv_sec, " s ", tv.tv_usec,
+                    " us: not one jiffy, cannot tell the kernel's HZ");
+    return static_cast<std::uint64_t>(1000000 / tv.tv_usec);
+}
+
 // Loads the object with `mode`'s variant programs turned on, maps pinned in `dir`, and
 // attaches every program with its link pinned in `dir`. On failure nothing of this attempt
 // stays attached (maps pinned in `dir` stay, for the next attempt to reuse).
-Result<void> loadVariant(const std::string& dir, std::uint32_t mode, const HealthOptions& options) {
+// The version-mark base of a new set of pins: HEALTH_MARK_SECONDS plus a random id, so another
+// gateway's marks (other pins, other programs) never decode as this one's.
+std::uint64_t newMarkSeconds() {
+    std::random_device entropy;
+    const std::uint64_t id = entropy() & ((1u << HEALTH_MARK_ID_BITS) - 1);
+    return HEALTH_MARK_SECONDS + id * HEALTH_MARK_CODES;
+}
+
+// The settings a load needs beyond the variant, decided once for all variant attempts.
+struct LoadSettings {
+    std::uint64_t hz = 0;            // the kernel's HZ (kernelHz)
+    std::uint64_t mark_seconds = 0;  // newMarkSeconds
+};
+
+Result<void> loadVariant(const std::string& dir, std::uint32_t mode, const HealthOptions& options,
+                         const LoadSettings& settings) {
     SkeletonPtr skel(health__open());
     if (!skel) return sysError(errno, "open BPF object health.bpf.o");
     for (bpf_program* prog : allVariantPrograms(*skel)) bpf_program__set_autoload(prog, false);
     for (bpf_program* prog : variantPrograms(*skel, mode)) bpf_program__set_autoload(prog, true);
     skel->rodata->health_conns_by_address = mode == HEALTH_MODE_KPROBE;
+    skel->rodata->health_hz = settings.hz;
+    skel->rodata->health_mark_base = settings.mark_seconds * settings.hz;
     if (options.ring_bytes != 0) {
         if (int err = bpf_map__set_max_entries(skel->maps.health_events, options.ring_bytes); err != 0)
             return sysError(-err, "set ring buffer size ", options.ring_bytes);
@@ -240,14 +278,14 @@ Result<void> HealthPins::zeroSlotMaps(std::uint32_t slot_index) {
 Result<void> HealthPins::tagListener(int listen_fd, std::uint32_t slot_index, std::uint32_t index) {
     if (slot_index >= HEALTH_SLOTS) return fail("health slot ", slot_index, " out of range");
     if (index >= HEALTH_MAX_INDEX) return fail("listener index ", index, " above ", HEALTH_MAX_INDEX - 1);
-    health_sk value{};
-    value.slot = slot_index;
-    value.side = HEALTH_SIDE_LISTENER;
-    value.index = static_cast<__u16>(index);
-    value.tag = HEALTH_TAG_LISTENER;
-    if (bpf_map_update_elem(sk_map_.get(), &listen_fd, &value, BPF_ANY) != 0)
-        return sysError(errno, "tag listening fd ", listen_fd, " with slot ", slot_index, " in ", dir_,
-                        "/health_sk_map");
+    // The mark (see HEALTH_MARK_SECONDS): the listener's receive timeout, copied by the kernel
+    // into every connection it accepts from now on.
+    const std::uint64_t base = meta().mark_seconds;
+    if (base < HEALTH_MARK_SECONDS) return fail("no version-mark base in ", dir_, "/health_meta_map");
+    const timeval mark{static_cast<time_t>(base + slot_index * HEALTH_MAX_INDEX + index), 0};
+    if (::setsockopt(listen_fd, SOL_SOCKET, SO_RCVTIMEO, &mark, sizeof(mark)) != 0)
+        return sysError(errno, "mark listening fd ", listen_fd, " with health slot ", slot_index,
+                        " (SO_RCVTIMEO)");
     return {};
 }
 
@@ -339,11 +377,17 @@ Result<std::unique_ptr<HealthPins>> loadHealth(const std::string& bpffs_root, He
         const std::string tmp = dataplane::tempPinDir(bpffs_root, kHealthPinDir);
         (void)dataplane::removePinTree(tmp);
         if (::mkdir(tmp.c_str(), 0700) != 0) return sysError(errno, "create pin directory ", tmp);
+        auto hz = kernelHz();
+        if (!hz) {
+            (void)dataplane::removePinTree(tmp);
+            return tl::unexpected(hz.error());
+        }
+        const LoadSettings settings{*hz, newMarkSeconds()};
         std::string refused;
         std::optional<std::uint32_t> chosen;
         for (int mode = static_cast<int>(std::min<std::uint32_t>(options.best_mode, HEALTH_MODE_FENTRY));
              mode >= HEALTH_MODE_TRACEPOINT; --mode) {
-            auto loaded = loadVariant(tmp, static_cast<std::uint32_t>(mode), options);
+            auto loaded = loadVariant(tmp, static_cast<std::uint32_t>(mode), options, settings);
             if (loaded) {
                 chosen = static_cast<std::uint32_t>(mode);
                 break;
@@ -362,6 +406,7 @@ Result<std::unique_ptr<HealthPins>> loadHealth(const std::string& bpffs_root, He
             if (!mapped) return tl::unexpected(mapped.error());
             health_meta& m = *mapped->as<health_meta>();
             m.mode = *chosen;
+            m.mark_seconds = settings.mark_seconds;
             m.load_ms = unixMs();
             std::snprintf(m.reason, sizeof(m.reason), "%s", refused.c_str());
         }

@@ -1,7 +1,7 @@
 // Health loader and pins. loadHealth() loads bpf/health.bpf.c once per bpffs root, choosing
 // the best program variant the kernel runs (fentry, then kprobe, then tracepoints: each is
 // tried for real, load and attach, and the refusals are kept as the reason), and pins the
-// maps and links under <bpffs_root>/health/, so the programs outlive the process that loaded
+// maps and links under <bpffs_root>/health-v2/ (kHealthPinDir), so the programs outlive the process that loaded
 // them and later versions only open the pins. HealthPins is one process's handle on them:
 // registration of its slot, listeners and upstream endpoints, and typed reads of the maps.
 #pragma once
@@ -19,7 +19,7 @@
 #include "health.h"
 #include "health/health_log.h"
 
-static_assert(sizeof(health_sk) == 40, "health.h layout changed");
+static_assert(sizeof(health_sk) == 32, "health.h layout changed");
 static_assert(sizeof(health_hist) == 8 * (HEALTH_BUCKETS + 1), "health.h layout changed");
 static_assert(sizeof(health_endpoint) == 24, "health.h layout changed");
 
@@ -38,7 +38,7 @@ struct HealthOptions {
 
 class HealthPins {
 public:
-    // Opens the pins under <bpffs_root>/health/ without loading anything. ENOENT when health
+    // Opens the pins under <bpffs_root>/health-v2/ without loading anything. ENOENT when health
     // was never loaded there; another layout is an error naming the map.
     static Result<std::unique_ptr<HealthPins>> open(const std::string& bpffs_root);
     ~HealthPins() = default;
@@ -58,8 +58,9 @@ public:
     // another version), its tgid for upstream
     // attribution. Fails on a slot out of range or a map error.
     Result<void> registerProcess(std::uint32_t slot, const std::string& version, std::uint32_t pid);
-    // Tags a listening socket: its children are attributed to (slot, listener index).
-    // BPF_ANY: re-registering a socket (a later version in the same slot) replaces the tag.
+    // Marks a listening socket (its receive timeout: see HEALTH_MARK_SECONDS in health.h): the
+    // connections it accepts from now on are attributed to (slot, listener index). Marking it
+    // again (a later version taking the socket over) replaces the mark.
     Result<void> tagListener(int listen_fd, std::uint32_t slot, std::uint32_t index);
     // An upstream endpoint (IP literal, port) whose connections are measured as `index`.
     Result<void> addUpstream(const std::string& ip, std::uint16_t port, std::uint32_t index);
@@ -80,6 +81,8 @@ private:
     Result<void> zeroSlotMaps(std::uint32_t slot);
 
     std::string dir_;
+    // sk_map_ is not written here (the programs keep upstream connections' state in it); it is
+    // opened so that pins of another build's layout are refused by name.
     UniqueFd sk_map_, procs_map_, endpoints_map_, hist_map_, ctr_map_, thresh_map_, ring_;
     UniqueFd slots_map_;
     MappedArray slots_;

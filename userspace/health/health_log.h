@@ -16,12 +16,17 @@
 
 static_assert(sizeof(health_event) == 88, "health.h layout changed");
 static_assert(sizeof(health_log_entry) == 96, "health.h layout changed");
-static_assert(sizeof(health_meta) == 24 + HEALTH_REASON_LEN, "health.h layout changed");
+static_assert(sizeof(health_meta) == 32 + HEALTH_REASON_LEN, "health.h layout changed");
 static_assert(sizeof(health_slot) == HEALTH_VERSION_LEN + 40, "health.h layout changed");
 
 namespace hotgate::health {
 
-inline constexpr const char* kHealthPinDir = "health";  // <bpffs_root>/health/
+// <bpffs_root>/health-v<N>/: the pins of one ABI of bpf/health.h and the programs' meaning.
+// N goes up with every change a running version of the previous build could not share (v2: the
+// version mark replaced the listener's cloned sk_storage tag, and health_sk shrank). A build of
+// another ABI loads its own set beside the old one instead of failing to open it, so an upgrade
+// across such a change keeps the health profile on both sides (each side sees its own slots).
+inline constexpr const char* kHealthPinDir = "health-v2";
 
 // A shared mapping of a BPF_F_MMAPABLE array map. Move-only; unmaps on destruction.
 class MappedArray {
@@ -54,7 +59,7 @@ class EventLog {
 public:
     // Maps health_meta_map and health_log_map given by fd (not taken).
     static Result<EventLog> map(int meta_fd, int log_fd);
-    // Opens <bpffs_root>/health/health_{meta,log}_map. ENOENT when health is not loaded there.
+    // Opens <bpffs_root>/health-v2/health_{meta,log}_map. ENOENT when health is not loaded there.
     static Result<EventLog> open(const std::string& bpffs_root);
 
     health_meta& meta() const { return *meta_.as<health_meta>(); }

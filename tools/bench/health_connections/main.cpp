@@ -2,7 +2,7 @@
 // connection, measured where nothing else moves: one thread, its own network namespace, a
 // loop of whole connections over 127.0.0.1 (connect, accept, a 64-byte request, a 256-byte
 // response, server close, client close: the TCP life of a connection-per-request client).
-// The server end is accepted from a listener tagged for slot 0 (measured, like the gateway's
+// The server end is accepted from a listener marked for slot 0 (measured, like the gateway's
 // clients); the client end is not (rejected, like wrk's sockets in tools/bench/health).
 //
 // Rounds alternate detached / attached (the programs loaded and pinned under a private bpffs
@@ -15,9 +15,10 @@
 //   build/bin/bench_health_connections [rounds (default 11)] [seconds per round (default 1)] [parts]
 //
 // With `parts`, each round also runs the two halves of the attached cost apart, so the cost
-// per connection splits into: the slot tag alone (the listener tagged, the programs loaded but
-// not attached: each accepted socket gets a copy of the listener's sk_storage, allocated,
-// charged and freed after RCU) and the programs alone (attached, listener not tagged: every
+// per connection splits into: the slot mark alone (the listener marked, the programs loaded
+// but not attached: what the accepted sockets pay for carrying their slot, which is nothing
+// since the mark is the listener's receive timeout, inherited; the sk_storage copy it
+// replaced cost 1-1.8 us) and the programs alone (attached, listener not marked: every
 // tracepoint dispatch, and the programs turning every socket away as not theirs).
 //
 // Needs root (BPF, own network namespace). Prints numbers; not a test.
@@ -94,12 +95,12 @@ Run runConnections(int listener, double seconds) {
 UniqueFd listenOn(std::uint16_t port) { return listenOnLoopback(port, SO_REUSEADDR, 128); }
 
 // What of the health machinery a run has: nothing, all of it, or one half (see `parts`).
-enum class Parts { None, All, TagOnly, ProgramsOnly };
+enum class Parts { None, All, MarkOnly, ProgramsOnly };
 
 // The programs attached for the lifetime of this object: loaded and pinned under `root`,
-// this process registered for slot 0 and `listener` tagged (TagOnly: the links are unpinned
-// at once, which detaches the programs; ProgramsOnly: no tag). Destroying it unpins everything
-// and closes the last map fds, so the programs detach and the listener's tag is freed.
+// this process registered for slot 0 and `listener` marked (MarkOnly: the links are unpinned
+// at once, which detaches the programs; ProgramsOnly: no mark). Destroying it unpins everything
+// and closes the last map fds, so the programs detach.
 class Attached {
 public:
     Attached(const std::string& root, int listener, Parts parts = Parts::All) {
@@ -110,7 +111,7 @@ public:
             die(r.error().what());
         if (parts != Parts::ProgramsOnly)
             if (auto r = pins_->tagListener(listener, 0, 0); !r) die(r.error().what());
-        if (parts == Parts::TagOnly) detachPrograms();
+        if (parts == Parts::MarkOnly) detachPrograms();
     }
     ~Attached() {
         if (auto r = pins_->leave(static_cast<std::uint32_t>(::getpid())); !r || !*r)
@@ -187,7 +188,7 @@ int main(int argc, char** argv) {
     if (healthProgStats().programs != 0)
         std::printf("note: health programs of another process are loaded: they tax both modes alike\n");
 
-    std::vector<double> detached, attached, ratios, tag_costs, program_costs;
+    std::vector<double> detached, attached, ratios, mark_costs, program_costs;
     for (int r = 0; r < rounds; ++r) {
         double rate_detached = 0, rate_attached = 0;
         for (int half = 0; half < 2; ++half) {
@@ -201,11 +202,11 @@ int main(int argc, char** argv) {
                     rate_attached, ratios.back());
         if (parts) {
             // Costs against this round's detached rate, in microseconds per connection.
-            const double tag = measure(root, Parts::TagOnly, seconds);
+            const double mark = measure(root, Parts::MarkOnly, seconds);
             const double programs = measure(root, Parts::ProgramsOnly, seconds);
-            tag_costs.push_back((1 / tag - 1 / rate_detached) * 1e6);
+            mark_costs.push_back((1 / mark - 1 / rate_detached) * 1e6);
             program_costs.push_back((1 / programs - 1 / rate_detached) * 1e6);
-            std::printf("; tag only %8.0f conn/s, programs only %8.0f conn/s", tag, programs);
+            std::printf("; mark only %8.0f conn/s, programs only %8.0f conn/s", mark, programs);
         }
         std::printf("\n");
     }
@@ -228,8 +229,8 @@ int main(int argc, char** argv) {
                 *std::min_element(ratios.begin(), ratios.end()), *std::max_element(ratios.begin(), ratios.end()));
     std::printf("cost per connection: %.2f us (1/attached - 1/detached, medians)\n", (1 / att - 1 / det) * 1e6);
     if (parts)
-        std::printf("  of which (per-round medians): slot tag alone %.2f us, programs alone %.2f us\n",
-                    median(tag_costs), median(program_costs));
+        std::printf("  of which (per-round medians): slot mark alone %.2f us, programs alone %.2f us\n",
+                    median(mark_costs), median(program_costs));
     const double runs = static_cast<double>(after.runs - before.runs);
     if (runs > 0)
         std::printf("health programs (statistics round): %.1f runs per connection, %.0f ns per run, %.2f us of "
