@@ -69,7 +69,7 @@ struct {
  * upstream connections: health_conns_by_address). Written by: health_state (insert at
  * ESTABLISHED, delete at CLOSE), the RTT samplers (last sample time). An LRU: past its size,
  * the longest-idle entries go, and those connections lose their lifetime and RTT samples,
- * never their handshake, reset and retransmit counts (those come from the mark). */
+ * never their counts (opened, closed, resets, retransmits: those come from the mark). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 262144);
@@ -381,7 +381,8 @@ static __always_inline void health_handshake(const struct health_who *who, struc
 }
 
 /* An accepted connection (marked, not the listener) reached ESTABLISHED or CLOSE. */
-static __always_inline void health_accepted_state(const struct health_who *who, struct sock *sk, int newstate)
+static __always_inline void health_accepted_state(const struct health_who *who, struct sock *sk, int oldstate,
+						  int newstate)
 {
 	__u64 key = (__u64)sk, now = bpf_ktime_get_ns();
 	struct health_conn *conn;
@@ -396,13 +397,16 @@ static __always_inline void health_accepted_state(const struct health_who *who, 
 		health_count(who->slot, who->side, HEALTH_CTR_OPENED);
 		return;
 	}
-	/* CLOSE. Not found: closed before ESTABLISHED (its opening was never counted), or evicted. */
+	/* CLOSE. From SYN_RECV: never established, its opening was never counted. Otherwise it is
+	 * counted closed even when its entry was evicted (then only its lifetime is lost). */
+	if (oldstate == TCP_SYN_RECV)
+		return;
+	health_count(who->slot, who->side, HEALTH_CTR_CLOSED);
 	conn = bpf_map_lookup_elem(&health_conns_map, &key);
 	if (!conn)
 		return;
 	if (now > conn->est_ns)
 		health_observe(HEALTH_H_LIFETIME, who->slot, who->index, (now - conn->est_ns) / NSEC_PER_USEC);
-	health_count(who->slot, who->side, HEALTH_CTR_CLOSED);
 	bpf_map_delete_elem(&health_conns_map, &key);
 }
 
@@ -501,7 +505,7 @@ int BPF_PROG(health_state, struct sock *sk, int oldstate, int newstate)
 		return 0;
 	if (health_marked(sk, &who)) {
 		if (oldstate != TCP_LISTEN) /* LISTEN -> CLOSE: a marked listener closing */
-			health_accepted_state(&who, sk, newstate);
+			health_accepted_state(&who, sk, oldstate, newstate);
 		return 0;
 	}
 	s = health_upstream_of(sk);

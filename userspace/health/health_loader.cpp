@@ -72,9 +72,6 @@ Result<std::uint64_t> kernelHz() {
     return static_cast<std::uint64_t>(1000000 / tv.tv_usec);
 }
 
-// Loads the object with `mode`'s variant programs turned on, maps pinned in `dir`, and
-// attaches every program with its link pinned in `dir`. On failure nothing of this attempt
-// stays attached (maps pinned in `dir` stay, for the next attempt to reuse).
 // The version-mark base of a new set of pins: HEALTH_MARK_SECONDS plus a random id, so another
 // gateway's marks (other pins, other programs) never decode as this one's.
 std::uint64_t newMarkSeconds() {
@@ -89,6 +86,9 @@ struct LoadSettings {
     std::uint64_t mark_seconds = 0;  // newMarkSeconds
 };
 
+// Loads the object with `mode`'s variant programs turned on, maps pinned in `dir`, and
+// attaches every program with its link pinned in `dir`. On failure nothing of this attempt
+// stays attached (maps pinned in `dir` stay, for the next attempt to reuse).
 Result<void> loadVariant(const std::string& dir, std::uint32_t mode, const HealthOptions& options,
                          const LoadSettings& settings) {
     SkeletonPtr skel(health__open());
