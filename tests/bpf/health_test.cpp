@@ -10,8 +10,8 @@
 #include <bpf/libbpf.h>
 #include <gtest/gtest.h>
 #include <linux/if_link.h>
+#include <fcntl.h>
 #include <net/if.h>
-#include <poll.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -47,7 +47,7 @@ using health::LoggedEvent;
 constexpr const char* kGatewayIp = "10.77.0.1";
 constexpr const char* kPeerIp = "10.77.0.2";
 constexpr uint16_t kPort = 18480;       // the measured listener (gateway side)
-constexpr uint16_t kOtherPort = 18481;  // an untagged listener: must never be counted
+constexpr uint16_t kOtherPort = 18481;  // an unmarked listener: must never be counted
 constexpr uint16_t kUpstreamPort = 18490;
 constexpr uint32_t kSlot = 2;  // not 0: a slot mix-up would show
 constexpr const char* kVersion = "test-1.0/abcdef123456";
@@ -144,7 +144,7 @@ protected:
     }
 
     // Loads the health programs into this test's root and registers this process as the
-    // gateway of kSlot with one tagged listener (kPort) and one upstream endpoint.
+    // gateway of kSlot with one marked listener (kPort) and one upstream endpoint.
     void loadAndRegister(HealthOptions options = {}, health::SpikeSettings spikes = {}) {
         auto pins = health::loadHealth(root_->path(), options);
         ASSERT_TRUE(pins) << pins.error().what();
@@ -153,8 +153,8 @@ protected:
         ASSERT_TRUE(pins_->registerProcess(kSlot, kVersion, static_cast<uint32_t>(::getpid())));
         listener_ = listenReuseport(kPort, 1024, kGatewayIp);
         ASSERT_TRUE(listener_) << "listen on " << kGatewayIp << ":" << kPort << ": " << std::strerror(errno);
-        auto tagged = pins_->tagListener(listener_.get(), kSlot, 0);
-        ASSERT_TRUE(tagged) << tagged.error().what();
+        auto marked = pins_->markListener(listener_.get(), kSlot, 0);
+        ASSERT_TRUE(marked) << marked.error().what();
         auto added = pins_->addUpstream(kPeerIp, kUpstreamPort, 0);
         ASSERT_TRUE(added) << added.error().what();
         spikes.p99_factor = 0;  // exact thresholds: the p99-relative one is a separate concern
@@ -182,6 +182,15 @@ protected:
     UniqueFd accepted(int listener, int timeout_ms = 8000) {
         auto got = acceptAny({listener}, timeout_ms);
         return got ? std::move(got->second) : UniqueFd();
+    }
+    // One whole connection from the peer namespace to `port`, accepted on `listener`; both
+    // ends are closed when it returns.
+    ::testing::AssertionResult oneConnection(uint16_t port, int listener) {
+        UniqueFd client = clientConnect(port);
+        if (!client) return ::testing::AssertionFailure() << "connect to " << kGatewayIp << ":" << port;
+        UniqueFd server = accepted(listener);
+        if (!server) return ::testing::AssertionFailure() << "nothing to accept on port " << port;
+        return ::testing::AssertionSuccess();
     }
 
     health_hist hist(uint32_t kind, uint32_t index = 0) {
@@ -244,21 +253,15 @@ TEST_F(HealthTest, CountsHandshakesConnectsAndLifetimesExactlyWithoutSpikes) {
     health::SpikeSettings spikes;
     spikes.threshold_us = 30000;
     ASSERT_NO_FATAL_FAILURE(loadAndRegister({}, spikes));
-    UniqueFd other = listenReuseport(kOtherPort, 128, kGatewayIp);  // never tagged
+    UniqueFd other = listenReuseport(kOtherPort, 128, kGatewayIp);  // never marked
     ASSERT_TRUE(other);
     UniqueFd upstream = peerListen(kUpstreamPort);
     ASSERT_TRUE(upstream);
 
     constexpr int kConnections = 10;
     for (int i = 0; i < kConnections; ++i) {
-        UniqueFd client = clientConnect(kPort);
-        ASSERT_TRUE(client) << "connect " << i;
-        UniqueFd server = accepted(listener_.get());
-        ASSERT_TRUE(server);
-        UniqueFd client2 = clientConnect(kOtherPort);
-        ASSERT_TRUE(client2);
-        UniqueFd server2 = accepted(other.get());
-        ASSERT_TRUE(server2);
+        ASSERT_TRUE(oneConnection(kPort, listener_.get())) << "connection " << i;
+        ASSERT_TRUE(oneConnection(kOtherPort, other.get())) << "connection " << i;
     }
     constexpr int kConnects = 5;
     for (int i = 0; i < kConnects; ++i) {
@@ -279,7 +282,7 @@ TEST_F(HealthTest, CountsHandshakesConnectsAndLifetimesExactlyWithoutSpikes) {
     EXPECT_EQ(count(connect), uint64_t(kConnects));
     EXPECT_LE(topBucket(connect), 15);
     EXPECT_EQ(counter(HEALTH_SIDE_UPSTREAM, HEALTH_CTR_OPENED), uint64_t(kConnects));
-    // Nothing counted under other slots or indexes (the untagged listener's connections).
+    // Nothing counted under other slots or indexes (the unmarked listener's connections).
     for (uint32_t slot = 0; slot < HEALTH_SLOTS; ++slot)
         for (uint32_t index = 0; index < 2; ++index)
             if (slot != kSlot || index != 0) {
@@ -306,21 +309,32 @@ TEST_F(HealthTest, AcceptedConnectionsInheritTheListenersVersionMark) {
     ASSERT_NO_FATAL_FAILURE(loadAndRegister());
     UniqueFd client = clientConnect(kPort);
     ASSERT_TRUE(client) << "connect to " << kGatewayIp << ":" << kPort;
-    pollfd ready{listener_.get(), POLLIN, 0};
-    ASSERT_EQ(::poll(&ready, 1, 2000), 1) << "no connection to accept within 2 s";
-    UniqueFd accepted(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
-    ASSERT_TRUE(accepted) << "accept: " << std::strerror(errno);
+    UniqueFd server = accepted(listener_.get());
+    ASSERT_TRUE(server);
+    ASSERT_EQ(::fcntl(server.get(), F_SETFL, ::fcntl(server.get(), F_GETFL) | O_NONBLOCK), 0) << std::strerror(errno);
 
     timeval mark{};
     socklen_t len = sizeof(mark);
-    ASSERT_EQ(::getsockopt(accepted.get(), SOL_SOCKET, SO_RCVTIMEO, &mark, &len), 0) << std::strerror(errno);
+    ASSERT_EQ(::getsockopt(server.get(), SOL_SOCKET, SO_RCVTIMEO, &mark, &len), 0) << std::strerror(errno);
     EXPECT_GE(pins_->meta().mark_seconds, HEALTH_MARK_SECONDS);
     EXPECT_EQ(static_cast<unsigned long long>(mark.tv_sec), pins_->meta().mark_seconds + kSlot * HEALTH_MAX_INDEX + 0)
         << "the accepted socket does not carry its listener's receive timeout (the version mark)";
 
+    // A mark out of range is refused by name and leaves the listener's mark as it was.
+    auto bad_slot = pins_->markListener(listener_.get(), HEALTH_SLOTS, 0);
+    ASSERT_FALSE(bad_slot);
+    EXPECT_NE(bad_slot.error().what().find("slot"), std::string::npos) << bad_slot.error().what();
+    auto bad_index = pins_->markListener(listener_.get(), kSlot, HEALTH_MAX_INDEX);
+    ASSERT_FALSE(bad_index);
+    EXPECT_NE(bad_index.error().what().find("listener index"), std::string::npos) << bad_index.error().what();
+    timeval kept{};
+    len = sizeof(kept);
+    ASSERT_EQ(::getsockopt(listener_.get(), SOL_SOCKET, SO_RCVTIMEO, &kept, &len), 0) << std::strerror(errno);
+    EXPECT_EQ(kept.tv_sec, mark.tv_sec) << "a refused mark changed the listener's";
+
     char byte = 0;
     const auto started = std::chrono::steady_clock::now();
-    EXPECT_EQ(::recv(accepted.get(), &byte, 1, 0), -1);
+    EXPECT_EQ(::recv(server.get(), &byte, 1, 0), -1);
     EXPECT_EQ(errno, EAGAIN);
     EXPECT_LT(std::chrono::steady_clock::now() - started, 1s) << "a non-blocking read waited on the mark";
 }
@@ -338,20 +352,12 @@ TEST_F(HealthTest, AnotherGatewaysConnectionsAreNotCounted) {
     ASSERT_TRUE((*other)->registerProcess(kSlot, "other-gateway/1", static_cast<uint32_t>(::getpid())));
     UniqueFd other_listener = listenReuseport(kOtherPort, 128, kGatewayIp);
     ASSERT_TRUE(other_listener);
-    ASSERT_TRUE((*other)->tagListener(other_listener.get(), kSlot, 0));
+    ASSERT_TRUE((*other)->markListener(other_listener.get(), kSlot, 0));
 
     constexpr int kOurs = 3, kTheirs = 5;
     for (int i = 0; i < kTheirs; ++i) {
-        if (i < kOurs) {
-            UniqueFd client = clientConnect(kPort);
-            ASSERT_TRUE(client);
-            UniqueFd server = accepted(listener_.get());
-            ASSERT_TRUE(server);
-        }
-        UniqueFd client = clientConnect(kOtherPort);
-        ASSERT_TRUE(client);
-        UniqueFd server = accepted(other_listener.get());
-        ASSERT_TRUE(server);
+        if (i < kOurs) ASSERT_TRUE(oneConnection(kPort, listener_.get())) << "connection " << i;
+        ASSERT_TRUE(oneConnection(kOtherPort, other_listener.get())) << "connection " << i;
     }
     auto theirs = [&](uint32_t which) {
         auto c = (*other)->readCounters(kSlot * HEALTH_SIDES + HEALTH_SIDE_LISTENER);

@@ -275,7 +275,7 @@ Result<void> HealthPins::zeroSlotMaps(std::uint32_t slot_index) {
     return {};
 }
 
-Result<void> HealthPins::tagListener(int listen_fd, std::uint32_t slot_index, std::uint32_t index) {
+Result<void> HealthPins::markListener(int listen_fd, std::uint32_t slot_index, std::uint32_t index) {
     if (slot_index >= HEALTH_SLOTS) return fail("health slot ", slot_index, " out of range");
     if (index >= HEALTH_MAX_INDEX) return fail("listener index ", index, " above ", HEALTH_MAX_INDEX - 1);
     // The mark (see HEALTH_MARK_SECONDS): the listener's receive timeout, copied by the kernel

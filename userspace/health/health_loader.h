@@ -61,7 +61,7 @@ public:
     // Marks a listening socket (its receive timeout: see HEALTH_MARK_SECONDS in health.h): the
     // connections it accepts from now on are attributed to (slot, listener index). Marking it
     // again (a later version taking the socket over) replaces the mark.
-    Result<void> tagListener(int listen_fd, std::uint32_t slot, std::uint32_t index);
+    Result<void> markListener(int listen_fd, std::uint32_t slot, std::uint32_t index);
     // An upstream endpoint (IP literal, port) whose connections are measured as `index`.
     Result<void> addUpstream(const std::string& ip, std::uint16_t port, std::uint32_t index);
     // Removes this process's tgid. When no registered process is left alive, unpins

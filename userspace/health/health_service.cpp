@@ -86,7 +86,7 @@ std::unique_ptr<HealthService> HealthService::start(Registration registration) {
         if (auto ok = (*pins)->registerProcess(r.slot, r.version, pid); !ok) return ok;
         for (std::size_t l = 0; l < r.listener_fds.size(); ++l)
             for (int fd : r.listener_fds[l])
-                if (auto ok = (*pins)->tagListener(fd, r.slot, static_cast<std::uint32_t>(l)); !ok) return ok;
+                if (auto ok = (*pins)->markListener(fd, r.slot, static_cast<std::uint32_t>(l)); !ok) return ok;
         for (std::size_t u = 0; u < r.upstreams.size() && u < HEALTH_MAX_INDEX; ++u)
             if (auto ok =
                     (*pins)->addUpstream(r.upstreams[u].first, r.upstreams[u].second, static_cast<std::uint32_t>(u));

@@ -110,7 +110,7 @@ public:
         if (auto r = pins_->registerProcess(0, "bench", static_cast<std::uint32_t>(::getpid())); !r)
             die(r.error().what());
         if (parts != Parts::ProgramsOnly)
-            if (auto r = pins_->tagListener(listener, 0, 0); !r) die(r.error().what());
+            if (auto r = pins_->markListener(listener, 0, 0); !r) die(r.error().what());
         if (parts == Parts::MarkOnly) detachPrograms();
     }
     ~Attached() {
