@@ -34,6 +34,10 @@
 #define NSEC_PER_USEC 1000ULL
 /* RTT is sampled at most this often per connection: tcp_probe fires on every segment. */
 #define HEALTH_RTT_SAMPLE_NS (100ULL * 1000 * 1000)
+/* health_accepted_map: 2^HEALTH_ACCEPTED_BITS entries. */
+#define HEALTH_ACCEPTED_BITS 18
+#define HEALTH_ACCEPTED_TAG_BITS 24 /* the low bits of an entry's `established`: whose it is */
+#define HEALTH_ACCEPTED_US_MASK ((1ULL << (64 - HEALTH_ACCEPTED_TAG_BITS)) - 1)
 
 /* Set by the loader before load (read-only afterwards, so the verifier prunes the other
  * branch): true when the kprobe variant is on. Only kprobes need upstream connections in
@@ -52,7 +56,7 @@ const volatile __u64 health_mark_base = 0;
  * reads (the version mark; the sk_storage pointer, NULL for a socket without storage), read
  * fields of BTF-typed pointers directly instead of through bpf_probe_read_kernel, and take the
  * clock only on transitions they measure. Accepted connections get no storage of their own
- * (their slot is in the inherited mark) but one entry in a preallocated hash while
+ * (their slot is in the inherited mark) but one entry in a directly indexed array while
  * established. Measured by build/bin/bench_health_connections (per connection) and
  * tools/bench/health (through the gateway). */
 
@@ -65,17 +69,49 @@ struct {
 	__type(value, struct health_sk);
 } health_sk_map SEC(".maps");
 
-/* Established accepted connections, by kernel socket address (and, with the kprobe variant,
- * upstream connections: health_conns_by_address). Written by: health_state (insert at
- * ESTABLISHED, delete at CLOSE), the RTT samplers (last sample time). An LRU: past its size,
- * the longest-idle entries go, and those connections lose their lifetime and RTT samples,
- * never their counts (opened, closed, resets, retransmits: those come from the mark). */
+/* An established accepted connection: when it became established (for its lifetime at CLOSE)
+ * and its last RTT sample (the samplers' rate limit). */
+struct health_accepted {
+	__u64 established; /* (ESTABLISHED time in us << HEALTH_ACCEPTED_TAG_BITS) | tag; 0: free */
+	__u64 last_rtt_ns;
+};
+
+/* Established accepted connections. A connection has two candidate entries and a tag, all from
+ * its 4-tuple (see health_accepted_place_of). Why not a hash map keyed by the socket: its update
+ * and delete (bucket lock, LRU list, element recycling) and a lookup per segment were most of
+ * the programs' time per connection, about 1.5 us with the kernel's statistics on, while an
+ * array entry is plain memory the verifier inlines. The cost is that connections can compete
+ * for an entry: when both candidates are taken the newest connection overwrites the first (as
+ * an LRU would evict), and the connection it displaced loses its lifetime and RTT samples,
+ * never its counts (opened, closed, resets, retransmits come from the mark). With 2^18 entries
+ * and 10000 established connections that is about 1 in 700. Written by: health_state
+ * (ESTABLISHED: claim, CLOSE: release), the RTT samplers (last_rtt_ns). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << HEALTH_ACCEPTED_BITS);
+	__type(key, __u32);
+	__type(value, struct health_accepted);
+} health_accepted_map SEC(".maps");
+
+/* Kprobe variant only (health_conns_by_address): upstream connections by kernel socket
+ * address, as kprobes cannot read sk_storage. Written by: health_state (insert at ESTABLISHED,
+ * delete at CLOSE). Read by: health_rtt_kprobe. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 262144);
+	__uint(max_entries, 65536);
 	__type(key, __u64);
 	__type(value, struct health_conn);
 } health_conns_map SEC(".maps");
+
+/* Ports of the upstream endpoints, a bitmap (see HEALTH_PORT_WORDS). Written by: the gateways.
+ * Read by: health_state at SYN_SENT, and before every sk_storage or by-address lookup. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, HEALTH_PORT_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} health_ports_map SEC(".maps");
 
 /* Gateway processes: tgid -> slot. Written by: each gateway at start (deleted at exit).
  * Read by: health_state at SYN_SENT, the connect-start hooks. */
@@ -308,11 +344,11 @@ static __always_inline void health_tuple_of(struct health_tuple *t, const struct
 }
 
 /* Whose a marked socket is (a listener of ours, or a connection it accepted): true and `who`
- * filled from the socket's receive timeout, see HEALTH_MARK_SECONDS. One field read and two
- * comparisons for a socket that is not marked. BTF pointer (tp_btf, fentry). */
-static __always_inline bool health_marked(const struct sock *sk, struct health_who *who)
+ * filled from the socket's receive timeout `timeout` (sk_rcvtimeo), see HEALTH_MARK_SECONDS. Two
+ * comparisons for a socket that is not marked. */
+static __always_inline bool health_mark_decode(__u64 timeout, struct health_who *who)
 {
-	__u64 timeout = (__u64)sk->sk_rcvtimeo, code;
+	__u64 code;
 
 	if (timeout < health_mark_base || timeout - health_mark_base >= HEALTH_MARK_CODES * health_hz)
 		return false;
@@ -323,12 +359,34 @@ static __always_inline bool health_marked(const struct sock *sk, struct health_w
 	return true;
 }
 
+/* health_mark_decode of a BTF-typed socket (tp_btf, fentry): one direct field read. */
+static __always_inline bool health_marked(const struct sock *sk, struct health_who *who)
+{
+	return health_mark_decode((__u64)sk->sk_rcvtimeo, who);
+}
+
+/* The same for a kprobe's untyped pointer. */
+static __always_inline bool health_marked_kprobe(const struct sock *sk, struct health_who *who)
+{
+	return health_mark_decode((__u64)BPF_CORE_READ(sk, sk_rcvtimeo), who);
+}
+
+/* True when `port` (host order) is the port of an upstream endpoint some gateway registered. */
+static __always_inline bool health_upstream_port(__u16 port)
+{
+	__u32 word = port / 64;
+	__u64 *bits = bpf_map_lookup_elem(&health_ports_map, &word);
+
+	return bits && (*bits & (1ULL << (port % 64)));
+}
+
 /* The state of an upstream connection of ours (BTF pointer: tp_btf, fentry), NULL otherwise.
- * Most sockets on the host have no BPF storage at all: a direct read of the storage pointer
- * turns them away without the helper call. */
+ * Two direct reads turn most sockets away before the helper call: the storage pointer (NULL
+ * for a socket without any BPF storage; but sockets can carry other programs' storage) and the
+ * remote port (see health_ports_map). */
 static __always_inline struct health_sk *health_upstream_of(const struct sock *sk)
 {
-	if (!sk || !sk->sk_bpf_storage)
+	if (!sk || !sk->sk_bpf_storage || !health_upstream_port(bpf_ntohs(sk->__sk_common.skc_dport)))
 		return NULL;
 	return bpf_sk_storage_get(&health_sk_map, (struct sock *)sk, 0, 0);
 }
@@ -380,34 +438,104 @@ static __always_inline void health_handshake(const struct health_who *who, struc
 	health_latency(HEALTH_H_HANDSHAKE, HEALTH_EV_HANDSHAKE, who, sk, handshake_us);
 }
 
+/* Where an accepted connection's entry in health_accepted_map is: two candidates and a tag,
+ * from bits of a multiplicative hash of `tuple_hash`, the kernel's hash of its 4-tuple
+ * (skc_hash, set when the connection entered the established table, before ESTABLISHED; the
+ * verifier allows no arithmetic on the socket's address). The tag is odd, so an entry in use
+ * never reads 0. 24 bits of tag: a false match is about as likely as two live connections with
+ * the same 32-bit tuple hash. */
+struct health_accepted_place {
+	__u32 first, second;
+	__u64 tag;
+};
+
+static __always_inline struct health_accepted_place health_accepted_place_of(__u32 tuple_hash)
+{
+	__u64 h = (__u64)tuple_hash * 0x9E3779B97F4A7C15ULL; /* 2^64 / golden ratio */
+	struct health_accepted_place p = {
+		.first = h >> (64 - HEALTH_ACCEPTED_BITS),
+		.second = (h >> (64 - 2 * HEALTH_ACCEPTED_BITS)) & ((1U << HEALTH_ACCEPTED_BITS) - 1),
+		.tag = (h & ((1ULL << HEALTH_ACCEPTED_TAG_BITS) - 1)) | 1,
+	};
+
+	return p;
+}
+
+/* ESTABLISHED: claims a free candidate (compare-and-swap: another CPU may be claiming it), else
+ * overwrites the first. */
+static __always_inline void health_accepted_claim(__u32 tuple_hash, __u64 now)
+{
+	struct health_accepted_place p = health_accepted_place_of(tuple_hash);
+	__u64 established = ((now / NSEC_PER_USEC) << HEALTH_ACCEPTED_TAG_BITS) | p.tag;
+	struct health_accepted *first = bpf_map_lookup_elem(&health_accepted_map, &p.first);
+	struct health_accepted *second = bpf_map_lookup_elem(&health_accepted_map, &p.second);
+
+	if (!first || !second)
+		return;
+	if (__sync_val_compare_and_swap(&first->established, 0, established) == 0) {
+		first->last_rtt_ns = 0;
+	} else if (__sync_val_compare_and_swap(&second->established, 0, established) == 0) {
+		second->last_rtt_ns = 0;
+	} else {
+		first->established = established; /* an aligned 8-byte store: never torn */
+		first->last_rtt_ns = 0;
+	}
+}
+
+/* The connection's entry, NULL when it has none (the programs were loaded after it was
+ * established, or another connection displaced it). */
+static __always_inline struct health_accepted *health_accepted_find(__u32 tuple_hash)
+{
+	struct health_accepted_place p = health_accepted_place_of(tuple_hash);
+	const __u64 tag_mask = (1ULL << HEALTH_ACCEPTED_TAG_BITS) - 1;
+	struct health_accepted *entry;
+
+	entry = bpf_map_lookup_elem(&health_accepted_map, &p.first);
+	if (entry && (entry->established & tag_mask) == p.tag)
+		return entry;
+	entry = bpf_map_lookup_elem(&health_accepted_map, &p.second);
+	if (entry && (entry->established & tag_mask) == p.tag)
+		return entry;
+	return NULL;
+}
+
+/* CLOSE: releases the connection's entry and returns its lifetime in us (-1: it had none). */
+static __always_inline __s64 health_accepted_release(__u32 tuple_hash, __u64 now)
+{
+	struct health_accepted *entry = health_accepted_find(tuple_hash);
+	__u64 established;
+
+	if (!entry)
+		return -1;
+	established = entry->established;
+	if (__sync_val_compare_and_swap(&entry->established, established, 0) != established)
+		return -1; /* displaced meanwhile */
+	/* Both times are modulo 2^40 us (12.7 days): the difference is right for any shorter
+	 * lifetime, across the wrap too. */
+	return ((now / NSEC_PER_USEC) - (established >> HEALTH_ACCEPTED_TAG_BITS)) & HEALTH_ACCEPTED_US_MASK;
+}
+
 /* An accepted connection (marked, not the listener) reached ESTABLISHED or CLOSE. */
 static __always_inline void health_accepted_state(const struct health_who *who, struct sock *sk, int oldstate,
 						  int newstate)
 {
-	__u64 key = (__u64)sk, now = bpf_ktime_get_ns();
-	struct health_conn *conn;
+	__u64 now = bpf_ktime_get_ns();
+	__s64 lifetime_us;
 
 	if (newstate == TCP_ESTABLISHED) {
-		struct health_conn fresh = {
-			.slot = who->slot, .side = who->side, .index = who->index, .last_rtt_ns = 0, .est_ns = now,
-		};
-
 		health_handshake(who, sk, now);
-		bpf_map_update_elem(&health_conns_map, &key, &fresh, BPF_ANY);
+		health_accepted_claim(sk->__sk_common.skc_hash, now);
 		health_count(who->slot, who->side, HEALTH_CTR_OPENED);
 		return;
 	}
 	/* CLOSE. From SYN_RECV: never established, its opening was never counted. Otherwise it is
-	 * counted closed even when its entry was evicted (then only its lifetime is lost). */
+	 * counted closed even when its entry is gone (then only its lifetime is lost). */
 	if (oldstate == TCP_SYN_RECV)
 		return;
 	health_count(who->slot, who->side, HEALTH_CTR_CLOSED);
-	conn = bpf_map_lookup_elem(&health_conns_map, &key);
-	if (!conn)
-		return;
-	if (now > conn->est_ns)
-		health_observe(HEALTH_H_LIFETIME, who->slot, who->index, (now - conn->est_ns) / NSEC_PER_USEC);
-	bpf_map_delete_elem(&health_conns_map, &key);
+	lifetime_us = health_accepted_release(sk->__sk_common.skc_hash, now);
+	if (lifetime_us >= 0)
+		health_observe(HEALTH_H_LIFETIME, who->slot, who->index, lifetime_us);
 }
 
 /* For the kprobe RTT sampler only: the upstream connection by address (see
@@ -415,9 +543,7 @@ static __always_inline void health_accepted_state(const struct health_who *who, 
 static __always_inline void health_track(const struct health_sk *s, const struct sock *sk)
 {
 	__u64 key = (__u64)sk;
-	struct health_conn conn = {
-		.slot = s->slot, .side = s->side, .index = s->index, .last_rtt_ns = 0, .est_ns = s->est_ns,
-	};
+	struct health_conn conn = {.slot = s->slot, .side = s->side, .index = s->index, .last_rtt_ns = 0};
 
 	if (health_conns_by_address)
 		bpf_map_update_elem(&health_conns_map, &key, &conn, BPF_ANY);
@@ -467,12 +593,15 @@ int BPF_PROG(health_state, struct sock *sk, int oldstate, int newstate)
 		struct health_endpoint ep = {};
 		__u64 key = (__u64)sk, *start;
 		__u32 *index;
-		int slot = health_proc_slot();
+		int slot;
 
+		ep.port = bpf_ntohs(sk->__sk_common.skc_dport);
+		if (!health_upstream_port(ep.port))
+			return 0;
+		slot = health_proc_slot();
 		if (slot < 0)
 			return 0;
 		ep.family = BPF_CORE_READ(sk, __sk_common.skc_family);
-		ep.port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 		if (ep.family == AF_INET6)
 			BPF_CORE_READ_INTO(&ep.addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
 		else
@@ -584,7 +713,8 @@ static __always_inline bool health_rtt_due(const __u64 *last_ns, __u64 now)
 	return !*last_ns || now - *last_ns >= HEALTH_RTT_SAMPLE_NS;
 }
 
-/* A due RTT sample: `srtt` is the kernel's smoothed RTT in us (0: none measured yet). */
+/* A due RTT sample: `srtt` is the kernel's smoothed RTT in us (0: none measured yet, as after a
+ * retransmitted SYN-ACK, Karn's rule: then the next segment tries again). */
 static __always_inline void health_rtt(__u32 slot, __u32 side, __u32 index, __u64 *last_ns, __u64 now,
 				       __u32 srtt)
 {
@@ -596,7 +726,7 @@ static __always_inline void health_rtt(__u32 slot, __u32 side, __u32 index, __u6
 }
 
 /* tp_btf and fentry: the socket is a BTF pointer; an accepted connection's state is in
- * health_conns_map, an upstream one's in sk_storage. */
+ * health_accepted_map, an upstream one's in sk_storage. */
 static __always_inline void health_rtt_btf(struct sock *sk)
 {
 	struct health_who who;
@@ -604,13 +734,12 @@ static __always_inline void health_rtt_btf(struct sock *sk)
 	__u64 *last_ns, now;
 
 	if (health_marked(sk, &who)) {
-		__u64 key = (__u64)sk;
-		struct health_conn *conn = bpf_map_lookup_elem(&health_conns_map, &key);
+		struct health_accepted *a = health_accepted_find(sk->__sk_common.skc_hash);
 
-		if (!conn)
-			return; /* the listener, or not established */
-		barrier_var(conn); /* keeps clang from forming &conn->last_rtt_ns before the NULL test */
-		last_ns = &conn->last_rtt_ns;
+		if (!a)
+			return; /* displaced, or established before the programs were loaded */
+		barrier_var(a); /* keeps clang from forming &a->last_rtt_ns before the NULL test */
+		last_ns = &a->last_rtt_ns;
 	} else {
 		struct health_sk *s = health_upstream_of(sk);
 
@@ -641,7 +770,7 @@ static __always_inline void health_connect_start(const struct sock *sk)
 
 /* tcp_probe and tcp_rcv_established fire for every segment of every socket on the host: the
  * mark and sk_storage checks (two field reads for a socket of neither kind) reject the sockets
- * that are not ours. kprobes cannot read sk_storage and look the socket up by address. */
+ * that are not ours. kprobes cannot read sk_storage and look an upstream socket up by address. */
 SEC("tp_btf/tcp_probe")
 int BPF_PROG(health_rtt_tp, struct sock *sk, const struct sk_buff *skb)
 {
@@ -652,14 +781,33 @@ int BPF_PROG(health_rtt_tp, struct sock *sk, const struct sk_buff *skb)
 SEC("kprobe/tcp_rcv_established")
 int BPF_KPROBE(health_rtt_kprobe, struct sock *sk)
 {
-	__u64 key = (__u64)sk, now;
-	struct health_conn *c = bpf_map_lookup_elem(&health_conns_map, &key);
+	struct health_who who;
+	__u64 key = (__u64)sk, *last_ns, now;
 
-	if (!c)
-		return 0;
+	if (health_marked_kprobe(sk, &who)) {
+		struct health_accepted *a = health_accepted_find(BPF_CORE_READ(sk, __sk_common.skc_hash));
+
+		if (!a)
+			return 0;
+		barrier_var(a);
+		last_ns = &a->last_rtt_ns;
+	} else {
+		struct health_conn *c;
+
+		if (!health_upstream_port(bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport))))
+			return 0;
+		c = bpf_map_lookup_elem(&health_conns_map, &key);
+		if (!c)
+			return 0;
+		barrier_var(c);
+		who.slot = c->slot;
+		who.side = c->side;
+		who.index = c->index;
+		last_ns = &c->last_rtt_ns;
+	}
 	now = bpf_ktime_get_ns();
-	if (health_rtt_due(&c->last_rtt_ns, now))
-		health_rtt(c->slot, c->side, c->index, &c->last_rtt_ns, now,
+	if (health_rtt_due(last_ns, now))
+		health_rtt(who.slot, who.side, who.index, last_ns, now,
 			   BPF_CORE_READ((struct tcp_sock *)sk, srtt_us) >> 3);
 	return 0;
 }

@@ -3,7 +3,7 @@
  * TCP health of every version slot: handshake latency of accepted connections, upstream
  * connect latency, connection lifetime, smoothed RTT (log2 histograms), resets and
  * retransmits (counters), and spikes (ring-buffer events). All state is in maps pinned under
- * <bpffs_root>/health-v2/ (kHealthPinDir), keyed by version slot, so every running version reads the same picture.
+ * <bpffs_root>/health-v3/ (kHealthPinDir), keyed by version slot, so every running version reads the same picture.
  *
  * Fixed-width types only, no pointers, explicit padding: the C++ side includes
  * <linux/types.h> first and static_asserts the layout.
@@ -114,19 +114,17 @@ struct health_sk {
 	__u16 side;
 	__u16 index;
 	__u64 start_ns;    /* SYN_SENT (or tcp_v4_connect) */
-	__u64 est_ns;      /* ESTABLISHED */
+	__u64 est_ns;      /* ESTABLISHED; 0 before, and again after CLOSE */
 	__u64 last_rtt_ns; /* last RTT sample (tp_btf and fentry samplers' rate limit) */
 };
 
-/* health_conns_map value, keyed by the kernel socket address: the state of each accepted
- * connection (every variant), and, with the kprobe variant (which cannot read sk_storage), of
- * each upstream connection too. */
+/* health_conns_map value, keyed by the kernel socket address: each upstream connection, for the
+ * kprobe variant only (kprobes cannot read sk_storage). */
 struct health_conn {
 	__u32 slot;
 	__u16 side;
 	__u16 index;
-	__u64 last_rtt_ns; /* last RTT sample: the samplers' per-connection rate limit */
-	__u64 est_ns;      /* ESTABLISHED (accepted connections), for the lifetime */
+	__u64 last_rtt_ns; /* last RTT sample: the kprobe sampler's per-connection rate limit */
 };
 
 /* health_endpoints_map key: an upstream endpoint the gateway connects to. */
@@ -136,6 +134,13 @@ struct health_endpoint {
 	__u16 port; /* host order */
 	__u32 pad;
 };
+
+/* health_ports_map (BPF_F_MMAPABLE): bit port % 64 of word port / 64 is set when some gateway
+ * registered an upstream endpoint on that port (gateways set bits with an atomic or on the shared
+ * mapping and never clear them). The programs test it before anything costlier: most sockets on
+ * a host (clients, neighbours, and here the peers of the gateway's own connections) are not
+ * connected to an upstream port, and the test is one inlined array read. */
+#define HEALTH_PORT_WORDS (65536 / 64)
 
 /* health_synack_map key: a half-open connection whose SYN-ACK was retransmitted. */
 struct health_tuple {

@@ -298,6 +298,51 @@ TEST_F(HealthTest, CountsHandshakesConnectsAndLifetimesExactlyWithoutSpikes) {
     EXPECT_GT(q.p99, 0u);
 }
 
+// Accepted connections established at the same time each keep their own entry (ESTABLISHED
+// time, last RTT sample) in the programs' table: every one gets its own lifetime, of the time it
+// was held, and its own RTT sample, at most one per 100 ms. Two connections whose candidate
+// entries are all taken could displace one lifetime: at 300 of 262144 entries, about one run in
+// a hundred thousand.
+TEST_F(HealthTest, ConcurrentConnectionsEachKeepTheirOwnLifetimeAndRttSamples) {
+    ASSERT_NO_FATAL_FAILURE(loadAndRegister());
+    raiseFdLimit(4096);
+    constexpr int kConnections = 300;
+    std::vector<UniqueFd> clients, servers;
+    for (int i = 0; i < kConnections; ++i) {
+        clients.push_back(clientConnect(kPort));
+        ASSERT_TRUE(clients.back()) << "connect " << i << ": " << std::strerror(errno);
+        servers.push_back(accepted(listener_.get()));
+        ASSERT_TRUE(servers.back()) << "accept " << i;
+    }
+    const auto established = std::chrono::steady_clock::now();
+    // Each server socket receives a segment (an RTT sample each), twice within 100 ms.
+    for (int round = 0; round < 2; ++round)
+        for (int i = 0; i < kConnections; ++i) {
+            int err = 0;
+            ASSERT_TRUE(writeAll(clients[i].get(), "r"));
+            ASSERT_EQ(readSome(servers[i].get(), 1, err), "r") << "connection " << i << ": " << std::strerror(err);
+        }
+    const auto sampled = std::chrono::steady_clock::now();
+    const uint64_t srtt_samples = count(hist(HEALTH_H_SRTT_LISTENER));
+    EXPECT_GE(srtt_samples, uint64_t(kConnections - 1));
+    if (sampled - established < 100ms) {
+        EXPECT_LE(srtt_samples, uint64_t(kConnections)) << "a connection sampled twice within 100 ms";
+    }
+    std::this_thread::sleep_for(300ms);  // every lifetime above 2^18 us (262 ms)
+    clients.clear();
+    servers.clear();
+
+    ASSERT_TRUE(eventually([&] { return counter(HEALTH_SIDE_LISTENER, HEALTH_CTR_CLOSED) == kConnections; }))
+        << "closed " << counter(HEALTH_SIDE_LISTENER, HEALTH_CTR_CLOSED);
+    const auto lifetime = hist(HEALTH_H_LIFETIME);
+    EXPECT_GE(count(lifetime), uint64_t(kConnections - 1)) << "connections lost their lifetime";
+    EXPECT_LE(count(lifetime), uint64_t(kConnections));
+    uint64_t shorter = 0;
+    for (int b = 0; b <= 18; ++b) shorter += lifetime.buckets[b];
+    EXPECT_EQ(shorter, 0u) << "lifetimes under 262 ms for connections held at least 300 ms";
+    EXPECT_LE(topBucket(lifetime), 22) << "a lifetime above 4 s";
+}
+
 // A delayed handshake (netem 50 ms, or a dropped final ACK: the SYN-ACK is resent after 1 s)
 // moves the histogram to the matching bucket and makes a spike event with the right tuple,
 // slot and version.

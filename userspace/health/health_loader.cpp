@@ -207,6 +207,7 @@ Result<std::unique_ptr<HealthPins>> HealthPins::open(const std::string& bpffs_ro
         {&pins->thresh_map_, "health_thresh_map", BPF_MAP_TYPE_ARRAY, sizeof(__u64)},
         {&pins->ring_, "health_events", BPF_MAP_TYPE_RINGBUF, 0},
         {&pins->slots_map_, "health_slots_map", BPF_MAP_TYPE_ARRAY, sizeof(health_slot)},
+        {&pins->ports_map_, "health_ports_map", BPF_MAP_TYPE_ARRAY, sizeof(__u64)},
     };
     for (const auto& want : wants) {
         auto fd = openPin(dir, want.name, want.type, want.value_size);
@@ -223,6 +224,9 @@ Result<std::unique_ptr<HealthPins>> HealthPins::open(const std::string& bpffs_ro
     auto slots = MappedArray::map(pins->slots_map_.get(), "health_slots_map");
     if (!slots) return tl::unexpected(slots.error());
     pins->slots_ = std::move(*slots);
+    auto ports = MappedArray::map(pins->ports_map_.get(), "health_ports_map");
+    if (!ports) return tl::unexpected(ports.error());
+    pins->ports_ = std::move(*ports);
     return pins;
 }
 
@@ -303,6 +307,9 @@ Result<void> HealthPins::addUpstream(const std::string& ip, std::uint16_t port, 
     __u32 value = index;
     if (bpf_map_update_elem(endpoints_map_.get(), &key, &value, BPF_ANY) != 0)
         return sysError(errno, "add upstream ", ip, ":", port, " to ", dir_, "/health_endpoints_map");
+    // After the endpoint: a socket that passes the port test finds its endpoint. An atomic or,
+    // as another version may be adding its endpoints to the same word.
+    std::atomic_ref<__u64>(ports_.as<__u64>()[port / 64]).fetch_or(__u64{1} << (port % 64), std::memory_order_relaxed);
     return {};
 }
 

@@ -1,7 +1,7 @@
 // Health loader and pins. loadHealth() loads bpf/health.bpf.c once per bpffs root, choosing
 // the best program variant the kernel runs (fentry, then kprobe, then tracepoints: each is
 // tried for real, load and attach, and the refusals are kept as the reason), and pins the
-// maps and links under <bpffs_root>/health-v2/ (kHealthPinDir), so the programs outlive the process that loaded
+// maps and links under <bpffs_root>/health-v3/ (kHealthPinDir), so the programs outlive the process that loaded
 // them and later versions only open the pins. HealthPins is one process's handle on them:
 // registration of its slot, listeners and upstream endpoints, and typed reads of the maps.
 #pragma once
@@ -38,7 +38,7 @@ struct HealthOptions {
 
 class HealthPins {
 public:
-    // Opens the pins under <bpffs_root>/health-v2/ without loading anything. ENOENT when health
+    // Opens the pins under <bpffs_root>/health-v3/ without loading anything. ENOENT when health
     // was never loaded there; another layout is an error naming the map.
     static Result<std::unique_ptr<HealthPins>> open(const std::string& bpffs_root);
     ~HealthPins() = default;
@@ -84,8 +84,8 @@ private:
     // sk_map_ is not written here (the programs keep upstream connections' state in it); it is
     // opened so that pins of another build's layout are refused by name.
     UniqueFd sk_map_, procs_map_, endpoints_map_, hist_map_, ctr_map_, thresh_map_, ring_;
-    UniqueFd slots_map_;
-    MappedArray slots_;
+    UniqueFd slots_map_, ports_map_;
+    MappedArray slots_, ports_;
     EventLog log_;
 };
 

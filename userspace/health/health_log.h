@@ -23,10 +23,11 @@ namespace hotgate::health {
 
 // <bpffs_root>/health-v<N>/: the pins of one ABI of bpf/health.h and the programs' meaning.
 // N goes up with every change a running version of the previous build could not share (v2: the
-// version mark replaced the listener's cloned sk_storage tag, and health_sk shrank). A build of
+// version mark replaced the listener's cloned sk_storage tag, and health_sk shrank; v3: accepted
+// connections moved from the hash health_conns_map to the array health_accepted_map). A build of
 // another ABI loads its own set beside the old one instead of failing to open it, so an upgrade
 // across such a change keeps the health profile on both sides (each side sees its own slots).
-inline constexpr const char* kHealthPinDir = "health-v2";
+inline constexpr const char* kHealthPinDir = "health-v3";
 
 // A shared mapping of a BPF_F_MMAPABLE array map. Move-only; unmaps on destruction.
 class MappedArray {
@@ -59,7 +60,7 @@ class EventLog {
 public:
     // Maps health_meta_map and health_log_map given by fd (not taken).
     static Result<EventLog> map(int meta_fd, int log_fd);
-    // Opens <bpffs_root>/health-v2/health_{meta,log}_map. ENOENT when health is not loaded there.
+    // Opens <bpffs_root>/health-v3/health_{meta,log}_map. ENOENT when health is not loaded there.
     static Result<EventLog> open(const std::string& bpffs_root);
 
     health_meta& meta() const { return *meta_.as<health_meta>(); }
