@@ -76,15 +76,16 @@ struct health_accepted {
 	__u64 last_rtt_ns;
 };
 
-/* Established accepted connections. A connection has two candidate entries and a tag, all from
- * its 4-tuple (see health_accepted_place_of). Why not a hash map keyed by the socket: its update
+/* Established accepted connections. A connection has two candidate entries and a tag, from its
+ * client's address and port and its 4-tuple (see health_accepted_place_of). Why not a hash map keyed by the socket: its update
  * and delete (bucket lock, LRU list, element recycling) and a lookup per segment were most of
  * the programs' time per connection, about 1.5 us with the kernel's statistics on, while an
  * array entry is plain memory the verifier inlines. The cost is that connections can compete
  * for an entry: when both candidates are taken the newest connection overwrites the first (as
  * an LRU would evict), and the connection it displaced loses its lifetime and RTT samples,
  * never its counts (opened, closed, resets, retransmits come from the mark). With 2^18 entries
- * and 10000 established connections that is about 1 in 700. Written by: health_state
+ * and 10000 established connections from as many addresses that is about 1 in 700; among one
+ * address's connections it never happens. Written by: health_state
  * (ESTABLISHED: claim, CLOSE: release), the RTT samplers (last_rtt_ns). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -103,12 +104,12 @@ struct {
 	__type(value, struct health_conn);
 } health_conns_map SEC(".maps");
 
-/* Ports of the upstream endpoints, a bitmap (see HEALTH_PORT_WORDS). Written by: the gateways.
- * Read by: health_state at SYN_SENT, and before every sk_storage or by-address lookup. */
+/* Listener ports and upstream ports, a bitmap per side (see HEALTH_PORT_WORDS). Written by: the
+ * gateways. Read by: every test of a mark, sk_storage or by-address lookup, first. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, HEALTH_PORT_WORDS);
+	__uint(max_entries, HEALTH_SIDES * HEALTH_PORT_WORDS);
 	__type(key, __u32);
 	__type(value, __u64);
 } health_ports_map SEC(".maps");
@@ -343,6 +344,16 @@ static __always_inline void health_tuple_of(struct health_tuple *t, const struct
 	}
 }
 
+/* True when `port` (host order) is a marked listener's port (HEALTH_SIDE_LISTENER) or an upstream
+ * endpoint's (HEALTH_SIDE_UPSTREAM), as some gateway registered it. */
+static __always_inline bool health_port(__u32 side, __u16 port)
+{
+	__u32 word = side * HEALTH_PORT_WORDS + port / 64;
+	__u64 *bits = bpf_map_lookup_elem(&health_ports_map, &word);
+
+	return bits && (*bits & (1ULL << (port % 64)));
+}
+
 /* Whose a marked socket is (a listener of ours, or a connection it accepted): true and `who`
  * filled from the socket's receive timeout `timeout` (sk_rcvtimeo), see HEALTH_MARK_SECONDS. Two
  * comparisons for a socket that is not marked. */
@@ -359,34 +370,36 @@ static __always_inline bool health_mark_decode(__u64 timeout, struct health_who 
 	return true;
 }
 
-/* health_mark_decode of a BTF-typed socket (tp_btf, fentry): one direct field read. */
+/* health_mark_decode of a BTF-typed socket (tp_btf, fentry). */
 static __always_inline bool health_marked(const struct sock *sk, struct health_who *who)
 {
 	return health_mark_decode((__u64)sk->sk_rcvtimeo, who);
 }
 
-/* The same for a kprobe's untyped pointer. */
-static __always_inline bool health_marked_kprobe(const struct sock *sk, struct health_who *who)
+/* The same for an established socket, tested on its local port first (see HEALTH_PORT_WORDS).
+ * Only while established: by CLOSE (and at the resets an abortive close sends after it) the
+ * kernel may have released the local port, and skc_num reads 0 (measured: the tests' closes
+ * went uncounted with the port test there). */
+static __always_inline bool health_marked_established(const struct sock *sk, struct health_who *who)
 {
-	return health_mark_decode((__u64)BPF_CORE_READ(sk, sk_rcvtimeo), who);
+	return health_port(HEALTH_SIDE_LISTENER, sk->__sk_common.skc_num) && health_marked(sk, who);
 }
 
-/* True when `port` (host order) is the port of an upstream endpoint some gateway registered. */
-static __always_inline bool health_upstream_port(__u16 port)
+/* health_marked_established for a kprobe's untyped pointer. */
+static __always_inline bool health_marked_established_kprobe(const struct sock *sk, struct health_who *who)
 {
-	__u32 word = port / 64;
-	__u64 *bits = bpf_map_lookup_elem(&health_ports_map, &word);
-
-	return bits && (*bits & (1ULL << (port % 64)));
+	return health_port(HEALTH_SIDE_LISTENER, BPF_CORE_READ(sk, __sk_common.skc_num)) &&
+	       health_mark_decode((__u64)BPF_CORE_READ(sk, sk_rcvtimeo), who);
 }
 
 /* The state of an upstream connection of ours (BTF pointer: tp_btf, fentry), NULL otherwise.
- * Two direct reads turn most sockets away before the helper call: the storage pointer (NULL
- * for a socket without any BPF storage; but sockets can carry other programs' storage) and the
- * remote port (see health_ports_map). */
+ * Two reads turn most sockets away before the helper call: the remote port (see
+ * health_ports_map; in the socket's first cache line, which the kernel has just used) and then
+ * the storage pointer (NULL for a socket without any BPF storage, though sockets can carry
+ * other programs' storage; in a line the packet path does not otherwise touch). */
 static __always_inline struct health_sk *health_upstream_of(const struct sock *sk)
 {
-	if (!sk || !sk->sk_bpf_storage || !health_upstream_port(bpf_ntohs(sk->__sk_common.skc_dport)))
+	if (!sk || !health_port(HEALTH_SIDE_UPSTREAM, bpf_ntohs(sk->__sk_common.skc_dport)) || !sk->sk_bpf_storage)
 		return NULL;
 	return bpf_sk_storage_get(&health_sk_map, (struct sock *)sk, 0, 0);
 }
@@ -438,34 +451,79 @@ static __always_inline void health_handshake(const struct health_who *who, struc
 	health_latency(HEALTH_H_HANDSHAKE, HEALTH_EV_HANDSHAKE, who, sk, handshake_us);
 }
 
-/* Where an accepted connection's entry in health_accepted_map is: two candidates and a tag,
- * from bits of a multiplicative hash of `tuple_hash`, the kernel's hash of its 4-tuple
- * (skc_hash, set when the connection entered the established table, before ESTABLISHED; the
- * verifier allows no arithmetic on the socket's address). The tag is odd, so an entry in use
- * never reads 0. 24 bits of tag: a false match is about as likely as two live connections with
- * the same 32-bit tuple hash. */
+/* The client end of an accepted connection, as far as placing its entry needs it: its address
+ * folded to 32 bits, its port, and the kernel's hash of the 4-tuple (skc_hash, set when the
+ * connection entered the established table, before ESTABLISHED). */
+struct health_peer {
+	__u32 addr;
+	__u32 port;
+	__u32 tuple_hash;
+};
+
+/* health_peer of a BTF-typed socket (tp_btf, fentry): direct reads of its first cache line. */
+static __always_inline struct health_peer health_peer_of(const struct sock *sk)
+{
+	const struct sock_common *c = &sk->__sk_common;
+	struct health_peer peer = {.port = bpf_ntohs(c->skc_dport), .tuple_hash = c->skc_hash};
+
+	if (c->skc_family == AF_INET6)
+		peer.addr = c->skc_v6_daddr.in6_u.u6_addr32[0] ^ c->skc_v6_daddr.in6_u.u6_addr32[1] ^
+			    c->skc_v6_daddr.in6_u.u6_addr32[2] ^ c->skc_v6_daddr.in6_u.u6_addr32[3];
+	else
+		peer.addr = c->skc_daddr;
+	return peer;
+}
+
+/* The same for a kprobe's untyped pointer. */
+static __always_inline struct health_peer health_peer_of_kprobe(const struct sock *sk)
+{
+	struct health_peer peer = {
+		.port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)),
+		.tuple_hash = BPF_CORE_READ(sk, __sk_common.skc_hash),
+	};
+	__u32 v6[4];
+
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET6) {
+		BPF_CORE_READ_INTO(&v6, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr32);
+		peer.addr = v6[0] ^ v6[1] ^ v6[2] ^ v6[3];
+	} else {
+		peer.addr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+	}
+	return peer;
+}
+
+/* Where an accepted connection's entry in health_accepted_map is: two candidates in one cache
+ * line, and a tag. The first candidate is a hash of the client's address plus the client's port,
+ * so one client's connections sit side by side (each of its ports has its own entry, and ports
+ * handed out in sequence share cache lines): a gateway behind a load balancer or a NAT sees many
+ * connections from few addresses. With the whole 4-tuple hashed instead, every connection's
+ * entry was a random line of the 4 MB table, and the cache miss at ESTABLISHED and at CLOSE was
+ * most of health_state's time (perf). The tag, from the tuple hash, tells apart two clients
+ * whose entries meet; it is odd, so an entry in use never reads 0. 24 bits: a false match is
+ * about as likely as two live connections with the same 32-bit tuple hash. */
 struct health_accepted_place {
 	__u32 first, second;
 	__u64 tag;
 };
 
-static __always_inline struct health_accepted_place health_accepted_place_of(__u32 tuple_hash)
+static __always_inline struct health_accepted_place health_accepted_place_of(struct health_peer peer)
 {
-	__u64 h = (__u64)tuple_hash * 0x9E3779B97F4A7C15ULL; /* 2^64 / golden ratio */
+	const __u32 mask = (1U << HEALTH_ACCEPTED_BITS) - 1;
+	__u32 base = (peer.addr * 0x9E3779B1U) >> (32 - HEALTH_ACCEPTED_BITS); /* 2^32 / golden ratio */
 	struct health_accepted_place p = {
-		.first = h >> (64 - HEALTH_ACCEPTED_BITS),
-		.second = (h >> (64 - 2 * HEALTH_ACCEPTED_BITS)) & ((1U << HEALTH_ACCEPTED_BITS) - 1),
-		.tag = (h & ((1ULL << HEALTH_ACCEPTED_TAG_BITS) - 1)) | 1,
+		.first = (base + peer.port) & mask,
+		.tag = (peer.tuple_hash & ((1ULL << HEALTH_ACCEPTED_TAG_BITS) - 1)) | 1,
 	};
 
+	p.second = p.first ^ 1;
 	return p;
 }
 
 /* ESTABLISHED: claims a free candidate (compare-and-swap: another CPU may be claiming it), else
  * overwrites the first. */
-static __always_inline void health_accepted_claim(__u32 tuple_hash, __u64 now)
+static __always_inline void health_accepted_claim(struct health_peer peer, __u64 now)
 {
-	struct health_accepted_place p = health_accepted_place_of(tuple_hash);
+	struct health_accepted_place p = health_accepted_place_of(peer);
 	__u64 established = ((now / NSEC_PER_USEC) << HEALTH_ACCEPTED_TAG_BITS) | p.tag;
 	struct health_accepted *first = bpf_map_lookup_elem(&health_accepted_map, &p.first);
 	struct health_accepted *second = bpf_map_lookup_elem(&health_accepted_map, &p.second);
@@ -484,9 +542,9 @@ static __always_inline void health_accepted_claim(__u32 tuple_hash, __u64 now)
 
 /* The connection's entry, NULL when it has none (the programs were loaded after it was
  * established, or another connection displaced it). */
-static __always_inline struct health_accepted *health_accepted_find(__u32 tuple_hash)
+static __always_inline struct health_accepted *health_accepted_find(struct health_peer peer)
 {
-	struct health_accepted_place p = health_accepted_place_of(tuple_hash);
+	struct health_accepted_place p = health_accepted_place_of(peer);
 	const __u64 tag_mask = (1ULL << HEALTH_ACCEPTED_TAG_BITS) - 1;
 	struct health_accepted *entry;
 
@@ -500,9 +558,9 @@ static __always_inline struct health_accepted *health_accepted_find(__u32 tuple_
 }
 
 /* CLOSE: releases the connection's entry and returns its lifetime in us (-1: it had none). */
-static __always_inline __s64 health_accepted_release(__u32 tuple_hash, __u64 now)
+static __always_inline __s64 health_accepted_release(struct health_peer peer, __u64 now)
 {
-	struct health_accepted *entry = health_accepted_find(tuple_hash);
+	struct health_accepted *entry = health_accepted_find(peer);
 	__u64 established;
 
 	if (!entry)
@@ -524,7 +582,7 @@ static __always_inline void health_accepted_state(const struct health_who *who, 
 
 	if (newstate == TCP_ESTABLISHED) {
 		health_handshake(who, sk, now);
-		health_accepted_claim(sk->__sk_common.skc_hash, now);
+		health_accepted_claim(health_peer_of(sk), now);
 		health_count(who->slot, who->side, HEALTH_CTR_OPENED);
 		return;
 	}
@@ -533,7 +591,7 @@ static __always_inline void health_accepted_state(const struct health_who *who, 
 	if (oldstate == TCP_SYN_RECV)
 		return;
 	health_count(who->slot, who->side, HEALTH_CTR_CLOSED);
-	lifetime_us = health_accepted_release(sk->__sk_common.skc_hash, now);
+	lifetime_us = health_accepted_release(health_peer_of(sk), now);
 	if (lifetime_us >= 0)
 		health_observe(HEALTH_H_LIFETIME, who->slot, who->index, lifetime_us);
 }
@@ -586,6 +644,10 @@ int BPF_PROG(health_state, struct sock *sk, int oldstate, int newstate)
 	struct health_who who;
 	struct health_sk *s;
 
+	/* Only these transitions are measured: SYN_RECV, FIN_WAIT*, CLOSE_WAIT, LAST_ACK and
+	 * CLOSING (half of all) return before the socket is read. */
+	if (newstate != TCP_SYN_SENT && newstate != TCP_ESTABLISHED && newstate != TCP_CLOSE)
+		return 0;
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 
@@ -596,7 +658,7 @@ int BPF_PROG(health_state, struct sock *sk, int oldstate, int newstate)
 		int slot;
 
 		ep.port = bpf_ntohs(sk->__sk_common.skc_dport);
-		if (!health_upstream_port(ep.port))
+		if (!health_port(HEALTH_SIDE_UPSTREAM, ep.port))
 			return 0;
 		slot = health_proc_slot();
 		if (slot < 0)
@@ -628,11 +690,7 @@ int BPF_PROG(health_state, struct sock *sk, int oldstate, int newstate)
 		return 0;
 	}
 
-	/* Only these transitions are measured; SYN_RECV, FIN_WAIT*, CLOSE_WAIT, LAST_ACK and
-	 * CLOSING return before the socket is looked at. */
-	if (newstate != TCP_ESTABLISHED && newstate != TCP_CLOSE)
-		return 0;
-	if (health_marked(sk, &who)) {
+	if (newstate == TCP_ESTABLISHED ? health_marked_established(sk, &who) : health_marked(sk, &who)) {
 		if (oldstate != TCP_LISTEN) /* LISTEN -> CLOSE: a marked listener closing */
 			health_accepted_state(&who, sk, oldstate, newstate);
 		return 0;
@@ -733,8 +791,8 @@ static __always_inline void health_rtt_btf(struct sock *sk)
 	struct tcp_sock *tp;
 	__u64 *last_ns, now;
 
-	if (health_marked(sk, &who)) {
-		struct health_accepted *a = health_accepted_find(sk->__sk_common.skc_hash);
+	if (health_marked_established(sk, &who)) {
+		struct health_accepted *a = health_accepted_find(health_peer_of(sk));
 
 		if (!a)
 			return; /* displaced, or established before the programs were loaded */
@@ -784,8 +842,8 @@ int BPF_KPROBE(health_rtt_kprobe, struct sock *sk)
 	struct health_who who;
 	__u64 key = (__u64)sk, *last_ns, now;
 
-	if (health_marked_kprobe(sk, &who)) {
-		struct health_accepted *a = health_accepted_find(BPF_CORE_READ(sk, __sk_common.skc_hash));
+	if (health_marked_established_kprobe(sk, &who)) {
+		struct health_accepted *a = health_accepted_find(health_peer_of_kprobe(sk));
 
 		if (!a)
 			return 0;
@@ -794,7 +852,7 @@ int BPF_KPROBE(health_rtt_kprobe, struct sock *sk)
 	} else {
 		struct health_conn *c;
 
-		if (!health_upstream_port(bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport))))
+		if (!health_port(HEALTH_SIDE_UPSTREAM, bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport))))
 			return 0;
 		c = bpf_map_lookup_elem(&health_conns_map, &key);
 		if (!c)

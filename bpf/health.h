@@ -135,11 +135,16 @@ struct health_endpoint {
 	__u32 pad;
 };
 
-/* health_ports_map (BPF_F_MMAPABLE): bit port % 64 of word port / 64 is set when some gateway
- * registered an upstream endpoint on that port (gateways set bits with an atomic or on the shared
- * mapping and never clear them). The programs test it before anything costlier: most sockets on
- * a host (clients, neighbours, and here the peers of the gateway's own connections) are not
- * connected to an upstream port, and the test is one inlined array read. */
+/* health_ports_map (BPF_F_MMAPABLE), one bitmap of ports per side: bit port % 64 of word
+ * side * HEALTH_PORT_WORDS + port / 64 is set when some gateway marked a listener on that local
+ * port (HEALTH_SIDE_LISTENER) or registered an upstream endpoint on that remote port
+ * (HEALTH_SIDE_UPSTREAM). Gateways set bits with an atomic or on the shared mapping and never
+ * clear them. The programs test it before anything costlier: most sockets on a host (clients,
+ * neighbours, and here the peers of the gateway's own connections) are on neither kind of port,
+ * and the test is one inlined array read plus the port, from the socket's first cache line,
+ * which the kernel has just used (the mark and the storage pointer are in lines the packet path
+ * may not otherwise touch). The listener side applies to established sockets only (see
+ * health_marked_established). */
 #define HEALTH_PORT_WORDS (65536 / 64)
 
 /* health_synack_map key: a half-open connection whose SYN-ACK was retransmitted. */

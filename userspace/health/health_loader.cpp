@@ -286,6 +286,14 @@ Result<void> HealthPins::markListener(int listen_fd, std::uint32_t slot_index, s
     // into every connection it accepts from now on.
     const std::uint64_t base = meta().mark_seconds;
     if (base < HEALTH_MARK_SECONDS) return fail("no version-mark base in ", dir_, "/health_meta_map");
+    sockaddr_storage local{};
+    socklen_t len = sizeof(local);
+    if (::getsockname(listen_fd, reinterpret_cast<sockaddr*>(&local), &len) != 0)
+        return sysError(errno, "read the port of listening fd ", listen_fd);
+    const std::uint16_t port = ntohs(local.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6&>(local).sin6_port
+                                                                 : reinterpret_cast<sockaddr_in&>(local).sin_port);
+    // The port first: the programs look at the mark only on a listener port.
+    setPortBit(HEALTH_SIDE_LISTENER, port);
     const timeval mark{static_cast<time_t>(base + slot_index * HEALTH_MAX_INDEX + index), 0};
     if (::setsockopt(listen_fd, SOL_SOCKET, SO_RCVTIMEO, &mark, sizeof(mark)) != 0)
         return sysError(errno, "mark listening fd ", listen_fd, " with health slot ", slot_index,
@@ -307,10 +315,14 @@ Result<void> HealthPins::addUpstream(const std::string& ip, std::uint16_t port, 
     __u32 value = index;
     if (bpf_map_update_elem(endpoints_map_.get(), &key, &value, BPF_ANY) != 0)
         return sysError(errno, "add upstream ", ip, ":", port, " to ", dir_, "/health_endpoints_map");
-    // After the endpoint: a socket that passes the port test finds its endpoint. An atomic or,
-    // as another version may be adding its endpoints to the same word.
-    std::atomic_ref<__u64>(ports_.as<__u64>()[port / 64]).fetch_or(__u64{1} << (port % 64), std::memory_order_relaxed);
+    setPortBit(HEALTH_SIDE_UPSTREAM, port);  // after the endpoint: a socket passing the port test finds it
     return {};
+}
+
+void HealthPins::setPortBit(std::uint32_t side, std::uint16_t port) {
+    // An atomic or: another version may be setting bits of the same word.
+    std::atomic_ref<__u64>(ports_.as<__u64>()[side * HEALTH_PORT_WORDS + port / 64])
+        .fetch_or(__u64{1} << (port % 64), std::memory_order_relaxed);
 }
 
 Result<bool> HealthPins::leave(std::uint32_t pid) {

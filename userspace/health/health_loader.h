@@ -79,6 +79,8 @@ private:
     HealthPins() = default;
     // Zeroes the slot's histogram and counter rows (on every CPU).
     Result<void> zeroSlotMaps(std::uint32_t slot);
+    // Sets `port` in the side's bitmap of health_ports_map (see HEALTH_PORT_WORDS).
+    void setPortBit(std::uint32_t side, std::uint16_t port);
 
     std::string dir_;
     // sk_map_ is not written here (the programs keep upstream connections' state in it); it is
