@@ -19,7 +19,10 @@
 // summed over slots), read at each block's start and end, so the load generator needs no
 // time series.
 //
-//   build/bin/bench_health_toggle BPFFS_ROOT [seconds (default 60)] [block ms (default 500)]
+//   build/bin/bench_health_toggle BPFFS_ROOT [seconds (default 60)] [block ms (default 500)] [CSV]
+//
+// CSV: also write each pair's rates there (attached_rps,detached_rps), so that sittings can be
+// pooled afterwards.
 //
 // Needs root, a gateway with health enabled on BPFFS_ROOT in the tracepoint mode (tp_btf links:
 // the only ones this tool re-attaches), and load on it meanwhile. Prints numbers; not a test.
@@ -134,11 +137,12 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc < 2 || argc > 4) die("usage: bench_health_toggle BPFFS_ROOT [seconds > 0] [block ms >= 100]");
+    if (argc < 2 || argc > 5) die("usage: bench_health_toggle BPFFS_ROOT [seconds > 0] [block ms >= 100] [CSV]");
     const std::string root = argv[1];
     const double seconds = argc > 2 ? std::atof(argv[2]) : 60;
     const int block_ms = argc > 3 ? std::atoi(argv[3]) : 500;
-    if (seconds <= 0 || block_ms < 100) die("usage: bench_health_toggle BPFFS_ROOT [seconds > 0] [block ms >= 100]");
+    if (seconds <= 0 || block_ms < 100) die("usage: bench_health_toggle BPFFS_ROOT [seconds > 0] [block ms >= 100] [CSV]");
+    const char* csv_path = argc > 4 ? argv[4] : nullptr;
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
     auto pins = hotgate::health::HealthPins::open(root);
@@ -155,8 +159,8 @@ int main(int argc, char** argv) {
     std::vector<double> ratios, attached_rates, detached_rates;
     std::uint64_t counted[2] = {0, 0}, requests[2] = {0, 0};  // [detached, attached]
     const std::uint64_t events_before = eventsEmitted(**pins);
-    bool attached_now = true;
-    for (int pair = 0; Clock::now() + 2 * (block + kSettle) <= until; ++pair) {
+    bool attached_now = true, idle = false;
+    for (int pair = 0; !idle && Clock::now() + 2 * (block + kSettle) <= until; ++pair) {
         double rate[2] = {0, 0};  // [detached, attached]
         for (int half = 0; half < 2; ++half) {
             const bool attach_this = (half == 0) == (pair % 2 == 0);  // AB, BA, AB, ...
@@ -174,7 +178,10 @@ int main(int argc, char** argv) {
             counted[attach_this ? 1 : 0] += c1 - c0;
             requests[attach_this ? 1 : 0] += r1 - r0;
         }
-        if (rate[0] <= 0 || rate[1] <= 0) die("no requests counted in a block: is the load running?");
+        if (rate[0] <= 0 || rate[1] <= 0) {
+            idle = true;  // the pins go back first: the gateway must not be left detached
+            break;
+        }
         ratios.push_back(rate[1] / rate[0]);
         detached_rates.push_back(rate[0]);
         attached_rates.push_back(rate[1]);
@@ -184,8 +191,17 @@ int main(int argc, char** argv) {
     for (const auto& p : programs)
         if (bpf_obj_pin(p.link.get(), p.pin_path.c_str()) != 0)
             std::fprintf(stderr, "bench_health_toggle: pin %s again: %s\n", p.pin_path.c_str(), std::strerror(errno));
+    if (idle) die("no requests counted in a block: is the load running?");
 
     if (ratios.size() < 5) die("fewer than 5 block pairs: give it more seconds");
+    if (csv_path != nullptr) {
+        std::FILE* csv = std::fopen(csv_path, "w");
+        if (csv == nullptr) die(std::string("write ") + csv_path + ": " + std::strerror(errno));
+        std::fprintf(csv, "attached_rps,detached_rps\n");
+        for (std::size_t i = 0; i < ratios.size(); ++i)
+            std::fprintf(csv, "%.1f,%.1f\n", attached_rates[i], detached_rates[i]);
+        std::fclose(csv);
+    }
     // 90% bootstrap interval of the median ratio (percentile method; fixed seed: a rerun of the
     // same numbers prints the same interval).
     std::mt19937 rng(1);
