@@ -32,6 +32,7 @@
 #include "config/config_loader.h"
 #include "control/control_server.h"
 #include "control/fd_passing.h"
+#include "bench_stats.h"
 
 namespace {
 
@@ -40,6 +41,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
+using hotgate::bench::percentile;
 
 constexpr int kApplies = 100;
 constexpr int kClients = 2;
@@ -48,11 +50,6 @@ constexpr auto kThroughputWindow = 3s;
 [[noreturn]] void die(const std::string& what) {
     std::fprintf(stderr, "bench_config_apply: %s\n", what.c_str());
     std::exit(1);
-}
-
-double percentile(std::vector<double> v, double p) {
-    std::sort(v.begin(), v.end());
-    return v[std::min(v.size() - 1, static_cast<std::size_t>(p * (v.size() - 1) + 0.5))];
 }
 
 std::uint16_t freePort() {

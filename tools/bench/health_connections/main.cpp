@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "bench_net.h"
+#include "bench_stats.h"
 #include "common/unique_fd.h"
 #include "dataplane/bpffs.h"
 #include "health/health_loader.h"
@@ -165,11 +166,6 @@ ProgStats healthProgStats() {
         ++out.programs;
     }
     return out;
-}
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
 }
 
 }  // namespace

@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "bench_net.h"
+#include "bench_stats.h"
 #include "common/unique_fd.h"
 #include "health/health_loader.h"
 
@@ -52,6 +53,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using hotgate::UniqueFd;
 using hotgate::bench::die;
+using hotgate::bench::median;
 
 // Time given to a toggle before a block is measured: requests in flight across it would be
 // counted for the wrong mode.
@@ -127,11 +129,6 @@ std::uint64_t eventsEmitted(const hotgate::health::HealthPins& pins) {
     std::uint64_t n = row->count[HEALTH_GLOBAL_DROPPED];
     for (std::uint32_t kind = 0; kind < HEALTH_EV_MAX; ++kind) n += row->count[kind];
     return n;
-}
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
 }
 
 }  // namespace

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "bench_net.h"
+#include "bench_stats.h"
 #include "dataplane/bpffs.h"
 #include "dataplane/steer_loader.h"
 
@@ -40,12 +41,6 @@ using namespace hotgate::dataplane;
 constexpr int kWorkers = 2;  // listeners per slot, accept threads per group
 
 double micros(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
-
-double percentile(std::vector<double> v, double p) {
-    std::sort(v.begin(), v.end());
-    size_t i = std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5));
-    return v[i];
-}
 
 void resetClose(int fd) {
     linger lg{1, 0};
