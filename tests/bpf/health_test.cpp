@@ -370,6 +370,13 @@ TEST_F(HealthTest, AcceptedConnectionsInheritTheListenersVersionMark) {
     auto bad_index = pins_->markListener(listener_.get(), kSlot, HEALTH_MAX_INDEX);
     ASSERT_FALSE(bad_index);
     EXPECT_NE(bad_index.error().what().find("listener index"), std::string::npos) << bad_index.error().what();
+    // Not a socket: refused by name, nothing marked.
+    UniqueFd not_a_socket(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    ASSERT_TRUE(not_a_socket);
+    auto bad_fd = pins_->markListener(not_a_socket.get(), kSlot, 0);
+    ASSERT_FALSE(bad_fd);
+    EXPECT_NE(bad_fd.error().what().find("listening fd " + std::to_string(not_a_socket.get())), std::string::npos)
+        << bad_fd.error().what();
     timeval kept{};
     len = sizeof(kept);
     ASSERT_EQ(::getsockopt(listener_.get(), SOL_SOCKET, SO_RCVTIMEO, &kept, &len), 0) << std::strerror(errno);
