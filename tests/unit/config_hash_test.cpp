@@ -1,0 +1,153 @@
+// The config hash names a config in history, logs, x-hotgate-version and the handover: the same
+// file must hash the same from one build to the next. These pins were taken from the loader
+// before the schema tables drove it. A new key with a default adds its line to every canonical
+// form, and so moves every pin: update them in the same commit and say so. (`workers` is given
+// in every file: its default, one per CPU, differs between machines.)
+#include <gtest/gtest.h>
+
+#include "config/config_loader.h"
+#include "config_samples.h"
+
+namespace hotgate {
+namespace {
+
+// What the loader made of test::kEveryKeyConfig (loaded as /etc/hotgate/pinned.yaml).
+constexpr const char* kEveryKeyCanonical = R"(workers = 3
+admin.address = [::1]:9902
+dataplane.steering = off
+dataplane.bpffs_root = /sys/fs/bpf/pinned
+dataplane.xdp_interfaces += veth0
+dataplane.xdp_interfaces += veth1
+dataplane.xdp_interfaces += veth1
+listeners[alpha].address = [::1]:8080
+listeners[web].address = 127.0.0.1:8443
+listeners[web].tls.certificates[0].certificate_file = "/etc/hotgate/certs/b.pem"
+listeners[web].tls.certificates[0].key_file = "/etc/keys/b.key"
+listeners[web].tls.certificates[0].sni += api.example.com
+listeners[web].tls.certificates[0].sni += shop.example.com
+listeners[web].tls.certificates[1].certificate_file = "/etc/a.pem"
+listeners[web].tls.certificates[1].key_file = "/etc/hotgate/keys/a.key"
+tls.session_ticket_keys = "/etc/hotgate/ticket.keys"
+limits.max_header_bytes = 8192
+limits.max_body_bytes = 1572864
+limits.max_connections = 77
+timeouts.header_read = 1500ms
+timeouts.idle = 90000ms
+timeouts.upstream_connect = 250ms
+timeouts.upstream_response = 3600000ms
+timeouts.drain = 3000ms
+routes[zeta].order = 0
+routes[zeta].match.host = *.example.com
+routes[zeta].match.path_prefix = 
+routes[zeta].match.path = /exact
+routes[zeta].direct_response.status = 418
+routes[zeta].direct_response.body = "say \"hi\"\\ there\n\x09tab \xc3\xa9"
+routes[any].order = 1
+routes[any].match.host = 
+routes[any].match.path_prefix = /api/
+routes[any].match.path = 
+routes[any].cluster = pool
+routes[empty].order = 2
+routes[empty].match.host = 
+routes[empty].match.path_prefix = /
+routes[empty].match.path = 
+routes[empty].direct_response.status = 200
+routes[empty].direct_response.body = ""
+clusters[bare].endpoints += 127.0.0.1:1
+clusters[bare].max_idle_per_endpoint = 64
+clusters[bare].tls.ca_file = ""
+clusters[bare].tls.sni = 
+clusters[bare].tls.verify = true
+clusters[pool].endpoints += 10.0.0.10:80
+clusters[pool].endpoints += 10.0.0.2:9000
+clusters[pool].endpoints += 10.0.0.2:10000
+clusters[pool].endpoints += [::1]:80
+clusters[pool].max_idle_per_endpoint = 0
+clusters[pool].tls.ca_file = "/etc/hotgate/ca.pem"
+clusters[pool].tls.sni = api.internal
+clusters[pool].tls.verify = false
+health.enabled = false
+health.spike_threshold = 1500000us
+health.spike_p99_factor = 2.5
+health.spike_floor = 750000us
+health.window = 120000ms
+config_engine.verification_window = 500ms
+config_engine.max_5xx_ratio_increase = 0.125
+config_engine.p99_factor = 0
+config_engine.p99_floor = 7ms
+config_engine.min_requests = 5
+config_engine.history = 3
+)";
+
+// Only what is required: every other key at its default.
+constexpr const char* kMinimal = R"(workers: 1
+listeners: [{ name: public, address: 127.0.0.1:8080 }]
+routes: [{ name: all, match: { path_prefix: / }, direct_response: {} }]
+)";
+
+// The shape of tests/unit/config_diff_test.cpp's base config: several listeners, clusters and
+// routes, units on limits and timeouts.
+constexpr const char* kGateway = R"(workers: 2
+admin: { address: 127.0.0.1:9901 }
+listeners:
+  - name: public
+    address: 127.0.0.1:8080
+  - name: internal
+    address: 127.0.0.1:8081
+limits:
+  max_header_bytes: 16k
+timeouts:
+  upstream_connect: 1.5s
+routes:
+  - name: api
+    match: { path_prefix: /api/ }
+    cluster: a
+  - name: pay
+    match: { host: pay.example.com, path_prefix: / }
+    cluster: pay
+  - name: hello
+    match: { path_prefix: / }
+    direct_response: { status: 200, body: "hi\n" }
+clusters:
+  - name: a
+    endpoints: [127.0.0.1:9000, 127.0.0.1:9001]
+  - name: b
+    endpoints: [127.0.0.1:9100]
+  - name: pay
+    endpoints: [10.0.0.5:80, 10.0.0.6:80]
+    max_idle_per_endpoint: 8
+)";
+
+ConfigSnapshot load(const std::string& text) {
+    auto config = loadConfigText(text, "/etc/hotgate/pinned.yaml");
+    EXPECT_TRUE(config) << (config ? "" : formatProblems(config.error()));
+    return config ? *config : nullptr;
+}
+
+TEST(ConfigHashPin, TheShippedDefault) {
+    auto config = loadConfigFile(std::string(HOTGATE_SOURCE_DIR) + "/configs/default.yaml");
+    ASSERT_TRUE(config) << formatProblems(config.error());
+    EXPECT_EQ((*config)->hash, "f901434b8238") << canonicalText(**config);
+}
+
+TEST(ConfigHashPin, EveryKeyHasItsCanonicalLine) {
+    const auto config = load(test::kEveryKeyConfig);
+    ASSERT_TRUE(config);
+    EXPECT_EQ(canonicalText(*config), kEveryKeyCanonical);
+    EXPECT_EQ(config->hash, "49b56c87ecf9");
+}
+
+TEST(ConfigHashPin, DefaultsOnly) {
+    const auto config = load(kMinimal);
+    ASSERT_TRUE(config);
+    EXPECT_EQ(config->hash, "9b16219aba81") << canonicalText(*config);
+}
+
+TEST(ConfigHashPin, SeveralListenersRoutesAndClusters) {
+    const auto config = load(kGateway);
+    ASSERT_TRUE(config);
+    EXPECT_EQ(config->hash, "5ff7a6b3edd0") << canonicalText(*config);
+}
+
+}  // namespace
+}  // namespace hotgate

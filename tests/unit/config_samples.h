@@ -1,0 +1,64 @@
+// Config texts shared by the config tests.
+#pragma once
+
+namespace hotgate::test {
+
+// Every key of every section, most away from their defaults, with the forms normalization must
+// see through: unsorted and repeated set members, upper case, relative files, units. Load it
+// with a fixed name (relative files resolve against it). A new key gets a line here: the
+// schema test checks that every documented key appears in this config's canonical form.
+inline constexpr const char* kEveryKeyConfig = R"(workers: 3
+admin: { address: "[::1]:9902" }
+dataplane:
+  steering: "off"
+  bpffs_root: /sys/fs/bpf/pinned
+  xdp_interfaces: [veth1, veth0, veth1]
+listeners:
+  - name: web
+    address: 127.0.0.1:8443
+    tls:
+      certificates:
+        - certificate_file: certs/b.pem
+          key_file: /etc/keys/b.key
+          sni: [Shop.Example.com, api.example.com, shop.example.com]
+        - { certificate_file: /etc/a.pem, key_file: keys/a.key }
+  - name: alpha
+    address: "[::1]:8080"
+tls:
+  session_ticket_keys: ticket.keys
+limits: { max_header_bytes: 8KiB, max_body_bytes: 1.5m, max_connections: 77 }
+timeouts: { header_read: 1500ms, idle: 1.5m, upstream_connect: 0.25s, upstream_response: 1h, drain: 3s }
+routes:
+  - name: zeta
+    match: { host: "*.Example.com", path: /exact }
+    direct_response: { status: 418, body: "say \"hi\"\\ there\n\ttab \u00e9" }
+  - name: any
+    match: { host: "*", path_prefix: /api/ }
+    cluster: pool
+  - name: empty
+    match: { path_prefix: / }
+    direct_response: { body: "" }
+clusters:
+  - name: pool
+    endpoints: ["10.0.0.2:10000", "10.0.0.2:9000", "[::1]:80", 10.0.0.10:80]
+    max_idle_per_endpoint: 0
+    tls: { ca_file: ca.pem, sni: API.Internal, verify: no }
+  - name: bare
+    endpoints: [127.0.0.1:1]
+    tls: {}
+health:
+  enabled: off
+  spike_threshold: 1.5s
+  spike_p99_factor: "2.5"
+  spike_floor: 750ms
+  window: 2m
+config_engine:
+  verification_window: 500ms
+  max_5xx_ratio_increase: 0.125
+  p99_factor: 0
+  p99_floor: 7ms
+  min_requests: 5
+  history: 3
+)";
+
+}  // namespace hotgate::test
