@@ -1,5 +1,8 @@
 // Config: the immutable, validated snapshot every worker reads. Built whole by the loader
 // (config_loader.h) and published as shared_ptr<const Config>; never modified after that.
+// Every key's default, bounds, doc line and whether a change applies in place or needs a new
+// version live in the schema tables (config/schema/<section>.cpp, published as docs/config.md);
+// the members here are value-initialized until the loader fills them.
 #pragma once
 
 #include <chrono>
@@ -18,10 +21,11 @@ struct SocketAddress {
 
     std::string toString() const;
     bool operator==(const SocketAddress&) const = default;
+    auto operator<=>(const SocketAddress&) const = default;  // by IP text, then port: a set's order
 };
 
 struct AdminConfig {
-    SocketAddress address{"127.0.0.1", 9901};
+    SocketAddress address;
 };
 
 // One server certificate of a TLS listener. Paths are absolute (the loader resolves relative
@@ -64,7 +68,7 @@ struct RouteMatch {
 };
 
 struct DirectResponse {
-    unsigned status = 200;
+    unsigned status = 0;
     std::string body;
 };
 
@@ -79,7 +83,7 @@ struct RouteConfig {
 struct ClusterTlsConfig {
     std::string ca_file;  // PEM CAs to verify the endpoints against; empty: the system's CAs
     std::string sni;      // server name sent, and required in the endpoint's certificate; empty: none
-    bool verify = true;   // false: encrypt without checking who answers (tests, migrations only)
+    bool verify = false;  // false: encrypt without checking who answers (tests, migrations only)
 
     bool operator==(const ClusterTlsConfig&) const = default;
 };
@@ -87,28 +91,28 @@ struct ClusterTlsConfig {
 struct ClusterConfig {
     std::string name;
     std::vector<SocketAddress> endpoints;
-    std::size_t max_idle_per_endpoint = 64;  // pooled idle upstream connections per endpoint per worker
+    std::size_t max_idle_per_endpoint = 0;  // pooled idle upstream connections per endpoint per worker
     std::optional<ClusterTlsConfig> tls;     // TLS to the endpoints when set
 };
 
 struct Limits {
-    std::size_t max_header_bytes = 16 * 1024;
-    std::uint64_t max_body_bytes = 10 * 1024 * 1024;
-    std::size_t max_connections = 10000;
+    std::size_t max_header_bytes = 0;
+    std::uint64_t max_body_bytes = 0;
+    std::size_t max_connections = 0;
 };
 
 struct Timeouts {
-    std::chrono::milliseconds header_read{10'000};
-    std::chrono::milliseconds idle{60'000};
-    std::chrono::milliseconds upstream_connect{2'000};
-    std::chrono::milliseconds upstream_response{30'000};
-    std::chrono::milliseconds drain{15'000};
+    std::chrono::milliseconds header_read{};
+    std::chrono::milliseconds idle{};
+    std::chrono::milliseconds upstream_connect{};
+    std::chrono::milliseconds upstream_response{};
+    std::chrono::milliseconds drain{};
 };
 
 // How new connections are steered to this version (see bpf/steer.bpf.c).
 struct DataplaneConfig {
-    bool steering = true;                       // false: never try BPF, always fd takeover
-    std::string bpffs_root = "/sys/fs/bpf/hotgate";  // pinned maps: <root>/<listener>/
+    bool steering = false;   // false: never try BPF, always fd takeover
+    std::string bpffs_root;  // pinned maps: <root>/<listener>/
     // Interfaces the XDP front (bpf/front.bpf.c: per-port counters, deny list) attaches to.
     // Empty by default: attaching XDP to a host's interfaces is the operator's explicit choice.
     std::vector<std::string> xdp_interfaces;
@@ -116,26 +120,26 @@ struct DataplaneConfig {
 
 // TCP health profile (bpf/health.bpf.c): spike thresholds and the rolling window.
 struct HealthConfig {
-    bool enabled = true;
-    std::chrono::microseconds spike_threshold{200000};  // absolute: handshake/connect above it is a spike
-    double spike_p99_factor = 4.0;                      // above factor x rolling p99 is a spike (0: off)
-    std::chrono::microseconds spike_floor{5000};        // the p99-relative threshold never goes below
-    std::chrono::milliseconds window{60000};            // rolling window for p50/p99
+    bool enabled = false;
+    std::chrono::microseconds spike_threshold{};  // absolute: handshake/connect above it is a spike
+    double spike_p99_factor = 0;                  // above factor x rolling p99 is a spike (0: off)
+    std::chrono::microseconds spike_floor{};      // the p99-relative threshold never goes below
+    std::chrono::milliseconds window{};           // rolling window for p50/p99
 };
 
 // How the config engine applies a change live (see control/config_engine.h): how long it
 // watches the affected routes after a swap and what counts as "worse" there.
 struct ConfigEngineConfig {
-    std::chrono::milliseconds verification_window{10'000};
-    double max_5xx_ratio_increase = 0.05;  // after - before share of 5xx answers that rolls back
-    double p99_factor = 3.0;               // after p99 > factor x before p99 rolls back (0: off)
-    std::chrono::milliseconds p99_floor{10};  // before p99 counts as at least this (tiny p99s are noise)
-    std::size_t min_requests = 20;         // fewer answers than this in the window: no verdict on them
-    std::size_t history = 10;              // snapshots kept for rollback and `gwctl config history`
+    std::chrono::milliseconds verification_window{};
+    double max_5xx_ratio_increase = 0;       // after - before share of 5xx answers that rolls back
+    double p99_factor = 0;                   // after p99 > factor x before p99 rolls back (0: off)
+    std::chrono::milliseconds p99_floor{};   // before p99 counts as at least this (tiny p99s are noise)
+    std::size_t min_requests = 0;            // fewer answers than this in the window: no verdict on them
+    std::size_t history = 0;                 // snapshots kept for rollback and `gwctl config history`
 };
 
 struct Config {
-    unsigned workers = 1;
+    unsigned workers = 0;
     AdminConfig admin;
     DataplaneConfig dataplane;
     std::vector<ListenerConfig> listeners;
@@ -157,7 +161,8 @@ struct Config {
 using ConfigSnapshot = std::shared_ptr<const Config>;
 
 // The normalized text form of a config: every value explicit (defaults filled in), units
-// resolved, one `path = value` line each. Two files that mean the same thing give the same text.
+// resolved, one `path = value` line each (config/schema/canonical_form.h). Two files that mean
+// the same thing give the same text.
 std::string canonicalText(const Config& config);
 
 }  // namespace hotgate

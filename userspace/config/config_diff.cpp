@@ -3,57 +3,43 @@
 #include <algorithm>
 #include <map>
 #include <set>
-#include <sstream>
+
+#include "config/schema/schema.h"
 
 namespace hotgate {
 namespace {
 
-// canonicalText() as data: scalar paths with their value, set paths with their members.
-struct CanonicalForm {
-    std::map<std::string, std::string> values;
+using schema::Applies;
+using schema::CanonicalLine;
+using schema::ConfigSection;
+
+// A canonical form by path: its values, and its sets with their members.
+struct IndexedForm {
+    std::map<std::string, const CanonicalLine*> values;
     std::map<std::string, std::set<std::string>> sets;
-    std::set<std::string> entries;  // "routes[api]", "clusters[pay]", "listeners[public]"
+    std::map<std::string, const CanonicalLine*> set_lines;  // one line of each set: what the schema says of it
 };
 
-// "routes[api].cluster" -> "routes[api]"; "" for paths outside a named collection.
-std::string entryOf(const std::string& path) {
-    const auto open = path.find('[');
-    const auto dot = path.find('.');
-    if (open == std::string::npos || (dot != std::string::npos && dot < open)) return "";
-    const auto close = path.find(']', open);
-    return close == std::string::npos ? "" : path.substr(0, close + 1);
-}
-
-CanonicalForm parseCanonical(const std::string& text) {
-    CanonicalForm form;
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);) {
-        if (const auto add = line.find(" += "); add != std::string::npos) {
-            const auto path = line.substr(0, add);
-            form.sets[path].insert(line.substr(add + 4));
-            if (auto entry = entryOf(path); !entry.empty()) form.entries.insert(entry);
-        } else if (const auto set = line.find(" = "); set != std::string::npos) {
-            const auto path = line.substr(0, set);
-            form.values[path] = line.substr(set + 3);
-            if (auto entry = entryOf(path); !entry.empty()) form.entries.insert(entry);
+IndexedForm indexed(const schema::CanonicalForm& form) {
+    IndexedForm out;
+    for (const auto& line : form.lines) {
+        if (line.set_member) {
+            out.sets[line.path].insert(line.value);
+            out.set_lines.emplace(line.path, &line);
+        } else {
+            out.values[line.path] = &line;
         }
     }
-    return form;
+    return out;
 }
 
-bool startsWith(const std::string& text, const std::string& prefix) {
-    return text.rfind(prefix, 0) == 0;
+ConfigChange changeOf(ConfigChange::Kind kind, const CanonicalLine& line, std::string old_value,
+                      std::string new_value) {
+    return {kind,       line.path, std::move(old_value), std::move(new_value), line.applies == Applies::NewVersion,
+            line.section, line.entry};
 }
 
 }  // namespace
-
-bool pathNeedsNewVersion(const std::string& path) {
-    // Sockets and threads are made at start: only a new version can have other ones. TLS
-    // material is read per handshake, so certificates change in place.
-    if (startsWith(path, "listeners[")) return path.find("].tls") == std::string::npos;
-    return path == "workers" || startsWith(path, "admin.") || startsWith(path, "dataplane.") ||
-           startsWith(path, "health.");
-}
 
 std::string ConfigChange::format() const {
     switch (kind) {
@@ -75,7 +61,7 @@ nlohmann::json ConfigChange::toJson() const {
     static const char* kKinds[] = {"set", "added_item", "removed_item", "added", "removed"};
     nlohmann::json out{{"path", path},
                        {"kind", kKinds[static_cast<int>(kind)]},
-                       {"applies", needs_new_version ? "new_version" : "in_place"}};
+                       {"applies", schema::toString(needs_new_version ? Applies::NewVersion : Applies::InPlace)}};
     if (kind == Kind::Set || kind == Kind::RemovedItem) out["old"] = old_value;
     if (kind == Kind::Set || kind == Kind::AddedItem) out["new"] = new_value;
     return out;
@@ -86,48 +72,55 @@ bool ConfigDiff::needsNewVersion() const {
 }
 
 ConfigDiff diffConfigs(const Config& before, const Config& after) {
-    const auto old_form = parseCanonical(canonicalText(before));
-    const auto new_form = parseCanonical(canonicalText(after));
+    const auto old_form = schema::canonicalForm(before);
+    const auto new_form = schema::canonicalForm(after);
+    const auto old_index = indexed(old_form);
+    const auto new_index = indexed(new_form);
     ConfigDiff diff;
-    auto add = [&](ConfigChange change) {
-        change.needs_new_version = pathNeedsNewVersion(change.path);
-        diff.changes.push_back(std::move(change));
-    };
+
     // A whole entry added or removed is one change, not one per field.
-    for (const auto& entry : old_form.entries)
-        if (!new_form.entries.count(entry)) add({ConfigChange::Kind::Removed, entry});
-    for (const auto& entry : new_form.entries)
-        if (!old_form.entries.count(entry)) add({ConfigChange::Kind::Added, entry});
-    auto entryKept = [&](const std::string& path) {
-        const auto entry = entryOf(path);
-        return entry.empty() || (old_form.entries.count(entry) && new_form.entries.count(entry));
+    auto entryChange = [&](ConfigChange::Kind kind, const auto& key, const schema::CanonicalEntry& entry) {
+        diff.changes.push_back(
+            {kind, entry.path, "", "", entry.applies == Applies::NewVersion, key.first, key.second});
+    };
+    for (const auto& [key, entry] : old_form.entries)
+        if (!new_form.entries.count(key)) entryChange(ConfigChange::Kind::Removed, key, entry);
+    for (const auto& [key, entry] : new_form.entries)
+        if (!old_form.entries.count(key)) entryChange(ConfigChange::Kind::Added, key, entry);
+    // Lines of an entry on one side only are in its Added or Removed change.
+    auto entryKept = [&](const CanonicalLine& line) {
+        const schema::CanonicalForm::EntryKey key{line.section, line.entry};
+        return line.entry.empty() || (old_form.entries.count(key) && new_form.entries.count(key));
     };
 
     std::set<std::string> value_paths;
-    for (const auto& [path, value] : old_form.values) value_paths.insert(path);
-    for (const auto& [path, value] : new_form.values) value_paths.insert(path);
+    for (const auto& [path, line] : old_index.values) value_paths.insert(path);
+    for (const auto& [path, line] : new_index.values) value_paths.insert(path);
     for (const auto& path : value_paths) {
-        if (!entryKept(path)) continue;
-        const auto o = old_form.values.find(path);
-        const auto n = new_form.values.find(path);
-        const std::string old_value = o == old_form.values.end() ? "(none)" : o->second;
-        const std::string new_value = n == new_form.values.end() ? "(none)" : n->second;
-        if (old_value != new_value) add({ConfigChange::Kind::Set, path, old_value, new_value});
+        const auto o = old_index.values.find(path);
+        const auto n = new_index.values.find(path);
+        const CanonicalLine& line = o != old_index.values.end() ? *o->second : *n->second;
+        if (!entryKept(line)) continue;
+        const std::string old_value = o == old_index.values.end() ? "(none)" : o->second->value;
+        const std::string new_value = n == new_index.values.end() ? "(none)" : n->second->value;
+        if (old_value != new_value) diff.changes.push_back(changeOf(ConfigChange::Kind::Set, line, old_value, new_value));
     }
     std::set<std::string> set_paths;
-    for (const auto& [path, members] : old_form.sets) set_paths.insert(path);
-    for (const auto& [path, members] : new_form.sets) set_paths.insert(path);
+    for (const auto& [path, members] : old_index.sets) set_paths.insert(path);
+    for (const auto& [path, members] : new_index.sets) set_paths.insert(path);
     static const std::set<std::string> kEmpty;
     for (const auto& path : set_paths) {
-        if (!entryKept(path)) continue;
-        const auto o = old_form.sets.find(path);
-        const auto n = new_form.sets.find(path);
-        const auto& old_members = o == old_form.sets.end() ? kEmpty : o->second;
-        const auto& new_members = n == new_form.sets.end() ? kEmpty : n->second;
+        const auto o = old_index.sets.find(path);
+        const auto n = new_index.sets.find(path);
+        const CanonicalLine& line =
+            o != old_index.sets.end() ? *old_index.set_lines.at(path) : *new_index.set_lines.at(path);
+        if (!entryKept(line)) continue;
+        const auto& old_members = o == old_index.sets.end() ? kEmpty : o->second;
+        const auto& new_members = n == new_index.sets.end() ? kEmpty : n->second;
         for (const auto& m : old_members)
-            if (!new_members.count(m)) add({ConfigChange::Kind::RemovedItem, path, m, ""});
+            if (!new_members.count(m)) diff.changes.push_back(changeOf(ConfigChange::Kind::RemovedItem, line, m, ""));
         for (const auto& m : new_members)
-            if (!old_members.count(m)) add({ConfigChange::Kind::AddedItem, path, "", m});
+            if (!old_members.count(m)) diff.changes.push_back(changeOf(ConfigChange::Kind::AddedItem, line, "", m));
     }
     std::stable_sort(diff.changes.begin(), diff.changes.end(),
                      [](const ConfigChange& a, const ConfigChange& b) { return a.path < b.path; });
@@ -136,9 +129,8 @@ ConfigDiff diffConfigs(const Config& before, const Config& after) {
     std::set<std::string> changed_routes;
     std::set<std::string> changed_clusters;
     for (const auto& change : diff.changes) {
-        const auto entry = entryOf(change.path);
-        if (startsWith(entry, "routes[")) changed_routes.insert(entry.substr(7, entry.size() - 8));
-        if (startsWith(entry, "clusters[")) changed_clusters.insert(entry.substr(9, entry.size() - 10));
+        if (change.section == ConfigSection::Routes) changed_routes.insert(change.entry);
+        if (change.section == ConfigSection::Clusters) changed_clusters.insert(change.entry);
     }
     for (const auto& route : after.routes)
         if (changed_routes.count(route.name) || (!route.cluster.empty() && changed_clusters.count(route.cluster)))

@@ -1,6 +1,7 @@
 // The semantic difference between two config snapshots, by config path: what an operator
 // changed in meaning, never how the file was written (order of sets, whitespace, comments,
-// units, a default restated). Built on canonicalText(), so "same meaning" has one definition.
+// units, a default restated). Built on the canonical form (config/schema/canonical_form.h), so
+// "same meaning" has one definition, and each change carries what the schema says of its key.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "config/schema/classification.h"
 
 namespace hotgate {
 
@@ -23,10 +25,13 @@ struct ConfigChange {
     std::string path;
     std::string old_value;  // Set and RemovedItem
     std::string new_value;  // Set and AddedItem
-    // True when the change cannot reach traffic in place: it needs new sockets or new workers
-    // (listener addresses, worker count, admin address, data plane), i.e. a new version started
-    // by the hot upgrade path with the same binary and the new config.
+    // True when the schema row of the key (or of the list, for a whole entry) says
+    // Applies::NewVersion: the change needs new sockets or workers (listener addresses, worker
+    // count, admin address, data plane), i.e. a new version started by the hot upgrade path
+    // with the same binary and the new config.
     bool needs_new_version = false;
+    schema::ConfigSection section = schema::ConfigSection::Workers;  // the top-level key `path` is under
+    std::string entry;  // the named entry `path` is in ("api" for routes[api].cluster); empty outside one
 
     std::string format() const;
     nlohmann::json toJson() const;
@@ -43,8 +48,5 @@ struct ConfigDiff {
 };
 
 ConfigDiff diffConfigs(const Config& before, const Config& after);
-
-// Whether a change at `path` (canonical form, e.g. "listeners[public].address") needs a new version.
-bool pathNeedsNewVersion(const std::string& path);
 
 }  // namespace hotgate

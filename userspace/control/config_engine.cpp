@@ -121,7 +121,7 @@ nlohmann::json ConfigEngine::apply(const std::string& path, const std::string& o
             // A takeover-mode successor inherits the listening sockets by listener name: it
             // cannot get sockets on other addresses that way.
             for (const auto& change : diff.changes)
-                if (change.needs_new_version && change.path.rfind("listeners[", 0) == 0) {
+                if (change.needs_new_version && change.section == schema::ConfigSection::Listeners) {
                     metrics.recordConfigApply("rejected");
                     auto refused = errorReply("'" + change.format() +
                                               "' needs new listening sockets, which a new "

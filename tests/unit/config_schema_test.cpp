@@ -1,0 +1,198 @@
+// The config schema: every key the canonical form writes is documented, every documented key
+// is exercised, the restart decision follows the tables, a key is one table row (read,
+// defaulted, refused when unknown, written and documented from that row alone), and the
+// reference says what each key is.
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "config/config_diff.h"
+#include "config/config_loader.h"
+#include "config/schema/schema.h"
+#include "config/schema/tables.h"
+#include "config_samples.h"
+
+namespace hotgate {
+namespace {
+
+using schema::Applies;
+using schema::ConfigSection;
+
+ConfigSnapshot everyKey() {
+    auto config = loadConfigText(test::kEveryKeyConfig, "/etc/hotgate/every.yaml");
+    EXPECT_TRUE(config) << (config ? "" : formatProblems(config.error()));
+    return config ? *config : nullptr;
+}
+
+std::string reference() {
+    std::ostringstream out;
+    schema::writeReference(out);
+    return out.str();
+}
+
+// The reference's paths of every key: "timeouts.idle", "listeners[].tls.certificates[].sni".
+std::set<std::string> documentedKeys() {
+    std::set<std::string> keys;
+    for (const auto& section : schema::sections()) {
+        schema::Reference docs;
+        section.row.describe(docs, "");
+        for (const auto& doc : docs) keys.insert(doc.path);
+    }
+    return keys;
+}
+
+// "routes[api].match.host" -> "routes[].match.host"; "…certificates[1].sni" -> "…certificates[].sni".
+std::string keyOf(const std::string& path) { return std::regex_replace(path, std::regex(R"(\[[^\]]*\])"), "[]"); }
+
+TEST(ConfigSchema, EveryCanonicalLineIsADocumentedKeyAndEveryKeyIsExercised) {
+    const auto config = everyKey();
+    ASSERT_TRUE(config);
+    const auto documented = documentedKeys();
+    std::set<std::string> written;
+    for (const auto& line : schema::canonicalForm(*config).lines) {
+        const auto key = keyOf(line.path);
+        if (key.ends_with("[].order")) continue;  // a route's position, not a key of the file
+        EXPECT_TRUE(documented.count(key)) << line.path << " is written but not documented";
+        written.insert(key);
+    }
+    // Every documented value (not the mappings and lists around them, nor names, which are in
+    // the paths) appears in the sample, so the hash pins cover it.
+    for (const auto& section : schema::sections()) {
+        schema::Reference docs;
+        section.row.describe(docs, "");
+        for (const auto& doc : docs) {
+            if (!doc.applies || doc.type.type.starts_with("list of") || doc.path.ends_with("[].name")) continue;
+            EXPECT_TRUE(written.count(doc.path)) << doc.path << " is not in tests/unit/config_samples.h";
+        }
+    }
+}
+
+TEST(ConfigSchema, NewVersionExactlyWhereSocketsWorkersOrTheDataPlaneAreMade) {
+    const auto config = everyKey();
+    ASSERT_TRUE(config);
+    for (const auto& line : schema::canonicalForm(*config).lines) {
+        // Listener addresses and the worker count are sockets and threads made at start;
+        // certificates are read per handshake, so they change in place.
+        const bool new_version =
+            line.section == ConfigSection::Workers || line.section == ConfigSection::Admin ||
+            line.section == ConfigSection::Dataplane || line.section == ConfigSection::Health ||
+            (line.section == ConfigSection::Listeners && line.path.find("].tls.") == std::string::npos);
+        EXPECT_EQ(line.applies, new_version ? Applies::NewVersion : Applies::InPlace) << line.path;
+    }
+}
+
+TEST(ConfigSchema, ChangesKnowTheirSectionAndEntry) {
+    const auto before = everyKey();
+    std::string text = test::kEveryKeyConfig;
+    text.replace(text.find("address: 127.0.0.1:8443"), 23, "address: 127.0.0.1:8444");
+    text.replace(text.find("max_idle_per_endpoint: 0"), 24, "max_idle_per_endpoint: 1");
+    text.replace(text.find("  - name: bare\n"), 15, "  - name: spare\n");
+    const auto after = loadConfigText(text, "/etc/hotgate/every.yaml");
+    ASSERT_TRUE(before && after) << formatProblems(after.error());
+    const auto diff = diffConfigs(*before, **after);
+    ASSERT_EQ(diff.changes.size(), 4u);
+    EXPECT_EQ(diff.changes[0].format(), "clusters[bare] removed");
+    EXPECT_EQ(diff.changes[1].format(), "clusters[pool].max_idle_per_endpoint: 0 -> 1");
+    EXPECT_EQ(diff.changes[2].format(), "clusters[spare] added");
+    EXPECT_EQ(diff.changes[3].format(), "listeners[web].address: 127.0.0.1:8443 -> 127.0.0.1:8444");
+    EXPECT_EQ(diff.changes[1].section, ConfigSection::Clusters);
+    EXPECT_EQ(diff.changes[1].entry, "pool");
+    EXPECT_FALSE(diff.changes[2].needs_new_version);
+    EXPECT_EQ(diff.changes[3].section, ConfigSection::Listeners);
+    EXPECT_EQ(diff.changes[3].entry, "web");
+    EXPECT_TRUE(diff.changes[3].needs_new_version);
+    EXPECT_EQ(diff.affected_routes, std::vector<std::string>{"any"});  // the route to pool
+}
+
+TEST(ConfigSchema, AMissingTopLevelKeyHasNoLineAndANestedOneHasItsParents) {
+    auto result = loadConfigText("routes: [{name: r, match: {path_prefix: /}, direct_response: {}}]\n"
+                                 "clusters:\n  - endpoints: [127.0.0.1:1]\n",
+                                 "test.yaml");
+    ASSERT_FALSE(result);
+    const auto problems = formatProblems(result.error());
+    EXPECT_NE(problems.find("test.yaml: listeners: at least one listener is required\n"), std::string::npos)
+        << problems;
+    EXPECT_NE(problems.find("test.yaml:3: clusters[0]: missing required key 'name'\n"), std::string::npos)
+        << problems;
+}
+
+// A section of its own, as a feature would add one: each key is its row, and nothing else.
+struct Retries {
+    std::chrono::milliseconds budget{};
+    unsigned attempts = 0;
+    std::vector<std::string> on_hosts;
+};
+
+schema::Table<Retries> retriesTable() {
+    using enum Applies;
+    return {{
+        {"budget", &Retries::budget, schema::Duration{}, "250ms", InPlace, "time all attempts may take"},
+        {"attempts", &Retries::attempts, schema::Integer{1, 5}, "2", InPlace, "tries per request"},
+        {"on_hosts", &Retries::on_hosts, schema::SetOf<schema::HostName>{.duplicates = schema::Duplicates::Merged},
+         schema::kEmpty, NewVersion, "hosts whose requests are retried"},
+    }};
+}
+
+TEST(ConfigSchema, AKeyIsOneRowForTheLoaderTheCanonicalFormAndTheReference) {
+    const YAML::Node root = YAML::Load("retries:\n  attempts: 3\n  on_hosts: [B.example, a.example, b.example]\n"
+                                       "  budget_ms: 5\n");
+    schema::Reader reader("r.yaml", root);
+    Retries retries;
+    schema::readMapping(retriesTable(), reader, root["retries"], "retries", retries);
+    ASSERT_EQ(reader.problems.size(), 1u);
+    EXPECT_EQ(reader.problems[0].format(),
+              "r.yaml:4: retries.budget_ms: unknown key (expected one of: budget, attempts, on_hosts)");
+    EXPECT_EQ(retries.budget.count(), 250);  // the row's default
+    EXPECT_EQ(retries.attempts, 3u);
+    EXPECT_EQ(retries.on_hosts, (std::vector<std::string>{"a.example", "b.example"}));
+
+    schema::CanonicalWriter writer;
+    schema::writeRows(retriesTable(), writer, "retries", retries);
+    EXPECT_EQ(writer.form.text(),
+              "retries.budget = 250ms\nretries.attempts = 3\nretries.on_hosts += a.example\n"
+              "retries.on_hosts += b.example\n");
+    EXPECT_EQ(writer.form.lines.back().applies, Applies::NewVersion);
+
+    schema::Reference docs;
+    schema::describeRows(retriesTable(), docs, "retries");
+    ASSERT_EQ(docs.size(), 3u);
+    EXPECT_EQ(docs[1].path, "retries.attempts");
+    EXPECT_EQ(docs[1].type.type, "integer");
+    EXPECT_EQ(docs[1].type.bounds, "1 to 5");
+    EXPECT_EQ(docs[1].default_value, "2");
+    EXPECT_EQ(docs[1].doc, "tries per request");
+
+    schema::Reader bad("r.yaml", YAML::Load("attempts: 9\n"));
+    Retries refused;
+    schema::readMapping(retriesTable(), bad, YAML::Load("attempts: 9\n"), "retries", refused);
+    ASSERT_EQ(bad.problems.size(), 1u);
+    EXPECT_EQ(bad.problems[0].format(), "r.yaml:1: retries.attempts: must be between 1 and 5, got 9");
+}
+
+TEST(ConfigReference, SaysOfEachKeyItsTypeDefaultBoundsHowItAppliesAndWhatItIs) {
+    const auto text = reference();
+    EXPECT_NE(text.find("| `timeouts.idle` | duration | `60s` | above zero; with a unit: ms, s, m or h | in place | "),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("| `workers` | integer or `auto` | `auto` | 1 to 256; `auto`: one per CPU | new version |"),
+              std::string::npos);
+    EXPECT_NE(text.find("| `listeners[].address` | IP:port | required |"), std::string::npos);
+    EXPECT_NE(text.find("| `dataplane.steering` | one of | `auto` | `auto` or `off` | new version |"),
+              std::string::npos);
+    EXPECT_NE(text.find("| `routes` | list of named mappings | required |"), std::string::npos);
+    for (const auto& section : schema::sections()) {
+        schema::Reference docs;
+        section.row.describe(docs, "");
+        for (const auto& doc : docs) {
+            // A section's own mapping is its heading and opening sentence; everything else a row.
+            const bool heading = doc.path == section.row.key && doc.type.type == "mapping";
+            EXPECT_NE(text.find(heading ? "## `" + doc.path + "`" : "| `" + doc.path + "` |"), std::string::npos)
+                << doc.path;
+        }
+    }
+}
+
+}  // namespace
+}  // namespace hotgate

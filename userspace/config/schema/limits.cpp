@@ -1,0 +1,18 @@
+// limits: what one request or one process may take.
+#include "config/schema/tables.h"
+
+namespace hotgate::schema {
+
+Table<Limits> limitsTable() {
+    using enum Applies;
+    return {{
+        // key, member, type and bounds, default, applies, doc
+        {"max_header_bytes", &Limits::max_header_bytes, Size{512}, "16k", InPlace,
+         "request line and headers; larger gets 431"},
+        {"max_body_bytes", &Limits::max_body_bytes, Size{0}, "10MB", InPlace, "request body; larger gets 413"},
+        {"max_connections", &Limits::max_connections, Integer{1, 10'000'000}, "10000", InPlace,
+         "client connections per process; beyond it new connections get 503 and are closed"},
+    }};
+}
+
+}  // namespace hotgate::schema

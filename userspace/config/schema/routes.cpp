@@ -1,0 +1,50 @@
+// routes[]: tried in order, the first whose match fits the request takes it, and either
+// proxies to a cluster or answers itself.
+#include "config/schema/tables.h"
+
+namespace hotgate::schema {
+namespace {
+
+Table<RouteMatch> matchTable() {
+    using enum Applies;
+    return {
+        {
+            // key, member, type and bounds, default, applies, doc
+            {"host", &RouteMatch::host, HostMatch{}, kEmpty, InPlace, "the request's host; none: any host"},
+            {"path_prefix", &RouteMatch::path_prefix, UrlPath{}, kEmpty, InPlace,
+             "the request path starts with this (give it or path)"},
+            {"path", &RouteMatch::path, UrlPath{}, kEmpty, InPlace, "the request path is exactly this"},
+        },
+        {{"path_prefix", "path"}},
+    };
+}
+
+Table<DirectResponse> directResponseTable() {
+    using enum Applies;
+    return {{
+        // key, member, type and bounds, default, applies, doc
+        {"status", &DirectResponse::status, Integer{200, 599}, "200", InPlace, "the answer's status code"},
+        {"body", &DirectResponse::body, Text{}, kEmpty, InPlace, "the answer's body"},
+    }};
+}
+
+}  // namespace
+
+Table<RouteConfig> routeTable() {
+    using enum Applies;
+    return {
+        {
+            block("match", &RouteConfig::match, matchTable(),
+                  Default::required("is required (use path_prefix: / to match everything)"),
+                  "what a request must be for this route to take it"),
+            // key, member, type and bounds, default, applies, doc
+            {"cluster", &RouteConfig::cluster, ClusterName{}, kUnset, InPlace,
+             "proxy to this cluster (give it or direct_response)"},
+            optionalBlock("direct_response", &RouteConfig::direct_response, directResponseTable(),
+                          "answer from the gateway itself"),
+        },
+        {{"cluster", "direct_response"}},
+    };
+}
+
+}  // namespace hotgate::schema
