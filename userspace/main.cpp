@@ -14,6 +14,7 @@
 #include "admin/admin_server.h"
 #include "common/build_version.h"
 #include "config/config_loader.h"
+#include "config/schema/schema.h"
 #include "control/config_engine.h"
 #include "control/control_server.h"
 #include "control/upgrade_controller.h"
@@ -191,6 +192,7 @@ int main(int argc, char** argv) {
     std::string check_path;
     std::string log_level = "info";
     bool show_version = false;
+    bool print_config_reference = false;
     app.add_option("-c,--config", options.config_path, "config file to serve");
     app.add_option("--check-config", check_path, "validate this config file and exit");
     app.add_option("--control-socket", options.control_socket, "control socket for gwctl and upgrades")
@@ -200,10 +202,16 @@ int main(int argc, char** argv) {
     app.add_option("--log-level", log_level, "debug, info, warn or error")
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
     app.add_flag("--version", show_version, "print the build version and exit");
+    app.add_flag("--print-config-reference", print_config_reference,
+                 "print the reference of every config key (docs/config.md, markdown) and exit");
     CLI11_PARSE(app, argc, argv);
 
     if (show_version) {
         std::cout << "hotgate " << hotgate::buildVersion() << "\n";
+        return 0;
+    }
+    if (print_config_reference) {
+        hotgate::schema::writeReference(std::cout);
         return 0;
     }
     using hotgate::log::Level;
