@@ -15,8 +15,10 @@
 #include "common/build_version.h"
 #include "config/config_loader.h"
 #include "config/schema/schema.h"
+#include "control/command_router.h"
 #include "control/config_engine.h"
 #include "control/control_server.h"
+#include "control/handover.h"
 #include "control/upgrade_controller.h"
 #include "dataplane/steer_loader.h"
 #include "observability/logging.h"
@@ -53,10 +55,10 @@ Result<void> checkOwnHealth(const SocketAddress& admin, const std::string& versi
 // Builds how a successor starts from what the running version handed over: in BPF mode a
 // slot no live version holds (the same for every listener: versions move in lockstep), in
 // takeover mode the inherited listening sockets.
-Result<StartPlan> planFromHandover(control::Handover& handover, const Config& config) {
+Result<StartPlan> planFromHandover(control::ReceivedHandover& handover, const Config& config) {
     StartPlan plan;
-    plan.ticket_keys = handover.ticket_keys;
-    if (handover.mode != "bpf") {
+    plan.ticket_keys = handover.about.ticket_keys;
+    if (handover.about.mode != DataplaneMode::Bpf) {
         plan.kind = StartPlan::Kind::SuccessorTakeover;
         for (auto& [name, fds] : handover.listeners) plan.inherited[name] = std::move(fds);
         return plan;
@@ -71,7 +73,7 @@ Result<StartPlan> planFromHandover(control::Handover& handover, const Config& co
         slot = *free;
     }
     plan.slot = slot.value_or(0);
-    if (plan.slot == handover.active_slot)
+    if (plan.slot == handover.about.active_slot)
         return fail("BPF slot ", plan.slot, " is the running version's own; no slot is free");
     return plan;
 }
@@ -93,20 +95,21 @@ int serve(ConfigSnapshot config, const Options& options) {
             log::error("cannot start as successor: ", handover.error().message);
             return 1;
         }
-        log::info("upgrade: taking over from ", handover->version, " (", handover->mode, " mode)");
+        log::info("upgrade: taking over from ", handover->about.version, " (",
+                  dataplaneModeName(handover->about.mode), " mode)");
         auto planned = planFromHandover(*handover, *config);
         if (!planned) {
             log::error("cannot start as successor: ", planned.error().message);
-            (void)predecessor->send(control::MessageType::Failed, {{"reason", planned.error().message}});
+            (void)predecessor->send(control::Failed{planned.error().message});
             return 1;
         }
         plan = std::move(*planned);
-        from = std::move(*handover);
+        from = std::move(handover->about);
     }
     // A successor that fails before ready tells its predecessor why, and the predecessor serves on.
     auto failed = [&](const std::string& reason) {
         log::error("cannot start: ", reason);
-        if (predecessor) (void)predecessor->send(control::MessageType::Failed, {{"reason", reason}});
+        if (predecessor) (void)predecessor->send(control::Failed{reason});
         return 1;
     };
 
@@ -123,24 +126,28 @@ int serve(ConfigSnapshot config, const Options& options) {
     control::UpgradeController upgrades(**gateway, options.control_socket, [&main_io] {
         asio::post(main_io, [&main_io] { main_io.stop(); });
     });
+    control::CommandRouter router(**gateway, upgrades, options.control_socket);
     if (predecessor) {
         if (auto healthy = checkOwnHealth(config->admin.address, version); !healthy)
             return failed(healthy.error().message);
-        if (auto ready = upgrades.followPredecessor(predecessor, config->admin.address.toString(), from); !ready)
+        // In charge (committed, or the predecessor gone), it answers the control socket.
+        auto take_over = [&router] { return router.listen(/*replace_live=*/true); };
+        if (auto ready = upgrades.followPredecessor(predecessor, config->admin.address.toString(), from, take_over);
+            !ready)
             return failed(ready.error().message);
-    } else if (auto served = upgrades.serveControlSocket(); !served) {
+    } else if (auto served = router.listen(); !served) {
         return failed(served.error().message);
     }
     // Live config changes (gwctl config apply, SIGHUP); socket changes go through `upgrades`.
     control::ConfigEngine config_engine(**gateway, [&upgrades](const std::string& path) {
         return upgrades.upgradeToConfig(path, std::chrono::seconds(30));
     });
-    upgrades.setConfigEngine(&config_engine);
+    router.setConfigEngine(&config_engine);
     std::thread reload;  // SIGHUP's apply: off the signal loop, which must stay responsive
     std::atomic<bool> reloading{false};
 
     log::info("hotgate ", context.version(), " serving (pid ", ::getpid(), ", ", config->workers, " workers, mode ",
-              (*gateway)->dataplane().mode, predecessor ? ", successor: ready" : "", "), admin on ",
+              dataplaneModeName((*gateway)->dataplane().mode), predecessor ? ", successor: ready" : "", "), admin on ",
               config->admin.address.toString());
 
     asio::signal_set signals(main_io, SIGTERM, SIGINT, SIGHUP);
@@ -177,7 +184,8 @@ int serve(ConfigSnapshot config, const Options& options) {
     signals.async_wait(on_signal);
     main_io.run();
     if (reload.joinable()) reload.join();
-    upgrades.setConfigEngine(nullptr);
+    router.setConfigEngine(nullptr);
+    router.stop();
     upgrades.stop();
     config_engine.stop();
     (*admin)->stop();

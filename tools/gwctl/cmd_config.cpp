@@ -9,6 +9,7 @@
 #include "config/config_diff.h"
 #include "config/config_loader.h"
 #include "config/units.h"
+#include "control/messages.h"
 #include "control_client.h"
 
 namespace gwctl {
@@ -81,7 +82,8 @@ int runDiff(const GlobalOptions& global, const ConfigOptions& options) {
     if (!options.against.empty()) {
         if (options.against != "running") failWith("diff", "--against takes only 'running'");
         if (!options.other.empty()) failWith("diff", "with --against running, give one file");
-        auto reply = request(global, "diff", MessageType::ConfigDiff, {{"path", absolute(options.file)}});
+        auto reply = request(global, "diff", MessageType::ConfigDiff,
+                             hotgate::control::ConfigDiffRequest{absolute(options.file)}.toJson());
         changes = reply["changes"];
     } else {
         if (options.other.empty()) failWith("diff", "give OLD and NEW files (or NEW --against running)");
@@ -102,7 +104,7 @@ int runApply(const GlobalOptions& global, const ConfigOptions& options) {
     const auto timeout =
         options.wait ? std::chrono::milliseconds(std::chrono::hours(1)) : std::chrono::milliseconds(60'000);
     auto reply = request(global, "apply", MessageType::ConfigApply,
-                         {{"path", absolute(options.file)}, {"wait", options.wait}}, timeout);
+                         hotgate::control::ConfigApplyRequest{absolute(options.file), options.wait}.toJson(), timeout);
     if (options.json) {
         std::cout << reply.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
         return 0;

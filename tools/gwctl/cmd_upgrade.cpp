@@ -1,25 +1,25 @@
 // gwctl upgrade / cutover (through the running version) / commit / rollback: the hot upgrade
 // flow of control/protocol.h, driven from the operator's side.
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <thread>
 
 #include "commands.h"
 #include "config/units.h"
+#include "control/messages.h"
+#include "control/successor_launcher.h"
 #include "control_client.h"
 
 namespace gwctl {
 namespace {
 
-using hotgate::control::Message;
 using hotgate::control::MessageType;
+using hotgate::control::StatusReply;
+using hotgate::control::UpgradeState;
+using hotgate::control::VersionInfo;
 
 struct UpgradeOptions {
     std::string binary;
@@ -47,19 +47,33 @@ int runSimple(const GlobalOptions& global, MessageType type, const char* verb) {
     return 0;
 }
 
-std::string tailOf(const std::string& path, std::size_t lines) {
-    std::ifstream in(path);
-    std::vector<std::string> all;
-    for (std::string line; std::getline(in, line);) all.push_back(line);
-    std::string out;
-    for (std::size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i) out += "  | " + all[i] + "\n";
-    return out;
+// The running version's Status, or nothing when it does not answer one.
+std::optional<StatusReply> askStatus(const GlobalOptions& global, std::string* error = nullptr) {
+    auto reply = controlRequest(global.control_socket, MessageType::Status);
+    if (!reply) {
+        if (error) *error = reply.error().message;
+        return std::nullopt;
+    }
+    if (reply->type != MessageType::StatusReply) {
+        if (error) *error = "unexpected reply to Status";
+        return std::nullopt;
+    }
+    auto status = StatusReply::fromJson(reply->payload);
+    if (!status) {
+        if (error) *error = status.error().message;
+        return std::nullopt;
+    }
+    return std::move(*status);
 }
 
-std::optional<nlohmann::json> findVersion(const nlohmann::json& status, int pid) {
-    for (const auto& version : status.value("versions", nlohmann::json::array()))
-        if (version.value("pid", 0) == pid) return version;
+std::optional<VersionInfo> findVersion(const StatusReply& status, int pid) {
+    for (const auto& version : status.versions)
+        if (version.pid == pid) return version;
     return std::nullopt;
+}
+
+std::string stateText(const std::optional<UpgradeState>& state) {
+    return state ? std::string(hotgate::control::upgradeStateName(*state)) : "?";
 }
 
 // Runs `binary --check-config config`; returns its output when it rejects the file.
@@ -86,14 +100,15 @@ int runUpgrade(const GlobalOptions& global, const UpgradeOptions& options) {
     if (::access(options.binary.c_str(), X_OK) != 0)
         failWith("upgrade", "binary " + options.binary + ": " + std::strerror(errno));
 
-    auto status = controlRequest(global.control_socket, MessageType::Status);
-    if (!status) failWith("upgrade", status.error().message);
-    if (status->type != MessageType::StatusReply) failWith("upgrade", "unexpected reply to Status");
-    const auto& running = status->payload["versions"][0];  // the version answering: always first
-    if (status->payload.value("upgrade_state", "none") != "none")
-        failWith("upgrade", "an upgrade is already in progress (" + status->payload.value("upgrade_state", "?") +
+    std::string status_error;
+    const auto status = askStatus(global, &status_error);
+    if (!status) failWith("upgrade", status_error);
+    if (status->versions.empty()) failWith("upgrade", "the running version listed no versions");
+    const auto& running = status->versions[0];  // the version answering: always first
+    if (status->upgrade_state != UpgradeState::None)
+        failWith("upgrade", "an upgrade is already in progress (" + stateText(status->upgrade_state) +
                                 "): commit or roll it back first");
-    const std::string config = options.config.empty() ? running.value("config_path", std::string()) : options.config;
+    const std::string config = options.config.empty() ? running.config_path.value_or("") : options.config;
     if (config.empty()) failWith("upgrade", "--config is required (the running version did not say its config file)");
     if (auto rejected = checkConfigWith(options.binary, config))
         failWith("upgrade", "the new version rejects " + config + ":\n" + *rejected + "the running version serves on");
@@ -103,53 +118,34 @@ int runUpgrade(const GlobalOptions& global, const UpgradeOptions& options) {
                                         ("hotgate-" + std::to_string(::time(nullptr)) + ".log"))
                                            .string()
                                      : options.log_file;
-    const pid_t child = ::fork();
-    if (child < 0) failWith("upgrade", std::string("fork: ") + std::strerror(errno));
-    if (child == 0) {
-        ::setsid();  // the new version outlives gwctl and must not get its terminal's signals
-        const int log = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (log >= 0) {
-            ::dup2(log, STDOUT_FILENO);
-            ::dup2(log, STDERR_FILENO);
-        }
-        if (null >= 0) ::dup2(null, STDIN_FILENO);
-        ::execl(options.binary.c_str(), options.binary.c_str(), "--config", config.c_str(), "--control-socket",
-                global.control_socket.c_str(), "--upgrade-from", global.control_socket.c_str(),
-                static_cast<char*>(nullptr));
-        std::fprintf(stderr, "exec %s: %s\n", options.binary.c_str(), std::strerror(errno));
-        ::_exit(127);
-    }
-    std::cout << "started " << options.binary << " (pid " << child << ", log " << log_file << ")\n";
+    auto child =
+        hotgate::control::SuccessorProcess::launch({options.binary, config, global.control_socket, log_file});
+    if (!child) failWith("upgrade", child.error().message);
+    const pid_t pid = child->pid();
+    std::cout << "started " << options.binary << " (pid " << pid << ", log " << log_file << ")\n";
 
-    const auto deadline = std::chrono::steady_clock::now() + *timeout;
-    for (;;) {
-        int wstatus = 0;
-        if (::waitpid(child, &wstatus, WNOHANG) == child) {
-            std::ostringstream why;
-            why << "the new version exited before it was ready ("
-                << (WIFEXITED(wstatus) ? "exit status " + std::to_string(WEXITSTATUS(wstatus))
-                                       : "signal " + std::to_string(WTERMSIG(wstatus)))
-                << "); the running version serves on. Its log:\n"
-                << tailOf(log_file, 15);
-            failWith("upgrade", why.str());
-        }
-        if (auto now = controlRequest(global.control_socket, MessageType::Status);
-            now && now->type == MessageType::StatusReply) {
-            if (auto successor = findVersion(now->payload, child); successor && successor->value("phase", "") == "ready") {
-                std::cout << "ready: " << successor->value("version", "?") << " (pid " << child;
-                if (successor->contains("slot")) std::cout << ", slot " << (*successor)["slot"].get<int>();
-                std::cout << "); new connections still go to " << running.value("version", "?") << "\n";
-                break;
-            }
-        }
-        if (std::chrono::steady_clock::now() > deadline) {
-            ::kill(child, SIGTERM);
-            failWith("upgrade", "the new version was not ready within " + options.timeout +
-                                    "; stopped it. Its log:\n" + tailOf(log_file, 15));
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::optional<VersionInfo> successor;
+    const auto waited = child->waitUntilReady(
+        [&] {
+            auto now = askStatus(global);
+            if (now) successor = findVersion(*now, pid);
+            return successor && successor->phase == hotgate::VersionPhase::Ready;
+        },
+        *timeout, std::chrono::milliseconds(50));
+    using Outcome = hotgate::control::SuccessorProcess::Outcome;
+    if (waited.outcome == Outcome::Exited)
+        failWith("upgrade", "the new version exited before it was ready (" +
+                                hotgate::control::describeExit(waited.wait_status) +
+                                "); the running version serves on. Its log:\n" +
+                                hotgate::control::logTail(log_file, 15));
+    if (waited.outcome == Outcome::TimedOut) {
+        child->terminate();
+        failWith("upgrade", "the new version was not ready within " + options.timeout + "; stopped it. Its log:\n" +
+                                hotgate::control::logTail(log_file, 15));
     }
+    std::cout << "ready: " << successor->version << " (pid " << pid;
+    if (successor->slot) std::cout << ", slot " << *successor->slot;
+    std::cout << "); new connections still go to " << running.version << "\n";
     if (!auto_commit) {
         std::cout << "next: gwctl cutover, then gwctl commit (or gwctl rollback)\n";
         return 0;
@@ -164,18 +160,18 @@ int runUpgrade(const GlobalOptions& global, const UpgradeOptions& options) {
 int runControlCutover(const GlobalOptions& global) { return runSimple(global, MessageType::Cutover, "cutover"); }
 
 bool printVersions(const GlobalOptions& global, std::ostream& out) {
-    auto reply = controlRequest(global.control_socket, MessageType::Status);
-    if (!reply || reply->type != MessageType::StatusReply) return false;
-    const auto& p = reply->payload;
-    out << "upgrade:      " << p.value("upgrade_state", "?") << " (" << p.value("mode", "?") << " mode)\n";
-    if (p.contains("last_upgrade_error")) out << "last problem: " << p.value("last_upgrade_error", "") << "\n";
+    const auto status = askStatus(global);
+    if (!status) return false;
+    out << "upgrade:      " << stateText(status->upgrade_state) << " ("
+        << hotgate::dataplaneModeName(status->mode) << " mode)\n";
+    if (!status->last_upgrade_error.empty()) out << "last problem: " << status->last_upgrade_error << "\n";
     out << "versions:\n";
-    for (const auto& v : p.value("versions", nlohmann::json::array())) {
-        out << "  " << v.value("version", "?") << "  pid " << v.value("pid", 0) << "  " << v.value("phase", "?");
-        if (v.contains("slot")) out << "  slot " << v["slot"].get<int>();
-        if (v.contains("connections"))
-            out << "  connections " << v.value("connections", 0) << "  in flight " << v.value("in_flight", 0);
-        if (v.contains("drain_deadline_ms")) out << "  drain deadline in " << v["drain_deadline_ms"].get<long>() << " ms";
+    for (const auto& v : status->versions) {
+        out << "  " << v.version << "  pid " << v.pid << "  "
+            << (v.phase ? std::string(hotgate::versionPhaseName(*v.phase)) : "?");
+        if (v.slot) out << "  slot " << *v.slot;
+        if (v.connections) out << "  connections " << *v.connections << "  in flight " << v.in_flight.value_or(0);
+        if (v.drain_deadline_ms) out << "  drain deadline in " << *v.drain_deadline_ms << " ms";
         out << "\n";
     }
     return true;

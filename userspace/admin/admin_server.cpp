@@ -148,11 +148,11 @@ AdminServer::Reply AdminServer::handle(Gateway& gateway, std::string_view target
         status["pid"] = ::getpid();
         status["uptime_seconds"] =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - gateway.startedAt()).count();
-        status["mode"] = gateway.dataplane().mode;
+        status["mode"] = dataplaneModeName(gateway.dataplane().mode);
         status["bpffs_root"] = context.config()->dataplane.bpffs_root;
         status["xdp_interfaces"] = gateway.dataplane().xdp_interfaces;
         if (!gateway.dataplane().reason.empty()) status["mode_reason"] = gateway.dataplane().reason;
-        status["phase"] = gateway.phase();
+        status["phase"] = versionPhaseName(gateway.phase());
         if (gateway.dataplane().slot) status["slot"] = *gateway.dataplane().slot;
         status["connections_handed_off"] = context.connections_handed_off.load();
         status["connections_adopted"] = context.connections_adopted.load();
@@ -170,7 +170,7 @@ AdminServer::Reply AdminServer::handle(Gateway& gateway, std::string_view target
     if (path == "/health") {
         // The health profile of every registered version (the state is shared through pins,
         // so whichever version answers shows the same picture).
-        const auto body = gateway.health().healthJson(gateway.activeSlot(), gateway.phase());
+        const auto body = gateway.health().healthJson(gateway.activeSlot(), std::string(versionPhaseName(gateway.phase())));
         return {200, "application/json", body.dump() + "\n"};
     }
     if (path == "/spikes") {

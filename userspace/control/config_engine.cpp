@@ -117,7 +117,7 @@ nlohmann::json ConfigEngine::apply(const std::string& path, const std::string& o
         // New sockets or workers: only a new process can have them. The same binary with the
         // new config, through the hot upgrade path (the validation above came first).
         reply["applies"] = "new_version";
-        if (gateway_.dataplane().mode != "bpf") {
+        if (gateway_.dataplane().mode != DataplaneMode::Bpf) {
             // A takeover-mode successor inherits the listening sockets by listener name: it
             // cannot get sockets on other addresses that way.
             for (const auto& change : diff.changes)

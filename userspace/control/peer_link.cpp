@@ -2,13 +2,11 @@
 
 #include <sys/socket.h>
 
-
 namespace hotgate::control {
 
 bool PeerLink::sendConnection(int fd, const std::string& listener, const std::string& buffered) {
     const int fds[] = {fd};
-    return send(MessageType::AdoptConnection, {{"listener", listener}, {"buffered_base64", encodeBase64(buffered)}}, fds)
-        .has_value();
+    return send(MessageType::AdoptConnection, AdoptConnection{listener, buffered}.toJson(), fds).has_value();
 }
 
 void PeerLink::shutdown() { ::shutdown(fd_.get(), SHUT_RDWR); }

@@ -6,13 +6,13 @@
 #include <mutex>
 #include <string>
 
-#include "common/base64.h"
 #include "common/unique_fd.h"
 #include "control/fd_passing.h"
+#include "control/upgrade_ports.h"
 
 namespace hotgate::control {
 
-class PeerLink {
+class PeerLink final : public PeerChannel {
 public:
     explicit PeerLink(UniqueFd fd) : fd_(std::move(fd)) {}
 
@@ -20,10 +20,10 @@ public:
         std::lock_guard lock(send_mutex_);
         return sendMessage(fd_.get(), type, payload, fds);
     }
+    Result<void> send(const PeerMessage& message) override { return send(messageType(message), toJson(message)); }
     Result<Message> receive(std::chrono::milliseconds timeout) { return receiveMessage(fd_.get(), timeout); }
 
-    // Sends a keep-alive client connection (AdoptConnection + the fd). Returns false on failure.
-    bool sendConnection(int fd, const std::string& listener, const std::string& buffered);
+    bool sendConnection(int fd, const std::string& listener, const std::string& buffered) override;
 
     // Unblocks a receive() in progress on another thread (the link is then unusable).
     void shutdown();
@@ -32,6 +32,5 @@ private:
     UniqueFd fd_;
     std::mutex send_mutex_;
 };
-
 
 }  // namespace hotgate::control

@@ -2,6 +2,8 @@
 // fields and its order are documented here; change any of them incompatibly and bump
 // kControlProtocolVersion, so that a peer speaking another version is refused with a clear
 // error instead of being misunderstood (the same rule as Envoy's HOT_RESTART_VERSION).
+// control/messages.h holds every payload as a typed struct with its JSON encoding and
+// decoding; nothing else builds or parses a payload.
 //
 // Transport: AF_UNIX SOCK_STREAM, by default /run/hotgate/control.sock, mode 0600. The server
 // checks the peer's uid with SO_PEERCRED: only its own uid (and root) may talk to it.
@@ -22,7 +24,8 @@
 // Conversations (each message is a frame; "->" is client to server):
 //
 //   gwctl, one request and one reply per connection:
-//     -> Status {}                           <- StatusReply {versions: [VersionInfo...], mode, listeners}
+//     -> Status {}                           <- StatusReply {versions: [VersionInfo...], mode, upgrade_state,
+//                                                              mode_reason?, last_upgrade_error?}
 //     -> Cutover {}                          <- Ok {message} | Error {message}
 //     -> Commit {}                           <- Ok {message} | Error {message}
 //     -> Rollback {}                         <- Ok {message} | Error {message}
@@ -30,7 +33,9 @@
 //                                               listener's certificate files (all or nothing per listener)
 //     -> RotateTicketKey {}                  <- Ok {message, session_ticket_keys: [fingerprint...]}
 //                                               | Error {message}
-//   where VersionInfo = {version, pid, slot, phase, connections, in_flight, drain_deadline_ms}.
+//   where VersionInfo = {version, pid, phase, mode?, config_path?, slot?, connections?, in_flight?,
+//                        connections_handed_off?, connections_adopted?, drain_deadline_ms?}
+//   and upgrade_state is none | starting | ready | cut over | committing.
 //
 //   gwctl config (the config engine, control/config_engine.h), one request and one reply:
 //     -> ConfigApply {path, wait}            <- Ok {message, hash, previous_hash, changes: [Change...],
@@ -50,7 +55,7 @@
 //   a successor (the new version started by `gwctl upgrade`), one connection kept open until
 //   the old version exits; its loss tells each side that the other is gone:
 //     1. -> Hello {version, pid, config_hash}
-//     2. <- Handover {version, config_hash, mode, active_slot, listeners: [{name, address, fds}],
+//     2. <- Handover {version, pid, config_hash, mode, active_slot, listeners: [{name, fds}],
 //                    tls_session_ticket_keys}   (key-file text: the successor issues and accepts the
 //                    same session tickets; a secret, which is why the socket is 0600 and uid-checked)
 //           + fds: for each listener in order, `fds` descriptors:

@@ -1,28 +1,24 @@
-// UpgradeController: this version's side of a hot upgrade (see control/protocol.h for the
-// messages). As the running version it owns the control socket, answers gwctl, hands its
-// sockets or BPF maps to a successor, cuts over, commits or rolls back, and rolls back by
-// itself when the successor dies or stops beating after cutover. As a successor it keeps the
-// link to its predecessor, adopts the connections it is given, and takes over the control
-// socket once committed (or once the predecessor is gone).
+// UpgradeController: this version's side of a hot upgrade (control/protocol.h), wiring the
+// state machines to the real world. As the running version it follows a successor's link
+// (UpgradeMachine decides), answers gwctl's upgrade commands, and starts a successor itself
+// for a config that needs one (SuccessorLauncher). As a successor it follows its
+// predecessor's link (SuccessorMachine decides) and sends heartbeats.
 #pragma once
-
-#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <optional>
 #include <string>
 #include <thread>
 
-#include <nlohmann/json.hpp>
-
 #include "common/error.h"
-#include "control/control_server.h"
-#include "control/fd_passing.h"
+#include "control/gateway_host.h"
+#include "control/handover.h"
+#include "control/messages.h"
 #include "control/peer_link.h"
+#include "control/successor_machine.h"
+#include "control/upgrade_machine.h"
 
 namespace hotgate {
 class Gateway;
@@ -30,24 +26,9 @@ class Gateway;
 
 namespace hotgate::control {
 
-class ConfigEngine;
-
-// What a successor learns from its predecessor's Handover.
-struct Handover {
-    int pid = 0;
-    std::string version;
-    std::string config_hash;
-    std::string mode;  // "bpf" or "takeover"
-    std::uint32_t active_slot = 0;
-    std::vector<std::pair<std::string, std::vector<UniqueFd>>> listeners;  // name -> fds
-    std::string ticket_keys;  // TLS session ticket keys (key-file text); empty from an older version
-};
-
-// Successor, before its gateway exists: Hello, then the Handover (or the refusal, as an Error).
-Result<Handover> requestHandover(PeerLink& link, const std::string& version, const std::string& config_hash);
-
 class UpgradeController {
 public:
+    // `control_path` is the control socket a successor started from here connects to.
     // `request_exit` is called (from any thread) when this process should end: after a commit
     // drained it, or after a rollback drained the successor.
     UpgradeController(Gateway& gateway, std::string control_path, std::function<void()> request_exit);
@@ -55,15 +36,20 @@ public:
     UpgradeController(const UpgradeController&) = delete;
     UpgradeController& operator=(const UpgradeController&) = delete;
 
-    // Running version: start answering on the control socket.
-    Result<void> serveControlSocket(bool replace_live = false);
+    // Running version: a successor said `hello` on control connection `fd`. Admits it (and
+    // sends the Handover) or refuses it, then follows its link until the link closes.
+    void serveSuccessor(int fd, const Message& hello);
+    Reply cutover() { return machine_.cutover(); }
+    Reply commit() { return machine_.commit(); }
+    Reply rollback(const std::string& why) { return machine_.rollback(why); }
 
-    // Successor: reports Ready and starts following the predecessor on `link`.
+    // Successor: reports Ready and starts following the predecessor on `link`. Once in charge
+    // it serves the control socket through `take_over_control_socket`.
     Result<void> followPredecessor(std::shared_ptr<PeerLink> link, const std::string& admin_address,
-                                   const Handover& from);
+                                   const Handover& from, std::function<Result<void>()> take_over_control_socket);
 
-    // For Status replies and gwctl: this version and, if any, its successor.
-    nlohmann::json status();
+    // For Status replies and gwctl: this version, its draining predecessor, its successor.
+    StatusReply status() const;
 
     // The config engine's answer to a change that needs new sockets or workers: starts this
     // same binary with `config_path` as the successor, waits until it is ready, cuts over and
@@ -71,67 +57,24 @@ public:
     // successor's reason, leaving this version serving, if any step fails before cutover.
     Result<std::string> upgradeToConfig(const std::string& config_path, std::chrono::milliseconds ready_timeout);
 
-    // Where config messages (ConfigApply, ...) go; without one they are refused.
-    void setConfigEngine(ConfigEngine* engine) { config_engine_ = engine; }
-
     void stop();
 
 private:
-    enum class UpgradeState { None, Starting, Ready, CutOver, Committing };
-    struct Successor {
-        std::shared_ptr<PeerLink> link;
-        int pid = 0;
-        std::string version;
-        std::uint32_t slot = 0;
-        std::string admin;
-        nlohmann::json heartbeat = nlohmann::json::object();
-        std::chrono::steady_clock::time_point last_beat{};
-    };
-
-    // Running-version side.
-    void serveConnection(int fd, const ucred& peer);
-    void serveSuccessor(std::shared_ptr<PeerLink> link, const Message& hello);
-    nlohmann::json configRequest(const Message& message);
-    nlohmann::json cutover();
-    nlohmann::json commit();
-    nlohmann::json rollback(const std::string& why, bool tell_successor);
-    void adoptFromPeer(Message& message);
-    // Commit (old side) or rollback (new side): this version hands its connections to `link`'s
-    // peer at their request boundaries, drains the rest, then asks the process to exit.
-    void handOffDrainAndExit(std::shared_ptr<PeerLink> link);
-
-    // Successor side.
     void followLoop();
     void heartbeatLoop();
-    void becomeOwner(const std::string& why);
-
-    nlohmann::json selfInfo() const;
+    VersionInfo selfInfo() const;
 
     Gateway& gateway_;
-    std::string control_path_;
-    std::function<void()> request_exit_;
-    std::unique_ptr<ControlServer> server_;
-    std::atomic<ConfigEngine*> config_engine_{nullptr};
-
-    std::mutex mutex_;
-    UpgradeState state_ = UpgradeState::None;
-    std::optional<Successor> successor_;
-    std::string last_upgrade_error_;
+    const std::string control_path_;
+    SteadyClock clock_;
+    GatewayHost host_;
+    UpgradeMachine machine_;
 
     std::shared_ptr<PeerLink> predecessor_;
-    // The predecessor as status shows it while it drains after commit (until its link closes).
-    struct Predecessor {
-        int pid = 0;
-        std::string version;
-        std::optional<std::chrono::steady_clock::time_point> drain_deadline;
-        bool gone = false;
-    };
-    Predecessor predecessor_info_;  // guarded by mutex_
-    std::atomic<bool> committed_{false};
+    std::unique_ptr<SuccessorMachine> as_successor_;  // set once, before the threads start
     std::atomic<bool> stopping_{false};
     std::thread follow_thread_;
     std::thread heartbeat_thread_;
-    std::thread drain_thread_;
 };
 
 }  // namespace hotgate::control

@@ -61,7 +61,7 @@ Result<std::unique_ptr<Gateway>> Gateway::start(ConfigSnapshot config, std::stri
         }
         const bool first = plan.kind == StartPlan::Kind::First;
         gateway->setUpSteering(groups, first ? 0 : plan.slot, first);
-        if (!first && gateway->dataplane_.mode != "bpf")
+        if (!first && gateway->dataplane_.mode != DataplaneMode::Bpf)
             return fail("cannot join BPF slot ", plan.slot, ": ", gateway->dataplane_.reason);
         gateway->setUpHealth(groups, first ? 0 : plan.slot);
         for (unsigned w = 0; w < workers; ++w)
@@ -112,7 +112,7 @@ void Gateway::setUpSteering(std::vector<ListenerGroup>& groups, std::uint32_t sl
         }
         steering_.push_back(std::move(*loader));
     }
-    dataplane_.mode = "bpf";
+    dataplane_.mode = DataplaneMode::Bpf;
     dataplane_.reason.clear();
     dataplane_.slot = slot;
     log::info("BPF steering attached: ", groups.size(), " listener group(s) in slot ", slot,
@@ -127,7 +127,7 @@ void Gateway::setUpHealth(std::vector<ListenerGroup>& groups, std::uint32_t slot
                                                      context_->version());
         return;
     }
-    if (dataplane_.mode != "bpf") {
+    if (dataplane_.mode != DataplaneMode::Bpf) {
         health_ = health::HealthService::unavailable(
             "takeover mode (" + dataplane_.reason + "): no version slot to attribute connections to", context_->version());
         return;
@@ -226,13 +226,13 @@ ServingSnapshotPtr Gateway::publishConfig(ConfigSnapshot config) {
     return published;
 }
 
-void Gateway::setPhase(std::string phase) {
+void Gateway::setPhase(VersionPhase phase) {
     std::lock_guard lock(phase_mutex_);
-    phase_ = std::move(phase);
+    phase_ = phase;
 }
 
-std::string Gateway::phase() const {
-    if (draining()) return "draining";
+VersionPhase Gateway::phase() const {
+    if (draining()) return VersionPhase::Draining;
     std::lock_guard lock(phase_mutex_);
     return phase_;
 }

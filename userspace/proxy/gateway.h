@@ -16,6 +16,7 @@
 
 #include "common/error.h"
 #include "common/unique_fd.h"
+#include "common/version_state.h"
 #include "config/config.h"
 #include "observability/metrics.h"
 #include "proxy/serving_context.h"
@@ -46,7 +47,7 @@ struct ListenerStatus {
 // How new connections reach this version: BPF steering by version slot, or (when BPF cannot
 // be used) plain SO_REUSEPORT sockets handed over by fd at upgrade time.
 struct DataplaneStatus {
-    std::string mode = "takeover";  // "bpf" or "takeover"
+    DataplaneMode mode = DataplaneMode::Takeover;
     std::string reason;             // why takeover, when it is
     std::vector<std::string> xdp_interfaces;  // where the XDP front is attached
     std::optional<std::uint32_t> slot;  // BPF mode: this version's slot
@@ -130,12 +131,12 @@ public:
     // What /status shows of TLS: per listener, the served certificates and the key fingerprints.
     nlohmann::json tlsStatus() const;
 
-    // Where this version is in its life: starting, ready, active, standby (cut over from, not
-    // yet committed), draining. Set by the upgrade controller; read by admin and status.
-    void setPhase(std::string phase);
+    // Where this version is in its life (common/version_state.h). Set by the upgrade
+    // controller; read by admin and status. A draining gateway is Draining whatever was set.
+    void setPhase(VersionPhase phase);
     // When draining: the moment whatever is still open gets closed.
     std::optional<std::chrono::steady_clock::time_point> drainDeadline() const;
-    std::string phase() const;
+    VersionPhase phase() const;
 
 private:
     Gateway() = default;
@@ -171,7 +172,7 @@ private:
     std::chrono::steady_clock::time_point started_at_;
     std::atomic<std::size_t> next_adopter_{0};
     mutable std::mutex phase_mutex_;
-    std::string phase_ = "active";
+    VersionPhase phase_ = VersionPhase::Active;
     std::optional<std::chrono::steady_clock::time_point> drain_deadline_;
 };
 
