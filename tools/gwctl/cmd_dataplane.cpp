@@ -10,6 +10,7 @@
 #include "dataplane/front_loader.h"
 #include "dataplane/steer_loader.h"
 #include "dataplane_status.h"
+#include "health/health_log.h"
 
 namespace gwctl {
 namespace {
@@ -61,7 +62,7 @@ Result<uint32_t> parseWeight(const std::string& text) {
 }
 
 // Opens the named group, or the only one when no name was given.
-Result<SteerPins> openGroup(const GlobalOptions& global, const std::string& listener) {
+Result<SteerPins> findGroup(const GlobalOptions& global, const std::string& listener) {
     if (!listener.empty()) {
         auto pins = SteerPins::open(global.bpffs_root, listener);
         if (!pins && pins.error().errnum == ENOENT)
@@ -80,6 +81,13 @@ Result<SteerPins> openGroup(const GlobalOptions& global, const std::string& list
         return hotgate::fail("several listeners pinned (", all, "): pass --listener");
     }
     return SteerPins::open(global.bpffs_root, names->front());
+}
+
+// findGroup, logging the group's cutovers to the health profile under the same root.
+Result<SteerPins> openGroup(const GlobalOptions& global, const std::string& listener) {
+    auto pins = findGroup(global, listener);
+    if (pins) pins->onActiveSlotChange(hotgate::health::cutoverEventLogger(global.bpffs_root));
+    return pins;
 }
 
 // Prints "gwctl <verb>: <error>" and makes gwctl exit 1.

@@ -11,6 +11,7 @@
 #include "dataplane/capability_probe.h"
 #include "dataplane/front_loader.h"
 #include "dataplane/steer_loader.h"
+#include "health/health_log.h"
 #include "health/health_service.h"
 #include "observability/logging.h"
 #include "proxy/listener.h"
@@ -97,10 +98,12 @@ void Gateway::setUpSteering(std::vector<ListenerGroup>& groups, std::uint32_t sl
         log::warn("BPF steering unavailable (", support.reason, "): running in listener-fd-takeover mode");
         return;
     }
+    dataplane::SteerOptions options;
+    options.on_active_slot_change = health::cutoverEventLogger(config.dataplane.bpffs_root);
     for (auto& group : groups) {
         const auto fds = group.fds();
         auto loader = dataplane::SteerLoader::attachListener(group.name(), fds, slot, activate,
-                                                             config.dataplane.bpffs_root);
+                                                             config.dataplane.bpffs_root, options);
         if (!loader) {
             // All or nothing: groups attached so far must not look served by this version.
             for (auto& attached : steering_) (void)attached->pins().clearSlot(attached->slot());
