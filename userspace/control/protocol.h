@@ -22,7 +22,8 @@
 // Conversations (each message is a frame; "->" is client to server):
 //
 //   gwctl, one request and one reply per connection:
-//     -> Status {}                           <- StatusReply {versions: [VersionInfo...], mode, listeners}
+//     -> Status {}                           <- StatusReply {versions: [VersionInfo...], mode, upgrade_state,
+//                                                  listeners: [{name, address, sockets}], bpffs_root}
 //     -> Cutover {}                          <- Ok {message} | Error {message}
 //     -> Commit {}                           <- Ok {message} | Error {message}
 //     -> Rollback {}                         <- Ok {message} | Error {message}

@@ -618,6 +618,11 @@ nlohmann::json UpgradeController::status() {
                          {"upgrade_state", stateName(static_cast<int>(state_))}};
     if (!gateway_.dataplane().reason.empty()) reply["mode_reason"] = gateway_.dataplane().reason;
     if (!last_upgrade_error_.empty()) reply["last_upgrade_error"] = last_upgrade_error_;
+    // This version's own listeners and pin root: gwctl's steering commands default to them.
+    auto& listeners = reply["listeners"] = nlohmann::json::array();
+    for (const auto& l : gateway_.listeners())
+        listeners.push_back({{"name", l.name}, {"address", l.address}, {"sockets", l.sockets}});
+    reply["bpffs_root"] = gateway_.context().config()->dataplane.bpffs_root;
     return reply;
 }
 
