@@ -1,6 +1,8 @@
 // gwctl cutover | canary | deny | dataplane: drive the BPF data plane through its pinned maps.
 // cutover and canary write the listener group's control entry (one map update); deny edits
-// the XDP front's deny list; dataplane prints what `gwctl status` shows of the data plane.
+// the XDP front's deny list; dataplane prints what `gwctl status` shows of the data plane, and
+// with --prune first removes the pin groups nobody serves. Without --listener (--bpffs), they
+// act on the listeners (pin root) of the hotgate answering on the control socket.
 #include <charconv>
 #include <iostream>
 #include <memory>
@@ -10,6 +12,9 @@
 #include "dataplane/front_loader.h"
 #include "dataplane/steer_loader.h"
 #include "dataplane_status.h"
+#include "health/gateway_pins.h"
+#include "health/health_log.h"
+#include "running_gateway.h"
 
 namespace gwctl {
 namespace {
@@ -18,7 +23,7 @@ using namespace hotgate::dataplane;
 using hotgate::Result;
 
 struct SteerOptions {
-    std::string listener;  // empty: the only pinned listener group
+    std::string listener;  // empty: the running gateway's listeners, else the only pinned group
     uint32_t slot = 0;
     std::string weight;
     bool force = false;
@@ -60,26 +65,55 @@ Result<uint32_t> parseWeight(const std::string& text) {
     return static_cast<uint32_t>(bp);
 }
 
-// Opens the named group, or the only one when no name was given.
-Result<SteerPins> openGroup(const GlobalOptions& global, const std::string& listener) {
+// Opens one group, logging its cutovers to the health profile under the same root.
+Result<SteerPins> openGroup(const std::string& bpffs_root, const std::string& listener) {
+    auto pins = SteerPins::open(bpffs_root, listener);
+    if (!pins && pins.error().errnum == ENOENT)
+        return hotgate::fail("no listener '", listener, "' pinned under ", bpffs_root,
+                             " (is hotgate running with BPF steering?)");
+    if (pins) pins->onActiveSlotChange(hotgate::health::cutoverEventLogger(bpffs_root));
+    return pins;
+}
+
+// The groups a steering command writes: the named one; else every listener of the hotgate
+// answering on the control socket; else, when none answers, the only group pinned.
+Result<std::vector<SteerPins>> openTargets(const GlobalOptions& global, const std::string& listener) {
+    const auto running = askRunningGateway(global);
+    const std::string root = bpffsRootFor(global, running);
+    std::vector<SteerPins> targets;
     if (!listener.empty()) {
-        auto pins = SteerPins::open(global.bpffs_root, listener);
-        if (!pins && pins.error().errnum == ENOENT)
-            return hotgate::fail("no listener '", listener, "' pinned under ", global.bpffs_root,
-                                 " (is hotgate running with BPF steering?)");
-        return pins;
+        auto pins = openGroup(root, listener);
+        if (!pins) return tl::unexpected(pins.error());
+        targets.push_back(std::move(*pins));
+        return targets;
     }
-    auto names = SteerPins::listListeners(global.bpffs_root);
+    if (running && !running->listeners.empty()) {
+        if (running->mode != "bpf")
+            return hotgate::fail("the hotgate on ", running->control_socket, " runs in ", running->mode, " mode",
+                                 running->mode_reason.empty() ? "" : " (" + running->mode_reason + ")",
+                                 ": it has no listener group to steer");
+        for (const auto& name : running->listeners) {
+            auto pins = openGroup(root, name);
+            if (!pins) return tl::unexpected(pins.error());
+            targets.push_back(std::move(*pins));
+        }
+        return targets;
+    }
+    auto names = SteerPins::listListeners(root);
     if (!names) return tl::unexpected(names.error());
     if (names->empty())
-        return hotgate::fail("no listener pinned under ", global.bpffs_root,
-                             " (is hotgate running with BPF steering?)");
+        return hotgate::fail("no listener pinned under ", root, " (is hotgate running with BPF steering?)");
     if (names->size() > 1) {
         std::string all;
         for (const auto& n : *names) all += (all.empty() ? "" : ", ") + n;
-        return hotgate::fail("several listeners pinned (", all, "): pass --listener");
+        return hotgate::fail("several listeners pinned (", all, "): pass --listener (no hotgate answers on ",
+                             global.control_socket, " to say which are its own; gwctl dataplane --prune removes ",
+                             "the groups nobody serves)");
     }
-    return SteerPins::open(global.bpffs_root, names->front());
+    auto pins = openGroup(root, names->front());
+    if (!pins) return tl::unexpected(pins.error());
+    targets.push_back(std::move(*pins));
+    return targets;
 }
 
 // Prints "gwctl <verb>: <error>" and makes gwctl exit 1.
@@ -88,45 +122,80 @@ Result<SteerPins> openGroup(const GlobalOptions& global, const std::string& list
     throw CLI::RuntimeError(1);
 }
 
+// Unless `force`, every target must have a live socket in `slot` before any is written, so a
+// command over several listeners is applied to all of them or to none.
+void requireServedEverywhere(const char* verb, const std::vector<SteerPins>& targets, uint32_t slot, bool force,
+                             SteerWrite write) {
+    if (force) return;
+    for (const auto& pins : targets)
+        if (auto served = pins.requireLiveSocket(slot, write); !served) failWith(verb, served.error().what());
+}
+
 void runCutover(const GlobalOptions& global, const SteerOptions& options) {
-    auto pins = openGroup(global, options.listener);
-    if (!pins) failWith("cutover", pins.error().what());
-    auto written = pins->cutover(options.slot, options.force);
-    if (!written) failWith("cutover", written.error().what());
-    std::cout << "listener " << pins->listener() << ": new connections go to slot "
-              << unsigned(written->active_slot) << " (generation " << written->generation << ")\n";
+    auto targets = openTargets(global, options.listener);
+    if (!targets) failWith("cutover", targets.error().what());
+    requireServedEverywhere("cutover", *targets, options.slot, options.force, SteerWrite::kCutover);
+    for (auto& pins : *targets) {
+        auto written = pins.cutover(options.slot, options.force);
+        if (!written) failWith("cutover", written.error().what());
+        std::cout << "listener " << pins.listener() << ": new connections go to slot "
+                  << unsigned(written->active_slot) << " (generation " << written->generation << ")\n";
+    }
 }
 
 void runCanary(const GlobalOptions& global, const SteerOptions& options) {
     auto weight = parseWeight(options.weight);
     if (!weight) failWith("canary", weight.error().what());
-    auto pins = openGroup(global, options.listener);
-    if (!pins) failWith("canary", pins.error().what());
-    auto written = pins->setCanary(options.slot, *weight, options.force);
-    if (!written) failWith("canary", written.error().what());
-    std::cout << "listener " << pins->listener() << ": ";
-    if (written->canary_weight_bp == 0)
-        std::cout << "canary off, all new connections go to slot " << unsigned(written->active_slot);
-    else
-        std::cout << written->canary_weight_bp / 100 << "." << (written->canary_weight_bp % 100 < 10 ? "0" : "")
-                  << written->canary_weight_bp % 100 << "% of new flows go to slot "
-                  << unsigned(written->canary_slot) << ", the rest to slot " << unsigned(written->active_slot);
-    std::cout << " (generation " << written->generation << ")\n";
+    auto targets = openTargets(global, options.listener);
+    if (!targets) failWith("canary", targets.error().what());
+    if (*weight > 0) requireServedEverywhere("canary", *targets, options.slot, options.force, SteerWrite::kCanary);
+    for (auto& pins : *targets) {
+        auto written = pins.setCanary(options.slot, *weight, options.force);
+        if (!written) failWith("canary", written.error().what());
+        std::cout << "listener " << pins.listener() << ": ";
+        if (written->canary_weight_bp == 0)
+            std::cout << "canary off, all new connections go to slot " << unsigned(written->active_slot);
+        else
+            std::cout << written->canary_weight_bp / 100 << "." << (written->canary_weight_bp % 100 < 10 ? "0" : "")
+                      << written->canary_weight_bp % 100 << "% of new flows go to slot "
+                      << unsigned(written->canary_slot) << ", the rest to slot " << unsigned(written->active_slot);
+        std::cout << " (generation " << written->generation << ")\n";
+    }
+}
+
+// gwctl dataplane --prune: removes the pin groups nobody serves; false when one could not be.
+bool runPrune(const std::string& bpffs_root, std::ostream& out) {
+    auto pruned = hotgate::health::pruneGatewayPins(bpffs_root);
+    if (!pruned) failWith("dataplane --prune", pruned.error().what());
+    bool ok = true;
+    std::size_t removed = 0;
+    for (const auto& group : *pruned) {
+        if (group.verdict == PruneVerdict::kRemoved) {
+            ++removed;
+            out << "prune: removed " << group.what << " " << group.dir << " (no live socket, no live pid)\n";
+        } else if (group.verdict == PruneVerdict::kFailed) {
+            ok = false;
+            out << "prune: could not remove " << group.what << " " << group.dir << ": " << group.error << "\n";
+        }
+    }
+    if (removed == 0 && ok) out << "prune: nothing to remove under " << bpffs_root << "\n";
+    return ok;
 }
 
 FrontPins openFront(const GlobalOptions& global, const char* verb) {
-    auto pins = FrontPins::open(global.bpffs_root);
+    const std::string root = bpffsRootFor(global, askRunningGateway(global));
+    auto pins = FrontPins::open(root);
     if (!pins) {
         if (pins.error().errnum == ENOENT)
-            failWith(verb, "no XDP front pinned under " + global.bpffs_root +
-                               " (is hotgate running with the XDP front enabled?)");
+            failWith(verb, "no XDP front pinned under " + root + " (is hotgate running with the XDP front enabled?)");
         failWith(verb, pins.error().what());
     }
     return std::move(*pins);
 }
 
 void addSteerOptions(CLI::App* cmd, SteerOptions& options, bool slot_required = true) {
-    cmd->add_option("--listener,-l", options.listener, "listener group (default: the only one)");
+    cmd->add_option("--listener,-l", options.listener,
+                    "listener group (default: every listener of the running hotgate, else the only one pinned)");
     cmd->add_option("--to", options.slot, "version slot")
         ->required(slot_required)
         ->check(CLI::Range(0u, static_cast<unsigned>(STEER_SLOTS - 1)));
@@ -191,7 +260,16 @@ void addDataplaneCommands(CLI::App& app, GlobalOptions& global) {
 
     auto* dataplane = app.add_subcommand(
         "dataplane", "show BPF steering (slots, sockets, counters, control entry) and the XDP front");
-    dataplane->callback([&global] { printDataplaneStatus(global.bpffs_root, std::cout); });
+    auto prune = std::make_shared<bool>(false);
+    dataplane->add_flag("--prune", *prune,
+                        "first remove the pin groups nobody serves any more (no live socket, every registered "
+                        "pid gone)");
+    dataplane->callback([&global, prune] {
+        const std::string root = bpffsRootFor(global, askRunningGateway(global));
+        const bool pruned = !*prune || runPrune(root, std::cout);
+        printDataplaneStatus(root, std::cout);
+        if (!pruned) throw CLI::RuntimeError(1);
+    });
 }
 
 }  // namespace gwctl

@@ -10,6 +10,9 @@ struct GlobalOptions {
     std::string admin = "127.0.0.1:9901";
     std::string bpffs_root = "/sys/fs/bpf/hotgate";
     std::string control_socket = "/run/hotgate/control.sock";
+    const CLI::Option* bpffs_option = nullptr;  // set by main: tells a given --bpffs from the default
+
+    bool bpffsGiven() const { return bpffs_option != nullptr && bpffs_option->count() > 0; }
 };
 
 void addStatusCommand(CLI::App& app, GlobalOptions& global);

@@ -11,7 +11,9 @@ int main(int argc, char** argv) {
     app.fallthrough();
     gwctl::GlobalOptions global;
     app.add_option("--admin", global.admin, "hotgate admin address (host:port)")->capture_default_str();
-    app.add_option("--bpffs", global.bpffs_root, "where hotgate pins its BPF maps")->capture_default_str();
+    global.bpffs_option = app.add_option("--bpffs", global.bpffs_root,
+                                         "where hotgate pins its BPF maps (default: the running hotgate's root)")
+                              ->capture_default_str();
     app.add_option("--control", global.control_socket, "hotgate control socket")->capture_default_str();
     gwctl::addStatusCommand(app, global);
     gwctl::addDataplaneCommands(app, global);

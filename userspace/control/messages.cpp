@@ -136,6 +136,11 @@ json StatusReply::toJson() const {
     if (upgrade_state) out["upgrade_state"] = upgradeStateName(*upgrade_state);
     if (!mode_reason.empty()) out["mode_reason"] = mode_reason;
     if (!last_upgrade_error.empty()) out["last_upgrade_error"] = last_upgrade_error;
+    json listener_list = json::array();
+    for (const auto& l : listeners)
+        listener_list.push_back({{"name", l.name}, {"address", l.address}, {"sockets", l.sockets}});
+    out["listeners"] = listener_list;
+    out["bpffs_root"] = bpffs_root;
     return out;
 }
 
@@ -152,6 +157,10 @@ Result<StatusReply> StatusReply::fromJson(const json& p) {
         reply.upgrade_state = parseUpgradeState(p.value("upgrade_state", std::string("none")));
         reply.mode_reason = p.value("mode_reason", std::string());
         reply.last_upgrade_error = p.value("last_upgrade_error", std::string());
+        for (const auto& l : p.value("listeners", json::array()))
+            reply.listeners.push_back({l.value("name", std::string()), l.value("address", std::string()),
+                                       l.value("sockets", std::uint64_t{0})});
+        reply.bpffs_root = p.value("bpffs_root", std::string());
     } catch (const json::exception& e) {
         return fail("StatusReply: ", e.what());
     }

@@ -77,10 +77,20 @@ struct VersionInfo {
     static Result<VersionInfo> fromJson(const nlohmann::json& payload);
 };
 
-// StatusReply {versions, mode, upgrade_state, mode_reason?, last_upgrade_error?}: the version
-// answering first, then its draining predecessor, then its successor.
+// One listener of the version answering a Status.
+struct ListenerInfo {
+    std::string name;
+    std::string address;
+    std::uint64_t sockets = 0;
+};
+
+// StatusReply {versions, mode, upgrade_state, mode_reason?, last_upgrade_error?, listeners,
+// bpffs_root}: the version answering first, then its draining predecessor, then its successor;
+// the answering version's own listeners and pin root (gwctl's steering commands default to them).
 struct StatusReply {
     std::vector<VersionInfo> versions;
+    std::vector<ListenerInfo> listeners;
+    std::string bpffs_root;
     DataplaneMode mode = DataplaneMode::Takeover;
     std::optional<UpgradeState> upgrade_state;  // absent: a state this binary does not know
     std::string mode_reason;                    // why takeover mode, when it is

@@ -25,7 +25,9 @@
 //
 //   gwctl, one request and one reply per connection:
 //     -> Status {}                           <- StatusReply {versions: [VersionInfo...], mode, upgrade_state,
-//                                                              mode_reason?, last_upgrade_error?}
+//                                                              mode_reason?, last_upgrade_error?,
+//                                                              listeners: [{name, address, sockets}],
+//                                                              bpffs_root}
 //     -> Cutover {}                          <- Ok {message} | Error {message}
 //     -> Commit {}                           <- Ok {message} | Error {message}
 //     -> Rollback {}                         <- Ok {message} | Error {message}

@@ -230,6 +230,9 @@ StatusReply UpgradeController::status() const {
     reply.upgrade_state = wireState(upgrade.phase);
     reply.mode_reason = gateway_.dataplane().reason;
     reply.last_upgrade_error = upgrade.last_error;
+    // This version's own listeners and pin root: gwctl's steering commands default to them.
+    for (const auto& l : gateway_.listeners()) reply.listeners.push_back({l.name, l.address, l.sockets});
+    reply.bpffs_root = gateway_.context().config()->dataplane.bpffs_root;
     return reply;
 }
 

@@ -1,6 +1,7 @@
 #include "dataplane/bpffs.h"
 
 #include <dirent.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -9,6 +10,7 @@
 #include <linux/magic.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <string>
 
 namespace hotgate::dataplane {
@@ -17,6 +19,17 @@ bool isOnBpffs(const std::string& path) {
     struct statfs st {};
     if (::statfs(path.c_str(), &st) != 0) return false;
     return static_cast<unsigned long>(st.f_type) == BPF_FS_MAGIC;
+}
+
+bool pinExists(const std::string& path) {
+    struct stat st {};
+    return ::lstat(path.c_str(), &st) == 0;
+}
+
+bool pidAlive(std::uint32_t pid) {
+    // Above INT_MAX, kill() would read a negative pid as a process group.
+    if (pid == 0 || pid > static_cast<std::uint32_t>(INT32_MAX)) return false;
+    return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
 }
 
 namespace {

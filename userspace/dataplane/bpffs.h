@@ -1,7 +1,11 @@
 // bpffs: where pinned BPF objects live. Mounts bpffs on /sys/fs/bpf when nothing is mounted
-// there, and names the per-listener pin directories (<root>/<listener>/).
+// there, and names the per-listener pin directories (<root>/<listener>/). The rest of the pin
+// helper: bpffs_map.h (open and check a pinned map against its spec, per-CPU reads),
+// bpffs_lock.h (the root's flock), bpffs_publish.h (publish a pin directory atomically) and
+// bpffs_gc.h (remove pin groups nobody serves).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -33,6 +37,14 @@ std::string tempPinDir(const std::string& root, std::string_view name);
 
 // Creates "<root>/<name>" (after ensureBpffsRoot) if missing and returns its path.
 Result<std::string> ensurePinDir(const std::string& root, std::string_view name);
+
+// True when something (a pin, a directory) exists at `path`.
+bool pinExists(const std::string& path);
+
+// True when process `pid` exists (EPERM counts: it exists, owned by someone else). 0 is never
+// alive. A pid registered in a pinned map may have been reused: callers treat "alive" as
+// "maybe still serving", never the other way round.
+bool pidAlive(std::uint32_t pid);
 
 // Removes `dir` and every pin in it (one level deep, plus nested directories). Used for
 // temporary pin dirs and by tests for their private roots; ENOENT is not an error.

@@ -1,7 +1,6 @@
 #include "dataplane/front_loader.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
@@ -13,10 +12,13 @@
 #include <bpf/libbpf.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
 
+#include "dataplane/bpffs_publish.h"
+#include "dataplane/skeleton_ptr.h"
 #include "front.skel.h"
 
 namespace hotgate::dataplane {
@@ -30,10 +32,29 @@ bool isV4Mapped(const front_deny_key& key) {
            std::memcmp(key.addr, kV4MappedPrefix, sizeof(kV4MappedPrefix)) == 0;
 }
 
-Result<UniqueFd> dupFd(int fd, const char* what) {
-    int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    if (copy < 0) return sysError(errno, "duplicate fd of ", what);
-    return UniqueFd(copy);
+// The maps of front.bpf.c, in the order FrontPins takes them.
+constexpr std::array<MapSpec, 2> kMaps{{
+    {"front_deny_map", BPF_MAP_TYPE_LPM_TRIE, sizeof(front_deny_key), sizeof(front_deny_value), FRONT_DENY_MAX,
+     BPF_F_NO_PREALLOC},
+    {"front_port_map", BPF_MAP_TYPE_LRU_PERCPU_HASH, sizeof(front_port_key), sizeof(front_port_stats),
+     FRONT_PORTS_MAX},
+}};
+
+using FrontSkeleton = SkeletonPtr<front, front__destroy>;
+
+// Opens the skeleton and loads front_filter with every map pinned (or reused) in `dir`.
+Result<FrontSkeleton> loadSkeleton(const std::string& dir) {
+    FrontSkeleton skel(front__open());
+    if (!skel) return sysError(errno, "open BPF object front.bpf.o");
+    bpf_map* map = nullptr;
+    bpf_object__for_each_map(map, skel->obj) {
+        std::string path = dir + "/" + bpf_map__name(map);
+        if (int err = bpf_map__set_pin_path(map, path.c_str()); err != 0)
+            return sysError(-err, "set pin path ", path);
+    }
+    if (int err = front__load(skel.get()); err != 0)
+        return sysError(-err, "load front_filter with maps pinned in ", dir);
+    return skel;
 }
 
 // bpffs refuses '.' in names; interface names may have one (VLANs: eth0.100).
@@ -43,12 +64,9 @@ std::string linkPinPath(const std::string& dir, std::string ifname) {
     return dir + "/link_" + ifname;
 }
 
-struct SkeletonDeleter {
-    void operator()(front* skel) const { front__destroy(skel); }
-};
-using SkeletonPtr = std::unique_ptr<front, SkeletonDeleter>;
-
 }  // namespace
+
+std::span<const MapSpec> frontMapSpecs() { return kMaps; }
 
 Result<front_deny_key> parsePrefix(std::string_view cidr) {
     std::string text(cidr);
@@ -107,14 +125,9 @@ FrontPins::FrontPins(UniqueFd deny_map, UniqueFd port_map)
     : deny_map_(std::move(deny_map)), port_map_(std::move(port_map)) {}
 
 Result<FrontPins> FrontPins::open(const std::string& bpffs_root) {
-    std::string dir = pinDir(bpffs_root, kFrontPinName);
-    std::string deny_path = dir + "/front_deny_map";
-    UniqueFd deny(bpf_obj_get(deny_path.c_str()));
-    if (!deny) return sysError(errno, "open pinned map ", deny_path);
-    std::string port_path = dir + "/front_port_map";
-    UniqueFd port(bpf_obj_get(port_path.c_str()));
-    if (!port) return sysError(errno, "open pinned map ", port_path);
-    return FrontPins(std::move(deny), std::move(port));
+    auto fds = openPinnedMaps(pinDir(bpffs_root, kFrontPinName), kMaps);
+    if (!fds) return tl::unexpected(fds.error());
+    return FrontPins(std::move((*fds)[0]), std::move((*fds)[1]));
 }
 
 Result<void> FrontPins::addDeny(const front_deny_key& key) {
@@ -153,20 +166,10 @@ Result<std::vector<DenyEntry>> FrontPins::listDeny() const {
 }
 
 Result<front_port_stats> FrontPins::readPort(uint8_t proto, uint16_t port) const {
-    int cpus = libbpf_num_possible_cpus();
-    if (cpus <= 0) return sysError(-cpus, "count possible CPUs");
-    std::vector<front_port_stats> per_cpu(static_cast<size_t>(cpus));
     front_port_key key{port, proto, 0};
-    front_port_stats sum{};
-    if (bpf_map_lookup_elem(port_map_.get(), &key, per_cpu.data()) != 0) {
-        if (errno == ENOENT) return sum;
-        return sysError(errno, "read front_port_map[", unsigned(proto), "/", port, "]");
-    }
-    for (const auto& s : per_cpu) {
-        sum.packets += s.packets;
-        sum.syns += s.syns;
-        sum.denied += s.denied;
-    }
+    auto sum = sumPerCpu<front_port_stats>(
+        port_map_.get(), &key, "read front_port_map[" + std::to_string(proto) + "/" + std::to_string(port) + "]");
+    if (!sum && sum.error().errnum == ENOENT) return front_port_stats{};  // never seen
     return sum;
 }
 
@@ -203,24 +206,37 @@ FrontLoader::~FrontLoader() {
 int FrontLoader::programFd() const { return bpf_program__fd(skel_->progs.front_filter); }
 
 Result<std::unique_ptr<FrontLoader>> FrontLoader::load(const std::string& bpffs_root) {
-    auto dir = ensurePinDir(bpffs_root, kFrontPinName);
-    if (!dir) return tl::unexpected(dir.error());
-    SkeletonPtr skel(front__open());
-    if (!skel) return sysError(errno, "open BPF object front.bpf.o");
-    bpf_map* map = nullptr;
-    bpf_object__for_each_map(map, skel->obj) {
-        std::string path = *dir + "/" + bpf_map__name(map);
-        if (int err = bpf_map__set_pin_path(map, path.c_str()); err != 0)
-            return sysError(-err, "set pin path ", path);
+    if (auto root = ensureBpffsRoot(bpffs_root); !root) return tl::unexpected(root.error());
+    auto lock = PinRootLock::acquire(bpffs_root);
+    if (!lock) return tl::unexpected(lock.error());
+    FrontSkeleton skel;
+    const PinSetRecipe recipe{
+        std::string(kFrontPinName),
+        kMaps,
+        [&skel](const std::string& dir) -> Result<void> {
+            auto loaded = loadSkeleton(dir);
+            if (!loaded) return tl::unexpected(loaded.error());
+            skel = std::move(*loaded);
+            return {};
+        },
+        // The deny list is the operator's, and pinned links may keep an earlier front_filter
+        // attached: an incompatible front is never replaced behind anyone's back.
+        [](const std::string&) { return true; },
+    };
+    auto published = publishPinSet(*lock, recipe);
+    if (!published) return tl::unexpected(published.error());
+    if (published->origin == PinSetOrigin::kExisting) {
+        // Reuse the pinned maps, so the deny list survives restarts.
+        auto loaded = loadSkeleton(published->dir);
+        if (!loaded) return tl::unexpected(loaded.error());
+        skel = std::move(*loaded);
     }
-    if (int err = front__load(skel.get()); err != 0)
-        return sysError(-err, "load front_filter with maps pinned in ", *dir);
-    auto deny = dupFd(bpf_map__fd(skel->maps.front_deny_map), "front_deny_map");
+    auto deny = duplicateFd(bpf_map__fd(skel->maps.front_deny_map), "front_deny_map");
     if (!deny) return tl::unexpected(deny.error());
-    auto port = dupFd(bpf_map__fd(skel->maps.front_port_map), "front_port_map");
+    auto port = duplicateFd(bpf_map__fd(skel->maps.front_port_map), "front_port_map");
     if (!port) return tl::unexpected(port.error());
     return std::unique_ptr<FrontLoader>(new FrontLoader(
-        skel.release(), FrontPins(std::move(*deny), std::move(*port)), *dir));
+        skel.release(), FrontPins(std::move(*deny), std::move(*port)), published->dir));
 }
 
 Result<void> FrontLoader::attach(const std::string& ifname, XdpMode mode) {

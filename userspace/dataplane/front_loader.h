@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "common/error.h"
 #include "common/unique_fd.h"
 #include "dataplane/bpffs.h"
+#include "dataplane/bpffs_map.h"
 #include "front.h"
 
 struct front;  // generated skeleton (front.skel.h)
@@ -27,6 +29,9 @@ static_assert(sizeof(front_port_stats) == 24, "front.h layout changed");
 namespace hotgate::dataplane {
 
 inline constexpr std::string_view kFrontPinName = "front";
+
+// The maps of front.bpf.c as this build defines them (pinned maps are checked against it).
+std::span<const MapSpec> frontMapSpecs();
 
 // Parses "10.0.0.0/8", "2001:db8::/32" or a bare address (a /32 or /128) into a deny-list
 // key (IPv4 stored IPv4-mapped, prefixlen 96 + N). Fails, naming the input, on a bad address,
@@ -50,7 +55,7 @@ struct PortCounters {
 class FrontPins {
 public:
     // Opens <root>/front/front_deny_map and front_port_map. Fails (ENOENT) when no front
-    // was ever loaded under this root.
+    // was ever loaded under this root, and naming the map when one has another layout.
     static Result<FrontPins> open(const std::string& bpffs_root);
     FrontPins(UniqueFd deny_map, UniqueFd port_map);
 
@@ -79,7 +84,9 @@ enum class XdpMode { kGeneric, kNative, kAuto };
 class FrontLoader {
 public:
     // Loads front_filter with its maps pinned in <root>/front/ (reusing maps already pinned
-    // there, so the deny list survives restarts). Fails on bpffs or load errors.
+    // there, so the deny list survives restarts; a fresh set is published whole, see
+    // bpffs_publish.h). Fails on bpffs or load errors, and with the reason when the pinned
+    // maps have another layout (never replaced: the deny list is the operator's).
     static Result<std::unique_ptr<FrontLoader>> load(
         const std::string& bpffs_root = std::string(kDefaultBpffsRoot));
 

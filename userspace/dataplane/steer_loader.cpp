@@ -1,10 +1,7 @@
 #include "dataplane/steer_loader.h"
 
 #include <dirent.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -13,112 +10,40 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <optional>
 #include <utility>
 
-#include "health/health_log.h"
+#include "dataplane/bpffs_publish.h"
+#include "dataplane/skeleton_ptr.h"
 #include "steer.skel.h"
 
 namespace hotgate::dataplane {
 
 namespace {
 
-struct MapSpec {
-    const char* name;
-    bpf_map_type type;
-    uint32_t key_size;
-    uint32_t value_size;
-    uint32_t max_entries;
-};
-
-// Must match the map definitions in steer.bpf.c; checked against pinned maps before reuse so
-// an incompatible leftover is reported by name instead of as a bare EINVAL from libbpf.
+// The maps of steer.bpf.c, in the order SteerPins takes them. Checked against pinned maps
+// before reuse so an incompatible leftover is reported by name instead of as a bare EINVAL
+// from libbpf.
 constexpr std::array<MapSpec, 4> kMaps{{
-    {"steer_sock_map", BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, sizeof(__u32), sizeof(__u64),
-     STEER_SOCKARRAY_SIZE},
+    {"steer_sock_map", BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, sizeof(__u32), sizeof(__u64), STEER_SOCKARRAY_SIZE},
     {"steer_slot_map", BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(steer_slot), STEER_SLOTS},
     {"steer_ctl_map", BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(steer_control), 1},
-    {"steer_stats_map", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(steer_stats),
-     STEER_STATS_ROWS},
+    {"steer_stats_map", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(steer_stats), STEER_STATS_ROWS},
 }};
 
-struct SkeletonDeleter {
-    void operator()(steer* skel) const { steer__destroy(skel); }
-};
-using SkeletonPtr = std::unique_ptr<steer, SkeletonDeleter>;
+using SteerSkeleton = SkeletonPtr<steer, steer__destroy>;
 
-bool pathExists(const std::string& path) {
-    struct stat st {};
-    return ::lstat(path.c_str(), &st) == 0;
-}
-
-bool pidAlive(uint32_t pid) {
-    if (pid == 0) return false;
-    return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
-}
-
-// True unless every slot of the group pinned in `dir` is owned by no live process. Reads the
-// slot map without assuming this build's layout, so it also judges a leftover of another
-// build; anything it cannot read counts as alive (never remove what someone may be using).
-bool groupHasLiveOwner(const std::string& dir) {
-    // A socket still in the sockarray is the surest sign: the kernel removes each one as it
-    // closes, and pids get reused.
-    if (UniqueFd socks(bpf_obj_get((dir + "/steer_sock_map").c_str())); socks) {
-        bpf_map_info info{};
-        uint32_t len = sizeof(info);
-        if (bpf_obj_get_info_by_fd(socks.get(), &info, &len) == 0 && info.key_size == sizeof(uint32_t) &&
-            info.value_size == sizeof(uint64_t)) {
-            for (uint32_t key = 0; key < info.max_entries; ++key) {
-                uint64_t cookie = 0;
-                if (bpf_map_lookup_elem(socks.get(), &key, &cookie) == 0) return true;
-            }
-            return false;
-        }
-    }
-    const std::string path = dir + "/steer_slot_map";
-    UniqueFd fd(bpf_obj_get(path.c_str()));
-    if (!fd) return errno != ENOENT;
+// The kernel's description of an open map; nullopt when it does not give it.
+std::optional<bpf_map_info> pinnedMapInfo(const UniqueFd& fd) {
     bpf_map_info info{};
-    uint32_t len = sizeof(info);
-    if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0 || info.value_size != sizeof(steer_slot) ||
-        info.key_size != sizeof(uint32_t))
-        return true;
-    for (uint32_t key = 0; key < info.max_entries; ++key) {
-        steer_slot slot{};
-        if (bpf_map_lookup_elem(fd.get(), &key, &slot) != 0) return true;
-        if (slot.socket_count > 0 && pidAlive(slot.owner_pid)) return true;
-    }
-    return false;
-}
-
-Result<UniqueFd> dupFd(int fd, const char* what) {
-    int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    if (copy < 0) return sysError(errno, "duplicate fd of ", what);
-    return UniqueFd(copy);
-}
-
-// Opens the pinned map `spec` in `dir` and checks it has this build's layout.
-Result<UniqueFd> openPinnedMap(const std::string& dir, const MapSpec& spec) {
-    std::string path = dir + "/" + spec.name;
-    UniqueFd fd(bpf_obj_get(path.c_str()));
-    if (!fd) return sysError(errno, "open pinned map ", path);
-    bpf_map_info info{};
-    uint32_t len = sizeof(info);
-    if (int err = bpf_obj_get_info_by_fd(fd.get(), &info, &len); err != 0)
-        return sysError(-err, "read info of pinned map ", path);
-    if (info.type != static_cast<uint32_t>(spec.type) || info.key_size != spec.key_size ||
-        info.value_size != spec.value_size || info.max_entries != spec.max_entries) {
-        return fail("pinned map ", path, " has another layout (type ", info.type, ", key ",
-                    info.key_size, ", value ", info.value_size, ", entries ", info.max_entries,
-                    "; this build wants type ", static_cast<uint32_t>(spec.type), ", key ",
-                    spec.key_size, ", value ", spec.value_size, ", entries ", spec.max_entries,
-                    "): stop the gateway using it, or remove ", dir);
-    }
-    return fd;
+    std::uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0) return std::nullopt;
+    return info;
 }
 
 // Opens the skeleton, pins (or reuses) every map in `dir` and loads steer_select.
-Result<SkeletonPtr> loadSkeleton(const std::string& dir, const SteerOptions& options) {
-    SkeletonPtr skel(steer__open());
+Result<SteerSkeleton> loadSkeleton(const std::string& dir, const SteerOptions& options) {
+    SteerSkeleton skel(steer__open());
     if (!skel) return sysError(errno, "open BPF object steer.bpf.o");
     if (!options.migrate) {
         int err = bpf_program__set_expected_attach_type(skel->progs.steer_select,
@@ -136,28 +61,67 @@ Result<SkeletonPtr> loadSkeleton(const std::string& dir, const SteerOptions& opt
     return skel;
 }
 
-Result<SteerPins> pinsOf(const steer& skel, const std::string& listener, const std::string& bpffs_root) {
-    auto sock = dupFd(bpf_map__fd(skel.maps.steer_sock_map), "steer_sock_map");
+Result<SteerPins> pinsOf(const steer& skel, const std::string& listener) {
+    auto sock = duplicateFd(bpf_map__fd(skel.maps.steer_sock_map), "steer_sock_map");
     if (!sock) return tl::unexpected(sock.error());
-    auto slot = dupFd(bpf_map__fd(skel.maps.steer_slot_map), "steer_slot_map");
+    auto slot = duplicateFd(bpf_map__fd(skel.maps.steer_slot_map), "steer_slot_map");
     if (!slot) return tl::unexpected(slot.error());
-    auto ctl = dupFd(bpf_map__fd(skel.maps.steer_ctl_map), "steer_ctl_map");
+    auto ctl = duplicateFd(bpf_map__fd(skel.maps.steer_ctl_map), "steer_ctl_map");
     if (!ctl) return tl::unexpected(ctl.error());
-    auto stats = dupFd(bpf_map__fd(skel.maps.steer_stats_map), "steer_stats_map");
+    auto stats = duplicateFd(bpf_map__fd(skel.maps.steer_stats_map), "steer_stats_map");
     if (!stats) return tl::unexpected(stats.error());
-    return SteerPins(listener, std::move(*sock), std::move(*slot), std::move(*ctl),
-                     std::move(*stats), bpffs_root);
+    return SteerPins(listener, std::move(*sock), std::move(*slot), std::move(*ctl), std::move(*stats));
 }
 
 }  // namespace
+
+std::span<const MapSpec> steerMapSpecs() { return kMaps; }
+
+bool steerGroupInUse(const std::string& dir) {
+    // A socket still in the sockarray is the surest sign: the kernel removes each one as it
+    // closes. The maps are read without assuming this build's layout, so a leftover of another
+    // build is judged too; anything that cannot be read counts as in use.
+    if (UniqueFd socks(bpf_obj_get((dir + "/steer_sock_map").c_str())); socks) {
+        auto info = pinnedMapInfo(socks);
+        if (!info || info->key_size != sizeof(std::uint32_t) || info->value_size != sizeof(std::uint64_t)) return true;
+        for (std::uint32_t key = 0; key < info->max_entries; ++key) {
+            std::uint64_t cookie = 0;
+            if (bpf_map_lookup_elem(socks.get(), &key, &cookie) == 0 || errno != ENOENT) return true;
+        }
+    } else if (errno != ENOENT) {
+        return true;
+    }
+    // No socket: a registered owner still alive may be between closing its listeners and
+    // exiting (draining), or between publishing and registering.
+    UniqueFd slots(bpf_obj_get((dir + "/steer_slot_map").c_str()));
+    if (!slots) return errno != ENOENT;
+    auto info = pinnedMapInfo(slots);
+    if (!info || info->key_size != sizeof(std::uint32_t) || info->value_size != sizeof(steer_slot)) return true;
+    for (std::uint32_t key = 0; key < info->max_entries; ++key) {
+        steer_slot slot{};
+        if (bpf_map_lookup_elem(slots.get(), &key, &slot) != 0) return true;
+        if (pidAlive(slot.owner_pid)) return true;
+    }
+    return false;
+}
+
+PinGroupKind steerGroupKind() {
+    return PinGroupKind{
+        "steer listener group",
+        [](const std::string& dir) {
+            return pinExists(dir + "/steer_ctl_map") || pinExists(dir + "/steer_sock_map") ||
+                   pinExists(dir + "/steer_slot_map");
+        },
+        steerGroupInUse,
+    };
+}
 
 // ---------------------------------------------------------------------------------------------
 // SteerPins
 
 SteerPins::SteerPins(std::string listener, UniqueFd sock_map, UniqueFd slot_map, UniqueFd ctl_map,
-                     UniqueFd stats_map, std::string bpffs_root)
+                     UniqueFd stats_map)
     : listener_(std::move(listener)),
-      bpffs_root_(std::move(bpffs_root)),
       sock_map_(std::move(sock_map)),
       slot_map_(std::move(slot_map)),
       ctl_map_(std::move(ctl_map)),
@@ -165,15 +129,10 @@ SteerPins::SteerPins(std::string listener, UniqueFd sock_map, UniqueFd slot_map,
 
 Result<SteerPins> SteerPins::open(const std::string& bpffs_root, const std::string& listener) {
     if (auto r = validatePinName(listener); !r) return tl::unexpected(r.error());
-    std::string dir = pinDir(bpffs_root, listener);
-    std::array<UniqueFd, kMaps.size()> fds;
-    for (size_t i = 0; i < kMaps.size(); ++i) {
-        auto fd = openPinnedMap(dir, kMaps[i]);
-        if (!fd) return tl::unexpected(fd.error());
-        fds[i] = std::move(*fd);
-    }
-    return SteerPins(listener, std::move(fds[0]), std::move(fds[1]), std::move(fds[2]),
-                     std::move(fds[3]), bpffs_root);
+    auto fds = openPinnedMaps(pinDir(bpffs_root, listener), kMaps);
+    if (!fds) return tl::unexpected(fds.error());
+    auto& maps = *fds;
+    return SteerPins(listener, std::move(maps[0]), std::move(maps[1]), std::move(maps[2]), std::move(maps[3]));
 }
 
 Result<std::vector<std::string>> SteerPins::listListeners(const std::string& bpffs_root) {
@@ -186,7 +145,7 @@ Result<std::vector<std::string>> SteerPins::listListeners(const std::string& bpf
     while (struct dirent* e = ::readdir(d)) {
         std::string name = e->d_name;
         if (name.empty() || name[0] == '.' || name[0] == '_') continue;  // ".", "..", temp dirs
-        if (pathExists(bpffs_root + "/" + name + "/steer_ctl_map")) names.push_back(name);
+        if (pinExists(bpffs_root + "/" + name + "/steer_ctl_map")) names.push_back(name);
     }
     ::closedir(d);
     std::sort(names.begin(), names.end());
@@ -220,23 +179,28 @@ Result<steer_control> SteerPins::writeControl(uint32_t active_slot, uint32_t can
     // The cutover itself: one update of one 8-byte value.
     if (bpf_map_update_elem(ctl_map_.get(), &key, &next, BPF_ANY) != 0)
         return sysError(errno, "write steer_ctl_map of listener ", listener_);
-    // Best effort: the health profile may not be loaded (or may be unavailable) here.
-    if (!bpffs_root_.empty() && next.active_slot != current->active_slot)
-        (void)health::appendCutoverEvent(bpffs_root_, current->active_slot, next.active_slot);
+    if (on_active_slot_change_ && next.active_slot != current->active_slot)
+        on_active_slot_change_(current->active_slot, next.active_slot);
     return next;
 }
 
 Result<steer_control> SteerPins::cutover(uint32_t slot, bool force) {
     if (slot >= STEER_SLOTS) return fail("slot ", slot, " out of range (0..", STEER_SLOTS - 1, ")");
     if (!force) {
-        auto live = liveSockets(slot, /*any_only=*/true);
-        if (!live) return tl::unexpected(live.error());
-        if (*live == 0)
-            return fail("slot ", slot, " of listener ", listener_,
-                        " has no live socket; refusing cutover (new connections would only "
-                        "fall back to the kernel's pick)");
+        if (auto served = requireLiveSocket(slot, SteerWrite::kCutover); !served) return tl::unexpected(served.error());
     }
     return writeControl(slot, slot, 0);
+}
+
+Result<void> SteerPins::requireLiveSocket(uint32_t slot, SteerWrite write) const {
+    auto live = liveSockets(slot, /*any_only=*/true);
+    if (!live) return tl::unexpected(live.error());
+    if (*live > 0) return {};
+    if (write == SteerWrite::kCanary)
+        return fail("slot ", slot, " of listener ", listener_, " has no live socket; refusing canary");
+    return fail("slot ", slot, " of listener ", listener_,
+                " has no live socket; refusing cutover (new connections would only "
+                "fall back to the kernel's pick)");
 }
 
 Result<steer_control> SteerPins::setCanary(uint32_t slot, uint32_t canary_weight_bp, bool force) {
@@ -244,11 +208,7 @@ Result<steer_control> SteerPins::setCanary(uint32_t slot, uint32_t canary_weight
     auto current = readControl();
     if (!current) return current;
     if (!force && canary_weight_bp > 0) {
-        auto live = liveSockets(slot, /*any_only=*/true);
-        if (!live) return tl::unexpected(live.error());
-        if (*live == 0)
-            return fail("slot ", slot, " of listener ", listener_,
-                        " has no live socket; refusing canary");
+        if (auto served = requireLiveSocket(slot, SteerWrite::kCanary); !served) return tl::unexpected(served.error());
     }
     return writeControl(current->active_slot, slot, canary_weight_bp);
 }
@@ -304,16 +264,9 @@ Result<uint32_t> SteerPins::liveSockets(uint32_t slot, bool any_only) const {
 }
 
 Result<steer_stats> SteerPins::readStats(uint32_t row) const {
-    int cpus = libbpf_num_possible_cpus();
-    if (cpus <= 0) return sysError(-cpus, "count possible CPUs");
-    std::vector<steer_stats> per_cpu(static_cast<size_t>(cpus));
     __u32 key = row;
-    if (bpf_map_lookup_elem(stats_map_.get(), &key, per_cpu.data()) != 0)
-        return sysError(errno, "read steer_stats_map[", row, "] of listener ", listener_);
-    steer_stats sum{};
-    for (const auto& s : per_cpu)
-        for (int c = 0; c < STEER_CTR_MAX; ++c) sum.count[c] += s.count[c];
-    return sum;
+    return sumPerCpu<steer_stats>(stats_map_.get(), &key,
+                                  "read steer_stats_map[" + std::to_string(row) + "] of listener " + listener_);
 }
 
 Result<GroupStatus> SteerPins::status() const {
@@ -405,7 +358,7 @@ SteerLoader::~SteerLoader() {
 Result<uint32_t> SteerLoader::chooseSlot(const std::string& listener_name,
                                          const std::string& bpffs_root) {
     if (auto r = validatePinName(listener_name); !r) return tl::unexpected(r.error());
-    if (!pathExists(pinDir(bpffs_root, listener_name))) return 0u;  // first version: slot 0
+    if (!pinExists(pinDir(bpffs_root, listener_name))) return 0u;  // first version: slot 0
     auto pins = SteerPins::open(bpffs_root, listener_name);
     if (!pins) return tl::unexpected(pins.error());
     return pins->freeSlot();
@@ -425,50 +378,34 @@ Result<std::unique_ptr<SteerLoader>> SteerLoader::attachListener(
                     STEER_MAX_SOCKS, " per slot");
     if (auto r = ensureBpffsRoot(bpffs_root); !r) return tl::unexpected(r.error());
 
-    const std::string dir = pinDir(bpffs_root, listener_name);
-    SkeletonPtr skel;
-    // Two tries: if another version pins the group between our check and our rename, the
-    // second try reuses what it pinned.
-    for (int attempt = 0; attempt < 2 && !skel; ++attempt) {
-        // An empty directory (made by hand, or left by an older layout) is no pinned group.
-        if (pathExists(dir) && !pathExists(dir + "/steer_ctl_map")) ::rmdir(dir.c_str());
-        if (pathExists(dir)) {
-            // Reuse: an earlier version (alive or not) pinned the group. Check the layout first
-            // so a leftover from another build is reported by name.
-            if (auto pins = SteerPins::open(bpffs_root, listener_name); !pins) {
-                // Pinned by another build (another layout) whose versions are all gone: a
-                // leftover, replaced. With a live owner it stays, and this fails with the reason.
-                if (pins.error().errnum == 0 && !groupHasLiveOwner(dir) && removePinTree(dir)) continue;
-                return tl::unexpected(pins.error());
-            }
+    // Held until this version's sockets are registered: from then on the group is served, and
+    // no collector (bpffs_gc.h) takes it for garbage.
+    auto lock = PinRootLock::acquire(bpffs_root);
+    if (!lock) return tl::unexpected(lock.error());
+    SteerSkeleton skel;
+    const PinSetRecipe recipe{
+        listener_name,
+        kMaps,
+        [&skel, &options](const std::string& dir) -> Result<void> {
             auto loaded = loadSkeleton(dir, options);
             if (!loaded) return tl::unexpected(loaded.error());
             skel = std::move(*loaded);
-            break;
-        }
-        // First version: pin into a private directory and rename it into place, so nobody
-        // ever opens a half-pinned group.
-        const std::string tmp = tempPinDir(bpffs_root, listener_name);
-        (void)removePinTree(tmp);
-        if (::mkdir(tmp.c_str(), 0700) != 0) return sysError(errno, "create pin directory ", tmp);
-        auto loaded = loadSkeleton(tmp, options);
-        if (!loaded) {
-            (void)removePinTree(tmp);
-            return tl::unexpected(loaded.error());
-        }
-        if (::rename(tmp.c_str(), dir.c_str()) != 0) {
-            int err = errno;
-            loaded->reset();
-            (void)removePinTree(tmp);
-            if (err == EEXIST || err == ENOTEMPTY) continue;  // lost the race: reuse theirs
-            return sysError(err, "move pin directory ", tmp, " to ", dir);
-        }
+            return {};
+        },
+        steerGroupInUse,
+    };
+    auto published = publishPinSet(*lock, recipe);
+    if (!published) return tl::unexpected(published.error());
+    if (published->origin == PinSetOrigin::kExisting) {
+        // An earlier version (alive or not) pinned the group: load against its maps.
+        auto loaded = loadSkeleton(published->dir, options);
+        if (!loaded) return tl::unexpected(loaded.error());
         skel = std::move(*loaded);
     }
-    if (!skel) return fail("pin directory ", dir, " kept changing while loading steer");
 
-    auto pins = pinsOf(*skel, listener_name, bpffs_root);
+    auto pins = pinsOf(*skel, listener_name);
     if (!pins) return tl::unexpected(pins.error());
+    pins->onActiveSlotChange(std::move(options.on_active_slot_change));
     if (auto r = pins->registerSockets(slot, listen_fds); !r) return tl::unexpected(r.error());
 
     int prog_fd = bpf_program__fd(skel->progs.steer_select);
@@ -491,7 +428,7 @@ Result<std::unique_ptr<SteerLoader>> SteerLoader::attachListener(
             return tl::unexpected(written.error());
     }
     return std::unique_ptr<SteerLoader>(
-        new SteerLoader(skel.release(), std::move(*pins), slot, dir));
+        new SteerLoader(skel.release(), std::move(*pins), slot, published->dir));
 }
 
 }  // namespace hotgate::dataplane

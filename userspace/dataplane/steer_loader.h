@@ -7,6 +7,7 @@
 #include <linux/types.h>  // before steer.h: it uses the kernel's __u32/__u64
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -15,6 +16,8 @@
 #include "common/error.h"
 #include "common/unique_fd.h"
 #include "dataplane/bpffs.h"
+#include "dataplane/bpffs_gc.h"
+#include "dataplane/bpffs_map.h"
 #include "steer.h"
 
 struct steer;  // generated skeleton (steer.skel.h)
@@ -25,6 +28,23 @@ static_assert(sizeof(steer_stats) == 8 * STEER_CTR_MAX, "steer.h layout changed"
 static_assert(STEER_SLOTS <= 255, "steer_control stores slots in one byte");
 
 namespace hotgate::dataplane {
+
+// The maps of steer.bpf.c as this build defines them (every pinned group is checked against it).
+std::span<const MapSpec> steerMapSpecs();
+
+// Whether anyone still serves the listener group pinned in `dir`: a socket in its sockarray, or
+// a registered slot owner alive. Reads the maps without assuming this build's layout; anything
+// it cannot read counts as in use.
+bool steerGroupInUse(const std::string& dir);
+// Listener groups as bpffs_gc.h collects them.
+PinGroupKind steerGroupKind();
+
+// Called after a write of the control entry moved the active slot (from_slot -> to_slot); the
+// gateway and gwctl log a cutover event to the health profile with it.
+using ActiveSlotObserver = std::function<void(std::uint32_t from_slot, std::uint32_t to_slot)>;
+
+// The writes of the control entry that need the target slot served (see requireLiveSocket).
+enum class SteerWrite { kCutover, kCanary };
 
 // What one slot looks like right now.
 struct SlotStatus {
@@ -53,19 +73,20 @@ public:
     static Result<std::vector<std::string>> listListeners(const std::string& bpffs_root);
 
     // Wraps already-open map fds (the loader's own); takes ownership.
-    // `bpffs_root`, when known, is where a cutover's event is logged (bpf/health.h).
     SteerPins(std::string listener, UniqueFd sock_map, UniqueFd slot_map, UniqueFd ctl_map,
-              UniqueFd stats_map, std::string bpffs_root = {});
+              UniqueFd stats_map);
     SteerPins(SteerPins&&) noexcept = default;
     SteerPins& operator=(SteerPins&&) noexcept = default;
 
     const std::string& listener() const { return listener_; }
+    // Every later write that moves the active slot calls `observer` (replacing any earlier one).
+    void onActiveSlotChange(ActiveSlotObserver observer) { on_active_slot_change_ = std::move(observer); }
 
     Result<steer_control> readControl() const;
     // Writes the whole control entry in one bpf_map_update_elem; generation is set to the
-    // current one + 1. When the active slot changes, appends a "cutover" event to the health
-    // event log under the bpffs root (when health is loaded there). Returns the value written. Fails on a slot >= STEER_SLOTS or a weight
-    // above STEER_WEIGHT_MAX.
+    // current one + 1. When the active slot changes, calls the onActiveSlotChange observer.
+    // Returns the value written. Fails on a slot >= STEER_SLOTS or a weight above
+    // STEER_WEIGHT_MAX.
     Result<steer_control> writeControl(uint32_t active_slot, uint32_t canary_slot,
                                        uint32_t canary_weight_bp);
     // Points new connections at `slot` and ends any canary. Unless `force`, refuses when the
@@ -74,6 +95,10 @@ public:
     // Sends canary_weight_bp / 10000 of new flows to `slot`; the active slot keeps the rest.
     // Weight 0 ends the canary. Unless `force`, refuses a slot with no live socket.
     Result<steer_control> setCanary(uint32_t slot, uint32_t canary_weight_bp, bool force = false);
+
+    // Fails, naming the slot and the listener, when `slot` has no live socket: a `write` to it
+    // would only send connections to the kernel's own pick.
+    Result<void> requireLiveSocket(uint32_t slot, SteerWrite write) const;
 
     Result<steer_slot> readSlot(uint32_t slot) const;
     // The lowest slot that no other live process holds with live sockets and that is neither
@@ -102,7 +127,7 @@ public:
 
 private:
     std::string listener_;
-    std::string bpffs_root_;
+    ActiveSlotObserver on_active_slot_change_;
     UniqueFd sock_map_;
     UniqueFd slot_map_;
     UniqueFd ctl_map_;
@@ -114,18 +139,24 @@ struct SteerOptions {
     // kernel then resets the requests of a closing listener. Only tests and the benchmark
     // use it, to show what migration buys.
     bool migrate = true;
+    // Given to the group's SteerPins (see SteerPins::onActiveSlotChange).
+    ActiveSlotObserver on_active_slot_change;
 };
 
 // Owns the loaded steer skeleton. Non-copyable; nothing stays half-loaded: a failed
 // attachListener() releases everything it created except pins that other versions use.
+// The group's pin directory is published with the pin helper (bpffs_publish.h) under the
+// root's lock, held until this version's sockets are registered.
 class SteerLoader {
 public:
     // Opens the listener group's pinned state (creating and pinning it if absent), attaches
     // steer_select to the reuseport group through listen_fds[0], registers every fd in `slot`
     // and, if make_active, writes the control entry to point at `slot` (ending any canary).
     // listen_fds must be bound, listening SO_REUSEPORT TCP sockets of one group.
-    // Fails on a bad listener name, slot or fd count, a bpffs problem, a pinned map of another
-    // layout, a load/attach error or a registration error; the Error names the step and errno.
+    // A pinned group of another layout is replaced when nobody serves it (steerGroupInUse).
+    // Fails on a bad listener name, slot or fd count, a bpffs problem, an incompatible group
+    // still in use, a load/attach error or a registration error; the Error names the step and
+    // errno.
     static Result<std::unique_ptr<SteerLoader>> attachListener(
         const std::string& listener_name, std::span<const int> listen_fds, uint32_t slot,
         bool make_active, const std::string& bpffs_root = std::string(kDefaultBpffsRoot),

@@ -3,39 +3,47 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <signal.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/time.h>
-#include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstring>
-#include <random>
 #include <utility>
 
 #include "dataplane/bpffs.h"
+#include "dataplane/bpffs_publish.h"
+#include "dataplane/skeleton_ptr.h"
 #include "health.skel.h"
+#include "health/version_mark.h"
 
 namespace hotgate::health {
 
 namespace {
 
-struct SkeletonDeleter {
-    void operator()(::health* skel) const { health__destroy(skel); }
-};
-using SkeletonPtr = std::unique_ptr<::health, SkeletonDeleter>;
+using dataplane::kAnyMaxEntries;
+using dataplane::MapSpec;
+using HealthSkeleton = dataplane::SkeletonPtr<::health, health__destroy>;
 
-bool pathExists(const std::string& path) {
-    struct stat st {};
-    return ::lstat(path.c_str(), &st) == 0;
-}
-
-bool pidAlive(std::uint32_t pid) {
-    if (pid == 0) return false;
-    return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
-}
+// The maps of health.bpf.c that userspace opens, in the order HealthPins::open takes them.
+// The others (the programs' own per-connection state) are private to the programs; a change
+// to them bumps kHealthPinDir.
+enum MapIndex { kSk, kProcs, kEndpoints, kHist, kCtr, kThresh, kEvents, kSlots, kPorts, kMeta, kLog, kMapCount };
+constexpr std::array<MapSpec, kMapCount> kMaps{{
+    {"health_sk_map", BPF_MAP_TYPE_SK_STORAGE, sizeof(int), sizeof(health_sk), 0, BPF_F_NO_PREALLOC},
+    {"health_procs_map", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(__u32), 64},
+    {"health_endpoints_map", BPF_MAP_TYPE_HASH, sizeof(health_endpoint), sizeof(__u32), 256},
+    {"health_hist_map", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(health_hist), HEALTH_HIST_ROWS},
+    {"health_ctr_map", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(health_counters), HEALTH_CTR_ROWS},
+    {"health_thresh_map", BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(__u64), HEALTH_EV_MAX},
+    // Its size is a load-time option (HealthOptions::ring_bytes).
+    {"health_events", BPF_MAP_TYPE_RINGBUF, 0, 0, kAnyMaxEntries},
+    {"health_slots_map", BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(health_slot), HEALTH_SLOTS, BPF_F_MMAPABLE},
+    {"health_ports_map", BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(__u64), HEALTH_SIDES * HEALTH_PORT_WORDS,
+     BPF_F_MMAPABLE},
+    {"health_meta_map", BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(health_meta), 1, BPF_F_MMAPABLE},
+    {"health_log_map", BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(health_log_entry), HEALTH_LOG_SIZE, BPF_F_MMAPABLE},
+}};
 
 // The programs of each variant, beyond the tracepoint programs every variant loads.
 std::vector<bpf_program*> variantPrograms(::health& skel, std::uint32_t mode) {
@@ -54,36 +62,10 @@ std::vector<bpf_program*> allVariantPrograms(::health& skel) {
             skel.progs.health_connect_kprobe, skel.progs.health_rtt_tp};
 }
 
-// The kernel's HZ, which the programs need to decode the version mark (sk_rcvtimeo counts
-// jiffies; see HEALTH_MARK_SECONDS): a receive timeout of 1 us is rounded up to one jiffy,
-// and reading it back gives the length of a jiffy in microseconds.
-Result<std::uint64_t> kernelHz() {
-    UniqueFd probe(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!probe) return sysError(errno, "create a socket to measure the kernel's HZ");
-    timeval tv{0, 1};
-    if (::setsockopt(probe.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0)
-        return sysError(errno, "set SO_RCVTIMEO to measure the kernel's HZ");
-    socklen_t len = sizeof(tv);
-    if (::getsockopt(probe.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, &len) != 0)
-        return sysError(errno, "read SO_RCVTIMEO to measure the kernel's HZ");
-    if (tv.tv_sec != 0 || tv.tv_usec <= 0 || 1000000 % tv.tv_usec != 0)
-        return fail("a 1 us receive timeout reads back as ", tv.tv_sec, " s ", tv.tv_usec,
-                    " us: not one jiffy, cannot tell the kernel's HZ");
-    return static_cast<std::uint64_t>(1000000 / tv.tv_usec);
-}
-
-// The version-mark base of a new set of pins: HEALTH_MARK_SECONDS plus a random id, so another
-// gateway's marks (other pins, other programs) never decode as this one's.
-std::uint64_t newMarkSeconds() {
-    std::random_device entropy;
-    const std::uint64_t id = entropy() & ((1u << HEALTH_MARK_ID_BITS) - 1);
-    return HEALTH_MARK_SECONDS + id * HEALTH_MARK_CODES;
-}
-
 // The settings a load needs beyond the variant, decided once for all variant attempts.
 struct LoadSettings {
-    std::uint64_t hz = 0;            // the kernel's HZ (kernelHz)
-    std::uint64_t mark_seconds = 0;  // newMarkSeconds
+    std::uint64_t hz = 0;            // the kernel's HZ (VersionMark::measureKernelHz)
+    std::uint64_t mark_seconds = 0;  // the version-mark base (VersionMark::newBase)
 };
 
 // Loads the object with `mode`'s variant programs turned on, maps pinned in `dir`, and
@@ -91,7 +73,7 @@ struct LoadSettings {
 // stays attached (maps pinned in `dir` stay, for the next attempt to reuse).
 Result<void> loadVariant(const std::string& dir, std::uint32_t mode, const HealthOptions& options,
                          const LoadSettings& settings) {
-    SkeletonPtr skel(health__open());
+    HealthSkeleton skel(health__open());
     if (!skel) return sysError(errno, "open BPF object health.bpf.o");
     for (bpf_program* prog : allVariantPrograms(*skel)) bpf_program__set_autoload(prog, false);
     for (bpf_program* prog : variantPrograms(*skel, mode)) bpf_program__set_autoload(prog, true);
@@ -139,19 +121,35 @@ Result<void> loadVariant(const std::string& dir, std::uint32_t mode, const Healt
     return {};
 }
 
-Result<UniqueFd> openPin(const std::string& dir, const char* name, bpf_map_type type, std::uint32_t value_size) {
-    const std::string path = dir + "/" + name;
-    UniqueFd fd(bpf_obj_get(path.c_str()));
-    if (!fd) return sysError(errno, "open pinned map ", path);
-    bpf_map_info info{};
-    std::uint32_t len = sizeof(info);
-    if (int err = bpf_obj_get_info_by_fd(fd.get(), &info, &len); err != 0)
-        return sysError(-err, "read info of pinned map ", path);
-    if (info.type != static_cast<std::uint32_t>(type) || (value_size != 0 && info.value_size != value_size))
-        return fail("pinned map ", path, " has another layout (type ", info.type, ", value ", info.value_size,
-                    " bytes; this build wants type ", static_cast<std::uint32_t>(type), ", value ", value_size,
-                    "): stop the gateways using it, or remove ", dir);
-    return fd;
+// Loads the programs into `dir` (a fresh pin directory): the best variant that loads and
+// attaches, then the shared meta entry (mode, mark base, why better variants were refused).
+Result<void> loadInto(const std::string& dir, const HealthOptions& options) {
+    auto hz = VersionMark::measureKernelHz();
+    if (!hz) return tl::unexpected(hz.error());
+    const LoadSettings settings{*hz, VersionMark::newBase()};
+    std::string refused;
+    std::optional<std::uint32_t> chosen;
+    for (int mode = static_cast<int>(std::min<std::uint32_t>(options.best_mode, HEALTH_MODE_FENTRY));
+         mode >= HEALTH_MODE_TRACEPOINT; --mode) {
+        auto loaded = loadVariant(dir, static_cast<std::uint32_t>(mode), options, settings);
+        if (loaded) {
+            chosen = static_cast<std::uint32_t>(mode);
+            break;
+        }
+        refused += std::string(refused.empty() ? "" : "; ") + modeName(static_cast<std::uint32_t>(mode)) +
+                   " refused: " + loaded.error().message;
+    }
+    if (!chosen) return fail("health programs: no variant loads and attaches (", refused, ")");
+    auto meta = dataplane::openPinnedMap(dir, kMaps[kMeta]);
+    if (!meta) return tl::unexpected(meta.error());
+    auto mapped = MappedArray::map(meta->get(), "health_meta_map");
+    if (!mapped) return tl::unexpected(mapped.error());
+    health_meta& m = *mapped->as<health_meta>();
+    m.mode = *chosen;
+    m.mark_seconds = settings.mark_seconds;
+    m.load_ms = unixMs();
+    std::snprintf(m.reason, sizeof(m.reason), "%s", refused.c_str());
+    return {};
 }
 
 }  // namespace
@@ -188,37 +186,53 @@ const char* eventKindName(std::uint32_t kind) {
     }
 }
 
+std::span<const dataplane::MapSpec> healthMapSpecs() { return kMaps; }
+
+bool healthSetInUse(const std::string& dir) {
+    // Every version registers its pid (health_procs_map); a set whose pids are all gone only
+    // keeps tracing TCP for nobody. Anything that cannot be read counts as in use.
+    UniqueFd procs(bpf_obj_get((dir + "/health_procs_map").c_str()));
+    if (!procs) return errno != ENOENT;
+    bpf_map_info info{};
+    std::uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(procs.get(), &info, &len) != 0 || info.key_size != sizeof(__u32)) return true;
+    __u32 cursor = 0, next = 0;
+    bool first = true;
+    while (bpf_map_get_next_key(procs.get(), first ? nullptr : &cursor, &next) == 0) {
+        first = false;
+        cursor = next;
+        if (dataplane::pidAlive(next)) return true;
+    }
+    return errno != ENOENT;
+}
+
+dataplane::PinGroupKind healthPinKind() {
+    return dataplane::PinGroupKind{
+        "health profile",
+        [](const std::string& dir) {
+            return dataplane::pinExists(dir + "/health_procs_map") || dataplane::pinExists(dir + "/health_meta_map");
+        },
+        healthSetInUse,
+    };
+}
+
 Result<std::unique_ptr<HealthPins>> HealthPins::open(const std::string& bpffs_root) {
     std::unique_ptr<HealthPins> pins(new HealthPins());
+    pins->root_ = bpffs_root;
     pins->dir_ = bpffs_root + "/" + kHealthPinDir;
-    const std::string& dir = pins->dir_;
-    struct Want {
-        UniqueFd* fd;
-        const char* name;
-        bpf_map_type type;
-        std::uint32_t value_size;
-    };
-    const Want wants[] = {
-        {&pins->sk_map_, "health_sk_map", BPF_MAP_TYPE_SK_STORAGE, sizeof(health_sk)},
-        {&pins->procs_map_, "health_procs_map", BPF_MAP_TYPE_HASH, sizeof(__u32)},
-        {&pins->endpoints_map_, "health_endpoints_map", BPF_MAP_TYPE_HASH, sizeof(__u32)},
-        {&pins->hist_map_, "health_hist_map", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(health_hist)},
-        {&pins->ctr_map_, "health_ctr_map", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(health_counters)},
-        {&pins->thresh_map_, "health_thresh_map", BPF_MAP_TYPE_ARRAY, sizeof(__u64)},
-        {&pins->ring_, "health_events", BPF_MAP_TYPE_RINGBUF, 0},
-        {&pins->slots_map_, "health_slots_map", BPF_MAP_TYPE_ARRAY, sizeof(health_slot)},
-        {&pins->ports_map_, "health_ports_map", BPF_MAP_TYPE_ARRAY, sizeof(__u64)},
-    };
-    for (const auto& want : wants) {
-        auto fd = openPin(dir, want.name, want.type, want.value_size);
-        if (!fd) return tl::unexpected(fd.error());
-        *want.fd = std::move(*fd);
-    }
-    auto meta = openPin(dir, "health_meta_map", BPF_MAP_TYPE_ARRAY, sizeof(health_meta));
-    if (!meta) return tl::unexpected(meta.error());
-    auto log = openPin(dir, "health_log_map", BPF_MAP_TYPE_ARRAY, sizeof(health_log_entry));
-    if (!log) return tl::unexpected(log.error());
-    auto mapped_log = EventLog::map(meta->get(), log->get());
+    auto fds = dataplane::openPinnedMaps(pins->dir_, kMaps);
+    if (!fds) return tl::unexpected(fds.error());
+    auto& maps = *fds;
+    pins->sk_map_ = std::move(maps[kSk]);
+    pins->procs_map_ = std::move(maps[kProcs]);
+    pins->endpoints_map_ = std::move(maps[kEndpoints]);
+    pins->hist_map_ = std::move(maps[kHist]);
+    pins->ctr_map_ = std::move(maps[kCtr]);
+    pins->thresh_map_ = std::move(maps[kThresh]);
+    pins->ring_ = std::move(maps[kEvents]);
+    pins->slots_map_ = std::move(maps[kSlots]);
+    pins->ports_map_ = std::move(maps[kPorts]);
+    auto mapped_log = EventLog::map(maps[kMeta].get(), maps[kLog].get());
     if (!mapped_log) return tl::unexpected(mapped_log.error());
     pins->log_ = std::move(*mapped_log);
     auto slots = MappedArray::map(pins->slots_map_.get(), "health_slots_map");
@@ -261,31 +275,31 @@ Result<void> HealthPins::registerProcess(std::uint32_t slot_index, const std::st
 }
 
 Result<void> HealthPins::zeroSlotMaps(std::uint32_t slot_index) {
-    const int cpus = libbpf_num_possible_cpus();
-    if (cpus <= 0) return sysError(-cpus, "count possible CPUs");
-    const std::vector<health_hist> hists(static_cast<std::size_t>(cpus));
     for (__u32 kind = 0; kind < HEALTH_H_KINDS; ++kind)
         for (__u32 index = 0; index < HEALTH_MAX_INDEX; ++index) {
             __u32 key = (kind * HEALTH_SLOTS + slot_index) * HEALTH_MAX_INDEX + index;
-            if (bpf_map_update_elem(hist_map_.get(), &key, hists.data(), BPF_ANY) != 0)
-                return sysError(errno, "zero ", dir_, "/health_hist_map[", key, "]");
+            if (auto zeroed = dataplane::writePerCpu(hist_map_.get(), &key, health_hist{},
+                                                     "zero " + dir_ + "/health_hist_map[" + std::to_string(key) + "]");
+                !zeroed)
+                return zeroed;
         }
-    const std::vector<health_counters> counters(static_cast<std::size_t>(cpus));
     for (__u32 side = 0; side < HEALTH_SIDES; ++side) {
         __u32 key = slot_index * HEALTH_SIDES + side;
-        if (bpf_map_update_elem(ctr_map_.get(), &key, counters.data(), BPF_ANY) != 0)
-            return sysError(errno, "zero ", dir_, "/health_ctr_map[", key, "]");
+        if (auto zeroed = dataplane::writePerCpu(ctr_map_.get(), &key, health_counters{},
+                                                 "zero " + dir_ + "/health_ctr_map[" + std::to_string(key) + "]");
+            !zeroed)
+            return zeroed;
     }
     return {};
 }
 
 Result<void> HealthPins::markListener(int listen_fd, std::uint32_t slot_index, std::uint32_t index) {
-    if (slot_index >= HEALTH_SLOTS) return fail("health slot ", slot_index, " out of range");
-    if (index >= HEALTH_MAX_INDEX) return fail("listener index ", index, " above ", HEALTH_MAX_INDEX - 1);
-    // The mark (see HEALTH_MARK_SECONDS): the listener's receive timeout, copied by the kernel
-    // into every connection it accepts from now on.
-    const std::uint64_t base = meta().mark_seconds;
-    if (base < HEALTH_MARK_SECONDS) return fail("no version-mark base in ", dir_, "/health_meta_map");
+    auto mark = VersionMark::make(meta().mark_seconds, slot_index, index);
+    if (!mark) {
+        if (meta().mark_seconds < HEALTH_MARK_SECONDS && slot_index < HEALTH_SLOTS && index < HEALTH_MAX_INDEX)
+            return fail("no version-mark base in ", dir_, "/health_meta_map");
+        return tl::unexpected(mark.error());
+    }
     sockaddr_storage local{};
     socklen_t len = sizeof(local);
     if (::getsockname(listen_fd, reinterpret_cast<sockaddr*>(&local), &len) != 0)
@@ -294,11 +308,7 @@ Result<void> HealthPins::markListener(int listen_fd, std::uint32_t slot_index, s
                                                                  : reinterpret_cast<sockaddr_in&>(local).sin_port);
     // The port first: the programs look at the mark only on a listener port.
     setPortBit(HEALTH_SIDE_LISTENER, port);
-    const timeval mark{static_cast<time_t>(base + slot_index * HEALTH_MAX_INDEX + index), 0};
-    if (::setsockopt(listen_fd, SOL_SOCKET, SO_RCVTIMEO, &mark, sizeof(mark)) != 0)
-        return sysError(errno, "mark listening fd ", listen_fd, " with health slot ", slot_index,
-                        " (SO_RCVTIMEO)");
-    return {};
+    return mark->applyTo(listen_fd);
 }
 
 Result<void> HealthPins::addUpstream(const std::string& ip, std::uint16_t port, std::uint32_t index) {
@@ -328,13 +338,11 @@ void HealthPins::setPortBit(std::uint32_t side, std::uint16_t port) {
 Result<bool> HealthPins::leave(std::uint32_t pid) {
     __u32 key = pid;
     (void)bpf_map_delete_elem(procs_map_.get(), &key);
-    __u32 cursor = 0, next = 0;
-    bool first = true;
-    while (bpf_map_get_next_key(procs_map_.get(), first ? nullptr : &cursor, &next) == 0) {
-        first = false;
-        cursor = next;
-        if (pidAlive(next)) return false;  // another version still runs: keep everything
-    }
+    // Under the root's lock: a version publishing or registering now is waited for, so the
+    // set is never unpinned between its load and its registration.
+    auto lock = dataplane::PinRootLock::acquire(root_);
+    if (!lock) return tl::unexpected(lock.error());
+    if (healthSetInUse(dir_)) return false;  // another version still runs: keep everything
     if (auto removed = dataplane::removePinTree(dir_); !removed) return tl::unexpected(removed.error());
     return true;
 }
@@ -342,31 +350,15 @@ Result<bool> HealthPins::leave(std::uint32_t pid) {
 Result<health_hist> HealthPins::readHist(std::uint32_t kind, std::uint32_t slot_index, std::uint32_t index) const {
     if (kind >= HEALTH_H_KINDS || slot_index >= HEALTH_SLOTS || index >= HEALTH_MAX_INDEX)
         return fail("histogram row (", kind, ", ", slot_index, ", ", index, ") out of range");
-    const int cpus = libbpf_num_possible_cpus();
-    if (cpus <= 0) return sysError(-cpus, "count possible CPUs");
-    std::vector<health_hist> per_cpu(static_cast<std::size_t>(cpus));
     __u32 key = (kind * HEALTH_SLOTS + slot_index) * HEALTH_MAX_INDEX + index;
-    if (bpf_map_lookup_elem(hist_map_.get(), &key, per_cpu.data()) != 0)
-        return sysError(errno, "read ", dir_, "/health_hist_map[", key, "]");
-    health_hist sum{};
-    for (const auto& h : per_cpu) {
-        for (int b = 0; b < HEALTH_BUCKETS; ++b) sum.buckets[b] += h.buckets[b];
-        sum.sum_us += h.sum_us;
-    }
-    return sum;
+    return dataplane::sumPerCpu<health_hist>(hist_map_.get(), &key,
+                                             "read " + dir_ + "/health_hist_map[" + std::to_string(key) + "]");
 }
 
 Result<health_counters> HealthPins::readCounters(std::uint32_t row) const {
-    const int cpus = libbpf_num_possible_cpus();
-    if (cpus <= 0) return sysError(-cpus, "count possible CPUs");
-    std::vector<health_counters> per_cpu(static_cast<std::size_t>(cpus));
     __u32 key = row;
-    if (bpf_map_lookup_elem(ctr_map_.get(), &key, per_cpu.data()) != 0)
-        return sysError(errno, "read ", dir_, "/health_ctr_map[", row, "]");
-    health_counters sum{};
-    for (const auto& c : per_cpu)
-        for (int i = 0; i < 16; ++i) sum.count[i] += c.count[i];
-    return sum;
+    return dataplane::sumPerCpu<health_counters>(ctr_map_.get(), &key,
+                                                 "read " + dir_ + "/health_ctr_map[" + std::to_string(row) + "]");
 }
 
 Result<void> HealthPins::setThreshold(std::uint32_t event_kind, std::uint64_t threshold_us) {
@@ -387,57 +379,21 @@ Result<std::uint64_t> HealthPins::threshold(std::uint32_t event_kind) const {
 
 Result<std::unique_ptr<HealthPins>> loadHealth(const std::string& bpffs_root, HealthOptions options) {
     if (auto r = dataplane::ensureBpffsRoot(bpffs_root); !r) return tl::unexpected(r.error());
-    const std::string dir = bpffs_root + "/" + kHealthPinDir;
-    // Two tries: another version may load and rename into place between our check and ours.
-    for (int attempt = 0; attempt < 2; ++attempt) {
-        if (pathExists(dir + "/health_meta_map")) return HealthPins::open(bpffs_root);
-        // First version: load into a private directory and rename it into place, so nobody
-        // ever opens half-loaded health pins.
-        const std::string tmp = dataplane::tempPinDir(bpffs_root, kHealthPinDir);
-        (void)dataplane::removePinTree(tmp);
-        if (::mkdir(tmp.c_str(), 0700) != 0) return sysError(errno, "create pin directory ", tmp);
-        auto hz = kernelHz();
-        if (!hz) {
-            (void)dataplane::removePinTree(tmp);
-            return tl::unexpected(hz.error());
-        }
-        const LoadSettings settings{*hz, newMarkSeconds()};
-        std::string refused;
-        std::optional<std::uint32_t> chosen;
-        for (int mode = static_cast<int>(std::min<std::uint32_t>(options.best_mode, HEALTH_MODE_FENTRY));
-             mode >= HEALTH_MODE_TRACEPOINT; --mode) {
-            auto loaded = loadVariant(tmp, static_cast<std::uint32_t>(mode), options, settings);
-            if (loaded) {
-                chosen = static_cast<std::uint32_t>(mode);
-                break;
-            }
-            refused += std::string(refused.empty() ? "" : "; ") + modeName(static_cast<std::uint32_t>(mode)) +
-                       " refused: " + loaded.error().message;
-        }
-        if (!chosen) {
-            (void)dataplane::removePinTree(tmp);
-            return fail("health programs: no variant loads and attaches (", refused, ")");
-        }
-        {
-            auto meta = openPin(tmp, "health_meta_map", BPF_MAP_TYPE_ARRAY, sizeof(health_meta));
-            if (!meta) return tl::unexpected(meta.error());
-            auto mapped = MappedArray::map(meta->get(), "health_meta_map");
-            if (!mapped) return tl::unexpected(mapped.error());
-            health_meta& m = *mapped->as<health_meta>();
-            m.mode = *chosen;
-            m.mark_seconds = settings.mark_seconds;
-            m.load_ms = unixMs();
-            std::snprintf(m.reason, sizeof(m.reason), "%s", refused.c_str());
-        }
-        if (::rename(tmp.c_str(), dir.c_str()) != 0) {
-            const int err = errno;
-            (void)dataplane::removePinTree(tmp);              // unpins our links: our programs detach
-            if (err == EEXIST || err == ENOTEMPTY) continue;  // lost the race: use theirs
-            return sysError(err, "move pin directory ", tmp, " to ", dir);
-        }
-        return HealthPins::open(bpffs_root);
-    }
-    return fail("pin directory ", dir, " kept changing while loading health");
+    auto lock = dataplane::PinRootLock::acquire(bpffs_root);
+    if (!lock) return tl::unexpected(lock.error());
+    return loadHealth(*lock, options);
+}
+
+Result<std::unique_ptr<HealthPins>> loadHealth(const dataplane::PinRootLock& lock, HealthOptions options) {
+    const dataplane::PinSetRecipe recipe{
+        kHealthPinDir,
+        kMaps,
+        [&options](const std::string& dir) { return loadInto(dir, options); },
+        healthSetInUse,
+    };
+    if (auto published = dataplane::publishPinSet(lock, recipe); !published)
+        return tl::unexpected(published.error());
+    return HealthPins::open(lock.root());
 }
 
 }  // namespace hotgate::health

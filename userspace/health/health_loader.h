@@ -1,9 +1,10 @@
 // Health loader and pins. loadHealth() loads bpf/health.bpf.c once per bpffs root, choosing
 // the best program variant the kernel runs (fentry, then kprobe, then tracepoints: each is
-// tried for real, load and attach, and the refusals are kept as the reason), and pins the
-// maps and links under <bpffs_root>/health-v3/ (kHealthPinDir), so the programs outlive the process that loaded
-// them and later versions only open the pins. HealthPins is one process's handle on them:
-// registration of its slot, listeners and upstream endpoints, and typed reads of the maps.
+// tried for real, load and attach, and the refusals are kept as the reason), and publishes the
+// maps and links under <bpffs_root>/health-v3/ (kHealthPinDir) with the pin helper
+// (dataplane/bpffs_publish.h), so the programs outlive the process that loaded them and later
+// versions only open the pins. HealthPins is one process's handle on them: registration of its
+// slot, listeners (VersionMark) and upstream endpoints, and typed reads of the maps.
 #pragma once
 
 #include <linux/types.h>
@@ -11,11 +12,15 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "common/error.h"
 #include "common/unique_fd.h"
+#include "dataplane/bpffs_gc.h"
+#include "dataplane/bpffs_lock.h"
+#include "dataplane/bpffs_map.h"
 #include "health.h"
 #include "health/health_log.h"
 
@@ -28,6 +33,14 @@ namespace hotgate::health {
 const char* modeName(std::uint32_t mode);       // "tracepoint", "kprobe", "fentry"
 const char* eventKindName(std::uint32_t kind);  // "handshake", ..., "cutover"
 
+// The maps of health.bpf.c that userspace opens, as this build defines them (pinned sets are
+// checked against it before they are reused).
+std::span<const dataplane::MapSpec> healthMapSpecs();
+// Whether any pid registered in the health set pinned in `dir` is alive; true when unsure.
+bool healthSetInUse(const std::string& dir);
+// Health sets (any ABI, health-v<N>) as dataplane/bpffs_gc.h collects them.
+dataplane::PinGroupKind healthPinKind();
+
 struct HealthOptions {
     // Ring buffer size in bytes (a power of two, at least one page); 0 keeps the object's.
     // Only applies when this call loads the programs. Tests shrink it to fill it on purpose.
@@ -39,7 +52,7 @@ struct HealthOptions {
 class HealthPins {
 public:
     // Opens the pins under <bpffs_root>/health-v3/ without loading anything. ENOENT when health
-    // was never loaded there; another layout is an error naming the map.
+    // was never loaded there; another layout is an error naming the map (healthMapSpecs).
     static Result<std::unique_ptr<HealthPins>> open(const std::string& bpffs_root);
     ~HealthPins() = default;
     HealthPins(const HealthPins&) = delete;
@@ -58,15 +71,16 @@ public:
     // another version), its tgid for upstream
     // attribution. Fails on a slot out of range or a map error.
     Result<void> registerProcess(std::uint32_t slot, const std::string& version, std::uint32_t pid);
-    // Marks a listening socket (its receive timeout: see HEALTH_MARK_SECONDS in health.h): the
-    // connections it accepts from now on are attributed to (slot, listener index). Marking it
-    // again (a later version taking the socket over) replaces the mark.
+    // Marks a listening socket with the VersionMark of (slot, listener index) under this set's
+    // base: the connections it accepts from now on are attributed to them. Marking it again (a
+    // later version taking the socket over) replaces the mark. Fails naming the slot, index or
+    // fd; a refused mark leaves the socket's mark as it was.
     Result<void> markListener(int listen_fd, std::uint32_t slot, std::uint32_t index);
     // An upstream endpoint (IP literal, port) whose connections are measured as `index`.
     Result<void> addUpstream(const std::string& ip, std::uint16_t port, std::uint32_t index);
     // Removes this process's tgid. When no registered process is left alive, unpins
     // everything (the programs detach): nothing keeps tracing TCP for a gateway that is gone.
-    // Returns true when it unpinned.
+    // Takes the root's lock for that (see dataplane/bpffs_lock.h). Returns true when it unpinned.
     Result<bool> leave(std::uint32_t pid);
 
     Result<health_hist> readHist(std::uint32_t kind, std::uint32_t slot, std::uint32_t index) const;
@@ -82,6 +96,7 @@ private:
     // Sets `port` in the side's bitmap of health_ports_map (see HEALTH_PORT_WORDS).
     void setPortBit(std::uint32_t side, std::uint16_t port);
 
+    std::string root_;
     std::string dir_;
     // sk_map_ is not written here (the programs keep upstream connections' state in it); it is
     // opened so that pins of another build's layout are refused by name.
@@ -91,8 +106,13 @@ private:
     EventLog log_;
 };
 
-// Loads the programs under `bpffs_root` unless they are already pinned there, then opens
-// the pins. Fails when no variant loads and attaches, naming each refusal.
+// Loads the programs under `bpffs_root` unless a compatible set is already pinned there (an
+// incompatible set nobody uses is replaced), then opens the pins. Takes the root's lock for
+// the time of the load. Fails when no variant loads and attaches, naming each refusal, or with
+// the reason when an incompatible set is still in use.
 Result<std::unique_ptr<HealthPins>> loadHealth(const std::string& bpffs_root, HealthOptions options = {});
+// The same under a lock the caller holds, so that it registers (HealthPins::registerProcess)
+// before any collector can see the set unclaimed. The root must exist (ensureBpffsRoot).
+Result<std::unique_ptr<HealthPins>> loadHealth(const dataplane::PinRootLock& lock, HealthOptions options = {});
 
 }  // namespace hotgate::health

@@ -133,4 +133,10 @@ Result<void> appendCutoverEvent(const std::string& bpffs_root, std::uint32_t fro
     return {};
 }
 
+std::function<void(std::uint32_t, std::uint32_t)> cutoverEventLogger(std::string bpffs_root) {
+    return [root = std::move(bpffs_root)](std::uint32_t from_slot, std::uint32_t to_slot) {
+        (void)appendCutoverEvent(root, from_slot, to_slot);
+    };
+}
+
 }  // namespace hotgate::health

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -85,5 +86,10 @@ std::uint64_t monotonicNs();
 // Appends a "cutover" event (from_slot -> to_slot) to the event log under `bpffs_root`.
 // Fails with ENOENT when health is not loaded there (callers treat that as nothing to do).
 Result<void> appendCutoverEvent(const std::string& bpffs_root, std::uint32_t from_slot, std::uint32_t to_slot);
+
+// What whoever writes the steering control entry (the gateway, gwctl) gives
+// SteerPins::onActiveSlotChange: appends the cutover event under `bpffs_root`, best effort (the
+// health profile may not be loaded, or may be unavailable, there).
+std::function<void(std::uint32_t from_slot, std::uint32_t to_slot)> cutoverEventLogger(std::string bpffs_root);
 
 }  // namespace hotgate::health

@@ -1,23 +1,18 @@
 #include "health/health_monitor.h"
 
 #include <bpf/libbpf.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
+#include "dataplane/bpffs.h"
 #include "observability/logging.h"
 
 namespace hotgate::health {
 
 namespace {
-
-bool pidAlive(std::uint32_t pid) {
-    if (pid == 0) return false;
-    return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
-}
 
 void subtract(health_hist& a, const health_hist& b) {
     for (int i = 0; i < HEALTH_BUCKETS; ++i)
@@ -107,7 +102,7 @@ bool HealthMonitor::claimReader() {
     const __u32 self = static_cast<__u32>(::getpid());
     __u32 current = holder.load();
     if (current == self) return true;
-    if (current != 0 && pidAlive(current)) return false;
+    if (current != 0 && dataplane::pidAlive(current)) return false;
     return holder.compare_exchange_strong(current, self);
 }
 

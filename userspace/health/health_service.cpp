@@ -8,6 +8,8 @@
 #include <cstring>
 #include <limits>
 
+#include "dataplane/bpffs.h"
+#include "dataplane/bpffs_lock.h"
 #include "observability/logging.h"
 
 namespace hotgate::health {
@@ -76,14 +78,25 @@ std::unique_ptr<HealthService> HealthService::start(Registration registration) {
     std::unique_ptr<HealthService> service(new HealthService());
     service->registration_ = std::move(registration);
     const Registration& r = service->registration_;
-    auto pins = loadHealth(r.bpffs_root, r.options);
+    const auto pid = static_cast<std::uint32_t>(::getpid());
+    // The root's lock is held from the load to this process's registration, so that no
+    // collector (another gateway starting, gwctl dataplane --prune) sees the set unclaimed.
+    std::optional<dataplane::PinRootLock> lock;
+    auto pins = [&]() -> Result<std::unique_ptr<HealthPins>> {
+        if (auto root = dataplane::ensureBpffsRoot(r.bpffs_root); !root) return tl::unexpected(root.error());
+        auto locked = dataplane::PinRootLock::acquire(r.bpffs_root);
+        if (!locked) return tl::unexpected(locked.error());
+        lock = std::move(*locked);
+        return loadHealth(*lock, r.options);
+    }();
     if (!pins) {
         log::warn("health profile unavailable: ", pins.error().message);
         return unavailable(pins.error().message, r.version);
     }
     auto registered = [&]() -> Result<void> {
-        const auto pid = static_cast<std::uint32_t>(::getpid());
-        if (auto ok = (*pins)->registerProcess(r.slot, r.version, pid); !ok) return ok;
+        auto ok = (*pins)->registerProcess(r.slot, r.version, pid);
+        lock.reset();
+        if (!ok) return ok;
         for (std::size_t l = 0; l < r.listener_fds.size(); ++l)
             for (int fd : r.listener_fds[l])
                 if (auto ok = (*pins)->markListener(fd, r.slot, static_cast<std::uint32_t>(l)); !ok) return ok;
@@ -96,13 +109,13 @@ std::unique_ptr<HealthService> HealthService::start(Registration registration) {
     }();
     if (!registered) {
         log::warn("health profile unavailable: ", registered.error().message);
-        (void)(*pins)->leave(static_cast<std::uint32_t>(::getpid()));
+        (void)(*pins)->leave(pid);
         return unavailable(registered.error().message, r.version);
     }
     auto monitor = HealthMonitor::start(**pins, r.spikes);
     if (!monitor) {
         log::warn("health profile unavailable: ", monitor.error().message);
-        (void)(*pins)->leave(static_cast<std::uint32_t>(::getpid()));
+        (void)(*pins)->leave(pid);
         return unavailable(monitor.error().message, r.version);
     }
     service->pins_ = std::move(*pins);

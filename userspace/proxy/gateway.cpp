@@ -11,6 +11,8 @@
 #include "dataplane/capability_probe.h"
 #include "dataplane/front_loader.h"
 #include "dataplane/steer_loader.h"
+#include "health/gateway_pins.h"
+#include "health/health_log.h"
 #include "health/health_service.h"
 #include "observability/logging.h"
 #include "proxy/listener.h"
@@ -97,10 +99,13 @@ void Gateway::setUpSteering(std::vector<ListenerGroup>& groups, std::uint32_t sl
         log::warn("BPF steering unavailable (", support.reason, "): running in listener-fd-takeover mode");
         return;
     }
+    collectPinGarbage(config.dataplane.bpffs_root);
+    dataplane::SteerOptions options;
+    options.on_active_slot_change = health::cutoverEventLogger(config.dataplane.bpffs_root);
     for (auto& group : groups) {
         const auto fds = group.fds();
         auto loader = dataplane::SteerLoader::attachListener(group.name(), fds, slot, activate,
-                                                             config.dataplane.bpffs_root);
+                                                             config.dataplane.bpffs_root, options);
         if (!loader) {
             // All or nothing: groups attached so far must not look served by this version.
             for (auto& attached : steering_) (void)attached->pins().clearSlot(attached->slot());
@@ -117,6 +122,20 @@ void Gateway::setUpSteering(std::vector<ListenerGroup>& groups, std::uint32_t sl
     dataplane_.slot = slot;
     log::info("BPF steering attached: ", groups.size(), " listener group(s) in slot ", slot,
               activate ? " (active)" : " (standby until cutover)", " under ", config.dataplane.bpffs_root);
+}
+
+void Gateway::collectPinGarbage(const std::string& bpffs_root) {
+    auto pruned = health::pruneGatewayPins(bpffs_root);
+    if (!pruned) {
+        log::warn("pin groups under ", bpffs_root, " not collected: ", pruned.error().message);
+        return;
+    }
+    for (const auto& group : *pruned) {
+        if (group.verdict == dataplane::PruneVerdict::kRemoved)
+            log::info("removed ", group.what, " ", group.dir, ": nobody serves it any more");
+        else if (group.verdict == dataplane::PruneVerdict::kFailed)
+            log::warn("could not remove ", group.what, " ", group.dir, " that nobody serves: ", group.error);
+    }
 }
 
 void Gateway::setUpHealth(std::vector<ListenerGroup>& groups, std::uint32_t slot) {

@@ -142,8 +142,11 @@ private:
     Gateway() = default;
     // BPF steering for every listener group in `slot` (made active when `activate`), when the
     // kernel and our privileges allow; otherwise records why and stays in takeover mode.
-    // All or nothing.
+    // All or nothing. First collects the pin groups nobody serves any more under the root.
     void setUpSteering(std::vector<ListenerGroup>& groups, std::uint32_t slot, bool activate);
+    // Removes (and logs) the pin groups under `bpffs_root` whose sockets and pids are all gone
+    // (health/gateway_pins.h); a failure is logged, never fatal.
+    void collectPinGarbage(const std::string& bpffs_root);
     // Loads the XDP front and attaches it to the configured interfaces (none by default).
     // Fails with the interface and errno: an operator who asked for it must not silently lack it.
     Result<void> setUpFront();
