@@ -69,6 +69,7 @@ std::string canonicalText(const Config& c) {
     for (const auto* l : sortedByName(c.listeners)) {
         const std::string p = "listeners[" + l->name + "]";
         out << p << ".address = " << l->address.toString() << "\n";
+        for (const auto& range : l->trusted_proxies) out << p << ".trusted_proxies += " << range.toString() << "\n";
         if (!l->tls) continue;
         // Certificate order matters: the first is the default.
         for (std::size_t i = 0; i < l->tls->certificates.size(); ++i) {
@@ -84,6 +85,12 @@ std::string canonicalText(const Config& c) {
     out << "limits.max_body_bytes = " << c.limits.max_body_bytes << "\n";
     out << "limits.max_connections = " << c.limits.max_connections << "\n";
     out << "timeouts.header_read = " << c.timeouts.header_read.count() << "ms\n";
+    // Keys added after the first release are written only when not at their default, so a
+    // file's hash stays the same across the binaries that added them.
+    const Timeouts defaults;
+    if (c.timeouts.body_read != defaults.body_read)
+        out << "timeouts.body_read = " << c.timeouts.body_read.count() << "ms\n";
+    if (c.timeouts.send != defaults.send) out << "timeouts.send = " << c.timeouts.send.count() << "ms\n";
     out << "timeouts.idle = " << c.timeouts.idle.count() << "ms\n";
     out << "timeouts.upstream_connect = " << c.timeouts.upstream_connect.count() << "ms\n";
     out << "timeouts.upstream_response = " << c.timeouts.upstream_response.count() << "ms\n";

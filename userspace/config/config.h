@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "config/cidr.h"
+
 namespace hotgate {
 
 // An IP literal and port ("127.0.0.1:8080", "[::1]:8080").
@@ -48,6 +50,9 @@ struct ListenerConfig {
     std::string name;
     SocketAddress address;
     std::optional<ListenerTlsConfig> tls;
+    // Peers whose X-Forwarded-For/-Proto/-Host and Forwarded are kept (appended to) instead of
+    // replaced: the load balancers in front of hotgate. A set (sorted). Applies in place.
+    std::vector<Cidr> trusted_proxies;
 };
 
 // Process-wide TLS settings.
@@ -99,6 +104,8 @@ struct Limits {
 
 struct Timeouts {
     std::chrono::milliseconds header_read{10'000};
+    std::chrono::milliseconds body_read{60'000};  // no request body byte for this long: 408
+    std::chrono::milliseconds send{60'000};       // a client that reads nothing of a response this long is dropped
     std::chrono::milliseconds idle{60'000};
     std::chrono::milliseconds upstream_connect{2'000};
     std::chrono::milliseconds upstream_response{30'000};

@@ -50,7 +50,8 @@ bool startsWith(const std::string& text, const std::string& prefix) {
 bool pathNeedsNewVersion(const std::string& path) {
     // Sockets and threads are made at start: only a new version can have other ones. TLS
     // material is read per handshake, so certificates change in place.
-    if (startsWith(path, "listeners[")) return path.find("].tls") == std::string::npos;
+    if (startsWith(path, "listeners["))
+        return path.find("].tls") == std::string::npos && path.find("].trusted_proxies") == std::string::npos;
     return path == "workers" || startsWith(path, "admin.") || startsWith(path, "dataplane.") ||
            startsWith(path, "health.");
 }

@@ -321,7 +321,7 @@ public:
             const auto item = list[i];
             std::string path = "listeners[" + std::to_string(i) + "]";
             if (!expectMap(item, path)) continue;
-            checkKeys(item, path, {"name", "address", "tls"});
+            checkKeys(item, path, {"name", "address", "tls", "trusted_proxies"});
             ListenerConfig listener;
             if (auto name = requiredName(item, path)) {
                 listener.name = *name;
@@ -335,8 +335,29 @@ public:
                     problem(item["address"], path + ".address", "address " + a->toString() + " is used by another listener");
             }
             if (auto tls = item["tls"]; tls.IsDefined()) listener.tls = readListenerTls(tls, path + ".tls");
+            if (auto ranges = item["trusted_proxies"]; ranges.IsDefined())
+                listener.trusted_proxies = readCidrs(ranges, path + ".trusted_proxies");
             config.listeners.push_back(std::move(listener));
         }
+    }
+
+    // A set of IP ranges: sorted, duplicates dropped.
+    std::vector<Cidr> readCidrs(const YAML::Node& list, const std::string& path) {
+        std::vector<Cidr> ranges;
+        if (!expectSequence(list, path)) return ranges;
+        for (std::size_t n = 0; n < list.size(); ++n) {
+            const std::string item_path = path + "[" + std::to_string(n) + "]";
+            auto text = nonEmptyString(list[n], item_path);
+            if (!text) continue;
+            std::string error;
+            if (auto range = Cidr::parse(*text, &error))
+                ranges.push_back(*range);
+            else
+                problem(list[n], item_path, error);
+        }
+        std::sort(ranges.begin(), ranges.end());
+        ranges.erase(std::unique(ranges.begin(), ranges.end()), ranges.end());
+        return ranges;
     }
 
     // A file path from the config: absolute as given, else relative to the config file's directory.
@@ -394,8 +415,11 @@ public:
 
     void readTimeouts(const YAML::Node& node, Timeouts& timeouts) {
         if (!node.IsDefined() || !expectMap(node, "timeouts")) return;
-        checkKeys(node, "timeouts", {"header_read", "idle", "upstream_connect", "upstream_response", "drain"});
+        checkKeys(node, "timeouts",
+                  {"header_read", "body_read", "send", "idle", "upstream_connect", "upstream_response", "drain"});
         duration(node["header_read"], "timeouts.header_read", timeouts.header_read);
+        duration(node["body_read"], "timeouts.body_read", timeouts.body_read);
+        duration(node["send"], "timeouts.send", timeouts.send);
         duration(node["idle"], "timeouts.idle", timeouts.idle);
         duration(node["upstream_connect"], "timeouts.upstream_connect", timeouts.upstream_connect);
         duration(node["upstream_response"], "timeouts.upstream_response", timeouts.upstream_response);
