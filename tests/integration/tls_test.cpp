@@ -107,6 +107,20 @@ TEST_F(TlsTest, SniChoosesAmongThreeCertificatesAndUnknownNamesGetTheDefault) {
 
 // OpenSSL 3 clients drop a session whose connection ended without close_notify (an "unexpected
 // EOF" is an error to them): the gateway must close TLS cleanly or nobody resumes.
+TEST_F(TlsTest, TheUpstreamIsToldTheClientCameOverHttps) {
+    ASSERT_TRUE(startGateway());
+    TlsClient client;
+    ASSERT_TRUE(client.connect(port(), "api.example.test", ca_->caFile())) << client.error();
+    const TlsResponse response = client.get("/headers");
+    ASSERT_TRUE(response.ok) << response.error;
+    EXPECT_EQ(response.status, 200);
+    auto seen = upstream_.lastRequest();
+    ASSERT_TRUE(seen.has_value());
+    EXPECT_EQ(seen->values("x-forwarded-proto"), std::vector<std::string>{"https"});
+    ASSERT_EQ(seen->values("forwarded").size(), 1u);
+    EXPECT_NE(seen->values("forwarded")[0].find(";proto=https"), std::string::npos) << seen->values("forwarded")[0];
+}
+
 TEST_F(TlsTest, ConnectionsEndWithCloseNotifySoTheirSessionsStayResumable) {
     ASSERT_TRUE(startGateway());
     TlsClient client;

@@ -34,6 +34,11 @@ std::string GatewayConfig::toYaml() const {
         if (!steering.empty()) y << "  steering: " << steering << "\n";
     }
     y << "listeners:\n  - name: " << listener_name << "\n    address: 127.0.0.1:" << listen_port << "\n";
+    if (!trusted_proxies.empty()) {
+        y << "    trusted_proxies: [";
+        for (std::size_t i = 0; i < trusted_proxies.size(); ++i) y << (i ? ", " : "") << quoted(trusted_proxies[i]);
+        y << "]\n";
+    }
     if (!tls_certificates.empty()) {
         y << "    tls:\n      certificates:\n";
         for (const auto& cert : tls_certificates) {
@@ -53,6 +58,7 @@ std::string GatewayConfig::toYaml() const {
       << "  max_connections: " << max_connections << "\n";
     y << "timeouts:\n"
       << "  header_read: " << header_read << "\n"
+      << (body_read.empty() ? "" : "  body_read: " + body_read + "\n") << (send.empty() ? "" : "  send: " + send + "\n")
       << "  idle: " << idle << "\n"
       << "  upstream_connect: " << upstream_connect << "\n"
       << "  upstream_response: " << upstream_response << "\n"

@@ -30,6 +30,7 @@ struct GatewayConfig {
     std::uint16_t listen_port = 0;
     std::uint16_t admin_port = 0;
     std::string listener_name = "public";
+    std::vector<std::string> trusted_proxies;  // listeners[0].trusted_proxies
     // dataplane.bpffs_root; empty leaves the key out (hotgate's default, shared machine-wide).
     std::string bpffs_root;
     // dataplane.steering: "auto" (BPF when possible) or "off" (listener-fd takeover); empty leaves it out.
@@ -40,6 +41,8 @@ struct GatewayConfig {
     std::string max_connections = "10000";
 
     std::string header_read = "10s";
+    std::string body_read;  // timeouts.body_read; empty leaves it out
+    std::string send;       // timeouts.send; empty leaves it out
     std::string idle = "60s";
     std::string upstream_connect = "2s";
     std::string upstream_response = "30s";

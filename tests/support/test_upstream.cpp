@@ -396,6 +396,12 @@ TestUpstream::~TestUpstream() {
 
 std::uint16_t TestUpstream::port() const { return impl_->port; }
 std::uint64_t TestUpstream::connectionsAccepted() const { return impl_->connections.load(); }
+std::size_t TestUpstream::connectionsOpen() const {
+    std::size_t open = 0;
+    impl_->runOnThread([&open, impl = impl_.get()] { open = impl->open_sockets.size(); });
+    return open;
+}
+
 std::uint64_t TestUpstream::requestHeadersSeen() const { return impl_->headers_seen.load(); }
 std::uint64_t TestUpstream::requestsCompleted() const { return impl_->completed.load(); }
 

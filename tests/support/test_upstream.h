@@ -54,6 +54,8 @@ public:
 
     // TCP connections accepted so far.
     std::uint64_t connectionsAccepted() const;
+    // TCP connections open now (their session has not ended).
+    std::size_t connectionsOpen() const;
     // Requests whose header was read (counted before the body).
     std::uint64_t requestHeadersSeen() const;
     // Requests read completely, header and body.

@@ -188,6 +188,32 @@ TEST(ConfigDiff, SocketAndWorkerChangesNeedANewVersion) {
     EXPECT_EQ(diff.changes[0].toJson()["applies"], "new_version");
 }
 
+TEST(ConfigDiff, TrustedProxiesAndClientTimeoutsApplyInPlace) {
+    const auto trusted = replaced(kBase, "    address: 127.0.0.1:8080\n",
+                                  "    address: 127.0.0.1:8080\n    trusted_proxies: [10.0.0.0/8, \"::1\", 10.0.0.0/8]\n");
+    const auto config = load(trusted);
+    const auto& ranges = config->listeners[config->listeners[0].name == "public" ? 0 : 1].trusted_proxies;
+    ASSERT_EQ(ranges.size(), 2u);  // a set: sorted, duplicates gone
+    EXPECT_EQ(ranges[0].toString(), "10.0.0.0/8");
+    EXPECT_EQ(ranges[1].toString(), "::1/128");
+    auto after = replaced(trusted, "\"::1\", ", "");
+    after = replaced(after, "upstream_connect: 1.5s", "upstream_connect: 1.5s\n  body_read: 5s\n  send: 20s");
+    const auto diff = diffConfigs(*config, *load(after));
+    EXPECT_EQ(diffLines(trusted, after), (std::vector<std::string>{
+                                             "listeners[public].trusted_proxies -= ::1/128",
+                                             "timeouts.body_read: 60000ms -> 5000ms",
+                                             "timeouts.send: 60000ms -> 20000ms",
+                                         }));
+    EXPECT_FALSE(diff.needsNewVersion());
+}
+
+TEST(ConfigNormalization, KeysAtTheirDefaultLeaveTheHashAsBeforeTheyExisted) {
+    // body_read and send came after the first release: restating their defaults changes nothing.
+    const auto restated = replaced(kBase, "upstream_connect: 1.5s", "upstream_connect: 1.5s\n  body_read: 60s\n  send: 1m");
+    EXPECT_EQ(load(restated)->hash, load(kBase)->hash);
+    EXPECT_EQ(canonicalText(*load(kBase)).find("body_read"), std::string::npos);
+}
+
 TEST(ConfigDiff, CertificatesApplyInPlace) {
     const auto with_tls = replaced(kBase, "    address: 127.0.0.1:8080\n",
                                    "    address: 127.0.0.1:8080\n    tls:\n      certificates:\n"

@@ -21,6 +21,8 @@ dataplane.xdp_interfaces += veth1
 dataplane.xdp_interfaces += veth1
 listeners[alpha].address = [::1]:8080
 listeners[web].address = 127.0.0.1:8443
+listeners[web].trusted_proxies += 10.0.0.0/8
+listeners[web].trusted_proxies += ::1/128
 listeners[web].tls.certificates[0].certificate_file = "/etc/hotgate/certs/b.pem"
 listeners[web].tls.certificates[0].key_file = "/etc/keys/b.key"
 listeners[web].tls.certificates[0].sni += api.example.com
@@ -32,6 +34,8 @@ limits.max_header_bytes = 8192
 limits.max_body_bytes = 1572864
 limits.max_connections = 77
 timeouts.header_read = 1500ms
+timeouts.body_read = 2500ms
+timeouts.send = 45000ms
 timeouts.idle = 90000ms
 timeouts.upstream_connect = 250ms
 timeouts.upstream_response = 3600000ms
@@ -134,7 +138,7 @@ TEST(ConfigHashPin, EveryKeyHasItsCanonicalLine) {
     const auto config = load(test::kEveryKeyConfig);
     ASSERT_TRUE(config);
     EXPECT_EQ(canonicalText(*config), kEveryKeyCanonical);
-    EXPECT_EQ(config->hash, "49b56c87ecf9");
+    EXPECT_EQ(config->hash, "5b5bf6d1acb8");  // 49b56c87ecf9 before trusted_proxies, body_read, send
 }
 
 TEST(ConfigHashPin, DefaultsOnly) {

@@ -16,6 +16,7 @@ dataplane:
 listeners:
   - name: web
     address: 127.0.0.1:8443
+    trusted_proxies: [10.0.0.0/8, "::1", 10.0.0.0/8]
     tls:
       certificates:
         - certificate_file: certs/b.pem
@@ -27,7 +28,8 @@ listeners:
 tls:
   session_ticket_keys: ticket.keys
 limits: { max_header_bytes: 8KiB, max_body_bytes: 1.5m, max_connections: 77 }
-timeouts: { header_read: 1500ms, idle: 1.5m, upstream_connect: 0.25s, upstream_response: 1h, drain: 3s }
+timeouts: { header_read: 1500ms, body_read: 2.5s, send: 45s, idle: 1.5m, upstream_connect: 0.25s,
+            upstream_response: 1h, drain: 3s }
 routes:
   - name: zeta
     match: { host: "*.Example.com", path: /exact }

@@ -3,9 +3,10 @@
 
 Usage: summarize.py [--meta meta.txt] results.jsonl
 
-Each line of results.jsonl: {"target": T, "conn": "ka"|"close", "rep": N, "wrk": {WRKJSON}}.
+Each line of results.jsonl: {"target": T, "conn": "ka"|"close", "rep": N, "cpu_s": S, "wrk": {WRKJSON}}.
 req/s = requests / duration; p50/p99 are wrk's latency percentiles (successful requests only),
 each the median over reps. Errors = connect + read + write + timeout + non-2xx/3xx (per rep).
+CPU s/100k = the server processes' utime + stime over the run per 100,000 requests (median).
 """
 import argparse
 import json
@@ -15,11 +16,12 @@ from collections import defaultdict
 LABELS = {
     "upstream": "upstream (direct)",
     "hotgate": "hotgate",
+    "hotgate-base": "hotgate (baseline)",
     "nginx": "NGINX",
     "haproxy": "HAProxy (`http-reuse always`)",
     "haproxy-safe": "HAProxy (`http-reuse safe`)",
 }
-ORDER = ["upstream", "hotgate", "nginx", "haproxy", "haproxy-safe"]
+ORDER = ["upstream", "hotgate", "hotgate-base", "nginx", "haproxy", "haproxy-safe"]
 CONN = {"ka": "keep-alive", "close": "close"}
 
 
@@ -46,7 +48,9 @@ def main():
         for line in f:
             if line.strip():
                 r = json.loads(line)
-                groups[(r["target"], r["conn"])].append((r["rep"], r["wrk"]))
+                w = dict(r["wrk"])
+                w["cpu_s"] = r.get("cpu_s")
+                groups[(r["target"], r["conn"])].append((r["rep"], w))
     if not groups:
         print("no results")
         return 1
@@ -65,8 +69,8 @@ def main():
         out.append("")
 
     nreps = max(len(v) for v in groups.values())
-    out.append("| target | connection | req/s median | req/s per rep | p50 ms | p99 ms | errors per rep |")
-    out.append("|---|---|---:|---|---:|---:|---|")
+    out.append("| target | connection | req/s median | req/s per rep | p50 ms | p99 ms | CPU s/100k req | errors per rep |")
+    out.append("|---|---|---:|---|---:|---:|---:|---|")
     med = {}
     keys = sorted(groups, key=lambda k: (ORDER.index(k[0]) if k[0] in ORDER else 99, k[1] != "ka"))
     for t, c in keys:
@@ -74,39 +78,43 @@ def main():
         r = [rps(w) for w in ws]
         p50 = statistics.median(w["p50_us"] for w in ws)
         p99 = statistics.median(w["p99_us"] for w in ws)
-        med[(t, c)] = (statistics.median(r), p99)
-        out.append("| %s | %s | %.0f | %s | %s | %s | %s |" % (
+        cpus = [w["cpu_s"] * 1e5 / w["requests"] for w in ws if w.get("cpu_s") is not None and w["requests"]]
+        cpu = statistics.median(cpus) if cpus else None
+        med[(t, c)] = (statistics.median(r), p99, cpu)
+        out.append("| %s | %s | %.0f | %s | %s | %s | %s | %s |" % (
             LABELS.get(t, t), CONN.get(c, c), statistics.median(r),
             " / ".join("%.0f" % x for x in r), ms(p50), ms(p99),
+            "%.2f" % cpu if cpu is not None else "-",
             " / ".join(str(errors(w)) for w in ws)))
     out.append("")
     out.append("Median of %d reps, interleaved across targets; load: `%s`. "
                "p50/p99: median over reps of wrk's per-run percentiles." % (nreps, meta.get("wrk", "wrk")))
 
-    peers = [p for p in ("nginx", "haproxy", "haproxy-safe") if any(k[0] == p for k in med)]
+    peers = [p for p in ("hotgate-base", "nginx", "haproxy", "haproxy-safe") if any(k[0] == p for k in med)]
     if any(k[0] == "hotgate" for k in med) and peers:
         out.append("")
         cols = []
         for p in peers:
-            cols += ["req/s hotgate/%s" % LABELS[p].split(" ")[0] + ("" if p != "haproxy-safe" else " (safe)"),
-                     "p99 hotgate/%s" % LABELS[p].split(" ")[0] + ("" if p != "haproxy-safe" else " (safe)")]
+            name = {"hotgate-base": "baseline", "haproxy-safe": "HAProxy (safe)"}.get(p, LABELS[p].split(" ")[0])
+            cols += ["req/s hotgate/%s" % name, "p99 hotgate/%s" % name, "CPU/req hotgate/%s" % name]
         out.append("| connection | " + " | ".join(cols) + " |")
         out.append("|---|" + "---:|" * len(cols))
         for c in ("ka", "close"):
             if ("hotgate", c) not in med:
                 continue
-            hr, hp = med[("hotgate", c)]
+            hr, hp, hc = med[("hotgate", c)]
             cells = []
             for p in peers:
                 if (p, c) in med:
-                    pr, pp = med[(p, c)]
-                    cells += ["%.2f" % (hr / pr) if pr else "-", "%.2f" % (hp / pp) if pp else "-"]
+                    pr, pp, pc = med[(p, c)]
+                    cells += ["%.2f" % (hr / pr) if pr else "-", "%.2f" % (hp / pp) if pp else "-",
+                              "%.2f" % (hc / pc) if hc and pc else "-"]
                 else:
-                    cells += ["-", "-"]
+                    cells += ["-", "-", "-"]
             out.append("| %s | %s |" % (CONN[c], " | ".join(cells)))
         out.append("")
         out.append("Ratios of medians. req/s: above 1 means hotgate serves more. "
-                   "p99: below 1 means hotgate's tail latency is lower.")
+                   "p99 and CPU per request: below 1 means hotgate's is lower.")
     print("\n".join(out))
     return 0
 

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "config/cidr.h"
+
 namespace hotgate {
 
 // An IP literal and port ("127.0.0.1:8080", "[::1]:8080").
@@ -52,6 +54,7 @@ struct ListenerConfig {
     std::string name;
     SocketAddress address;
     std::optional<ListenerTlsConfig> tls;
+    std::vector<Cidr> trusted_proxies;  // peers whose forwarding fields are kept (a set, sorted)
 };
 
 // Process-wide TLS settings.
@@ -103,6 +106,8 @@ struct Limits {
 
 struct Timeouts {
     std::chrono::milliseconds header_read{};
+    std::chrono::milliseconds body_read{};
+    std::chrono::milliseconds send{};
     std::chrono::milliseconds idle{};
     std::chrono::milliseconds upstream_connect{};
     std::chrono::milliseconds upstream_response{};

@@ -12,6 +12,8 @@ const char* rejectReasonLabel(RejectReason reason) {
         case RejectReason::BodyTooLarge: return "body_too_large";
         case RejectReason::HeaderTooLarge: return "header_too_large";
         case RejectReason::MaxConnections: return "max_connections";
+        case RejectReason::BodyTimeout: return "body_timeout";
+        case RejectReason::Unsupported: return "unsupported";
         case RejectReason::kCount: break;
     }
     return "unknown";

@@ -25,7 +25,16 @@
 
 namespace hotgate {
 
-enum class RejectReason { BadRequest, HeaderTimeout, BodyTooLarge, HeaderTooLarge, MaxConnections, kCount };
+enum class RejectReason {
+    BadRequest,
+    HeaderTimeout,
+    BodyTooLarge,
+    HeaderTooLarge,
+    MaxConnections,
+    BodyTimeout,  // no request body byte within timeouts.body_read
+    Unsupported,  // a well-formed request hotgate does not implement (501, 505)
+    kCount
+};
 enum class UpstreamPhase { Connect, Response };
 
 class Metrics {

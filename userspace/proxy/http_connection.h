@@ -1,7 +1,8 @@
 // HttpConnection: one client connection, from accept to close. Reads each request header
-// under the header limits and timeouts, refuses anything that could smuggle a request, routes
-// it, and either answers directly or streams it to an upstream and the response back, chunk by
-// chunk (bodies are never buffered whole). A 101 from the upstream turns it into a tunnel.
+// under the header limits and timeouts, refuses anything that could smuggle a request (the
+// rules are in http1_framing.h), routes it, and either answers directly or streams it to an
+// upstream and the response back, chunk by chunk (bodies are never buffered whole). A 101 from
+// the upstream turns it into a tunnel. Proxying one request is in cluster_exchange.cpp.
 #pragma once
 
 #include <chrono>
@@ -10,9 +11,10 @@
 #include <string>
 
 #include "proxy/asio.h"
-#include "proxy/tcp_or_tls_stream.h"
 #include "proxy/deadline.h"
+#include "proxy/http1_framing.h"
 #include "proxy/serving_context.h"
+#include "proxy/tcp_or_tls_stream.h"
 
 namespace hotgate {
 
@@ -45,24 +47,50 @@ private:
     // How a request ended: keep the connection for the next one, or close it.
     enum class Next { KeepAlive, Close };
 
-    using RequestParser = http::request_parser<http::buffer_body>;
+    using RequestParser = http1::RequestParser;
+    struct Exchange;         // one request proxied to a cluster (cluster_exchange.cpp)
+    struct ExchangeFailure;  // why it ended early, and how the client is answered
 
     // TLS listeners: the server handshake, counted by result and resumption. False: closed.
     awaitable<bool> handshake();
     awaitable<HeaderRead> readHeaderBlock(bool first_request, std::size_t& header_end);
     awaitable<Next> serveRequest(std::size_t header_end);
     awaitable<Next> answerDirect(RequestParser& parser, std::size_t route, bool keep_alive);
-    awaitable<Next> proxyToCluster(RequestParser& parser, std::size_t route, bool keep_alive);
 
-    // Reads body bytes into [data, data+capacity); returns how many, sets `ec`.
+    // Proxying, in steps (cluster_exchange.cpp). Each step returns nothing when it succeeded,
+    // else the failure, which proxyToCluster alone answers.
+    awaitable<Next> proxyToCluster(RequestParser& parser, std::size_t route, bool keep_alive);
+    awaitable<std::optional<ExchangeFailure>> runExchange(Exchange& exchange);
+    awaitable<std::optional<ExchangeFailure>> prepareUpstreamRequest(Exchange& exchange);
+    awaitable<std::optional<ExchangeFailure>> sendRequest(Exchange& exchange);
+    awaitable<std::optional<ExchangeFailure>> readResponseHead(Exchange& exchange);
+    awaitable<std::optional<ExchangeFailure>> relayResponse(Exchange& exchange);
+    awaitable<std::optional<ExchangeFailure>> tunnel(Exchange& exchange);
+    awaitable<Next> answerFailure(Exchange& exchange, ExchangeFailure failure);
+
+    // Reads body bytes into [data, data+capacity); returns how many, sets `ec` (timed_out when
+    // no byte came within timeouts.body_read).
     awaitable<std::size_t> readBodyPiece(RequestParser& parser, char* data, std::size_t capacity, error_code& ec);
+    // Writes a message (or a serializer's next part) to the client under timeouts.send: a client
+    // that reads nothing for that long is dropped (`ec` is timed_out).
+    template <class MessageOrSerializer>
+    awaitable<void> writeToClient(MessageOrSerializer& message, error_code& ec) {
+        deadline_.arm(snapshot_->config->timeouts.send, client_.socket());
+        co_await http::async_write(client_, message, withError(ec));
+        deadline_.disarm();
+        if (ec == http::error::need_buffer) ec = {};
+        if (ec && deadline_.expired()) ec = asio::error::timed_out;
+    }
 
     // Writes a short text response (errors and direct responses).
     awaitable<bool> writeSimple(unsigned status, std::string body, bool keep_alive);
-    // Refuses a request: counts it, answers `status` with `reason`, and closes.
+    // Refuses a request: counts it, logs the reason, answers `status` with `reason`, and closes.
     // (Coroutine parameters are taken by value: the frame would keep only a reference.)
     awaitable<Next> reject(RejectReason reason, unsigned status, std::string text);
-    // Refuses a request whose body failed to read: 413 past the body limit, else 400.
+    // Refuses a request that breaks a framing rule (400, 413, 501 or 505).
+    awaitable<Next> refuse(http1::FramingError error);
+    // Refuses a request whose body failed to read: 413 past the body limit, 408 on a timeout,
+    // else 400.
     awaitable<Next> rejectBody(error_code ec);
     // Answers with an error status; keeps the connection only if `keep_alive`.
     awaitable<Next> answerError(std::optional<std::size_t> route, unsigned status, std::string text,
@@ -77,10 +105,12 @@ private:
     ServingContext& context_;
     std::size_t listener_;
     TcpOrTlsStream client_;
-    std::string client_ip_;
+    asio::ip::address client_address_;
+    std::string client_ip_;  // for logs
     beast::flat_buffer buffer_;  // bytes read from the client and not yet consumed
     Deadline deadline_;
     ServingSnapshotPtr snapshot_;  // the current request's (between requests: the last one's)
+    http1::BodyFraming request_framing_;  // the current request's body, as decided from its head
     Phase phase_ = Phase::WaitingForRequest;
     bool closing_ = false;
     bool hand_off_requested_ = false;

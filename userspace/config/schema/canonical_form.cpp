@@ -5,6 +5,7 @@ namespace hotgate::schema {
 std::string CanonicalForm::text() const {
     std::string out;
     for (const auto& line : lines) {
+        if (!line.in_text) continue;
         out += line.path;
         out += line.set_member ? " += " : " = ";
         out += line.value;
@@ -25,12 +26,12 @@ void CanonicalWriter::beginEntry(const std::string& path, const std::string& nam
 
 void CanonicalWriter::endEntry() { entry_.clear(); }
 
-void CanonicalWriter::value(const std::string& path, std::string value, Applies applies) {
-    form.lines.push_back({section_, entry_, path, std::move(value), false, applies});
+void CanonicalWriter::value(const std::string& path, std::string value, Applies applies, bool in_text) {
+    form.lines.push_back({section_, entry_, path, std::move(value), false, applies, in_text});
 }
 
 void CanonicalWriter::member(const std::string& path, std::string member, Applies applies) {
-    form.lines.push_back({section_, entry_, path, std::move(member), true, applies});
+    form.lines.push_back({section_, entry_, path, std::move(member), true, applies, true});
 }
 
 std::string quoted(std::string_view text) {

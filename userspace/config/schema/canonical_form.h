@@ -21,6 +21,7 @@ struct CanonicalLine {
     std::string value;
     bool set_member = false;  // one member of a set: printed "path += value", compared as a set
     Applies applies = Applies::InPlace;
+    bool in_text = true;  // false: a later-added key at its default, left out of text() (Default::addedLater)
 };
 
 // A named entry of a list (listeners[public], routes[api], clusters[pay]).
@@ -35,7 +36,7 @@ struct CanonicalForm {
     std::vector<CanonicalLine> lines;
     std::map<EntryKey, CanonicalEntry> entries;
 
-    // "path = value" or "path += member", one a line, in the order of `lines`.
+    // "path = value" or "path += member", one a line, in the order of `lines` (those in_text).
     std::string text() const;
 };
 
@@ -46,7 +47,7 @@ public:
     // Lines written until endEntry() belong to the entry at `path`.
     void beginEntry(const std::string& path, const std::string& name, Applies applies);
     void endEntry();
-    void value(const std::string& path, std::string value, Applies applies);
+    void value(const std::string& path, std::string value, Applies applies, bool in_text = true);
     void member(const std::string& path, std::string member, Applies applies);
 
     CanonicalForm form;

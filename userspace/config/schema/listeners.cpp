@@ -37,6 +37,10 @@ Table<ListenerConfig> listenerTable() {
         // key, member, type and bounds, default, applies, doc
         {"address", &ListenerConfig::address, Address{}, kRequired, NewVersion,
          "where the listener's sockets bind; no two listeners share one"},
+        {"trusted_proxies", &ListenerConfig::trusted_proxies,
+         SetOf<IpRange>{.noun = "range", .duplicates = Duplicates::Merged, .sorted = true}, kEmpty, InPlace,
+         "peers whose X-Forwarded-For/-Proto/-Host and Forwarded are appended to (For) or kept instead of "
+         "replaced: the load balancers in front of hotgate (docs/framing.md)"},
         optionalBlock("tls", &ListenerConfig::tls, listenerTlsTable(),
                       "terminate TLS; certificates change in place, turning TLS on or off takes a new version "
                       "(gwctl upgrade)"),

@@ -25,10 +25,14 @@ namespace hotgate::schema {
 // What a key is when the file leaves it out: the table's "default" column.
 class Default {
 public:
-    enum class Kind { Text, Empty, Unset, Required };
+    enum class Kind { Text, AddedLater, Empty, Unset, Required };
 
     // The default as config text, read like the file's own ("60s", "16k", "auto").
     constexpr Default(const char* text) : kind_(Kind::Text), text_(text) {}
+    // The default of a key added after configs existed without it: read like Text, but the
+    // canonical text leaves the key out while it holds this default, so a binary that adds a key
+    // changes no file's hash (the diff still sees the value).
+    static constexpr Default addedLater(std::string_view text) { return Default(Kind::AddedLater, text); }
     // The member's empty value (no file, any host, no list), written as such in the canonical form.
     static constexpr Default empty() { return Default(Kind::Empty, {}); }
     // Not set, and absent from the canonical form (a route's cluster when it answers itself).
@@ -53,6 +57,7 @@ inline constexpr Default kRequired = Default::required();
 inline std::string Default::describe() const {
     switch (kind_) {
         case Kind::Text:
+        case Kind::AddedLater:
             return std::string(text_);
         case Kind::Required:
             return "required";
@@ -127,6 +132,7 @@ Row<Owner>::Row(std::string_view key, Member Owner::*member, Type type, Default 
         if (const YAML::Node given = Reader::child(parent, key); given.IsDefined()) return assign(given);
         switch (when_absent.kind()) {
             case Default::Kind::Text:
+            case Default::Kind::AddedLater:
                 return assign(YAML::Node(std::string(when_absent.text())));
             case Default::Kind::Required:
                 reader.missing(parent, parent_path, key, when_absent.text());
@@ -146,7 +152,14 @@ Row<Owner>::Row(std::string_view key, Member Owner::*member, Type type, Default 
         if constexpr (requires { type.canonicalMembers(value); }) {
             for (auto& text : type.canonicalMembers(value)) writer.member(path, std::move(text), applies);
         } else {
-            writer.value(path, type.canonical(value), applies);
+            std::string text = type.canonical(value);
+            bool hashed = true;
+            if (when_absent.kind() == Default::Kind::AddedLater) {
+                Reader quiet("", YAML::Node());  // the default parses: the schema test reads every default
+                auto default_value = type.parse(quiet, YAML::Node(std::string(when_absent.text())), path);
+                hashed = !default_value || type.canonical(convertTo<Member>(std::move(*default_value))) != text;
+            }
+            writer.value(path, std::move(text), applies, hashed);
         }
     };
     describe = [key, type, when_absent, applies, doc](Reference& reference, const std::string& parent_path) {

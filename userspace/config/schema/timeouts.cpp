@@ -9,6 +9,10 @@ Table<Timeouts> timeoutsTable() {
         // key, member, type and bounds, default, applies, doc
         {"header_read", &Timeouts::header_read, Duration{}, "10s", InPlace,
          "the whole request header must arrive within this, else 408"},
+        {"body_read", &Timeouts::body_read, Duration{}, Default::addedLater("60s"), InPlace,
+         "a request body with no byte for this long is answered 408"},
+        {"send", &Timeouts::send, Duration{}, Default::addedLater("60s"), InPlace,
+         "a client that reads nothing of a response for this long is dropped (the upstream connection too)"},
         {"idle", &Timeouts::idle, Duration{}, "60s", InPlace,
          "a keep-alive connection with no request is closed after this"},
         {"upstream_connect", &Timeouts::upstream_connect, Duration{}, "2s", InPlace,

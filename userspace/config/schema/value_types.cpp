@@ -207,6 +207,17 @@ std::optional<std::string> HostName::parse(Reader& reader, const YAML::Node& nod
 
 TypeDoc HostName::doc() const { return {"host name", "case-insensitive"}; }
 
+std::optional<Cidr> IpRange::parse(Reader& reader, const YAML::Node& node, const std::string& path) const {
+    auto text = reader.nonEmptyString(node, path);
+    if (!text) return std::nullopt;
+    std::string error;
+    auto range = Cidr::parse(*text, &error);
+    if (!range) reader.problem(node, path, error);
+    return range;
+}
+
+TypeDoc IpRange::doc() const { return {"IP range", "`10.0.0.0/8`, `::1/128` or one address; no host bits"}; }
+
 std::optional<std::string> HostMatch::parse(Reader& reader, const YAML::Node& node, const std::string& path) const {
     auto host = reader.nonEmptyString(node, path);
     if (!host) return std::nullopt;

@@ -165,6 +165,15 @@ struct UrlPath {
     TypeDoc doc() const;
 };
 
+// An IP range: "10.0.0.0/8", "::1/128", or one address (a /32 or /128). Host bits set under the
+// prefix are refused ("10.0.0.1/8" most likely means something else).
+struct IpRange {
+    using Value = Cidr;
+    std::optional<Cidr> parse(Reader& reader, const YAML::Node& node, const std::string& path) const;
+    std::string canonical(const Cidr& value) const { return value.toString(); }
+    TypeDoc doc() const;
+};
+
 // A network interface name (IFNAMSIZ: at most 15 characters).
 struct InterfaceName {
     using Value = std::string;

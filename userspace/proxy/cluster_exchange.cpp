@@ -1,0 +1,390 @@
+// Proxying one request to a cluster, in steps: prepare the upstream request (hop-by-hop fields
+// out, forwarding fields and framing of our own in, the first body piece read), pick an endpoint
+// and send the head and body, read the response head (passing 1xx on), relay the response, or
+// tunnel after a 101. A step that cannot go on returns an ExchangeFailure; proxyToCluster is the
+// one place that answers it. An upstream response that breaks a framing rule never reaches the
+// client and its connection is never pooled: the client gets 502 and the log the reason.
+#include <limits>
+
+#include <boost/beast/websocket/rfc6455.hpp>
+
+#include "observability/logging.h"
+#include "proxy/forwarding_headers.h"
+#include "proxy/http_connection.h"
+#include "proxy/upstream_pool.h"
+#include "proxy/websocket_tunnel.h"
+#include "proxy/worker.h"
+
+namespace hotgate {
+namespace {
+
+constexpr std::size_t kReadSize = 16 * 1024;
+constexpr std::size_t kBodyChunk = 32 * 1024;         // per direction, per request in flight
+constexpr std::size_t kMaxResponseHead = 64 * 1024;   // an upstream's response head, at most
+constexpr int kMaxInterimResponses = 16;              // 1xx responses before the final one
+
+std::string_view bufferView(const beast::flat_buffer& buffer) {
+    const auto data = buffer.data();
+    return {static_cast<const char*>(data.data()), data.size()};
+}
+
+}  // namespace
+
+struct HttpConnection::ExchangeFailure {
+    enum class Kind {
+        Answer,       // answer `status` with `text`
+        RequestBody,  // the client's body could not be read (`ec`): 400, 408 or 413
+        ClientGone,   // writing to the client failed: close, there is no one to answer
+    };
+    Kind kind = Kind::Answer;
+    unsigned status = 502;
+    std::string text;
+    error_code ec;
+    bool keep_alive = false;  // Answer: nothing of the request is left unread on the connection
+
+    static ExchangeFailure answer(unsigned status, std::string text, bool keep_alive = false) {
+        return {Kind::Answer, status, std::move(text), {}, keep_alive};
+    }
+    static ExchangeFailure requestBody(error_code ec) { return {Kind::RequestBody, 0, {}, ec, false}; }
+    static ExchangeFailure clientGone() { return {Kind::ClientGone, 0, {}, {}, false}; }
+};
+
+struct HttpConnection::Exchange {
+    Exchange(RequestParser& request_parser, std::size_t route_index, bool client_keep_alive,
+             std::shared_ptr<UpstreamPools> held_pools, UpstreamPool& cluster_pool)
+        : parser(request_parser),
+          route(route_index),
+          keep_alive(client_keep_alive),
+          pools(std::move(held_pools)),
+          pool(cluster_pool),
+          upgrade(beast::websocket::is_upgrade(request_parser.get())),
+          method(request_parser.get().method()),
+          client_version(request_parser.get().version()) {}
+
+    RequestParser& parser;
+    std::size_t route;
+    bool keep_alive;  // as the client asked and the drain mode allows
+    std::shared_ptr<UpstreamPools> pools;  // the request's snapshot's pools, held to its end
+    UpstreamPool& pool;
+    bool upgrade;  // a WebSocket upgrade
+    http::verb method;
+    unsigned client_version;
+
+    std::unique_ptr<char[]> request_chunk = std::make_unique_for_overwrite<char[]>(kBodyChunk);
+    std::size_t first_piece = 0;  // body bytes read before the upstream was chosen
+    std::unique_ptr<UpstreamConnection> upstream;
+    error_code upstream_ec;           // the upstream connection failed (may be retried)
+    bool upstream_timed_out = false;  // ... because timeouts.upstream_response passed
+    std::optional<http1::ResponseParser> response;
+    http1::BodyFraming response_framing;
+    Next next = Next::Close;
+};
+
+awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& parser, std::size_t route,
+                                                               bool keep_alive) {
+    auto pools = worker_.pools(*snapshot_);
+    UpstreamPool& pool = *pools->clusters[*snapshot_->route_cluster[route]];
+    Exchange exchange(parser, route, keep_alive, std::move(pools), pool);
+    std::optional<ExchangeFailure> failure = co_await runExchange(exchange);
+    if (!failure) co_return exchange.next;
+    const Next next = co_await answerFailure(exchange, std::move(*failure));
+    co_return next;
+}
+
+awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::runExchange(Exchange& x) {
+    std::optional<ExchangeFailure> failure = co_await prepareUpstreamRequest(x);
+    if (failure) co_return failure;
+    // The whole request is in hand when the body fit in the first piece: only then may a
+    // failure on a reused pooled connection be retried on a new one.
+    const bool replayable = x.parser.is_done();
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        auto acquisition = co_await x.pool.acquire(snapshot_->config->timeouts.upstream_connect, x.upgrade || attempt > 0);
+        if (!acquisition.connection)
+            co_return ExchangeFailure::answer(acquisition.error_status, acquisition.error,
+                                              x.keep_alive && x.parser.is_done());
+        x.upstream = std::move(acquisition.connection);
+        // An HTTP/1.0 client may send no Host; HTTP/1.1 to the upstream needs one.
+        if (x.parser.get().count(http::field::host) == 0)
+            x.parser.get().set(http::field::host, x.upstream->endpoint->label);
+        x.upstream_ec = {};
+        x.upstream_timed_out = false;
+        failure = co_await sendRequest(x);
+        if (failure) co_return failure;
+        if (!x.upstream_ec) {
+            failure = co_await readResponseHead(x);
+            if (failure) co_return failure;
+        }
+        if (!x.upstream_ec) break;
+        if (x.upstream_timed_out) {
+            x.pool.recordTimeout(UpstreamPhase::Response);
+            co_return ExchangeFailure::answer(504, "upstream response timeout");
+        }
+        // A pooled connection the upstream closed just as we reused it: retry once, fresh.
+        if (x.upstream->reused && replayable && attempt == 0) continue;
+        log::debug("upstream exchange failed on cluster ", x.pool.clusterName(), ": ", x.upstream_ec.message());
+        co_return ExchangeFailure::answer(502, "upstream closed the connection before responding");
+    }
+    if (x.response->get().result_int() == 101) {
+        failure = co_await tunnel(x);
+        co_return failure;
+    }
+    failure = co_await relayResponse(x);
+    co_return failure;
+}
+
+awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::prepareUpstreamRequest(Exchange& x) {
+    // Read the first piece of the body before touching the upstream: a malformed or oversized
+    // body found there is refused without the upstream ever seeing the request.
+    if (!x.parser.is_done()) {
+        error_code ec;
+        x.first_piece = co_await readBodyPiece(x.parser, x.request_chunk.get(), kBodyChunk, ec);
+        if (ec) co_return ExchangeFailure::requestBody(ec);
+    }
+    // The upstream sees our framing, our hop-by-hop fields and our account of the client. A
+    // chunked body already whole goes with its length; one still arriving is re-chunked.
+    auto framing = request_framing_;
+    if (framing.kind == http1::BodyKind::Chunked && x.parser.is_done())
+        framing = http1::BodyFraming::ofLength(x.first_piece);
+    const auto& listener = snapshot_->config->listeners[listener_];
+    makeUpstreamHead(x.parser.get(),
+                     ClientFacts{client_address_, client_.isTls(), isTrustedPeer(client_address_, listener.trusted_proxies)},
+                     x.upgrade, framing);
+    co_return std::nullopt;
+}
+
+awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::sendRequest(Exchange& x) {
+    const Config& config = *snapshot_->config;
+    auto& request = x.parser.get();
+    Deadline upstream_deadline(x.upstream->stream.get_executor());
+    http::request_serializer<http::buffer_body> serializer{request};
+    error_code ec;
+    // The header goes out together with the first piece of the body (Beast's buffer_body relay).
+    bool sent_first = false;
+    while (!ec && !serializer.is_done()) {
+        auto& body = request.body();
+        if (!sent_first) {
+            sent_first = true;
+            body.data = x.first_piece ? x.request_chunk.get() : nullptr;
+            body.size = x.first_piece;
+            body.more = !x.parser.is_done();
+        } else if (!x.parser.is_done()) {
+            error_code read_ec;
+            const std::size_t n = co_await readBodyPiece(x.parser, x.request_chunk.get(), kBodyChunk, read_ec);
+            if (read_ec) co_return ExchangeFailure::requestBody(read_ec);
+            // A read can parse only framing (a chunk header) and yield no body bytes. An empty
+            // piece must go out as data == nullptr: Beast would write a non-null empty buffer as
+            // the last chunk ("0\r\n\r\n"), ending the body early upstream.
+            body.data = n ? x.request_chunk.get() : nullptr;
+            body.size = n;
+            body.more = !x.parser.is_done();
+        } else {
+            body.data = nullptr;
+            body.size = 0;
+            body.more = false;
+        }
+        upstream_deadline.arm(config.timeouts.upstream_response, x.upstream->stream.socket());
+        co_await http::async_write(x.upstream->stream, serializer, withError(ec));
+        upstream_deadline.disarm();
+        if (ec == http::error::need_buffer) ec = {};
+    }
+    x.upstream_ec = ec;
+    x.upstream_timed_out = ec && upstream_deadline.expired();
+    co_return std::nullopt;
+}
+
+awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::readResponseHead(Exchange& x) {
+    const Config& config = *snapshot_->config;
+    Deadline upstream_deadline(x.upstream->stream.get_executor());
+    auto& in = x.upstream->buffer;
+    auto malformed = [&](const std::string& reason) {
+        log::warn("cluster ", x.pool.clusterName(), " endpoint ", x.upstream->endpoint->label, ": ", reason,
+                  "; answering 502 and closing the upstream connection");
+        x.upstream.reset();  // never pooled
+        return ExchangeFailure::answer(502, "bad response from upstream");
+    };
+    for (int interim = 0;; ++interim) {
+        std::size_t head_end = http1::findHeaderEnd(bufferView(in));
+        while (head_end == std::string_view::npos) {
+            if (in.size() > kMaxResponseHead) co_return malformed("response head larger than 64 KiB");
+            error_code ec;
+            upstream_deadline.arm(config.timeouts.upstream_response, x.upstream->stream.socket());
+            const std::size_t n = co_await x.upstream->stream.async_read_some(in.prepare(kReadSize), withError(ec));
+            upstream_deadline.disarm();
+            in.commit(n);
+            if (ec) {
+                x.upstream_ec = ec;
+                x.upstream_timed_out = upstream_deadline.expired();
+                co_return std::nullopt;
+            }
+            head_end = http1::findHeaderEnd(bufferView(in));
+        }
+        auto& parser = x.response.emplace();
+        parser.header_limit(static_cast<std::uint32_t>(kMaxResponseHead + 4));
+        parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+        auto framing = http1::readResponseHead(bufferView(in).substr(0, head_end), parser, x.method);
+        if (!framing) co_return malformed(framing.error().reason);
+        in.consume(head_end);
+        parser.eager(true);
+        auto& head = parser.get();
+        const unsigned status = head.result_int();
+        if (status == 101) {
+            if (!x.upgrade) co_return malformed("101 Switching Protocols to a request that asked for no upgrade");
+            co_return std::nullopt;  // bytes behind it belong to the tunnel
+        }
+        if (status / 100 != 1) {
+            // Nothing may follow a response the upstream was asked for: such bytes would be read
+            // as the next request's response.
+            if ((framing->kind == http1::BodyKind::None && in.size() > 0) ||
+                (framing->kind == http1::BodyKind::Length && in.size() > framing->length))
+                co_return malformed("bytes after the end of the response (body longer than its framing)");
+            x.response_framing = *framing;
+            co_return std::nullopt;
+        }
+        if (interim >= kMaxInterimResponses) co_return malformed("more than 16 interim (1xx) responses");
+        // 1xx responses (100 Continue, 103 Early Hints) go on as they come, with their fields
+        // (103's Link fields are its point) and own status code; never to an HTTP/1.0 client
+        // (RFC 9110 15.2).
+        if (x.client_version < 11) continue;
+        http::response<http::empty_body> interim_response{head.base()};
+        eraseHopByHop(interim_response, false);
+        http1::applyFraming(interim_response, http1::BodyFraming::none());
+        error_code write_ec;
+        co_await writeToClient(interim_response, write_ec);
+        if (write_ec) co_return ExchangeFailure::clientGone();
+    }
+}
+
+awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::relayResponse(Exchange& x) {
+    const Config& config = *snapshot_->config;
+    auto& parser = *x.response;
+    auto& response = parser.get();
+    const unsigned status = response.result_int();
+    const bool upstream_keep_alive = response.keep_alive();
+
+    eraseHopByHop(response, false);
+    response.set("x-hotgate-version", snapshot_->version);
+    // The client gets the framing of what it is sent: a body of unknown length is chunked for
+    // an HTTP/1.1 client and ended by closing for an HTTP/1.0 one.
+    auto to_client = x.response_framing;
+    bool client_keep_alive = x.keep_alive;
+    if (to_client.kind == http1::BodyKind::Chunked || to_client.kind == http1::BodyKind::UntilClose) {
+        if (x.client_version >= 11) {
+            to_client = http1::BodyFraming::chunked();
+        } else {
+            to_client = http1::BodyFraming::untilClose();
+            client_keep_alive = false;
+        }
+    }
+    http1::applyFraming(response, to_client);
+    // Unread request body left on the client connection would be taken for the next request.
+    if (!x.parser.is_done()) client_keep_alive = false;
+    // Decided now, not when the request arrived: a drain that began meanwhile closes it.
+    client_keep_alive = shouldKeepAlive(client_keep_alive);
+    response.keep_alive(client_keep_alive);
+    response.version(11);
+
+    http::response_serializer<http::buffer_body> serializer{response};
+    auto response_chunk = std::make_unique_for_overwrite<char[]>(kBodyChunk);
+    Deadline upstream_deadline(x.upstream->stream.get_executor());
+    error_code ec;
+    // When body bytes came with the upstream's header (the common case) or there is no body,
+    // the header goes out with the first piece in one send. Otherwise it goes now: a client of a
+    // slow stream must not wait for the first body byte to see the response start.
+    if (!parser.is_done() && x.upstream->buffer.size() == 0) {
+        deadline_.arm(config.timeouts.send, client_.socket());
+        co_await http::async_write_header(client_, serializer, withError(ec));
+        deadline_.disarm();
+    }
+    bool upstream_ok = !ec;
+    bool sent_any = serializer.is_header_done();
+    while (!ec && !serializer.is_done()) {
+        auto& body = response.body();
+        if (!parser.is_done()) {
+            body.data = response_chunk.get();
+            body.size = kBodyChunk;
+            error_code read_ec;
+            upstream_deadline.arm(config.timeouts.upstream_response, x.upstream->stream.socket());
+            co_await http::async_read_some(x.upstream->stream, x.upstream->buffer, parser, withError(read_ec));
+            upstream_deadline.disarm();
+            if (read_ec == http::error::need_buffer) read_ec = {};
+            if (read_ec == http::error::end_of_stream || read_ec == asio::error::eof)
+                read_ec = {};  // close-delimited end
+            if (read_ec) {
+                upstream_ok = false;
+                const bool timed_out = upstream_deadline.expired();
+                if (timed_out) x.pool.recordTimeout(UpstreamPhase::Response);
+                log::debug("upstream body read failed on ", x.pool.clusterName(), ": ", read_ec.message());
+                // Nothing sent yet: the client can still be told. Else it sees a truncated
+                // response, and closing is the only honest signal.
+                if (!sent_any) {
+                    x.upstream.reset();
+                    if (timed_out)
+                        co_return ExchangeFailure::answer(504, "upstream response timeout");
+                    log::warn("cluster ", x.pool.clusterName(), ": response body refused by the parser (",
+                              read_ec.message(), "); answering 502");
+                    co_return ExchangeFailure::answer(502, "bad response from upstream");
+                }
+                ec = read_ec;
+                break;
+            }
+            body.size = kBodyChunk - body.size;
+            body.data = body.size ? response_chunk.get() : nullptr;  // see sendRequest
+            body.more = !parser.is_done();
+        } else {
+            body.data = nullptr;
+            body.size = 0;
+            body.more = false;
+        }
+        co_await writeToClient(serializer, ec);
+        sent_any = true;
+        if (ec) upstream_ok = false;  // a client that stopped reading: the upstream side is abandoned
+    }
+    finishRequest(x.route, status);
+    const bool clean_end = upstream_ok && upstream_keep_alive && parser.is_done() &&
+                           x.response_framing.kind != http1::BodyKind::UntilClose;
+    if (clean_end && x.upstream->buffer.size() == 0)
+        UpstreamPool::release(std::move(x.upstream));
+    else if (clean_end)
+        log::warn("cluster ", x.pool.clusterName(), " endpoint ", x.upstream->endpoint->label,
+                  ": bytes after the end of a response; upstream connection closed");
+    if (ec) co_return ExchangeFailure::clientGone();
+    x.next = client_keep_alive ? Next::KeepAlive : Next::Close;
+    co_return std::nullopt;
+}
+
+awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::tunnel(Exchange& x) {
+    auto& response = x.response->get();
+    eraseHopByHop(response, true);
+    response.set(http::field::connection, "Upgrade");
+    response.set("x-hotgate-version", snapshot_->version);
+    http::response_serializer<http::buffer_body> serializer{response};
+    error_code ec;
+    co_await http::async_write_header(client_, serializer, withError(ec));
+    finishRequest(x.route, 101);
+    if (ec) co_return ExchangeFailure::clientGone();
+    // Bytes each side sent right behind its header belong to the tunnel.
+    if (x.upstream->buffer.size() > 0) co_await asio::async_write(client_, x.upstream->buffer.data(), withError(ec));
+    if (!ec && buffer_.size() > 0) co_await asio::async_write(x.upstream->stream, buffer_.data(), withError(ec));
+    x.upstream->buffer.consume(x.upstream->buffer.size());
+    buffer_.consume(buffer_.size());
+    if (ec) co_return ExchangeFailure::clientGone();
+    phase_ = Phase::Tunneling;
+    co_await runTunnel(client_, x.upstream->stream);
+    x.next = Next::Close;
+    co_return std::nullopt;
+}
+
+awaitable<HttpConnection::Next> HttpConnection::answerFailure(Exchange& x, ExchangeFailure failure) {
+    switch (failure.kind) {
+        case ExchangeFailure::Kind::ClientGone: co_return Next::Close;
+        case ExchangeFailure::Kind::RequestBody: {
+            const Next next = co_await rejectBody(failure.ec);
+            co_return next;
+        }
+        case ExchangeFailure::Kind::Answer: break;
+    }
+    const Next next = co_await answerError(x.route, failure.status, std::move(failure.text), failure.keep_alive);
+    co_return next;
+}
+
+}  // namespace hotgate
