@@ -58,7 +58,7 @@ const volatile __u64 health_mark_base = 0;
  * clock only on transitions they measure. Accepted connections get no storage of their own
  * (their slot is in the inherited mark) but one entry in a directly indexed array while
  * established. Measured by build/bin/bench_health_connections (per connection) and
- * tools/bench/health (through the gateway). */
+ * tools/bench/health (through the gateway); the results are in docs/performance.md. */
 
 /* The state of each upstream connection, created at SYN_SENT. Written and read by: the tp_btf
  * and fentry programs. */
@@ -79,7 +79,7 @@ struct health_accepted {
 /* Established accepted connections. A connection has two candidate entries and a tag, from its
  * client's address and port and its 4-tuple (see health_accepted_place_of). Why not a hash map keyed by the socket: its update
  * and delete (bucket lock, LRU list, element recycling) and a lookup per segment were most of
- * the programs' time per connection, about 1.5 us with the kernel's statistics on, while an
+ * the programs' time per connection (tools/bench/results/health-sittings.md), while an
  * array entry is plain memory the verifier inlines. The cost is that connections can compete
  * for an entry: when both candidates are taken the newest connection overwrites the first (as
  * an LRU would evict), and the connection it displaced loses its lifetime and RTT samples,
@@ -497,8 +497,8 @@ static __always_inline struct health_peer health_peer_of_kprobe(const struct soc
  * so one client's connections sit side by side (each of its ports has its own entry, and ports
  * handed out in sequence share cache lines): a gateway behind a load balancer or a NAT sees many
  * connections from few addresses. With the whole 4-tuple hashed instead, every connection's
- * entry was a random line of the 4 MB table, and the cache miss at ESTABLISHED and at CLOSE was
- * most of health_state's time (perf). The tag, from the tuple hash, tells apart two clients
+ * entry is a random line of the 4 MB table: a cache miss at ESTABLISHED and again at CLOSE
+ * (tools/bench/results/health-sittings.md). The tag, from the tuple hash, tells apart two clients
  * whose entries meet; it is odd, so an entry in use never reads 0. 24 bits: a false match is
  * about as likely as two live connections with the same 32-bit tuple hash. */
 struct health_accepted_place {

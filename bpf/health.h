@@ -99,7 +99,7 @@ struct health_event {
  * carries the slot of the version that accepted it (all versions share one port, so its
  * 4-tuple alone could not say), at no cost per connection: the alternative, an sk_storage
  * entry on the listener cloned into every child (BPF_F_CLONE), costs an allocation, a memory
- * charge and an RCU free per connection, measured at 1-1.8 us.
+ * charge and an RCU free per connection (tools/bench/results/health-sittings.md).
  * The timeout itself is inert: the gateway's sockets are non-blocking, and a blocking read
  * would wait 34 years. The programs decode it from sk_rcvtimeo (jiffies) with the kernel's
  * HZ, which the loader measures and sets before load. */

@@ -17,9 +17,10 @@
 // With `parts`, each round also runs the two halves of the attached cost apart, so the cost
 // per connection splits into: the slot mark alone (the listener marked, the programs loaded
 // but not attached: what the accepted sockets pay for carrying their slot, which is nothing
-// since the mark is the listener's receive timeout, inherited; the sk_storage copy it
-// replaced cost 1-1.8 us) and the programs alone (attached, listener not marked: every
-// tracepoint dispatch, and the programs turning every socket away as not theirs).
+// since the mark is the listener's receive timeout, inherited; what the sk_storage copy it
+// replaced cost is in tools/bench/results/health-sittings.md) and the programs alone
+// (attached, listener not marked: every tracepoint dispatch, and the programs turning every
+// socket away as not theirs).
 //
 // Needs root (BPF, own network namespace). Prints numbers; not a test.
 #include <sys/socket.h>
