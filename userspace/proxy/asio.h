@@ -21,3 +21,16 @@ using boost::system::error_code;
 inline auto withError(error_code& ec) { return asio::redirect_error(asio::use_awaitable, ec); }
 
 }  // namespace hotgate
+
+// `co_return co_await EXPR;` in the one form GCC 12 compiles correctly: the result is named
+// before it is returned. Written out, GCC 12 destroyed temporaries of EXPR twice (a double free
+// seen here). The only place this workaround is spelled out.
+#define HOTGATE_CO_RETURN_AWAIT(...)               \
+    do {                                           \
+        auto hotgate_result_ = co_await __VA_ARGS__; \
+        co_return hotgate_result_;                 \
+    } while (false)
+
+namespace hotgate {
+
+}  // namespace hotgate

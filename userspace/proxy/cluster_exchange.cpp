@@ -87,8 +87,7 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
     Exchange exchange(parser, route, keep_alive, std::move(pools), pool);
     std::optional<ExchangeFailure> failure = co_await runExchange(exchange);
     if (!failure) co_return exchange.next;
-    const Next next = co_await answerFailure(exchange, std::move(*failure));
-    co_return next;
+    HOTGATE_CO_RETURN_AWAIT(answerFailure(exchange, std::move(*failure)));
 }
 
 awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::runExchange(Exchange& x) {
@@ -378,13 +377,11 @@ awaitable<HttpConnection::Next> HttpConnection::answerFailure(Exchange& x, Excha
     switch (failure.kind) {
         case ExchangeFailure::Kind::ClientGone: co_return Next::Close;
         case ExchangeFailure::Kind::RequestBody: {
-            const Next next = co_await rejectBody(failure.ec);
-            co_return next;
+            HOTGATE_CO_RETURN_AWAIT(rejectBody(failure.ec));
         }
         case ExchangeFailure::Kind::Answer: break;
     }
-    const Next next = co_await answerError(x.route, failure.status, std::move(failure.text), failure.keep_alive);
-    co_return next;
+    HOTGATE_CO_RETURN_AWAIT(answerError(x.route, failure.status, std::move(failure.text), failure.keep_alive));
 }
 
 }  // namespace hotgate

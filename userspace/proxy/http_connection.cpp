@@ -235,8 +235,7 @@ awaitable<HttpConnection::Next> HttpConnection::serveRequest(std::size_t header_
     parser.body_limit(config.limits.max_body_bytes);
     auto framing = http1::readRequestHead(bufferView(buffer_).substr(0, header_end), parser);
     if (!framing) {
-        const Next next = co_await refuse(std::move(framing.error()));
-        co_return next;
+        HOTGATE_CO_RETURN_AWAIT(refuse(std::move(framing.error())));
     }
     buffer_.consume(header_end);
     parser.eager(true);  // body reads fill each piece as far as the bytes at hand go
@@ -247,9 +246,7 @@ awaitable<HttpConnection::Next> HttpConnection::serveRequest(std::size_t header_
     const auto route = snapshot_->router.match(request[http::field::host], request.target());
     if (!route) {
         // Unread body bytes would be taken for the next request: close when there are any.
-        const Next next =
-            co_await answerError(std::nullopt, 404, "no route for this request", keep_alive && parser.is_done());
-        co_return next;
+        HOTGATE_CO_RETURN_AWAIT(answerError(std::nullopt, 404, "no route for this request", keep_alive && parser.is_done()));
     }
     // A client that asked to be told before sending its body (curl does for large uploads) is
     // told now by us, unless it sent the body anyway; the upstream never sees the Expect header,
@@ -264,11 +261,9 @@ awaitable<HttpConnection::Next> HttpConnection::serveRequest(std::size_t header_
         }
     }
     if (config.routes[*route].direct_response) {
-        const Next next = co_await answerDirect(parser, *route, keep_alive);
-        co_return next;
+        HOTGATE_CO_RETURN_AWAIT(answerDirect(parser, *route, keep_alive));
     }
-    const Next next = co_await proxyToCluster(parser, *route, keep_alive);
-    co_return next;
+    HOTGATE_CO_RETURN_AWAIT(proxyToCluster(parser, *route, keep_alive));
 }
 
 awaitable<std::size_t> HttpConnection::readBodyPiece(RequestParser& parser, char* data, std::size_t capacity,
@@ -293,8 +288,7 @@ awaitable<HttpConnection::Next> HttpConnection::answerDirect(RequestParser& pars
         error_code ec;
         co_await readBodyPiece(parser, scratch.get(), kBodyChunk, ec);
         if (ec) {
-            const Next next = co_await rejectBody(ec);
-            co_return next;
+            HOTGATE_CO_RETURN_AWAIT(rejectBody(ec));
         }
     }
     const auto& direct = *snapshot_->config->routes[route].direct_response;
@@ -325,22 +319,18 @@ awaitable<HttpConnection::Next> HttpConnection::reject(RejectReason reason, unsi
 }
 
 awaitable<HttpConnection::Next> HttpConnection::refuse(http1::FramingError error) {
-    const Next next = co_await reject(rejectReasonFor(error.status), error.status, std::move(error.reason));
-    co_return next;
+    HOTGATE_CO_RETURN_AWAIT(reject(rejectReasonFor(error.status), error.status, std::move(error.reason)));
 }
 
 awaitable<HttpConnection::Next> HttpConnection::rejectBody(error_code ec) {
     if (ec == http::error::body_limit) {
-        const Next next = co_await reject(RejectReason::BodyTooLarge, 413, "request body too large");
-        co_return next;
+        HOTGATE_CO_RETURN_AWAIT(reject(RejectReason::BodyTooLarge, 413, "request body too large"));
     }
     if (ec == asio::error::timed_out) {
-        const Next next = co_await reject(RejectReason::BodyTimeout, 408, "request body timeout");
-        co_return next;
+        HOTGATE_CO_RETURN_AWAIT(reject(RejectReason::BodyTimeout, 408, "request body timeout"));
     }
     const std::string reason = "malformed request body: " + ec.message();
-    const Next next = co_await reject(RejectReason::BadRequest, 400, reason);
-    co_return next;
+    HOTGATE_CO_RETURN_AWAIT(reject(RejectReason::BadRequest, 400, reason));
 }
 
 awaitable<HttpConnection::Next> HttpConnection::answerError(std::optional<std::size_t> route, unsigned status,
