@@ -192,7 +192,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         for (bool chunked : {false, true}) {
             if (chunked && original->framing.kind != http1::BodyKind::Chunked) continue;
             auto head = original->head;
-            const ClientFacts client{asio::ip::make_address("192.0.2.1"), chunked, trusted};
+            const ClientFacts client{"192.0.2.1", "192.0.2.1", chunked, trusted};
             const auto framing = chunked    ? http1::BodyFraming::chunked()
                                  : has_body ? http1::BodyFraming::ofLength(original->body.size())
                                             : http1::BodyFraming::none();

@@ -51,7 +51,8 @@ struct HttpConnection::ExchangeFailure {
 
 struct HttpConnection::Exchange {
     Exchange(RequestParser& request_parser, std::size_t route_index, bool client_keep_alive,
-             std::shared_ptr<UpstreamPools> held_pools, UpstreamPool& cluster_pool)
+             std::shared_ptr<UpstreamPools> held_pools, UpstreamPool& cluster_pool,
+             const asio::any_io_executor& executor)
         : parser(request_parser),
           route(route_index),
           keep_alive(client_keep_alive),
@@ -59,7 +60,8 @@ struct HttpConnection::Exchange {
           pool(cluster_pool),
           upgrade(beast::websocket::is_upgrade(request_parser.get())),
           method(request_parser.get().method()),
-          client_version(request_parser.get().version()) {}
+          client_version(request_parser.get().version()),
+          upstream_deadline(executor) {}
 
     RequestParser& parser;
     std::size_t route;
@@ -70,9 +72,10 @@ struct HttpConnection::Exchange {
     http::verb method;
     unsigned client_version;
 
-    std::unique_ptr<char[]> request_chunk = std::make_unique_for_overwrite<char[]>(kBodyChunk);
+    std::unique_ptr<char[]> request_chunk;  // for a request with a body only
     std::size_t first_piece = 0;  // body bytes read before the upstream was chosen
     std::unique_ptr<UpstreamConnection> upstream;
+    Deadline upstream_deadline;       // every wait on the upstream, under timeouts.upstream_response
     error_code upstream_ec;           // the upstream connection failed (may be retried)
     bool upstream_timed_out = false;  // ... because timeouts.upstream_response passed
     std::optional<http1::ResponseParser> response;
@@ -84,15 +87,43 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
                                                                bool keep_alive) {
     auto pools = worker_.pools(*snapshot_);
     UpstreamPool& pool = *pools->clusters[*snapshot_->route_cluster[route]];
-    Exchange exchange(parser, route, keep_alive, std::move(pools), pool);
-    std::optional<ExchangeFailure> failure = co_await runExchange(exchange);
+    Exchange exchange(parser, route, keep_alive, std::move(pools), pool, client_.get_executor());
+    std::optional<ExchangeFailure> failure;
+    // Read the first piece of the body before touching the upstream: a malformed or oversized
+    // body found there is refused without the upstream ever seeing the request.
+    if (!parser.is_done()) {
+        error_code ec;
+        exchange.request_chunk = std::make_unique_for_overwrite<char[]>(kBodyChunk);
+        exchange.first_piece = co_await readBodyPiece(parser, exchange.request_chunk.get(), kBodyChunk, ec);
+        if (ec) failure = ExchangeFailure::requestBody(ec);
+    }
+    if (!failure) {
+        prepareUpstreamHead(exchange);
+        failure = co_await exchangeWithUpstream(exchange);
+    }
+    if (!failure) {
+        if (exchange.response->get().result_int() == 101)
+            failure = co_await tunnel(exchange);
+        else
+            failure = co_await relayResponse(exchange);
+    }
     if (!failure) co_return exchange.next;
     HOTGATE_CO_RETURN_AWAIT(answerFailure(exchange, std::move(*failure)));
 }
 
-awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::runExchange(Exchange& x) {
-    std::optional<ExchangeFailure> failure = co_await prepareUpstreamRequest(x);
-    if (failure) co_return failure;
+void HttpConnection::prepareUpstreamHead(Exchange& x) {
+    // The upstream sees our framing, our hop-by-hop fields and our account of the client. A
+    // chunked body already whole goes with its length; one still arriving is re-chunked.
+    auto framing = request_framing_;
+    if (framing.kind == http1::BodyKind::Chunked && x.parser.is_done())
+        framing = http1::BodyFraming::ofLength(x.first_piece);
+    const auto& listener = snapshot_->config->listeners[listener_];
+    const ClientFacts client{client_ip_, client_forwarded_node_, client_.isTls(),
+                             isTrustedPeer(client_address_, listener.trusted_proxies)};
+    makeUpstreamHead(x.parser.get(), client, x.upgrade, framing);
+}
+
+awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::exchangeWithUpstream(Exchange& x) {
     // The whole request is in hand when the body fit in the first piece: only then may a
     // failure on a reused pooled connection be retried on a new one.
     const bool replayable = x.parser.is_done();
@@ -107,13 +138,13 @@ awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::runExc
             x.parser.get().set(http::field::host, x.upstream->endpoint->label);
         x.upstream_ec = {};
         x.upstream_timed_out = false;
-        failure = co_await sendRequest(x);
+        std::optional<ExchangeFailure> failure = co_await sendRequest(x);
         if (failure) co_return failure;
         if (!x.upstream_ec) {
             failure = co_await readResponseHead(x);
             if (failure) co_return failure;
         }
-        if (!x.upstream_ec) break;
+        if (!x.upstream_ec) co_return std::nullopt;
         if (x.upstream_timed_out) {
             x.pool.recordTimeout(UpstreamPhase::Response);
             co_return ExchangeFailure::answer(504, "upstream response timeout");
@@ -121,40 +152,15 @@ awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::runExc
         // A pooled connection the upstream closed just as we reused it: retry once, fresh.
         if (x.upstream->reused && replayable && attempt == 0) continue;
         log::debug("upstream exchange failed on cluster ", x.pool.clusterName(), ": ", x.upstream_ec.message());
-        co_return ExchangeFailure::answer(502, "upstream closed the connection before responding");
+        break;
     }
-    if (x.response->get().result_int() == 101) {
-        failure = co_await tunnel(x);
-        co_return failure;
-    }
-    failure = co_await relayResponse(x);
-    co_return failure;
-}
-
-awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::prepareUpstreamRequest(Exchange& x) {
-    // Read the first piece of the body before touching the upstream: a malformed or oversized
-    // body found there is refused without the upstream ever seeing the request.
-    if (!x.parser.is_done()) {
-        error_code ec;
-        x.first_piece = co_await readBodyPiece(x.parser, x.request_chunk.get(), kBodyChunk, ec);
-        if (ec) co_return ExchangeFailure::requestBody(ec);
-    }
-    // The upstream sees our framing, our hop-by-hop fields and our account of the client. A
-    // chunked body already whole goes with its length; one still arriving is re-chunked.
-    auto framing = request_framing_;
-    if (framing.kind == http1::BodyKind::Chunked && x.parser.is_done())
-        framing = http1::BodyFraming::ofLength(x.first_piece);
-    const auto& listener = snapshot_->config->listeners[listener_];
-    makeUpstreamHead(x.parser.get(),
-                     ClientFacts{client_address_, client_.isTls(), isTrustedPeer(client_address_, listener.trusted_proxies)},
-                     x.upgrade, framing);
-    co_return std::nullopt;
+    co_return ExchangeFailure::answer(502, "upstream closed the connection before responding");
 }
 
 awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::sendRequest(Exchange& x) {
     const Config& config = *snapshot_->config;
     auto& request = x.parser.get();
-    Deadline upstream_deadline(x.upstream->stream.get_executor());
+    Deadline& upstream_deadline = x.upstream_deadline;
     http::request_serializer<http::buffer_body> serializer{request};
     error_code ec;
     // The header goes out together with the first piece of the body (Beast's buffer_body relay).
@@ -193,7 +199,7 @@ awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::sendRe
 
 awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::readResponseHead(Exchange& x) {
     const Config& config = *snapshot_->config;
-    Deadline upstream_deadline(x.upstream->stream.get_executor());
+    Deadline& upstream_deadline = x.upstream_deadline;
     auto& in = x.upstream->buffer;
     auto malformed = [&](const std::string& reason) {
         log::warn("cluster ", x.pool.clusterName(), " endpoint ", x.upstream->endpoint->label, ": ", reason,
@@ -284,7 +290,7 @@ awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::relayR
 
     http::response_serializer<http::buffer_body> serializer{response};
     auto response_chunk = std::make_unique_for_overwrite<char[]>(kBodyChunk);
-    Deadline upstream_deadline(x.upstream->stream.get_executor());
+    Deadline& upstream_deadline = x.upstream_deadline;
     error_code ec;
     // When body bytes came with the upstream's header (the common case) or there is no body,
     // the header goes out with the first piece in one send. Otherwise it goes now: a client of a
@@ -334,7 +340,10 @@ awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::relayR
             body.size = 0;
             body.more = false;
         }
-        co_await writeToClient(serializer, ec);
+        deadline_.arm(config.timeouts.send, client_.socket());
+        co_await http::async_write(client_, serializer, withError(ec));
+        deadline_.disarm();
+        if (ec == http::error::need_buffer) ec = {};
         sent_any = true;
         if (ec) upstream_ok = false;  // a client that stopped reading: the upstream side is abandoned
     }

@@ -2,134 +2,196 @@
 
 #include <random>
 
-#include "proxy/http1_framing.h"
+#include <boost/container/small_vector.hpp>
 
 namespace hotgate {
 namespace {
 
-std::string_view trimmed(std::string_view text) {
-    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-    return text;
-}
-
-// RFC 7239 6: an IPv6 node is a quoted, bracketed string.
-std::string forwardedNode(const asio::ip::address& address) {
-    if (address.is_v6()) return "\"[" + address.to_string() + "]\"";
-    return address.to_string();
-}
-
-// RFC 7239 4: a value that is not a token is a quoted-string.
-std::string forwardedValue(std::string_view value) {
-    if (http1::isToken(value)) return std::string(value);
-    std::string quoted = "\"";
-    for (char c : value) {
-        if (c == '"' || c == '\\') quoted += '\\';
-        quoted += c;
-    }
-    return quoted + "\"";
-}
-
-std::string joined(std::string_view before, std::string_view hop) {
-    const auto kept = trimmed(before);
-    return kept.empty() ? std::string(hop) : std::string(kept) + ", " + std::string(hop);
-}
-
-}  // namespace
-
-template <bool isRequest>
-void eraseHopByHop(http::header<isRequest>& header, bool keep_upgrade) {
-    std::vector<std::string> named;
-    for (auto [it, end] = header.equal_range(http::field::connection); it != end; ++it) {
-        std::string_view list = it->value();
-        std::size_t start = 0;
-        while (start < list.size()) {
-            const auto comma = list.find(',', start);
-            const auto token = trimmed(list.substr(start, comma == std::string_view::npos ? list.npos : comma - start));
-            if (!token.empty()) named.emplace_back(token);
-            if (comma == std::string_view::npos) break;
-            start = comma + 1;
-        }
-    }
-    for (const auto& name : named) {
-        if (keep_upgrade && beast::iequals(name, "upgrade")) continue;
-        if (beast::iequals(name, "host")) continue;  // never hop-by-hop, whatever a client claims
-        header.erase(name);
-    }
-    header.erase(http::field::connection);
-    header.erase(http::field::keep_alive);
-    header.erase("Proxy-Connection");
-    header.erase(http::field::te);
-    header.erase(http::field::trailer);
-    header.erase("HTTP2-Settings");
-    if (!keep_upgrade) header.erase(http::field::upgrade);
-}
-
-template void eraseHopByHop<true>(http::header<true>&, bool);
-template void eraseHopByHop<false>(http::header<false>&, bool);
-
-namespace {
+using Tokens = boost::container::small_vector<std::string_view, 4>;
 
 constexpr std::string_view kStatedByGateway[] = {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
                                                   "forwarded",       "x-request-id",      "host",
                                                   "content-length",  "transfer-encoding"};
 
-// "X_Forwarded_For": some upstream frameworks read it as X-Forwarded-For (CGI-style names map
-// both to HTTP_X_FORWARDED_FOR). Such spellings of the fields the gateway states or frames
-// with are dropped.
-void eraseUnderscoreSpellings(http::request_header<>& request) {
-    std::vector<std::string> doomed;
-    for (const auto& field : request) {
-        const auto name = field.name_string();
-        if (name.find('_') == beast::string_view::npos) continue;
-        std::string dashed(name);
-        for (auto& c : dashed) c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        for (auto stated : kStatedByGateway)
-            if (dashed == stated) doomed.emplace_back(name);
+// The tokens of every Connection field: the fields this connection alone uses (RFC 9110 7.6.1).
+template <bool isRequest>
+Tokens connectionTokens(const http::header<isRequest>& header) {
+    Tokens tokens;
+    for (auto [it, end] = header.equal_range(http::field::connection); it != end; ++it) {
+        const std::string_view list = it->value();
+        std::size_t start = 0;
+        while (start < list.size()) {
+            const auto comma = list.find(',', start);
+            const auto token = http1::trimOws(list.substr(start, comma == std::string_view::npos ? list.npos : comma - start));
+            if (!token.empty()) tokens.push_back(token);
+            if (comma == std::string_view::npos) break;
+            start = comma + 1;
+        }
     }
-    for (const auto& name : doomed) request.erase(name);
+    return tokens;
+}
+
+bool listed(const Tokens& tokens, std::string_view name) {
+    for (const auto token : tokens)
+        if (http1::iequals(token, name)) return true;
+    return false;
+}
+
+// "X_Forwarded_For": CGI-style upstream frameworks read it as X-Forwarded-For (both become
+// HTTP_X_FORWARDED_FOR), so a client could smuggle a spelling past the gateway's own field.
+bool underscoreSpellingOfStated(std::string_view name) {
+    if (name.find('_') == std::string_view::npos) return false;
+    for (const auto stated : kStatedByGateway) {
+        if (stated.size() != name.size()) continue;
+        bool same = true;
+        for (std::size_t i = 0; i < name.size() && same; ++i) {
+            const char c = name[i] == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
+            same = c == stated[i];
+        }
+        if (same) return true;
+    }
+    return false;
+}
+
+// Appends one more comma-separated element (RFC 9110 5.6.1) to `list`.
+void appendElement(std::string& list, std::string_view element) {
+    element = http1::trimOws(element);
+    if (element.empty()) return;
+    if (!list.empty()) list += ", ";
+    list += element;
+}
+
+// RFC 7239 4: a value that is not a token is a quoted-string.
+void appendForwardedValue(std::string& out, std::string_view value) {
+    if (http1::isToken(value)) {
+        out += value;
+        return;
+    }
+    out += '"';
+    for (char c : value) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+    }
+    out += '"';
 }
 
 }  // namespace
 
-void setForwardingHeaders(http::request_header<>& request, const ClientFacts& client) {
-    eraseUnderscoreSpellings(request);
-    const std::string ip = client.address.to_string();
+std::string forwardedNode(const asio::ip::address& address) {
+    if (address.is_v6()) return "\"[" + address.to_string() + "]\"";
+    return address.to_string();
+}
+
+void makeUpstreamHead(http::request_header<>& request, const ClientFacts& client, bool websocket_upgrade,
+                      http1::BodyFraming body) {
+    const Tokens hop = connectionTokens(request);
+    boost::container::small_vector<http::fields::const_iterator, 8> doomed;
+    boost::container::small_vector<http::fields::const_iterator, 2> request_ids;
+    std::string prior_for;        // a trusted proxy's X-Forwarded-For chain
+    std::string prior_forwarded;  // and Forwarded elements, then this hop's
+    prior_forwarded.reserve(64);
+    bool keep_proto = false;
+    bool keep_host_field = false;
+    std::string_view host;
+    for (auto it = request.begin(); it != request.end(); ++it) {
+        const std::string_view name = it->name_string();
+        bool drop = false;
+        switch (it->name()) {
+            case http::field::host: host = it->value(); continue;  // never hop-by-hop
+            case http::field::connection:
+            case http::field::keep_alive:
+            case http::field::proxy_connection:
+            case http::field::te:
+            case http::field::trailer:
+            case http::field::http2_settings:
+            case http::field::content_length:
+            case http::field::transfer_encoding: drop = true; break;
+            case http::field::upgrade: drop = !websocket_upgrade; break;
+            case http::field::forwarded:
+                if (client.trusted) appendElement(prior_forwarded, it->value());
+                drop = true;
+                break;
+            default:
+                if (http1::iequals(name, "x-forwarded-for")) {
+                    if (client.trusted) appendElement(prior_for, it->value());
+                    drop = true;
+                } else if (http1::iequals(name, "x-forwarded-proto")) {
+                    drop = !client.trusted;
+                } else if (http1::iequals(name, "x-forwarded-host")) {
+                    drop = !client.trusted;
+                } else {
+                    drop = underscoreSpellingOfStated(name);
+                }
+                break;
+        }
+        if (!drop) drop = listed(hop, name);
+        if (drop) {
+            doomed.push_back(it);
+        } else if (http1::iequals(name, "x-request-id")) {
+            request_ids.push_back(it);
+        } else if (http1::iequals(name, "x-forwarded-proto")) {
+            keep_proto = true;
+        } else if (http1::iequals(name, "x-forwarded-host")) {
+            keep_host_field = true;
+        }
+    }
+    const bool keep_request_id = request_ids.size() == 1 && isWellFormedRequestId(request_ids.front()->value());
+    if (!keep_request_id) doomed.insert(doomed.end(), request_ids.begin(), request_ids.end());
+    for (const auto it : doomed) request.erase(it);
+
+    if (websocket_upgrade) request.insert(http::field::connection, "Upgrade");
     const std::string_view proto = client.tls ? "https" : "http";
-    const std::string host(request[http::field::host]);
-
-    std::string forwarded_for = ip;
-    std::string forwarded = "for=" + forwardedNode(client.address) + ";proto=" + std::string(proto);
-    if (!host.empty()) forwarded += ";host=" + forwardedValue(host);
-    if (client.trusted) {
-        std::string before_for, before_forwarded;
-        for (auto [it, end] = request.equal_range("X-Forwarded-For"); it != end; ++it)
-            before_for = joined(before_for, it->value());
-        for (auto [it, end] = request.equal_range(http::field::forwarded); it != end; ++it)
-            before_forwarded = joined(before_forwarded, it->value());
-        forwarded_for = joined(before_for, forwarded_for);
-        forwarded = joined(before_forwarded, forwarded);
+    appendElement(prior_for, client.ip);
+    request.insert("X-Forwarded-For", prior_for);
+    std::string& forwarded = prior_forwarded;
+    if (!forwarded.empty()) forwarded += ", ";
+    forwarded += "for=";
+    forwarded += client.forwarded_node;
+    forwarded += ";proto=";
+    forwarded += proto;
+    if (!host.empty()) {
+        forwarded += ";host=";
+        appendForwardedValue(forwarded, host);
     }
-    request.set("X-Forwarded-For", forwarded_for);
-    request.set(http::field::forwarded, forwarded);
-    if (!client.trusted || request["X-Forwarded-Proto"].empty()) request.set("X-Forwarded-Proto", proto);
-    if (!client.trusted || request["X-Forwarded-Host"].empty()) {
-        if (host.empty())
-            request.erase("X-Forwarded-Host");
-        else
-            request.set("X-Forwarded-Host", host);
+    request.insert(http::field::forwarded, forwarded);
+    if (!keep_proto) request.insert("X-Forwarded-Proto", proto);
+    if (!keep_host_field && !host.empty()) request.insert("X-Forwarded-Host", host);
+    if (!keep_request_id) {
+        const auto id = newRequestId();
+        request.insert("X-Request-Id", std::string_view(id.data(), id.size()));
     }
+    request.version(11);
+    http1::applyFraming(request, body);
 }
 
-bool isWellFormedRequestId(std::string_view value) {
-    return value.size() <= 128 && http1::isToken(value);
+template <bool isRequest>
+void eraseHopByHop(http::header<isRequest>& header, bool keep_upgrade) {
+    const Tokens hop = connectionTokens(header);
+    boost::container::small_vector<http::fields::const_iterator, 8> doomed;
+    for (auto it = header.begin(); it != header.end(); ++it) {
+        bool drop = false;
+        switch (it->name()) {
+            case http::field::host: continue;  // never hop-by-hop, whatever a peer claims
+            case http::field::connection:
+            case http::field::keep_alive:
+            case http::field::proxy_connection:
+            case http::field::te:
+            case http::field::trailer:
+            case http::field::http2_settings: drop = true; break;
+            case http::field::upgrade: drop = !keep_upgrade; break;
+            default: drop = listed(hop, it->name_string()) && !(keep_upgrade && http1::iequals(it->name_string(), "upgrade"));
+        }
+        if (drop) doomed.push_back(it);
+    }
+    for (const auto it : doomed) header.erase(it);
 }
 
-std::string ensureRequestId(http::request_header<>& request) {
-    const auto present = request.equal_range("X-Request-Id");
-    if (present.first != present.second && std::next(present.first) == present.second &&
-        isWellFormedRequestId(present.first->value()))
-        return std::string(present.first->value());
+template void eraseHopByHop<true>(http::header<true>&, bool);
+template void eraseHopByHop<false>(http::header<false>&, bool);
+
+bool isWellFormedRequestId(std::string_view value) { return value.size() <= 128 && http1::isToken(value); }
+
+std::array<char, 36> newRequestId() {
     // A per-thread generator seeded once from the OS: ids are unique, not secrets.
     thread_local std::mt19937_64 generator{std::random_device{}()};
     const std::uint64_t high = generator(), low = generator();
@@ -141,25 +203,14 @@ std::string ensureRequestId(http::request_header<>& request) {
     bytes[6] = static_cast<std::uint8_t>((bytes[6] & 0x0f) | 0x40);  // version 4
     bytes[8] = static_cast<std::uint8_t>((bytes[8] & 0x3f) | 0x80);  // RFC 9562 variant
     static constexpr char kHex[] = "0123456789abcdef";
-    std::string id;
-    id.reserve(36);
+    std::array<char, 36> id{};
+    std::size_t at = 0;
     for (int i = 0; i < 16; ++i) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) id += '-';
-        id += kHex[bytes[i] >> 4];
-        id += kHex[bytes[i] & 15];
+        if (i == 4 || i == 6 || i == 8 || i == 10) id[at++] = '-';
+        id[at++] = kHex[bytes[i] >> 4];
+        id[at++] = kHex[bytes[i] & 15];
     }
-    request.set("X-Request-Id", id);
     return id;
-}
-
-void makeUpstreamHead(http::request_header<>& request, const ClientFacts& client, bool websocket_upgrade,
-                      http1::BodyFraming body) {
-    eraseHopByHop(request, websocket_upgrade);
-    if (websocket_upgrade) request.set(http::field::connection, "Upgrade");
-    setForwardingHeaders(request, client);
-    ensureRequestId(request);
-    request.version(11);
-    http1::applyFraming(request, body);
 }
 
 bool isTrustedPeer(const asio::ip::address& address, const std::vector<Cidr>& ranges) {

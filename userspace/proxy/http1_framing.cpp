@@ -5,7 +5,7 @@
 namespace hotgate::http1 {
 namespace {
 
-bool listHas(const std::vector<std::string_view>& values, std::string_view token) {
+bool listHas(const HeadFacts::Values& values, std::string_view token) {
     for (auto value : values) {
         std::size_t start = 0;
         while (start <= value.size()) {

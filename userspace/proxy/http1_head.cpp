@@ -23,10 +23,32 @@ bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); 
 // VCHAR / obs-text: what may appear in a field value or reason phrase besides SP and HTAB.
 bool isVisibleOrObsText(unsigned char c) { return (c > 0x20 && c < 0x7f) || c >= 0x80; }
 
+// field-value bytes (RFC 9110 5.5): VCHAR, obs-text, SP, HTAB.
+constexpr std::array<bool, 256> makeValueTable() {
+    std::array<bool, 256> table{};
+    for (int c = 0x21; c < 0x7f; ++c) table[c] = true;
+    for (int c = 0x80; c < 0x100; ++c) table[c] = true;
+    table[' '] = table['\t'] = true;
+    return table;
+}
+constexpr auto kValueChar = makeValueTable();
+
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 FramingError refuse(Direction direction, std::string reason) {
     return {direction == Direction::Request ? 400u : 502u, std::move(reason)};
+}
+
+std::string_view headName(Direction direction) { return direction == Direction::Request ? "request" : "response"; }
+
+// A NUL or a CR that is not part of a line end, named as such (the lines handed to the checks
+// below end before their CRLF, so any CR in them is a bare one).
+std::optional<FramingError> nulOrBareCr(std::string_view text, Direction direction) {
+    for (char c : text) {
+        if (c == '\0') return refuse(direction, "NUL byte in " + std::string(headName(direction)) + " header");
+        if (c == '\r') return refuse(direction, "bare CR in " + std::string(headName(direction)) + " header");
+    }
+    return std::nullopt;
 }
 
 // "HTTP/1.1" -> 11. nullopt when it is not HTTP-version syntax; the caller decides whether a
@@ -42,6 +64,11 @@ bool isUnreservedOrSubDelim(char c) {
 }
 
 std::optional<FramingError> checkRequestLine(std::string_view line, HeadFacts& facts) {
+    for (unsigned char c : line)
+        if (c < 0x20 || c == 0x7f) {
+            if (auto named = nulOrBareCr(line, Direction::Request)) return named;
+            break;  // another control byte: the part it is in says what is wrong
+        }
     const auto first_space = line.find(' ');
     const auto last_space = line.rfind(' ');
     if (first_space == std::string_view::npos || first_space == last_space ||
@@ -75,6 +102,7 @@ std::optional<FramingError> checkRequestLine(std::string_view line, HeadFacts& f
 
 std::optional<FramingError> checkStatusLine(std::string_view line, HeadFacts& facts) {
     // HTTP-version SP 3DIGIT SP reason-phrase (which may be empty).
+    if (auto named = nulOrBareCr(line, Direction::Response)) return named;
     const auto version = parseVersion(line.substr(0, 8));
     if (!version || (*version != 10 && *version != 11))
         return FramingError{502, "malformed or unsupported status line \"" + printable(line) + "\""};
@@ -94,15 +122,23 @@ std::optional<FramingError> checkStatusLine(std::string_view line, HeadFacts& fa
 std::optional<FramingError> checkFieldLine(std::string_view line, Direction direction, HeadFacts& facts) {
     if (line.front() == ' ' || line.front() == '\t') return refuse(direction, "obsolete line folding in header");
     const auto colon = line.find(':');
-    if (colon == std::string_view::npos) return refuse(direction, "header line without a colon");
+    if (colon == std::string_view::npos) {
+        if (auto named = nulOrBareCr(line, direction)) return named;
+        return refuse(direction, "header line without a colon");
+    }
     const auto name = line.substr(0, colon);
     if (name.empty()) return refuse(direction, "empty header name");
     if (name.back() == ' ' || name.back() == '\t')
         return refuse(direction, "white space between header name and colon");
-    if (!isToken(name)) return refuse(direction, "invalid header name \"" + printable(name) + "\"");
+    if (!isToken(name)) {
+        if (auto named = nulOrBareCr(name, direction)) return named;
+        return refuse(direction, "invalid header name \"" + printable(name) + "\"");
+    }
     for (unsigned char c : line.substr(colon + 1))
-        if (c != '\t' && c != ' ' && !isVisibleOrObsText(c))
+        if (!kValueChar[c]) {
+            if (auto named = nulOrBareCr(line.substr(colon + 1), direction)) return named;
             return refuse(direction, "control byte in the value of " + std::string(name));
+        }
     const auto value = trimOws(line.substr(colon + 1));
     if (iequals(name, "content-length")) {
         facts.content_length.push_back(value);
@@ -234,33 +270,32 @@ std::size_t leadingEmptyLines(std::string_view data) {
 }
 
 std::optional<FramingError> scanHead(std::string_view block, Direction direction, HeadFacts& facts) {
-    const std::string_view what = direction == Direction::Request ? "request" : "response";
-    for (std::size_t i = 0; i < block.size(); ++i) {
-        const char c = block[i];
-        if (c == '\0') return refuse(direction, "NUL byte in " + std::string(what) + " header");
-        if (c == '\r' && (i + 1 >= block.size() || block[i + 1] != '\n'))
-            return refuse(direction, "bare CR in " + std::string(what) + " header");
-        if (c == '\n' && (i == 0 || block[i - 1] != '\r'))
-            return refuse(direction, "bare LF in " + std::string(what) + " header (CRLF required)");
-    }
-    if (block.size() < 4 || block.substr(block.size() - 4) != "\r\n\r\n")
-        return refuse(direction, "incomplete " + std::string(what) + " header");
+    // One pass, line by line: every line must end in CRLF, and the checks of each part refuse
+    // any byte their grammar does not allow (a bare CR or a NUL among them, named as such).
     std::size_t start = 0;
     bool start_line = true;
-    while (start + 2 < block.size()) {
-        const auto end = block.find("\r\n", start);
-        const auto line = block.substr(start, end - start);
-        start = end + 2;
+    while (start < block.size()) {
+        const std::size_t lf = block.find('\n', start);
+        if (lf == std::string_view::npos) break;
+        if (lf == start || block[lf - 1] != '\r') {
+            if (auto named = nulOrBareCr(block.substr(start, lf - start), direction)) return named;
+            return refuse(direction, "bare LF in " + std::string(headName(direction)) + " header (CRLF required)");
+        }
+        const auto line = block.substr(start, lf - 1 - start);
+        start = lf + 1;
         if (start_line) {
             start_line = false;
             auto problem = direction == Direction::Request ? checkRequestLine(line, facts) : checkStatusLine(line, facts);
             if (problem) return problem;
             continue;
         }
-        if (line.empty()) break;
+        if (line.empty()) {
+            if (start == block.size()) return std::nullopt;
+            break;
+        }
         if (auto problem = checkFieldLine(line, direction, facts)) return problem;
     }
-    return std::nullopt;
+    return refuse(direction, "incomplete " + std::string(headName(direction)) + " header");
 }
 
 }  // namespace hotgate::http1

@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
+#include <boost/container/small_vector.hpp>
 
 namespace hotgate::http1 {
 
@@ -23,14 +23,16 @@ struct FramingError {
 // What a well-formed head says about its framing: its start line and the values of the fields
 // the framing depends on (views into the head's bytes), in order.
 struct HeadFacts {
+    using Values = boost::container::small_vector<std::string_view, 2>;  // one each, usually
+
     unsigned version = 11;  // 10 or 11
     std::string_view method;
     std::string_view target;
     unsigned status = 0;  // responses
-    std::vector<std::string_view> content_length;
-    std::vector<std::string_view> transfer_encoding;
-    std::vector<std::string_view> host;
-    std::vector<std::string_view> connection;
+    Values content_length;
+    Values transfer_encoding;
+    Values host;
+    Values connection;
 };
 
 // Offset just past the empty line that ends the head in `data`, or npos when it is not there

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "observability/logging.h"
+#include "proxy/forwarding_headers.h"
 #include "proxy/worker.h"
 
 namespace hotgate {
@@ -58,6 +59,7 @@ HttpConnection::HttpConnection(Worker& worker, std::size_t listener, tcp::socket
     const auto remote = client_.socket().remote_endpoint(ec);
     if (!ec) client_address_ = remote.address();
     client_ip_ = ec ? std::string("unknown") : client_address_.to_string();
+    client_forwarded_node_ = ec ? std::string("unknown") : forwardedNode(client_address_);
     client_.socket().set_option(tcp::no_delay(true), ec);
     context_.open_connections.fetch_add(1, std::memory_order_relaxed);
     context_.metrics.activeConnections(listener_).Increment();

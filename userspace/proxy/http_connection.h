@@ -60,8 +60,8 @@ private:
     // Proxying, in steps (cluster_exchange.cpp). Each step returns nothing when it succeeded,
     // else the failure, which proxyToCluster alone answers.
     awaitable<Next> proxyToCluster(RequestParser& parser, std::size_t route, bool keep_alive);
-    awaitable<std::optional<ExchangeFailure>> runExchange(Exchange& exchange);
-    awaitable<std::optional<ExchangeFailure>> prepareUpstreamRequest(Exchange& exchange);
+    void prepareUpstreamHead(Exchange& exchange);
+    awaitable<std::optional<ExchangeFailure>> exchangeWithUpstream(Exchange& exchange);  // pick, send, read the head
     awaitable<std::optional<ExchangeFailure>> sendRequest(Exchange& exchange);
     awaitable<std::optional<ExchangeFailure>> readResponseHead(Exchange& exchange);
     awaitable<std::optional<ExchangeFailure>> relayResponse(Exchange& exchange);
@@ -106,7 +106,8 @@ private:
     std::size_t listener_;
     TcpOrTlsStream client_;
     asio::ip::address client_address_;
-    std::string client_ip_;  // for logs
+    std::string client_ip_;              // "192.0.2.1", for logs and X-Forwarded-For ("unknown")
+    std::string client_forwarded_node_;  // RFC 7239: 192.0.2.1, "[::1]" ("unknown")
     beast::flat_buffer buffer_;  // bytes read from the client and not yet consumed
     Deadline deadline_;
     ServingSnapshotPtr snapshot_;  // the current request's (between requests: the last one's)
