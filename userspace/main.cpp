@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <exception>
 #include <functional>
 #include <iostream>
 #include <thread>
@@ -192,9 +193,7 @@ int serve(ConfigSnapshot config, const Options& options) {
     return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
     CLI::App app{"hotgate: an HTTP gateway whose new versions take over live traffic without a failed request"};
     Options options;
     std::string check_path;
@@ -250,4 +249,19 @@ int main(int argc, char** argv) {
         return 0;
     }
     return serve(*config, options);
+}
+
+}  // namespace
+
+// Anything that escapes run() is a bug or an unrecoverable condition (out of memory): say what
+// it was instead of std::terminate's bare abort.
+int main(int argc, char** argv) {
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {
+        std::cerr << "hotgate: fatal: " << e.what() << "\n";
+    } catch (...) {
+        std::cerr << "hotgate: fatal: unknown exception\n";
+    }
+    return 70;  // EX_SOFTWARE
 }

@@ -1,5 +1,6 @@
 #include "control/control_server.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
 #include <sys/un.h>

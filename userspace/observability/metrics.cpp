@@ -109,7 +109,7 @@ Metrics::Metrics(const std::string& version, const Config& config)
         for (std::size_t r = 0; r < series.rejected.size(); ++r)
             series.rejected[r] = &rejected.Add(
                 {{"listener", listener.name}, {"reason", rejectReasonLabel(static_cast<RejectReason>(r))}});
-        listeners_.push_back(std::move(series));
+        listeners_.push_back(series);
     }
     setConfigHash(config.hash);
 }

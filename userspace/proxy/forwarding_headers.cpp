@@ -115,9 +115,7 @@ void makeUpstreamHead(http::request_header<>& request, const ClientFacts& client
                 if (http1::iequals(name, "x-forwarded-for")) {
                     if (client.trusted) appendElement(prior_for, it->value());
                     drop = true;
-                } else if (http1::iequals(name, "x-forwarded-proto")) {
-                    drop = !client.trusted;
-                } else if (http1::iequals(name, "x-forwarded-host")) {
+                } else if (http1::iequals(name, "x-forwarded-proto") || http1::iequals(name, "x-forwarded-host")) {
                     drop = !client.trusted;
                 } else {
                     drop = underscoreSpellingOfStated(name);
@@ -137,7 +135,7 @@ void makeUpstreamHead(http::request_header<>& request, const ClientFacts& client
     }
     const bool keep_request_id = request_ids.size() == 1 && isWellFormedRequestId(request_ids.front()->value());
     if (!keep_request_id) doomed.insert(doomed.end(), request_ids.begin(), request_ids.end());
-    for (const auto it : doomed) request.erase(it);
+    for (const auto& it : doomed) request.erase(it);
 
     if (websocket_upgrade) request.insert(http::field::connection, "Upgrade");
     const std::string_view proto = client.tls ? "https" : "http";
@@ -183,7 +181,7 @@ void eraseHopByHop(http::header<isRequest>& header, bool keep_upgrade) {
         }
         if (drop) doomed.push_back(it);
     }
-    for (const auto it : doomed) header.erase(it);
+    for (const auto& it : doomed) header.erase(it);
 }
 
 template void eraseHopByHop<true>(http::header<true>&, bool);

@@ -22,7 +22,8 @@
 
 namespace hotgate {
 
-Result<std::unique_ptr<Gateway>> Gateway::start(ConfigSnapshot config, std::string build_version, StartPlan plan) {
+Result<std::unique_ptr<Gateway>> Gateway::start(const ConfigSnapshot& config, const std::string& build_version,
+                                                 StartPlan plan) {
     std::unique_ptr<Gateway> gateway(new Gateway());
     const std::string version = build_version + "/" + config->hash;
     gateway->metrics_ = std::make_unique<Metrics>(version, *config);

@@ -70,7 +70,7 @@ class Gateway {
 public:
     // Opens or inherits every listener (one socket per worker), sets up steering when it can,
     // and starts the workers. Fails with the reason (bind errors name listener, address, errno).
-    static Result<std::unique_ptr<Gateway>> start(ConfigSnapshot config, std::string build_version,
+    static Result<std::unique_ptr<Gateway>> start(const ConfigSnapshot& config, const std::string& build_version,
                                                   StartPlan plan = {});
     ~Gateway();
     Gateway(const Gateway&) = delete;

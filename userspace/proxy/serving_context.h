@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/config.h"
@@ -36,11 +37,11 @@ using ConnectionHandOff = std::function<bool(int fd, const std::string& listener
 struct ServingSnapshot {
     ServingSnapshot(ConfigSnapshot snapshot, std::uint64_t snapshot_generation, const std::string& build_version,
                     Metrics& metrics, RouteStatsRegistry& stats)
-        : config(snapshot),
-          router(snapshot),
-          version(build_version + "/" + snapshot->hash),
+        : config(std::move(snapshot)),  // the members below read `config`, declared first
+          router(config),
+          version(build_version + "/" + config->hash),
           generation(snapshot_generation),
-          series(metrics.seriesFor(*snapshot)) {
+          series(metrics.seriesFor(*config)) {
         for (const auto& route : config->routes) {
             std::optional<std::size_t> cluster;
             for (std::size_t c = 0; c < config->clusters.size(); ++c)

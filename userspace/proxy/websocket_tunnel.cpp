@@ -49,7 +49,7 @@ awaitable<TunnelTotals> runTunnel(TcpOrTlsStream& client, TcpOrTlsStream& upstre
     auto other_done = std::make_shared<asio::steady_timer>(executor, std::chrono::steady_clock::time_point::max());
     auto other_finished = std::make_shared<bool>(false);
     asio::co_spawn(executor, copyOneWay(upstream, client, totals->upstream_to_client),
-                   [other_done, other_finished](std::exception_ptr) {
+                   [other_done, other_finished](const std::exception_ptr&) {
                        *other_finished = true;
                        other_done->cancel();
                    });

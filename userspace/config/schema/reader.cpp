@@ -5,7 +5,7 @@
 
 namespace hotgate::schema {
 
-Reader::Reader(std::string file, YAML::Node root) : file_(std::move(file)), root_(std::move(root)) {}
+Reader::Reader(std::string file, const YAML::Node& root) : file_(std::move(file)), root_(root) {}
 
 void Reader::problem(const YAML::Node& at, const std::string& path, const std::string& message) {
     const int line = at.IsDefined() ? at.Mark().line + 1 : 0;

@@ -18,7 +18,7 @@ namespace hotgate::schema {
 
 class Reader {
 public:
-    Reader(std::string file, YAML::Node root);
+    Reader(std::string file, const YAML::Node& root);
 
     ConfigProblems problems;
 

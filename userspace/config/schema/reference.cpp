@@ -39,7 +39,7 @@ form, so files that differ only in order, units, quoting, comments or a restated
 the same hash and an empty `gwctl config diff`.
 )";
 
-std::string cell(std::string text) {
+std::string cell(std::string_view text) {
     std::string out;
     for (const char c : text) {
         if (c == '|') out += '\\';
@@ -85,7 +85,7 @@ void writeReference(std::ostream& out) {
         for (auto key = first; key != keys.end(); ++key)
             out << "| `" << cell(key->path) << "` | " << cell(key->type.type) << " | " << defaultCell(key->default_value)
                 << " | " << cell(key->type.bounds) << " | " << appliesCell(key->applies) << " | "
-                << cell(std::string(key->doc)) << " |\n";
+                << cell(key->doc) << " |\n";
     }
 }
 

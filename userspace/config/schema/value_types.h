@@ -248,6 +248,7 @@ struct SetOf {
         auto in_order = members;
         std::sort(in_order.begin(), in_order.end());
         std::vector<std::string> out;
+        out.reserve(in_order.size());
         for (const auto& member : in_order) out.push_back(item.canonical(member));
         return out;
     }
