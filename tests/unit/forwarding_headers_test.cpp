@@ -125,5 +125,27 @@ TEST(HopByHop, RemovesConnectionNamedFieldsButNeverHostAndWritesOurFraming) {
     EXPECT_EQ(response["X-Kept"], "2");
 }
 
+TEST(HopByHop, AWebSocketHandshakeKeepsUpgradeThoughConnectionListsIt) {
+    http::request_header<> request;
+    request.set(http::field::host, "a");
+    request.set(http::field::connection, "keep-alive, Upgrade, X-Secret");
+    request.set(http::field::upgrade, "websocket");
+    request.set("X-Secret", "1");
+    request.set(http::field::sec_websocket_key, "dGhlIHNhbXBsZSBub25jZQ==");
+    makeUpstreamHead(request, ClientFacts{"192.0.2.1", "192.0.2.1", false, false}, /*websocket_upgrade=*/true,
+                     http1::BodyFraming::none());
+    EXPECT_EQ(valuesOf(request, "Upgrade"), std::vector<std::string>{"websocket"});
+    EXPECT_EQ(valuesOf(request, "Connection"), std::vector<std::string>{"Upgrade"});
+    EXPECT_EQ(request.count("X-Secret"), 0u);
+    EXPECT_EQ(request[http::field::sec_websocket_key], "dGhlIHNhbXBsZSBub25jZQ==");
+
+    http::request_header<> plain;
+    plain.set(http::field::connection, "Upgrade");
+    plain.set(http::field::upgrade, "websocket");
+    makeUpstreamHead(plain, ClientFacts{"192.0.2.1", "192.0.2.1", false, false}, /*websocket_upgrade=*/false,
+                     http1::BodyFraming::none());
+    EXPECT_EQ(plain.count(http::field::upgrade) + plain.count(http::field::connection), 0u);
+}
+
 }  // namespace
 }  // namespace hotgate

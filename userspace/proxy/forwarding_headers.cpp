@@ -106,7 +106,10 @@ void makeUpstreamHead(http::request_header<>& request, const ClientFacts& client
             case http::field::http2_settings:
             case http::field::content_length:
             case http::field::transfer_encoding: drop = true; break;
-            case http::field::upgrade: drop = !websocket_upgrade; break;
+            case http::field::upgrade:
+                if (websocket_upgrade) continue;  // kept, though the client's Connection lists it
+                drop = true;
+                break;
             case http::field::forwarded:
                 if (client.trusted) appendElement(prior_forwarded, it->value());
                 drop = true;
