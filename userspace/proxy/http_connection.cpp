@@ -12,6 +12,9 @@ namespace hotgate {
 namespace {
 
 constexpr std::size_t kReadSize = 16 * 1024;
+// Between requests a connection keeps at most this much read buffer: most request heads fit,
+// and an idle keep-alive connection does not hold kReadSize (docs/performance.md, idle).
+constexpr std::size_t kIdleReadSize = 1024;
 constexpr std::size_t kBodyChunk = 32 * 1024;  // for a body read and dropped (direct responses)
 
 std::string_view bufferView(const beast::flat_buffer& buffer) {
@@ -189,6 +192,7 @@ awaitable<HttpConnection::HeaderRead> HttpConnection::readHeaderBlock(bool first
     // keep-alive connection may wait `idle` for the next request to begin.
     bool started = first_request || buffer_.size() > 0;
     phase_ = started ? Phase::ReadingRequest : Phase::WaitingForRequest;
+    if (buffer_.size() == 0 && buffer_.capacity() > kIdleReadSize) buffer_.shrink_to_fit();  // frees it
     deadline_.arm(started ? config.timeouts.header_read : config.timeouts.idle, client_.socket());
     std::size_t scanned = 0;
     for (;;) {
@@ -211,7 +215,9 @@ awaitable<HttpConnection::HeaderRead> HttpConnection::readHeaderBlock(bool first
             co_return HeaderRead::TooLarge;
         }
         error_code ec;
-        const std::size_t n = co_await client_.async_read_some(buffer_.prepare(kReadSize), withError(ec));
+        // A request's first read takes kIdleReadSize (a head usually fits); a longer head, kReadSize.
+        const std::size_t want = buffer_.size() == 0 ? kIdleReadSize : kReadSize;
+        const std::size_t n = co_await client_.async_read_some(buffer_.prepare(want), withError(ec));
         buffer_.commit(n);
         if (ec) {
             const bool timed_out = deadline_.expired();
