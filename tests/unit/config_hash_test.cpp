@@ -89,38 +89,6 @@ listeners: [{ name: public, address: 127.0.0.1:8080 }]
 routes: [{ name: all, match: { path_prefix: / }, direct_response: {} }]
 )";
 
-// The shape of tests/unit/config_diff_test.cpp's base config: several listeners, clusters and
-// routes, units on limits and timeouts.
-constexpr const char* kGateway = R"(workers: 2
-admin: { address: 127.0.0.1:9901 }
-listeners:
-  - name: public
-    address: 127.0.0.1:8080
-  - name: internal
-    address: 127.0.0.1:8081
-limits:
-  max_header_bytes: 16k
-timeouts:
-  upstream_connect: 1.5s
-routes:
-  - name: api
-    match: { path_prefix: /api/ }
-    cluster: a
-  - name: pay
-    match: { host: pay.example.com, path_prefix: / }
-    cluster: pay
-  - name: hello
-    match: { path_prefix: / }
-    direct_response: { status: 200, body: "hi\n" }
-clusters:
-  - name: a
-    endpoints: [127.0.0.1:9000, 127.0.0.1:9001]
-  - name: b
-    endpoints: [127.0.0.1:9100]
-  - name: pay
-    endpoints: [10.0.0.5:80, 10.0.0.6:80]
-    max_idle_per_endpoint: 8
-)";
 
 ConfigSnapshot load(const std::string& text) {
     auto config = loadConfigText(text, "/etc/hotgate/pinned.yaml");
@@ -148,7 +116,7 @@ TEST(ConfigHashPin, DefaultsOnly) {
 }
 
 TEST(ConfigHashPin, SeveralListenersRoutesAndClusters) {
-    const auto config = load(kGateway);
+    const auto config = load(test::kGatewayConfig);
     ASSERT_TRUE(config);
     EXPECT_EQ(config->hash, "5ff7a6b3edd0") << canonicalText(*config);
 }

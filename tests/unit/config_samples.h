@@ -63,4 +63,37 @@ config_engine:
   history: 3
 )";
 
+// A gateway with several listeners, clusters and routes, units on limits and timeouts: the
+// base of the semantic-diff tests, and one of the configs whose hash is pinned.
+inline constexpr const char* kGatewayConfig = R"(workers: 2
+admin: { address: 127.0.0.1:9901 }
+listeners:
+  - name: public
+    address: 127.0.0.1:8080
+  - name: internal
+    address: 127.0.0.1:8081
+limits:
+  max_header_bytes: 16k
+timeouts:
+  upstream_connect: 1.5s
+routes:
+  - name: api
+    match: { path_prefix: /api/ }
+    cluster: a
+  - name: pay
+    match: { host: pay.example.com, path_prefix: / }
+    cluster: pay
+  - name: hello
+    match: { path_prefix: / }
+    direct_response: { status: 200, body: "hi\n" }
+clusters:
+  - name: a
+    endpoints: [127.0.0.1:9000, 127.0.0.1:9001]
+  - name: b
+    endpoints: [127.0.0.1:9100]
+  - name: pay
+    endpoints: [10.0.0.5:80, 10.0.0.6:80]
+    max_idle_per_endpoint: 8
+)";
+
 }  // namespace hotgate::test
