@@ -31,6 +31,20 @@ Tokens connectionTokens(const http::header<isRequest>& header) {
     return tokens;
 }
 
+// Fields that only ever concern one connection, whatever Connection lists (RFC 9110 7.6.1;
+// HTTP2-Settings, RFC 9113 3.2.1).
+bool alwaysHopByHop(http::field name) {
+    switch (name) {
+        case http::field::connection:
+        case http::field::keep_alive:
+        case http::field::proxy_connection:
+        case http::field::te:
+        case http::field::trailer:
+        case http::field::http2_settings: return true;
+        default: return false;
+    }
+}
+
 bool listed(const Tokens& tokens, std::string_view name) {
     for (const auto token : tokens)
         if (http1::iequals(token, name)) return true;
@@ -98,12 +112,6 @@ void makeUpstreamHead(http::request_header<>& request, const ClientFacts& client
         bool drop = false;
         switch (it->name()) {
             case http::field::host: host = it->value(); continue;  // never hop-by-hop
-            case http::field::connection:
-            case http::field::keep_alive:
-            case http::field::proxy_connection:
-            case http::field::te:
-            case http::field::trailer:
-            case http::field::http2_settings:
             case http::field::content_length:
             case http::field::transfer_encoding: drop = true; break;
             case http::field::upgrade:
@@ -115,7 +123,9 @@ void makeUpstreamHead(http::request_header<>& request, const ClientFacts& client
                 drop = true;
                 break;
             default:
-                if (http1::iequals(name, "x-forwarded-for")) {
+                if (alwaysHopByHop(it->name())) {
+                    drop = true;
+                } else if (http1::iequals(name, "x-forwarded-for")) {
                     if (client.trusted) appendElement(prior_for, it->value());
                     drop = true;
                 } else if (http1::iequals(name, "x-forwarded-proto") || http1::iequals(name, "x-forwarded-host")) {
@@ -173,14 +183,8 @@ void eraseHopByHop(http::header<isRequest>& header, bool keep_upgrade) {
         bool drop = false;
         switch (it->name()) {
             case http::field::host: continue;  // never hop-by-hop, whatever a peer claims
-            case http::field::connection:
-            case http::field::keep_alive:
-            case http::field::proxy_connection:
-            case http::field::te:
-            case http::field::trailer:
-            case http::field::http2_settings: drop = true; break;
             case http::field::upgrade: drop = !keep_upgrade; break;
-            default: drop = listed(hop, it->name_string()) && !(keep_upgrade && http1::iequals(it->name_string(), "upgrade"));
+            default: drop = alwaysHopByHop(it->name()) || listed(hop, it->name_string());
         }
         if (drop) doomed.push_back(it);
     }
