@@ -23,10 +23,7 @@ using namespace std::chrono_literals;
 class HealthCutoverTest : public GatewayFixture {
 protected:
     void SetUp() override {
-        if (!havePrivilege()) {
-            if (std::getenv("HOTGATE_REQUIRE_PRIVILEGED")) FAIL() << "privilege expected but missing";
-            GTEST_SKIP() << missingPrivilege() << " (BPF mode and the health programs)";
-        }
+        HOTGATE_NEEDS_PRIVILEGE("BPF mode and the health programs");
         GatewayFixture::SetUp();
         config_.steering = "auto";
         config_.workers = 1;

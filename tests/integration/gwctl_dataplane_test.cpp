@@ -28,10 +28,7 @@ using namespace std::chrono_literals;
 class GwctlDataplaneTest : public GatewayFixture {
 protected:
     void SetUp() override {
-        if (!havePrivilege()) {
-            if (std::getenv("HOTGATE_REQUIRE_PRIVILEGED")) FAIL() << "privilege expected but missing";
-            GTEST_SKIP() << missingPrivilege() << " (BPF mode)";
-        }
+        HOTGATE_NEEDS_PRIVILEGE("BPF mode");
         GatewayFixture::SetUp();
         config_.steering = "auto";
         config_.workers = 1;

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include <string>
 #include <string_view>
 
@@ -20,6 +22,17 @@ std::string missingPrivilege();
 // (call it in a forked child; uid 0 stays uid 0 but loses every privilege).
 // Returns false with errno set when capset fails.
 bool dropAllCapabilities();
+
+// In a fixture's SetUp (GTEST_SKIP and FAIL return from the calling function): without
+// privilege, skips with the missing capability and `why`, or fails when
+// HOTGATE_REQUIRE_PRIVILEGED is set.
+#define HOTGATE_NEEDS_PRIVILEGE(why)                                                                           \
+    do {                                                                                                       \
+        if (!::hotgate::test::havePrivilege()) {                                                               \
+            if (std::getenv("HOTGATE_REQUIRE_PRIVILEGED")) FAIL() << "privilege expected but missing (" why ")"; \
+            GTEST_SKIP() << ::hotgate::test::missingPrivilege() << " (" why ")";                                \
+        }                                                                                                      \
+    } while (false)
 
 // Base fixture for tests that need privilege.
 class PrivilegedTest : public ::testing::Test {
