@@ -7,6 +7,8 @@ Each line of results.jsonl: {"target": T, "conn": "ka"|"close", "rep": N, "cpu_s
 req/s = requests / duration; p50/p99 are wrk's latency percentiles (successful requests only),
 each the median over reps. Errors = connect + read + write + timeout + non-2xx/3xx (per rep).
 CPU s/100k = the server processes' utime + stime over the run per 100,000 requests (median).
+With a -2w target and its 1-worker counterpart, a last table gives 2 workers / 1 worker for req/s
+and CPU per request.
 """
 import argparse
 import json
@@ -16,12 +18,16 @@ from collections import defaultdict
 LABELS = {
     "upstream": "upstream (direct)",
     "hotgate": "hotgate",
+    "hotgate-2w": "hotgate, 2 workers",
     "hotgate-base": "hotgate (baseline)",
     "nginx": "NGINX",
+    "nginx-2w": "NGINX, 2 workers",
     "haproxy": "HAProxy (`http-reuse always`)",
     "haproxy-safe": "HAProxy (`http-reuse safe`)",
 }
-ORDER = ["upstream", "hotgate", "hotgate-base", "nginx", "haproxy", "haproxy-safe"]
+ORDER = ["upstream", "hotgate", "hotgate-2w", "hotgate-base", "nginx", "nginx-2w", "haproxy", "haproxy-safe"]
+# 2-worker target -> (its 1-worker counterpart, column name), for the 2 workers / 1 worker table.
+TWO_WORKERS = {"hotgate-2w": ("hotgate", "hotgate"), "nginx-2w": ("nginx", "NGINX")}
 CONN = {"ka": "keep-alive", "close": "close"}
 
 
@@ -115,6 +121,36 @@ def main():
         out.append("")
         out.append("Ratios of medians. req/s: above 1 means hotgate serves more. "
                    "p99 and CPU per request: below 1 means hotgate's is lower.")
+
+    # Only proxies measured with both 1 and 2 workers.
+    scaled = [t2 for t2, (t1, _) in TWO_WORKERS.items()
+              if any(k[0] == t2 for k in med) and any(k[0] == t1 for k in med)]
+    if scaled:
+        out.append("")
+        cols = []
+        for t2 in scaled:
+            name = TWO_WORKERS[t2][1]
+            cols += ["req/s %s 2w/1w" % name, "CPU/req %s 2w/1w" % name]
+        out.append("| connection | " + " | ".join(cols) + " |")
+        out.append("|---|" + "---:|" * len(cols))
+        for c in ("ka", "close"):
+            cells = []
+            for t2 in scaled:
+                t1 = TWO_WORKERS[t2][0]
+                if (t2, c) in med and (t1, c) in med:
+                    r2, _, c2 = med[(t2, c)]
+                    r1, _, c1 = med[(t1, c)]
+                    cells += ["%.2f" % (r2 / r1) if r1 else "-", "%.2f" % (c2 / c1) if c1 and c2 else "-"]
+                else:
+                    cells += ["-", "-"]
+            out.append("| %s | %s |" % (CONN[c], " | ".join(cells)))
+        ncpu = meta.get("cpu", "").split(" ")[0]
+        out.append("")
+        out.append("Ratios of medians, 2 workers / 1 worker of the same proxy. req/s: above 1 means the "
+                   "second worker helps. CPU per request: above 1 means each request costs more CPU "
+                   "with 2 workers. wrk, the upstream and the proxy share this machine's %sCPUs, so this "
+                   "shows how far a second worker helps here, not linear scaling." %
+                   (ncpu + " " if ncpu.isdigit() else ""))
     print("\n".join(out))
     return 0
 
