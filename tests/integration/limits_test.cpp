@@ -102,6 +102,24 @@ TEST_F(LimitsTest, IdleKeepAliveConnectionIsClosedAfterIdleTimeout) {
     EXPECT_TRUE(client.peerClosed(10s)) << "an idle keep-alive connection outlived timeouts.idle";
 }
 
+// Past 100 ms idle a connection parks (HttpConnection::park): the idle timeout still counts
+// from the end of the last response, and a request after the park is served on the same one.
+TEST_F(LimitsTest, ParkedKeepAliveConnectionServesItsNextRequestAndKeepsTheIdleTimeout) {
+    config_.idle = "2500ms";
+    ASSERT_TRUE(startGateway());
+    HttpClient client(port());
+    ASSERT_EQ(client.get("/once").status(), 200u);
+    std::this_thread::sleep_for(500ms);  // parked by now
+    auto r = client.get("/once");
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_EQ(r.status(), 200u);
+    EXPECT_EQ(client.connects(), 1) << "the parked connection was not kept";
+    const auto idle_since = std::chrono::steady_clock::now();
+    EXPECT_FALSE(client.peerClosed(1800ms)) << "closed before timeouts.idle";
+    EXPECT_TRUE(client.peerClosed(10s)) << "a parked connection outlived timeouts.idle";
+    EXPECT_GE(std::chrono::steady_clock::now() - idle_since, 2400ms);
+}
+
 TEST_F(LimitsTest, MalformedRequestIs400AndCloses) {
     ASSERT_TRUE(startGateway());
     auto reply = rawExchange(port(), "GARBAGE\r\n\r\n");

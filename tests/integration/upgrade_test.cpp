@@ -105,14 +105,16 @@ protected:
     }
 
     // Starts loadgen; its JSON summary goes to <dir>/load.json.
-    ::testing::AssertionResult startLoad(ChildProcess& load, int seconds, int rate, int keepalive, int streams) {
+    ::testing::AssertionResult startLoad(ChildProcess& load, int seconds, int rate, int keepalive, int streams,
+                                         const std::vector<std::string>& extra = {}) {
         std::string error;
         const auto dir = gateway_.dir();
-        if (!load.start({loadgenBinary(), "--target", "127.0.0.1:" + std::to_string(port()), "--duration",
-                         std::to_string(seconds), "--rate", std::to_string(rate), "--keepalive", std::to_string(keepalive),
-                         "--streams", std::to_string(streams), "--stream-path", "/ws", "--path", "/load", "--json",
-                         (dir / "load.json").string()},
-                        dir / "load.out", dir / "load.err", error))
+        std::vector<std::string> argv{loadgenBinary(), "--target", "127.0.0.1:" + std::to_string(port()), "--duration",
+                                      std::to_string(seconds), "--rate", std::to_string(rate), "--keepalive",
+                                      std::to_string(keepalive), "--streams", std::to_string(streams), "--stream-path",
+                                      "/ws", "--path", "/load", "--json", (dir / "load.json").string()};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        if (!load.start(argv, dir / "load.out", dir / "load.err", error))
             return ::testing::AssertionFailure() << "loadgen did not start: " << error;
         return ::testing::AssertionSuccess();
     }
@@ -179,6 +181,45 @@ TEST_P(UpgradeTest, TenCyclesUnderLoadFailNoRequest) {
     EXPECT_EQ(summary.value("versions", nlohmann::json::object()).size(), 4u) << summary["versions"].dump(2);
     EXPECT_GT(summary["kinds"]["keepalive"]["outcomes"].value("ok", 0), 0);
     EXPECT_EQ(summary["kinds"]["stream"].value("failed", -1), 0) << "every stream intact";
+}
+
+// A keep-alive connection idle for more than 100 ms parks: no coroutine, no read buffer, only
+// a readiness wait (HttpConnection::park). Parked connections, and those waking up while the
+// commit hands connections over, move to the new version like any other: nothing fails, and an
+// idle client finds its same connection served by the new version.
+TEST_P(UpgradeTest, ParkedKeepAliveConnectionsAreHandedOverAndFailNothing) {
+    ASSERT_TRUE(startGateway());
+    std::vector<std::unique_ptr<HttpClient>> idle;
+    for (int i = 0; i < 10; ++i) {
+        idle.push_back(std::make_unique<HttpClient>(port()));
+        auto r = idle.back()->get("/");
+        ASSERT_TRUE(r.ok()) << r.error();
+        ASSERT_EQ(r.status(), 200u);
+    }
+    constexpr int kSeconds = 12;
+    ChildProcess load;
+    // Pauses around the park delay: some clients park, some wake during the hand-over.
+    ASSERT_TRUE(startLoad(load, kSeconds, 100, 40, 0,
+                          {"--keepalive-mode", "paused", "--pause-min-ms", "50", "--pause-max-ms", "300"}));
+    std::this_thread::sleep_for(500ms);
+    const std::string binaries[] = {hotgateBBinary(), hotgateBinary()};
+    for (const auto& binary : binaries) {
+        SCOPED_TRACE(binary);
+        upgradeCycle(binary, gateway_.configFile().string());
+        if (HasFatalFailure()) return;
+        const std::string version(httpGet(port(), "/").response["x-hotgate-version"]);
+        for (auto& client : idle) {
+            auto r = client->get("/");
+            ASSERT_TRUE(r.ok()) << r.error();
+            EXPECT_EQ(r.status(), 200u);
+            EXPECT_EQ(std::string(r.response["x-hotgate-version"]), version) << "served by the old version";
+        }
+        std::this_thread::sleep_for(500ms);  // park again before the next cycle
+    }
+    for (auto& client : idle) EXPECT_EQ(client->connects(), 1) << "an idle connection was closed, not handed over";
+    const auto summary = finishLoad(load, kSeconds);
+    EXPECT_EQ(summary.value("failed", -1), 0) << summary.dump(2) << "\n" << last_load_stderr_;
+    EXPECT_GT(summary["kinds"]["keepalive"]["outcomes"].value("ok", 0), 0);
 }
 
 TEST_P(UpgradeTest, RollbackUnderLoadFailsNothingAndReturnsNewConnections) {

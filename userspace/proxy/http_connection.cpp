@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "observability/logging.h"
 #include "proxy/forwarding_headers.h"
@@ -12,10 +14,14 @@ namespace hotgate {
 namespace {
 
 constexpr std::size_t kReadSize = 16 * 1024;
-// Between requests a connection keeps at most this much read buffer: most request heads fit,
-// and an idle keep-alive connection does not hold kReadSize (docs/performance.md, idle).
-constexpr std::size_t kIdleReadSize = 1024;
+// A request's first read takes this much: most request heads fit, and only a longer head
+// grows the buffer to kReadSize.
+constexpr std::size_t kFirstReadSize = 1024;
 constexpr std::size_t kBodyChunk = 32 * 1024;  // for a body read and dropped (direct responses)
+// A plain connection idle this long between requests parks: it gives up its coroutine and read
+// buffer (HttpConnection::park). A busy connection's next request usually comes sooner, and
+// keeps the cheaper path of a coroutine that waits.
+constexpr std::chrono::milliseconds kParkAfter{100};
 
 std::string_view bufferView(const beast::flat_buffer& buffer) {
     const auto data = buffer.data();
@@ -39,8 +45,9 @@ TcpOrTlsStream makeClientStream(ServingContext& context, std::size_t listener, t
 
 }  // namespace
 
-HttpConnection::HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket, std::string_view already_read)
-    : HttpConnection(worker, listener, std::move(socket)) {
+HttpConnection::HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket,
+                               std::optional<asio::ip::address> peer, std::string_view already_read)
+    : HttpConnection(worker, listener, std::move(socket), peer) {
     adopted_ = true;
     requests_served_ = 1;  // a keep-alive session that began on the other version
     context_.connections_adopted.fetch_add(1, std::memory_order_relaxed);
@@ -51,19 +58,18 @@ HttpConnection::HttpConnection(Worker& worker, std::size_t listener, tcp::socket
     }
 }
 
-HttpConnection::HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket)
+HttpConnection::HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket,
+                               std::optional<asio::ip::address> peer)
     : worker_(worker),
       context_(worker.context()),
       listener_(listener),
       client_(makeClientStream(worker.context(), listener, std::move(socket))),
       deadline_(client_.get_executor()),
       snapshot_(context_.current()) {
-    error_code ec;
-    const auto remote = client_.socket().remote_endpoint(ec);
-    if (!ec) client_address_ = remote.address();
-    client_ip_ = ec ? std::string("unknown") : client_address_.to_string();
-    client_forwarded_node_ = ec ? std::string("unknown") : forwardedNode(client_address_);
-    client_.socket().set_option(tcp::no_delay(true), ec);
+    if (peer) client_address_ = *peer;
+    client_ip_ = peer ? client_address_.to_string() : std::string("unknown");
+    client_forwarded_node_ = peer ? forwardedNode(client_address_) : std::string("unknown");
+    // TCP_NODELAY comes from the listening socket (Worker), which accepted sockets inherit.
     context_.open_connections.fetch_add(1, std::memory_order_relaxed);
     context_.metrics.activeConnections(listener_).Increment();
     worker_.track(this);
@@ -125,12 +131,19 @@ bool HttpConnection::shouldKeepAlive(bool requested) const {
 awaitable<void> HttpConnection::run() {
     // A connection adopted from a previous version continues a keep-alive session: it gets
     // the idle timeout, not the new-connection header timeout, unless bytes came with it.
-    bool first = !adopted_;
-    if (client_.isTls() && !co_await handshake()) co_return;
+    bool first = !adopted_ && requests_served_ == 0;
+    if (client_.isTls() && first && !co_await handshake()) co_return;
     for (;;) {
         std::size_t header_end = 0;
-        const HeaderRead read = hand_off_requested_ ? HeaderRead::HandOff : co_await readHeaderBlock(first, header_end);
+        // A request has begun on a new connection, or when bytes (or the close) are waiting.
+        const bool started = first || std::exchange(readable_, false);
+        const HeaderRead read =
+            hand_off_requested_ ? HeaderRead::HandOff : co_await readHeaderBlock(started, header_end);
         first = false;
+        if (read == HeaderRead::Park) {
+            park(snapshot_->config->timeouts.idle - kParkAfter);
+            co_return;
+        }
         if (read == HeaderRead::HandOff) {
             if (handOff()) co_return;  // the socket now belongs to the other version
             break;
@@ -165,6 +178,31 @@ awaitable<void> HttpConnection::run() {
         co_await client_.sendCloseNotify(withError(ignored));
         deadline_.disarm();
     }
+    closeSocket();
+}
+
+void HttpConnection::park(std::chrono::steady_clock::duration idle_left) {
+    phase_ = Phase::WaitingForRequest;
+    buffer_.shrink_to_fit();  // empty: frees it
+    deadline_.arm(idle_left, client_.socket());
+    client_.socket().async_wait(tcp::socket::wait_read,
+                                [self = shared_from_this()](const error_code& ec) { self->unpark(ec); });
+}
+
+void HttpConnection::unpark(const error_code& ec) {
+    deadline_.disarm();
+    if (!ec) {
+        readable_ = true;
+        worker_.serve(shared_from_this());
+        return;
+    }
+    // Cancelled by a hand-off, a drain (closeIfIdle) or the idle timeout, or the socket failed.
+    if (hand_off_requested_ && ec == asio::error::operation_aborted && handOff()) return;
+    closeSocket();
+}
+
+void HttpConnection::closeSocket() {
+    error_code ignored;
     client_.socket().shutdown(tcp::socket::shutdown_send, ignored);
     client_.socket().close(ignored);
 }
@@ -185,15 +223,21 @@ awaitable<bool> HttpConnection::handshake() {
     co_return ok;
 }
 
-awaitable<HttpConnection::HeaderRead> HttpConnection::readHeaderBlock(bool first_request, std::size_t& header_end) {
+awaitable<HttpConnection::HeaderRead> HttpConnection::readHeaderBlock(bool request_started, std::size_t& header_end) {
     const Config& config = *snapshot_->config;
     const std::size_t max_header = config.limits.max_header_bytes;
     // A new connection must deliver its first header within header_read (slow-loris); a
     // keep-alive connection may wait `idle` for the next request to begin.
-    bool started = first_request || buffer_.size() > 0;
+    bool started = request_started || buffer_.size() > 0;
     phase_ = started ? Phase::ReadingRequest : Phase::WaitingForRequest;
-    if (buffer_.size() == 0 && buffer_.capacity() > kIdleReadSize) buffer_.shrink_to_fit();  // frees it
-    deadline_.arm(started ? config.timeouts.header_read : config.timeouts.idle, client_.socket());
+    // A plain connection waits here for kParkAfter at most, then parks (see park()).
+    const bool may_park = !started && !client_.isTls() && config.timeouts.idle > kParkAfter;
+    deadline_.arm(started ? config.timeouts.header_read : may_park ? kParkAfter : config.timeouts.idle,
+                  client_.socket());
+    // Between requests a connection keeps kFirstReadSize of read buffer at most; a parked one
+    // none (park() frees it). TLS connections never park: their stream may hold decrypted
+    // bytes the socket does not show.
+    if (!started && buffer_.capacity() > kFirstReadSize) buffer_.shrink_to_fit();  // empty: frees it
     std::size_t scanned = 0;
     for (;;) {
         if (const auto empty_lines = http1::leadingEmptyLines(bufferView(buffer_)); empty_lines > 0) {
@@ -215,8 +259,7 @@ awaitable<HttpConnection::HeaderRead> HttpConnection::readHeaderBlock(bool first
             co_return HeaderRead::TooLarge;
         }
         error_code ec;
-        // A request's first read takes kIdleReadSize (a head usually fits); a longer head, kReadSize.
-        const std::size_t want = buffer_.size() == 0 ? kIdleReadSize : kReadSize;
+        const std::size_t want = buffer_.size() == 0 ? kFirstReadSize : kReadSize;
         const std::size_t n = co_await client_.async_read_some(buffer_.prepare(want), withError(ec));
         buffer_.commit(n);
         if (ec) {
@@ -224,6 +267,7 @@ awaitable<HttpConnection::HeaderRead> HttpConnection::readHeaderBlock(bool first
             deadline_.disarm();
             if (hand_off_requested_ && ec == asio::error::operation_aborted) co_return HeaderRead::HandOff;
             if (closing_) co_return HeaderRead::Closed;
+            if (timed_out && !started && may_park) co_return HeaderRead::Park;
             if (timed_out) co_return started ? HeaderRead::HeaderTimeout : HeaderRead::IdleTimeout;
             co_return (ec == asio::error::eof && buffer_.size() == 0) ? HeaderRead::Closed : HeaderRead::Error;
         }

@@ -22,14 +22,17 @@ class Worker;
 
 class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
 public:
-    HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket);
+    // `peer`: the client's address as accept() returned it (none: unknown).
+    HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket, std::optional<asio::ip::address> peer);
     // A connection adopted from another version, with the bytes it had already read from it.
-    HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket, std::string_view already_read);
+    HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket, std::optional<asio::ip::address> peer,
+                   std::string_view already_read);
     ~HttpConnection();
     HttpConnection(const HttpConnection&) = delete;
     HttpConnection& operator=(const HttpConnection&) = delete;
 
-    // Serves requests until the client closes, a request asks for close, an error, or drain.
+    // Serves requests until the client closes, a request asks for close, an error, or drain;
+    // or until it is idle between requests: then it parks (see park()) and the coroutine ends.
     awaitable<void> run();
 
     // Drain: closes the connection now if it is waiting for a request with nothing read yet;
@@ -43,7 +46,7 @@ public:
 
 private:
     enum class Phase { WaitingForRequest, ReadingRequest, Serving, Tunneling };
-    enum class HeaderRead { Complete, Closed, IdleTimeout, HeaderTimeout, TooLarge, Error, HandOff };
+    enum class HeaderRead { Complete, Closed, IdleTimeout, HeaderTimeout, TooLarge, Error, HandOff, Park };
     // How a request ended: keep the connection for the next one, or close it.
     enum class Next { KeepAlive, Close };
 
@@ -53,7 +56,9 @@ private:
 
     // TLS listeners: the server handshake, counted by result and resumption. False: closed.
     awaitable<bool> handshake();
-    awaitable<HeaderRead> readHeaderBlock(bool first_request, std::size_t& header_end);
+    // `request_started`: the header timeout applies from the start (a new connection, or bytes
+    // already waiting); otherwise the idle timeout until the first byte.
+    awaitable<HeaderRead> readHeaderBlock(bool request_started, std::size_t& header_end);
     awaitable<Next> serveRequest(std::size_t header_end);
     awaitable<Next> answerDirect(RequestParser& parser, std::size_t route, bool keep_alive);
 
@@ -96,6 +101,15 @@ private:
     awaitable<Next> answerError(std::optional<std::size_t> route, unsigned status, std::string text,
                                 bool keep_alive);
 
+    // Idle between requests for a while (plain TCP): no coroutine, no read buffer, only a
+    // readiness wait for the rest of the idle timeout, whose handler holds the connection.
+    // Readable: run() again; otherwise (timeout, drain, hand-off, error) the connection ends
+    // there. See docs/performance.md, idle keep-alive connections.
+    void park(std::chrono::steady_clock::duration idle_left);
+    void unpark(const error_code& ec);
+    // Closes the client socket after a half-close, so the client reads everything sent first.
+    void closeSocket();
+
     void finishRequest(std::optional<std::size_t> route, unsigned status);
     // Gives the socket and the unconsumed bytes to the other version; false if it was refused.
     bool handOff();
@@ -116,6 +130,7 @@ private:
     bool closing_ = false;
     bool hand_off_requested_ = false;
     bool adopted_ = false;
+    bool readable_ = false;  // the socket became readable between requests: bytes or the close wait
     std::uint64_t requests_served_ = 0;
     std::chrono::steady_clock::time_point request_started_;
     bool request_counted_ = false;  // in_flight_requests holds this connection's request

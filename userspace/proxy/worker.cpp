@@ -16,8 +16,13 @@ Worker::Worker(std::size_t index, ServingContext& context, std::vector<Listening
     const auto& config = *config_snapshot;
     for (auto& socket : sockets) {
         const bool v6 = config.listeners[socket.listener].address.ip.find(':') != std::string::npos;
-        acceptors_.push_back(
-            {socket.listener, std::make_unique<tcp::acceptor>(io_, v6 ? tcp::v6() : tcp::v4(), socket.fd.release())});
+        auto acceptor = std::make_unique<tcp::acceptor>(io_, v6 ? tcp::v6() : tcp::v4(), socket.fd.release());
+        // Set once here, on the listening socket (also one inherited from another version):
+        // accepted sockets inherit it, so no connection pays a setsockopt for it.
+        error_code ec;
+        acceptor->set_option(tcp::no_delay(true), ec);
+        if (ec) log::warn("worker ", index_, ": TCP_NODELAY on listener ", config.listeners[socket.listener].name, ": ", ec.message());
+        acceptors_.push_back({socket.listener, std::move(acceptor)});
     }
 }
 
@@ -124,9 +129,10 @@ void Worker::beginDrain() {
             if (!hand_off && acceptor.socket->is_open()) {
                 acceptor.socket->non_blocking(true, ec);
                 for (int taken = 0; !ec && taken < 4096; ++taken) {
-                    tcp::socket socket = acceptor.socket->accept(ec);
+                    tcp::endpoint peer;
+                    tcp::socket socket = acceptor.socket->accept(peer, ec);
                     if (ec) break;
-                    serve(std::make_shared<HttpConnection>(*this, acceptor.listener, std::move(socket)));
+                    serve(std::make_shared<HttpConnection>(*this, acceptor.listener, std::move(socket), peer.address()));
                 }
             }
             acceptor.socket->close(ec);
@@ -152,7 +158,10 @@ void Worker::adopt(std::size_t listener, int fd, std::string already_read) {
             return;
         }
         context_.metrics.recordAdopted(listener);
-        serve(std::make_shared<HttpConnection>(*this, listener, std::move(socket), bytes));
+        const auto peer = socket.remote_endpoint(ec);
+        std::optional<asio::ip::address> address;
+        if (!ec) address = peer.address();
+        serve(std::make_shared<HttpConnection>(*this, listener, std::move(socket), address, bytes));
     });
 }
 
@@ -181,12 +190,13 @@ awaitable<void> Worker::acceptLoop(Acceptor& acceptor) {
     const std::string name = context_.config()->listeners[acceptor.listener].name;
     for (;;) {
         error_code ec;
-        tcp::socket socket = co_await acceptor.socket->async_accept(withError(ec));
+        tcp::endpoint peer;  // filled by accept() itself: no getpeername per connection
+        tcp::socket socket = co_await acceptor.socket->async_accept(peer, withError(ec));
         if (epoch != accept_epoch_) {
             // Paused, resumed or drained meanwhile. A connection accepted in that instant is
             // still served: dropping it would fail a request.
             if (!ec) {
-                serve(std::make_shared<HttpConnection>(*this, acceptor.listener, std::move(socket)));
+                serve(std::make_shared<HttpConnection>(*this, acceptor.listener, std::move(socket), peer.address()));
             }
             co_return;
         }
@@ -205,7 +215,7 @@ awaitable<void> Worker::acceptLoop(Acceptor& acceptor) {
             asio::co_spawn(io_, refuseOverLimit(std::move(socket), acceptor.listener), asio::detached);
             continue;
         }
-        serve(std::make_shared<HttpConnection>(*this, acceptor.listener, std::move(socket)));
+        serve(std::make_shared<HttpConnection>(*this, acceptor.listener, std::move(socket), peer.address()));
     }
 }
 

@@ -66,6 +66,10 @@ public:
     // comes to this worker. Thread-safe.
     void snapshotPublished();
 
+    // Runs a connection's request loop on this worker until it ends or parks (accepted, drained
+    // from the queue, adopted, or woken from its idle wait). Worker thread only.
+    void serve(std::shared_ptr<HttpConnection> connection);
+
     // Connection registry for drain; called on the worker's thread only.
     void track(HttpConnection* connection) { connections_.insert(connection); }
     void untrack(HttpConnection* connection) { connections_.erase(connection); }
@@ -79,8 +83,6 @@ private:
     awaitable<void> acceptLoop(Acceptor& acceptor);
     awaitable<void> refuseOverLimit(tcp::socket socket, std::size_t listener);
     void spawnAcceptLoops();
-    // Runs a connection on this worker until it ends (accepted, drained from the queue, or adopted).
-    void serve(std::shared_ptr<HttpConnection> connection);
 
     std::size_t index_;
     ServingContext& context_;
