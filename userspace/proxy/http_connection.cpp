@@ -47,7 +47,7 @@ TcpOrTlsStream makeClientStream(ServingContext& context, std::size_t listener, t
 
 HttpConnection::HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket,
                                std::optional<asio::ip::address> peer, std::string_view already_read)
-    : HttpConnection(worker, listener, std::move(socket), peer) {
+    : HttpConnection(worker, listener, std::move(socket), std::move(peer)) {
     adopted_ = true;
     requests_served_ = 1;  // a keep-alive session that began on the other version
     context_.connections_adopted.fetch_add(1, std::memory_order_relaxed);
