@@ -4,10 +4,12 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <thread>
 
@@ -15,6 +17,24 @@ namespace hotgate::test {
 
 std::string hotgateBinary() { return (std::filesystem::path(HOTGATE_BIN_DIR) / "hotgate").string(); }
 std::string gwctlBinary() { return (std::filesystem::path(HOTGATE_BIN_DIR) / "gwctl").string(); }
+
+namespace {
+
+// True when the Unix stream socket at `path` accepts a connection (closed again at once).
+bool canConnectUnix(const std::filesystem::path& path) {
+    const std::string name = path.string();
+    sockaddr_un address{};
+    if (name.size() >= sizeof(address.sun_path)) return false;
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path, name.c_str(), name.size() + 1);
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    const bool connected = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+    ::close(fd);
+    return connected;
+}
+
+}  // namespace
 
 std::uint16_t pickFreePort() {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -98,8 +118,11 @@ std::filesystem::path GatewayProcess::writeFile(const std::string& name, const s
         return ::testing::AssertionFailure() << error;
 
     auto deadline = std::chrono::steady_clock::now() + ready_timeout;
+    // Ready: the listener, the admin endpoint and the control socket all answer (tests ask the
+    // control socket for Status right after start).
     bool listener_up = false;
     bool admin_up = false;
+    bool control_up = false;
     while (std::chrono::steady_clock::now() < deadline) {
         if (!child_.running()) {
             auto code = child_.waitExit(std::chrono::milliseconds(0));
@@ -109,12 +132,14 @@ std::filesystem::path GatewayProcess::writeFile(const std::string& name, const s
         }
         listener_up = listener_up || canConnect(port_);
         admin_up = admin_up || canConnect(admin_port_);
-        if (listener_up && admin_up) return ::testing::AssertionSuccess();
+        control_up = control_up || canConnectUnix(controlSocket());
+        if (listener_up && admin_up && control_up) return ::testing::AssertionSuccess();
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return ::testing::AssertionFailure() << "hotgate not ready within " << ready_timeout.count()
                                          << " ms (listener " << (listener_up ? "up" : "down")
-                                         << ", admin " << (admin_up ? "up" : "down") << "); stderr:\n"
+                                         << ", admin " << (admin_up ? "up" : "down") << ", control socket "
+                                         << (control_up ? "up" : "down") << "); stderr:\n"
                                          << stderrText();
 }
 
