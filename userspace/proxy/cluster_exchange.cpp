@@ -119,7 +119,7 @@ void HttpConnection::prepareUpstreamHead(Exchange& x) {
         framing = http1::BodyFraming::ofLength(x.first_piece);
     const auto& listener = snapshot_->config->listeners[listener_];
     const ClientFacts client{client_ip_, client_forwarded_node_, client_.isTls(),
-                             isTrustedPeer(client_address_, listener.trusted_proxies)};
+                             client_address_ && isTrustedPeer(*client_address_, listener.trusted_proxies)};
     makeUpstreamHead(x.parser.get(), client, x.upgrade, framing);
 }
 

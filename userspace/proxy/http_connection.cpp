@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "observability/logging.h"
+#include "proxy/connection_hand_off.h"
 #include "proxy/forwarding_headers.h"
 #include "proxy/worker.h"
 
@@ -46,6 +47,13 @@ TcpOrTlsStream makeClientStream(ServingContext& context, std::size_t listener, t
 }  // namespace
 
 HttpConnection::HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket,
+                               std::optional<asio::ip::address> peer, Unparked)
+    : HttpConnection(worker, listener, std::move(socket), std::move(peer)) {
+    requests_served_ = 1;  // it parked after serving one at least
+    readable_ = true;
+}
+
+HttpConnection::HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket,
                                std::optional<asio::ip::address> peer, std::string_view already_read)
     : HttpConnection(worker, listener, std::move(socket), std::move(peer)) {
     adopted_ = true;
@@ -66,9 +74,9 @@ HttpConnection::HttpConnection(Worker& worker, std::size_t listener, tcp::socket
       client_(makeClientStream(worker.context(), listener, std::move(socket))),
       deadline_(client_.get_executor()),
       snapshot_(context_.current()) {
-    if (peer) client_address_ = *peer;
-    client_ip_ = peer ? client_address_.to_string() : std::string("unknown");
-    client_forwarded_node_ = peer ? forwardedNode(client_address_) : std::string("unknown");
+    client_address_ = std::move(peer);
+    client_ip_ = client_address_ ? client_address_->to_string() : std::string("unknown");
+    client_forwarded_node_ = client_address_ ? forwardedNode(*client_address_) : std::string("unknown");
     // TCP_NODELAY comes from the listening socket (Worker), which accepted sockets inherit.
     context_.open_connections.fetch_add(1, std::memory_order_relaxed);
     context_.metrics.activeConnections(listener_).Increment();
@@ -105,20 +113,7 @@ void HttpConnection::handOffAtBoundary() {
 }
 
 bool HttpConnection::handOff() {
-    const auto bytes = bufferView(buffer_);
-    const std::string buffered(bytes);
-    const std::string listener = snapshot_->config->listeners[listener_].name;
-    error_code ec;
-    const int fd = client_.socket().release(ec);
-    if (ec) return false;
-    // The receiver gets its own copy of the fd (SCM_RIGHTS); ours is closed either way.
-    const bool taken = context_.hand_off && context_.hand_off(fd, listener, buffered);
-    ::close(fd);
-    if (taken) {
-        context_.connections_handed_off.fetch_add(1, std::memory_order_relaxed);
-        context_.metrics.recordHandedOff(listener_);
-    }
-    return taken;
+    return handOverConnection(context_, listener_, client_.socket(), bufferView(buffer_));
 }
 
 bool HttpConnection::shouldKeepAlive(bool requested) const {
@@ -141,8 +136,12 @@ awaitable<void> HttpConnection::run() {
             hand_off_requested_ ? HeaderRead::HandOff : co_await readHeaderBlock(started, header_end);
         first = false;
         if (read == HeaderRead::Park) {
-            park(snapshot_->config->timeouts.idle - kParkAfter);
-            co_return;
+            const auto idle_left = snapshot_->config->timeouts.idle - kParkAfter;
+            if (worker_.park(client_.socket(), listener_, client_address_, idle_left)) co_return;
+            // The worker drains (this connection came after the drain began): hand it over now
+            // if that is what the drain does, else close it.
+            if (context_.drain_mode.load(std::memory_order_relaxed) == DrainMode::HandOff && handOff()) co_return;
+            break;
         }
         if (read == HeaderRead::HandOff) {
             if (handOff()) co_return;  // the socket now belongs to the other version
@@ -178,26 +177,6 @@ awaitable<void> HttpConnection::run() {
         co_await client_.sendCloseNotify(withError(ignored));
         deadline_.disarm();
     }
-    closeSocket();
-}
-
-void HttpConnection::park(std::chrono::steady_clock::duration idle_left) {
-    phase_ = Phase::WaitingForRequest;
-    buffer_.shrink_to_fit();  // empty: frees it
-    deadline_.arm(idle_left, client_.socket());
-    client_.socket().async_wait(tcp::socket::wait_read,
-                                [self = shared_from_this()](const error_code& ec) { self->unpark(ec); });
-}
-
-void HttpConnection::unpark(const error_code& ec) {
-    deadline_.disarm();
-    if (!ec) {
-        readable_ = true;
-        worker_.serve(shared_from_this());
-        return;
-    }
-    // Cancelled by a hand-off, a drain (closeIfIdle) or the idle timeout, or the socket failed.
-    if (hand_off_requested_ && ec == asio::error::operation_aborted && handOff()) return;
     closeSocket();
 }
 

@@ -24,6 +24,10 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
 public:
     // `peer`: the client's address as accept() returned it (none: unknown).
     HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket, std::optional<asio::ip::address> peer);
+    // A connection that was parked between requests (ParkedConnections) and is readable again.
+    struct Unparked {};
+    HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket, std::optional<asio::ip::address> peer,
+                   Unparked);
     // A connection adopted from another version, with the bytes it had already read from it.
     HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket, std::optional<asio::ip::address> peer,
                    std::string_view already_read);
@@ -32,7 +36,8 @@ public:
     HttpConnection& operator=(const HttpConnection&) = delete;
 
     // Serves requests until the client closes, a request asks for close, an error, or drain;
-    // or until it is idle between requests: then it parks (see park()) and the coroutine ends.
+    // or until it is idle between requests for kParkAfter: then its socket goes to the worker's
+    // ParkedConnections (docs/architecture.md, request flow step 7) and this object ends.
     awaitable<void> run();
 
     // Drain: closes the connection now if it is waiting for a request with nothing read yet;
@@ -101,12 +106,6 @@ private:
     awaitable<Next> answerError(std::optional<std::size_t> route, unsigned status, std::string text,
                                 bool keep_alive);
 
-    // Idle between requests for a while (plain TCP): no coroutine, no read buffer, only a
-    // readiness wait for the rest of the idle timeout, whose handler holds the connection.
-    // Readable: run() again; otherwise (timeout, drain, hand-off, error) the connection ends
-    // there. See docs/performance.md, idle keep-alive connections.
-    void park(std::chrono::steady_clock::duration idle_left);
-    void unpark(const error_code& ec);
     // Closes the client socket after a half-close, so the client reads everything sent first.
     void closeSocket();
 
@@ -119,7 +118,7 @@ private:
     ServingContext& context_;
     std::size_t listener_;
     TcpOrTlsStream client_;
-    asio::ip::address client_address_;
+    std::optional<asio::ip::address> client_address_;  // none: unknown
     std::string client_ip_;              // "192.0.2.1", for logs and X-Forwarded-For ("unknown")
     std::string client_forwarded_node_;  // RFC 7239: 192.0.2.1, "[::1]" ("unknown")
     beast::flat_buffer buffer_;  // bytes read from the client and not yet consumed
@@ -130,7 +129,7 @@ private:
     bool closing_ = false;
     bool hand_off_requested_ = false;
     bool adopted_ = false;
-    bool readable_ = false;  // the socket became readable between requests: bytes or the close wait
+    bool readable_ = false;  // unparked: the next request's bytes (or the client's close) wait
     std::uint64_t requests_served_ = 0;
     std::chrono::steady_clock::time_point request_started_;
     bool request_counted_ = false;  // in_flight_requests holds this connection's request

@@ -11,7 +11,15 @@
 namespace hotgate {
 
 Worker::Worker(std::size_t index, ServingContext& context, std::vector<ListeningSocket> sockets, bool accepting)
-    : index_(index), context_(context), work_(io_.get_executor()), accepting_(accepting) {
+    : index_(index),
+      context_(context),
+      work_(io_.get_executor()),
+      parked_(io_, context_,
+              [this](tcp::socket socket, std::size_t listener, std::optional<asio::ip::address> peer) {
+                  serve(std::make_shared<HttpConnection>(*this, listener, std::move(socket), std::move(peer),
+                                                         HttpConnection::Unparked{}));
+              }),
+      accepting_(accepting) {
     const auto config_snapshot = context_.config();
     const auto& config = *config_snapshot;
     for (auto& socket : sockets) {
@@ -138,6 +146,7 @@ void Worker::beginDrain() {
             acceptor.socket->close(ec);
         }
         for (auto& [key, endpoint] : endpoints_) endpoint->idle.clear();
+        parked_.drain(hand_off);
         // Copy: either call may end a connection, which untracks it.
         const std::vector<HttpConnection*> open(connections_.begin(), connections_.end());
         for (auto* connection : open) {

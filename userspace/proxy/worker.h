@@ -3,8 +3,10 @@
 // so workers never wait on each other.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_set>
@@ -12,6 +14,7 @@
 
 #include "common/unique_fd.h"
 #include "proxy/asio.h"
+#include "proxy/parked_connections.h"
 #include "proxy/serving_context.h"
 #include "proxy/upstream_pool.h"
 
@@ -70,6 +73,14 @@ public:
     // from the queue, adopted, or woken from its idle wait). Worker thread only.
     void serve(std::shared_ptr<HttpConnection> connection);
 
+    // Parks an idle keep-alive connection's socket (moved from `socket`) until it is readable,
+    // then serves it again; false while the worker drains (the socket stays with the caller).
+    // Worker thread only. See ParkedConnections.
+    bool park(tcp::socket& socket, std::size_t listener, std::optional<asio::ip::address> peer,
+              std::chrono::steady_clock::duration idle_left) {
+        return parked_.park(socket, listener, std::move(peer), idle_left);
+    }
+
     // Connection registry for drain; called on the worker's thread only.
     void track(HttpConnection* connection) { connections_.insert(connection); }
     void untrack(HttpConnection* connection) { connections_.erase(connection); }
@@ -91,6 +102,8 @@ private:
     std::unordered_set<HttpConnection*> connections_;
     asio::io_context io_{1};
     asio::executor_work_guard<asio::io_context::executor_type> work_;
+    // Declared after io_ so it is destroyed first (its sockets belong to io_).
+    ParkedConnections parked_;
     std::vector<Acceptor> acceptors_;
     std::shared_ptr<UpstreamPools> pools_;  // of the newest snapshot this worker has seen
     // "<cluster>/<endpoint>" -> its state on this worker, for the endpoints pools_ uses.
