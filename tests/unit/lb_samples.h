@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <iostream>
 #include <random>
@@ -75,6 +76,41 @@ inline Remap measureRemap(std::span<const std::string> before, std::span<const s
     const auto total = static_cast<double>(before.size());
     return {static_cast<double>(moved) / total, static_cast<double>(moved_from_others) / total,
             static_cast<double>(moved_to_others) / total};
+}
+
+// A weight-0 endpoint changes nothing: with it, every key lands where it did without it.
+// `build` makes a table of an endpoint list.
+template <typename Build>
+void expectWeightZeroEndpointIsAbsent(Build build) {
+    const auto hashes = requestKeyHashes(100'000);
+    auto endpoints = endpointSet(10);
+    const auto without = ownerKeys(build(endpoints), hashes);
+    endpoints.insert(endpoints.begin() + 3, WeightedEndpoint{"10.0.9.9:8080", 0});
+    EXPECT_EQ(ownerKeys(build(endpoints), hashes), without);
+}
+
+// The same endpoint set builds the same table twice and in any order, and pick() indexes the
+// order given to build(). `build` makes a table of an endpoint list.
+template <typename Build>
+void expectSameSetInAnyOrderBuildsTheSame(Build build, std::vector<WeightedEndpoint> endpoints) {
+    const auto hashes = requestKeyHashes(100'000);
+    const auto first = build(endpoints);
+    const auto again = build(endpoints);
+    std::shuffle(endpoints.begin(), endpoints.end(), std::mt19937_64(7));
+    const auto shuffled = build(endpoints);
+    EXPECT_EQ(ownerKeys(first, hashes), ownerKeys(again, hashes));
+    EXPECT_EQ(ownerKeys(first, hashes), ownerKeys(shuffled, hashes));
+    const auto index = shuffled.pick(hashes.front());
+    ASSERT_TRUE(index);
+    EXPECT_EQ(endpoints[*index].key, ownerKeys(first, std::span(hashes).first(1)).front());
+}
+
+// A table of no endpoints picks none, whatever the key.
+template <typename Table>
+void expectPicksNone(const Table& table) {
+    EXPECT_FALSE(table.pick(0));
+    EXPECT_FALSE(table.pick(hashKey("anything")));
+    EXPECT_TRUE(table.endpoints().empty());
 }
 
 // The message of a failed build, or a note that it did not fail.
