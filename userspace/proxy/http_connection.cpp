@@ -1,7 +1,5 @@
 #include "proxy/http_connection.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstring>
 #include <utility>
@@ -19,9 +17,10 @@ constexpr std::size_t kReadSize = 16 * 1024;
 // grows the buffer to kReadSize.
 constexpr std::size_t kFirstReadSize = 1024;
 constexpr std::size_t kBodyChunk = 32 * 1024;  // for a body read and dropped (direct responses)
-// A plain connection idle this long between requests parks: it gives up its coroutine and read
-// buffer (HttpConnection::park). A busy connection's next request usually comes sooner, and
-// keeps the cheaper path of a coroutine that waits.
+// A plain connection idle this long between requests parks: its socket goes to the worker's
+// ParkedConnections and this object, with its coroutine and read buffer, ends. A busy
+// connection's next request usually comes sooner, and keeps the cheaper path of a coroutine
+// that waits.
 constexpr std::chrono::milliseconds kParkAfter{100};
 
 std::string_view bufferView(const beast::flat_buffer& buffer) {
@@ -209,12 +208,12 @@ awaitable<HttpConnection::HeaderRead> HttpConnection::readHeaderBlock(bool reque
     // keep-alive connection may wait `idle` for the next request to begin.
     bool started = request_started || buffer_.size() > 0;
     phase_ = started ? Phase::ReadingRequest : Phase::WaitingForRequest;
-    // A plain connection waits here for kParkAfter at most, then parks (see park()).
+    // A plain connection waits here for kParkAfter at most, then parks (run()).
     const bool may_park = !started && !client_.isTls() && config.timeouts.idle > kParkAfter;
     deadline_.arm(started ? config.timeouts.header_read : may_park ? kParkAfter : config.timeouts.idle,
                   client_.socket());
-    // Between requests a connection keeps kFirstReadSize of read buffer at most; a parked one
-    // none (park() frees it). TLS connections never park: their stream may hold decrypted
+    // Between requests a connection keeps kFirstReadSize of read buffer at most (a parked one
+    // keeps only its socket). TLS connections never park: their stream may hold decrypted
     // bytes the socket does not show.
     if (!started && buffer_.capacity() > kFirstReadSize) buffer_.shrink_to_fit();  // empty: frees it
     std::size_t scanned = 0;
