@@ -4,37 +4,19 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <thread>
+
+#include "control/control_server.h"
 
 namespace hotgate::test {
 
 std::string hotgateBinary() { return (std::filesystem::path(HOTGATE_BIN_DIR) / "hotgate").string(); }
 std::string gwctlBinary() { return (std::filesystem::path(HOTGATE_BIN_DIR) / "gwctl").string(); }
-
-namespace {
-
-// True when the Unix stream socket at `path` accepts a connection (closed again at once).
-bool canConnectUnix(const std::filesystem::path& path) {
-    const std::string name = path.string();
-    sockaddr_un address{};
-    if (name.size() >= sizeof(address.sun_path)) return false;
-    address.sun_family = AF_UNIX;
-    std::memcpy(address.sun_path, name.c_str(), name.size() + 1);
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
-    const bool connected = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
-    ::close(fd);
-    return connected;
-}
-
-}  // namespace
 
 std::uint16_t pickFreePort() {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -132,7 +114,7 @@ std::filesystem::path GatewayProcess::writeFile(const std::string& name, const s
         }
         listener_up = listener_up || canConnect(port_);
         admin_up = admin_up || canConnect(admin_port_);
-        control_up = control_up || canConnectUnix(controlSocket());
+        control_up = control_up || control::connectControl(controlSocket().string()).has_value();
         if (listener_up && admin_up && control_up) return ::testing::AssertionSuccess();
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
