@@ -13,6 +13,7 @@
 #include "control/control_server.h"
 #include "control/fd_passing.h"
 #include "gateway_fixture.h"
+#include "keyed_upstreams.h"
 #include "support/child_process.h"
 
 namespace hotgate::test {
@@ -220,6 +221,24 @@ TEST_P(UpgradeTest, ParkedKeepAliveConnectionsAreHandedOverAndFailNothing) {
     const auto summary = finishLoad(load, kSeconds);
     EXPECT_EQ(summary.value("failed", -1), 0) << summary.dump(2) << "\n" << last_load_stderr_;
     EXPECT_GT(summary["kinds"]["keepalive"]["outcomes"].value("ok", 0), 0);
+}
+
+// Consistent hashing holds across versions: the placement is a pure function of the endpoint
+// set, so the same keys land on the same endpoints in every worker of the old version and of
+// the new one (another binary) after upgrade, cutover and commit.
+TEST_P(UpgradeTest, HashedKeysLandOnTheSameEndpointsAfterAnUpgrade) {
+    constexpr int kKeys = 10000;
+    KeyedUpstreams keyed(5);
+    keyed.addTo(config_, "hashed", "maglev");
+    ASSERT_TRUE(startGateway());
+    const auto expected = keyed.expectedPlacement(LbPolicy::Maglev, kKeys);
+    ASSERT_EQ(KeyedUpstreams::sendKeys(port(), "old", kKeys), 0);
+    EXPECT_EQ(keyed.misplaced("old", expected), std::vector<int>{});
+    upgradeCycle(hotgateBBinary(), gateway_.configFile().string());
+    if (HasFatalFailure()) return;
+    ASSERT_EQ(KeyedUpstreams::sendKeys(port(), "new", kKeys), 0);
+    EXPECT_EQ(keyed.misplaced("new", expected), std::vector<int>{});
+    EXPECT_NE(httpGet(port(), "/").response["x-hotgate-version"], "") << "the new version answers";
 }
 
 TEST_P(UpgradeTest, RollbackUnderLoadFailsNothingAndReturnsNewConnections) {

@@ -84,6 +84,7 @@ std::string GatewayConfig::toYaml() const {
                 if (!c.tls_ca_file.empty()) y << "      ca_file: " << quoted(c.tls_ca_file) << "\n";
                 if (!c.tls_sni.empty()) y << "      sni: " << quoted(c.tls_sni) << "\n";
             }
+            y << c.extra;
         }
     }
     return y.str();

@@ -18,12 +18,14 @@ struct GatewayConfig {
     };
     struct Cluster {
         std::string name;
-        std::vector<std::string> endpoints;  // "127.0.0.1:PORT"
+        std::vector<std::string> endpoints;  // "127.0.0.1:PORT", or a flow mapping "{address: ..., weight: 3}"
         int max_idle_per_endpoint = 64;
         bool tls = false;  // TLS to the endpoints, with:
         std::string tls_ca_file;
         std::string tls_sni;
         bool tls_verify = true;
+        // More keys of the cluster as YAML lines indented by 4 ("    lb: { policy: maglev }\n").
+        std::string extra;
     };
 
     int workers = 1;

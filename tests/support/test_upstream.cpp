@@ -2,12 +2,15 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <future>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 #include <boost/asio.hpp>
@@ -21,6 +24,7 @@
 #include <boost/beast/websocket.hpp>
 
 #include "support/fnv1a.h"
+#include "support/test_upstream_io.h"
 
 namespace hotgate::test {
 
@@ -36,9 +40,12 @@ using asio::use_awaitable;
 
 namespace {
 
-using RequestParser = http::request_parser<http::buffer_body>;
-
-constexpr std::size_t kReadPiece = 64 * 1024;
+using upstream_io::queryParam;
+using upstream_io::queryValue;
+using upstream_io::readBody;
+using upstream_io::RequestParser;
+using upstream_io::respond;
+using upstream_io::respondChunked;
 
 bool iequals(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
@@ -48,54 +55,11 @@ bool iequals(std::string_view a, std::string_view b) {
     return true;
 }
 
-// Value of `key` in a query string "a=1&b=2", or `fallback`.
-long queryValue(std::string_view query, std::string_view key, long fallback) {
-    while (!query.empty()) {
-        auto amp = query.find('&');
-        auto pair = query.substr(0, amp);
-        auto eq = pair.find('=');
-        if (eq != std::string_view::npos && pair.substr(0, eq) == key) {
-            try {
-                return std::stol(std::string(pair.substr(eq + 1)));
-            } catch (...) {
-                return fallback;
-            }
-        }
-        if (amp == std::string_view::npos) break;
-        query.remove_prefix(amp + 1);
-    }
-    return fallback;
-}
-
-// Reads the rest of the request body in pieces, handing each to sink(data, size).
-template <class Sink>
-awaitable<error_code> readBody(tcp::socket& socket, beast::flat_buffer& buffer, RequestParser& parser, Sink sink) {
-    std::vector<char> piece(kReadPiece);
-    while (!parser.is_done()) {
-        parser.get().body().data = piece.data();
-        parser.get().body().size = piece.size();
-        error_code ec;
-        co_await http::async_read(socket, buffer, parser, redirect_error(use_awaitable, ec));
-        if (ec == http::error::need_buffer) ec = {};
-        if (ec) co_return ec;
-        std::size_t n = piece.size() - parser.get().body().size;
-        if (n > 0) sink(piece.data(), n);
-    }
-    co_return error_code{};
-}
-
-awaitable<error_code> respond(tcp::socket& socket, unsigned status, std::string body, bool keep_alive,
-                              std::string_view content_type = "text/plain") {
-    http::response<http::string_body> res{static_cast<http::status>(status), 11};
-    res.set(http::field::server, "hotgate-test-upstream");
-    res.set(http::field::content_type, content_type);
-    bool bodyless = status < 200 || status == 204 || status == 304;
-    if (!bodyless) res.body() = std::move(body);
-    res.keep_alive(keep_alive);
-    if (!bodyless) res.prepare_payload();
+// Closes abortively (SO_LINGER 0, so an RST): the gateway must see a reset, not an answer.
+void resetConnection(tcp::socket& socket) {
     error_code ec;
-    co_await http::async_write(socket, res, redirect_error(use_awaitable, ec));
-    co_return ec;
+    socket.set_option(asio::socket_base::linger(true, 0), ec);
+    socket.close(ec);
 }
 
 }  // namespace
@@ -109,8 +73,12 @@ std::vector<std::string> TestUpstream::SeenRequest::values(const std::string& na
 
 struct TestUpstream::Impl {
     // Declared before io_context: coroutine frames destroyed with the io_context unregister
-    // their sockets from here.
-    std::set<tcp::socket*> open_sockets;  // only touched on the io_context thread
+    // their sockets and timers from here.
+    std::set<tcp::socket*> open_sockets;         // only touched on the io_context thread
+    std::set<asio::steady_timer*> waits;         // pause()s in progress; io_context thread only
+    std::map<std::string, long> flaky_requests;  // /flaky requests per key; io_context thread only
+    std::atomic<std::chrono::milliseconds::rep> delay_ms{0};
+    std::atomic<unsigned> forced_status{0};
     std::atomic<std::uint64_t> connections{0};
     std::atomic<std::uint64_t> headers_seen{0};
     std::atomic<std::uint64_t> completed{0};
@@ -123,12 +91,13 @@ struct TestUpstream::Impl {
     std::optional<tcp::acceptor> acceptor;
     std::thread thread;
 
-    // Registers a socket for closeConnections() for as long as its session runs.
+    // Keeps `object` in `set` (for closeConnections()) for as long as it lives.
+    template <class T>
     struct Registration {
-        Impl& impl;
-        tcp::socket* socket;
-        Registration(Impl& i, tcp::socket* s) : impl(i), socket(s) { impl.open_sockets.insert(s); }
-        ~Registration() { impl.open_sockets.erase(socket); }
+        std::set<T*>& set;
+        T* object;
+        Registration(std::set<T*>& s, T* o) : set(s), object(o) { set.insert(o); }
+        ~Registration() { set.erase(object); }
     };
 
     void runOnThread(std::function<void()> fn) {
@@ -154,6 +123,22 @@ struct TestUpstream::Impl {
         }
     }
 
+    // Waits `duration` without blocking other sessions; closeConnections() cuts it short.
+    awaitable<void> pause(std::chrono::milliseconds duration) {
+        if (duration <= std::chrono::milliseconds::zero()) co_return;
+        asio::steady_timer timer(ioc, duration);
+        Registration registration(waits, &timer);
+        error_code ec;
+        co_await timer.async_wait(redirect_error(use_awaitable, ec));
+    }
+    std::chrono::milliseconds responseDelay() const { return std::chrono::milliseconds(delay_ms.load()); }
+
+    // Counts a /flaky request; true while it is among the first `fail` of its key.
+    bool flakyFails(std::string_view query) {
+        long seen = ++flaky_requests[std::string(queryParam(query, "key").value_or(""))];
+        return seen <= queryValue(query, "fail", 1);
+    }
+
     void record(const RequestParser& parser) {
         const auto& req = parser.get();
         SeenRequest seen_request;
@@ -166,7 +151,7 @@ struct TestUpstream::Impl {
     }
 
     awaitable<void> session(tcp::socket socket) {
-        Registration registration(*this, &socket);
+        Registration registration(open_sockets, &socket);
         beast::flat_buffer buffer;
         for (;;) {
             RequestParser parser;
@@ -195,39 +180,42 @@ struct TestUpstream::Impl {
                 co_await websocketEcho(std::move(socket), std::move(upgrade));
                 co_return;
             }
-            if (path == "/reset") {
-                // The abortive close is the point: the gateway must see a reset, not an answer.
-                socket.set_option(asio::socket_base::linger(true, 0), ec);
-                socket.close(ec);
-                co_return;
-            }
-            if (path == "/echo") {
+            const unsigned forced = path == "/ws" ? 0 : forced_status.load();
+            if (forced == 0 && path == "/echo") {
                 if (!co_await echo(socket, buffer, parser, keep_alive)) co_return;
-            } else if (path == "/hash") {
-                Fnv1a64 digest;
-                ec = co_await readBody(socket, buffer, parser,
-                                       [&](const char* d, std::size_t n) { digest.update(d, n); });
-                if (ec) co_return;
-                ++completed;
-                if (co_await respond(socket, 200, digest.summary() + "\n", keep_alive)) co_return;
             } else {
-                ec = co_await readBody(socket, buffer, parser, [](const char*, std::size_t) {});
+                const bool hashing = forced == 0 && path == "/hash";
+                Fnv1a64 digest;
+                ec = co_await readBody(socket, buffer, parser, [&](const char* d, std::size_t n) {
+                    if (hashing) digest.update(d, n);
+                });
                 if (ec) co_return;
+                const auto delay = responseDelay();  // before ++completed: later setters miss this request
                 ++completed;
-                if (path == "/halfheader") {
+                if (forced == 0 && (path == "/reset" || (path == "/flaky" && flakyFails(query)))) {
+                    resetConnection(socket);
+                    co_return;
+                }
+                co_await pause(delay);
+                if (forced != 0) {
+                    if (co_await respond(socket, forced, "forced " + std::to_string(forced) + "\n", keep_alive))
+                        co_return;
+                } else if (hashing) {
+                    if (co_await respond(socket, 200, digest.summary() + "\n", keep_alive)) co_return;
+                } else if (path == "/flaky") {
+                    if (co_await respond(socket, 200, "flaky ok\n", keep_alive)) co_return;
+                } else if (path == "/halfheader") {
                     static const std::string half = "HTTP/1.1 200 OK\r\nContent-Le";
                     co_await asio::async_write(socket, asio::buffer(half), redirect_error(use_awaitable, ec));
                     socket.shutdown(tcp::socket::shutdown_both, ec);
                     socket.close(ec);
                     co_return;
-                }
-                if (path == "/chunked") {
-                    if (!co_await chunked(socket, queryValue(query, "n", 4), queryValue(query, "size", 1024),
-                                          keep_alive))
+                } else if (path == "/chunked") {
+                    if (co_await respondChunked(socket, queryValue(query, "n", 4), queryValue(query, "size", 1024),
+                                                keep_alive))
                         co_return;
                 } else if (path == "/slow") {
-                    asio::steady_timer timer(ioc, std::chrono::milliseconds(queryValue(query, "ms", 1000)));
-                    co_await timer.async_wait(redirect_error(use_awaitable, ec));
+                    co_await pause(std::chrono::milliseconds(queryValue(query, "ms", 1000)));
                     if (co_await respond(socket, 200, "slow\n", keep_alive)) co_return;
                 } else if (path == "/headers") {
                     std::string body;
@@ -299,6 +287,7 @@ struct TestUpstream::Impl {
             },
             asio::detached);
 
+        co_await pause(responseDelay());
         error_code ec;
         http::response_serializer<http::empty_body> serializer{res};
         co_await http::async_write_header(socket, serializer, redirect_error(use_awaitable, ec));
@@ -333,29 +322,11 @@ struct TestUpstream::Impl {
         co_return true;
     }
 
-    awaitable<bool> chunked(tcp::socket& socket, long n, long size, bool keep_alive) {
-        http::response<http::empty_body> res{http::status::ok, 11};
-        res.set(http::field::server, "hotgate-test-upstream");
-        res.set(http::field::content_type, "application/octet-stream");
-        res.chunked(true);
-        res.keep_alive(keep_alive);
-        error_code ec;
-        http::response_serializer<http::empty_body> serializer{res};
-        co_await http::async_write_header(socket, serializer, redirect_error(use_awaitable, ec));
-        if (ec) co_return false;
-        for (long i = 0; i < n; ++i) {
-            std::string piece(static_cast<std::size_t>(size), static_cast<char>('a' + i % 26));
-            co_await asio::async_write(socket, http::make_chunk(asio::buffer(piece)), redirect_error(use_awaitable, ec));
-            if (ec) co_return false;
-        }
-        co_await asio::async_write(socket, http::make_chunk_last(), redirect_error(use_awaitable, ec));
-        co_return !ec;
-    }
-
     awaitable<void> websocketEcho(tcp::socket socket, http::request<http::empty_body> upgrade) {
         websocket::stream<tcp::socket> ws(std::move(socket));
-        Registration registration(*this, &ws.next_layer());
+        Registration registration(open_sockets, &ws.next_layer());
         ws.read_message_max(64 * 1024 * 1024);
+        co_await pause(responseDelay());
         error_code ec;
         co_await ws.async_accept(upgrade, redirect_error(use_awaitable, ec));
         if (ec) co_return;
@@ -410,6 +381,13 @@ std::vector<TestUpstream::SeenRequest> TestUpstream::requests() const {
     return impl_->seen;
 }
 
+std::uint64_t TestUpstream::requestsTo(const std::string& target_prefix) const {
+    std::lock_guard lock(impl_->seen_mutex);
+    return static_cast<std::uint64_t>(std::count_if(impl_->seen.begin(), impl_->seen.end(), [&](const SeenRequest& r) {
+        return r.target.starts_with(target_prefix);
+    }));
+}
+
 std::optional<TestUpstream::SeenRequest> TestUpstream::lastRequest() const {
     std::lock_guard lock(impl_->seen_mutex);
     if (impl_->seen.empty()) return std::nullopt;
@@ -421,6 +399,7 @@ void TestUpstream::stopListening() {
         error_code ec;
         if (impl->acceptor) impl->acceptor->close(ec);
         for (auto* socket : impl->open_sockets) socket->close(ec);
+        for (auto* timer : impl->waits) timer->cancel();
     });
 }
 
@@ -428,7 +407,16 @@ void TestUpstream::closeConnections() {
     impl_->runOnThread([impl = impl_.get()] {
         error_code ec;
         for (auto* socket : impl->open_sockets) socket->close(ec);
+        for (auto* timer : impl->waits) timer->cancel();
     });
+}
+
+void TestUpstream::setResponseDelay(std::chrono::milliseconds delay) { impl_->delay_ms = delay.count(); }
+
+void TestUpstream::setForcedStatus(unsigned status) {
+    if (status != 0 && (status < 200 || status > 599))
+        throw std::invalid_argument("forced status must be 0 or 200..599: " + std::to_string(status));
+    impl_->forced_status = status;
 }
 
 }  // namespace hotgate::test

@@ -12,14 +12,19 @@
 //   /headers            replies the request headers, one "name: value" line each
 //   /status/NNN         replies status NNN ("status NNN\n")
 //   /ws                 WebSocket echo (text stays text, binary stays binary)
-//   /reset              closes abortively (SO_LINGER 0, so an RST) without answering
+//   /reset              reads the whole request, then closes abortively (SO_LINGER 0, so an
+//                       RST) without answering
+//   /flaky?key=K&fail=N the first N requests with key K (default N 1, K ""; counted per
+//                       upstream) are reset like /reset; later ones reply 200 "flaky ok\n"
 //   /halfheader         sends half a status line and headers, then closes
 //   /close              replies 200 with Connection: close and closes
 //   /interim?n=N        N interim responses first (100 Continue and 103 Early Hints with a
 //                       Link header, alternating), then 200 "final\n"
 //   anything else       200 "ok <path>\n"
+// setForcedStatus() overrides all of these but /ws; setResponseDelay() delays every response.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -58,17 +63,32 @@ public:
     std::size_t connectionsOpen() const;
     // Requests whose header was read (counted before the body).
     std::uint64_t requestHeadersSeen() const;
-    // Requests read completely, header and body.
+    // Requests read completely, header and body (also those then reset: /reset, /flaky).
     std::uint64_t requestsCompleted() const;
     // The headers of every request seen, oldest first.
     std::vector<SeenRequest> requests() const;
+    // Requests seen (header read) whose target starts with `target_prefix`.
+    std::uint64_t requestsTo(const std::string& target_prefix) const;
     std::optional<SeenRequest> lastRequest() const;
 
     // Closes the listening socket (new connects are refused) and every open connection.
     // Returns once done on the upstream's thread (bounded wait).
     void stopListening();
-    // Closes every open connection, keeps listening.
+    // Closes every open connection (ending their delays and /slow waits), keeps listening.
     void closeConnections();
+
+    // The setters below may be called from any thread. A request takes the forced status once
+    // its header is read, and the delay once it is read completely (/echo, /ws: its header).
+    //
+    // Every response (its first byte; for /ws the 101) is written `delay` after that point, on
+    // a timer: other connections are served meanwhile. Resets are not delayed; /slow waits its
+    // ms on top. Default 0.
+    void setResponseDelay(std::chrono::milliseconds delay);
+    // Non-zero: every request but /ws is read completely and answered `status` with body
+    // "forced <status>\n", keep-alive as the request asks; /reset and /flaky answer too (and
+    // /flaky does not count). 0 (default) turns it off. Throws std::invalid_argument unless
+    // 0 or 200..599.
+    void setForcedStatus(unsigned status);
 
 private:
     struct Impl;

@@ -111,7 +111,7 @@ TEST(ConfigNormalization, UnitsAndDefaultsAreResolved) {
     EXPECT_EQ(config->health.spike_floor.count(), 5'000);
     // Endpoints are a set: sorted, whatever the file's order.
     ASSERT_EQ(config->findCluster("a")->endpoints.size(), 2u);
-    EXPECT_EQ(config->findCluster("a")->endpoints[0].toString(), "127.0.0.1:9000");
+    EXPECT_EQ(config->findCluster("a")->endpoints[0].address.toString(), "127.0.0.1:9000");
 }
 
 TEST(ConfigDiff, RouteClusterChangeIsOneInPlaceLine) {

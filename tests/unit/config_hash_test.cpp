@@ -63,13 +63,28 @@ clusters[bare].tls.ca_file = ""
 clusters[bare].tls.sni = 
 clusters[bare].tls.verify = true
 clusters[pool].endpoints += 10.0.0.10:80
-clusters[pool].endpoints += 10.0.0.2:9000
+clusters[pool].endpoints += 10.0.0.2:9000 weight=3
 clusters[pool].endpoints += 10.0.0.2:10000
 clusters[pool].endpoints += [::1]:80
 clusters[pool].max_idle_per_endpoint = 0
 clusters[pool].tls.ca_file = "/etc/hotgate/ca.pem"
 clusters[pool].tls.sni = api.internal
 clusters[pool].tls.verify = false
+clusters[pool].lb.policy = maglev
+clusters[pool].lb.hash_key = header:x-user-id
+clusters[pool].lb.table_size = 655373
+clusters[pool].outlier_detection.consecutive_5xx = 7
+clusters[pool].outlier_detection.consecutive_gateway_errors = 2
+clusters[pool].outlier_detection.interval = 5000ms
+clusters[pool].outlier_detection.base_ejection_time = 60000ms
+clusters[pool].outlier_detection.max_ejection_percent = 30
+clusters[pool].retries.attempts = 3
+clusters[pool].retries.on += refused
+clusters[pool].retries.on += gateway-error
+clusters[pool].retries.per_try_timeout = 1500ms
+clusters[pool].retries.budget_percent = 10
+clusters[pool].retries.backoff = 50ms
+clusters[pool].slow_start = 20000ms
 health.enabled = false
 health.spike_threshold = 1500000us
 health.spike_p99_factor = 2.5
@@ -106,7 +121,8 @@ TEST(ConfigHashPin, EveryKeyHasItsCanonicalLine) {
     const auto config = load(test::kEveryKeyConfig);
     ASSERT_TRUE(config);
     EXPECT_EQ(canonicalText(*config), kEveryKeyCanonical);
-    EXPECT_EQ(config->hash, "5b5bf6d1acb8");  // 49b56c87ecf9 before trusted_proxies, body_read, send
+    EXPECT_EQ(config->hash, "6b02b7c749c7");  // 5b5bf6d1acb8 before weights, lb, outlier_detection,
+                                              // retries, slow_start; 49b56c87ecf9 before trusted_proxies, body_read, send
 }
 
 TEST(ConfigHashPin, DefaultsOnly) {

@@ -42,9 +42,23 @@ routes:
     direct_response: { body: "" }
 clusters:
   - name: pool
-    endpoints: ["10.0.0.2:10000", "10.0.0.2:9000", "[::1]:80", 10.0.0.10:80]
+    endpoints: ["10.0.0.2:10000", {address: "10.0.0.2:9000", weight: 3}, "[::1]:80", 10.0.0.10:80]
     max_idle_per_endpoint: 0
     tls: { ca_file: ca.pem, sni: API.Internal, verify: no }
+    lb: { policy: maglev, hash_key: header:X-User-Id, table_size: 655373 }
+    outlier_detection:
+      consecutive_5xx: 7
+      consecutive_gateway_errors: 2
+      interval: 5s
+      base_ejection_time: 1m
+      max_ejection_percent: 30
+    retries:
+      attempts: 3
+      on: [gateway-error, refused, gateway-error]
+      per_try_timeout: 1.5s
+      budget_percent: 10
+      backoff: 50ms
+    slow_start: 20s
   - name: bare
     endpoints: [127.0.0.1:1]
     tls: {}

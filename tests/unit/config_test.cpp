@@ -50,7 +50,7 @@ TEST(ConfigLoader, ParsesEverySection) {
     EXPECT_EQ(c.routes[1].direct_response->body, "hi");
     ASSERT_EQ(c.clusters.size(), 1u);
     ASSERT_EQ(c.clusters[0].endpoints.size(), 2u);
-    EXPECT_EQ(c.clusters[0].endpoints[1].toString(), "[::1]:9001");
+    EXPECT_EQ(c.clusters[0].endpoints[1].address.toString(), "[::1]:9001");
     EXPECT_EQ(c.limits.max_header_bytes, 16u * 1024);  // defaults filled in
     EXPECT_TRUE(c.dataplane.steering);
     EXPECT_TRUE(c.dataplane.xdp_interfaces.empty());  // XDP only where the operator asks for it

@@ -64,6 +64,15 @@ int runStatus(const GlobalOptions& global, const StatusOptions& options) {
         for (const auto& listener : status["listeners"])
             std::cout << "listener:     " << listener.value("name", "?") << " on " << listener.value("address", "?")
                       << " (" << listener.value("sockets", 0) << " sockets)\n";
+    if (status.contains("upstream_endpoints"))
+        for (const auto& endpoint : status["upstream_endpoints"]) {
+            std::cout << "endpoint:     " << endpoint.value("cluster", "?") << " " << endpoint.value("endpoint", "?")
+                      << " weight " << endpoint.value("weight", 0);
+            const unsigned ejected = endpoint.value("ejected_workers", 0u);
+            std::cout << (ejected > 0 ? ", EJECTED in " + std::to_string(ejected) + " of " + get("workers") + " workers"
+                                      : ", serving")
+                      << " (" << endpoint.value("ejections", 0) << " ejections)\n";
+        }
     // The running gateway says where its maps are pinned (its config may move them).
     if (status.value("mode", "") == "bpf")
         printDataplaneStatus(status.value("bpffs_root", global.bpffs_root), std::cout);

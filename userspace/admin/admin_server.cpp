@@ -162,6 +162,13 @@ AdminServer::Reply AdminServer::handle(Gateway& gateway, std::string_view target
         auto& listeners = status["listeners"] = nlohmann::json::array();
         for (const auto& l : gateway.listeners())
             listeners.push_back({{"name", l.name}, {"address", l.address}, {"sockets", l.sockets}});
+        auto& clusters = status["upstream_endpoints"] = nlohmann::json::array();
+        for (const auto& row : context.upstream_board.rows(*context.config()))
+            clusters.push_back({{"cluster", row.cluster},
+                                {"endpoint", row.endpoint},
+                                {"weight", row.weight},
+                                {"ejected_workers", row.ejected_workers},
+                                {"ejections", row.ejections}});
         // TLS: served certificates and ticket key fingerprints (never key material).
         const bool any_tls = std::any_of(context.tls.begin(), context.tls.end(), [](const auto& t) { return t != nullptr; });
         if (any_tls) status["tls"] = gateway.tlsStatus();

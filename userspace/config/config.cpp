@@ -9,6 +9,12 @@ std::string SocketAddress::toString() const {
     return ip + ":" + std::to_string(port);
 }
 
+bool RetryConfig::allows(RetryOn reason) const {
+    for (const RetryOn allowed : on)
+        if (allowed == reason) return true;
+    return false;
+}
+
 const ClusterConfig* Config::findCluster(const std::string& name) const {
     for (const auto& cluster : clusters)
         if (cluster.name == name) return &cluster;

@@ -91,11 +91,72 @@ struct ClusterTlsConfig {
     bool operator==(const ClusterTlsConfig&) const = default;
 };
 
+// One endpoint of a cluster: its address and its share of the cluster's traffic.
+struct EndpointConfig {
+    SocketAddress address;
+    unsigned weight = 1;
+
+    bool operator==(const EndpointConfig&) const = default;
+    auto operator<=>(const EndpointConfig&) const = default;  // by address: a set's order
+};
+
+// How a cluster picks an endpoint for a request (docs/routing.md).
+enum class LbPolicy { RoundRobin, LeastRequest, RingHash, Maglev };
+
+// Where a hashing policy reads a request's key.
+struct HashKeySource {
+    enum class Kind { None, Header, Cookie, ClientIp, Path };
+    Kind kind = Kind::None;
+    std::string name;  // Header: the field name (lower case); Cookie: the cookie name
+
+    bool operator==(const HashKeySource&) const = default;
+};
+
+struct LbConfig {
+    LbPolicy policy = LbPolicy::RoundRobin;
+    HashKeySource hash_key;       // required by ring_hash and maglev
+    std::uint64_t table_size = 0;  // maglev: slots (a prime); ring_hash: the ring's minimum points
+
+    bool operator==(const LbConfig&) const = default;
+};
+
+// Passive ejection of endpoints that keep failing (per worker; docs/routing.md).
+struct OutlierDetectionConfig {
+    unsigned consecutive_5xx = 0;             // 0: this signal is off
+    unsigned consecutive_gateway_errors = 0;  // 502/503/504 and connect/reset failures; 0: off
+    std::chrono::milliseconds interval{};     // an endpoint back for this long forgets one ejection
+    std::chrono::milliseconds base_ejection_time{};  // ejected for base x times ejected
+    unsigned max_ejection_percent = 0;        // never more ejected at once (but at least one)
+};
+
+// What a failed try of a request may be retried on.
+enum class RetryOn : std::uint8_t {
+    ConnectFailure,       // the connect failed or timed out (nothing was sent)
+    Refused,              // the connect was refused (nothing was sent)
+    ResetBeforeResponse,  // the connection closed or reset before any response byte
+    GatewayError,         // a 502, 503 or 504 from the endpoint, or a per-try timeout
+    kCount
+};
+
+struct RetryConfig {
+    unsigned attempts = 0;                     // tries in all, the first included
+    std::vector<RetryOn> on;                   // a set, sorted
+    std::chrono::milliseconds per_try_timeout{};  // 0: only timeouts.upstream_response
+    unsigned budget_percent = 0;               // retries at most this share of requests over 10 s
+    std::chrono::milliseconds backoff{};       // base of the jittered exponential backoff
+
+    bool allows(RetryOn reason) const;
+};
+
 struct ClusterConfig {
     std::string name;
-    std::vector<SocketAddress> endpoints;
+    std::vector<EndpointConfig> endpoints;  // a set, sorted by address
     std::size_t max_idle_per_endpoint = 0;  // pooled idle upstream connections per endpoint per worker
     std::optional<ClusterTlsConfig> tls;     // TLS to the endpoints when set
+    LbConfig lb;
+    std::optional<OutlierDetectionConfig> outlier_detection;  // absent: no ejection
+    RetryConfig retries;
+    std::chrono::milliseconds slow_start{};  // 0: off; else a new or returning endpoint ramps up over it
 };
 
 struct Limits {

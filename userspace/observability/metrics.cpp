@@ -19,6 +19,17 @@ const char* rejectReasonLabel(RejectReason reason) {
     return "unknown";
 }
 
+const char* retryOnLabel(RetryOn on) {
+    switch (on) {
+        case RetryOn::ConnectFailure: return "connect-failure";
+        case RetryOn::Refused: return "refused";
+        case RetryOn::ResetBeforeResponse: return "reset-before-response";
+        case RetryOn::GatewayError: return "gateway-error";
+        case RetryOn::kCount: break;
+    }
+    return "unknown";
+}
+
 // Request latency buckets: 100 µs to 10 s, roughly x2.5 apart.
 const prometheus::Histogram::BucketBoundaries kLatencyBuckets{
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
@@ -69,6 +80,16 @@ Metrics::Metrics(const std::string& version, const Config& config)
     durations_ = &durations;
     connect_errors_ = &connect_errors;
     timeouts_ = &timeouts;
+    const auto counter = [&](const char* name, const char* help) {
+        return &prometheus::BuildCounter().Name(name).Help(help).Labels(base).Register(*registry_);
+    };
+    retries_ = counter("hotgate_upstream_retries_total", "Retries of proxied requests, by cluster and condition");
+    retries_over_budget_ = counter("hotgate_upstream_retries_over_budget_total",
+                                   "Retries not made because the cluster's retry budget was spent");
+    hash_key_missing_ = counter("hotgate_upstream_hash_key_missing_total",
+                                "Requests to a hashing cluster without its hash key, sent round robin");
+    panics_ = counter("hotgate_upstream_panic_total",
+                      "Endpoint picks made with every endpoint ejected (ejections ignored)");
     config_applies_ = &prometheus::BuildCounter()
                            .Name("hotgate_config_applies_total")
                            .Help(
@@ -138,6 +159,11 @@ std::shared_ptr<const Metrics::SnapshotSeries> Metrics::seriesFor(const Config& 
         cs.connect_errors = &connect_errors_->Add({{"cluster", cluster.name}});
         cs.connect_timeouts = &timeouts_->Add({{"cluster", cluster.name}, {"phase", "connect"}});
         cs.response_timeouts = &timeouts_->Add({{"cluster", cluster.name}, {"phase", "response"}});
+        for (std::size_t on = 0; on < cs.retries.size(); ++on)
+            cs.retries[on] = &retries_->Add({{"cluster", cluster.name}, {"reason", retryOnLabel(static_cast<RetryOn>(on))}});
+        cs.retries_over_budget = &retries_over_budget_->Add({{"cluster", cluster.name}});
+        cs.hash_key_missing = &hash_key_missing_->Add({{"cluster", cluster.name}});
+        cs.panics = &panics_->Add({{"cluster", cluster.name}});
         out->clusters.push_back(cs);
     }
     return out;

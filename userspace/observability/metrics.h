@@ -47,6 +47,10 @@ public:
         prometheus::Counter* connect_errors = nullptr;
         prometheus::Counter* connect_timeouts = nullptr;
         prometheus::Counter* response_timeouts = nullptr;
+        std::array<prometheus::Counter*, static_cast<std::size_t>(RetryOn::kCount)> retries{};  // by condition
+        prometheus::Counter* retries_over_budget = nullptr;  // retries the budget refused
+        prometheus::Counter* hash_key_missing = nullptr;     // requests without the hash key: round robin
+        prometheus::Counter* panics = nullptr;               // picks made with every endpoint ejected
     };
     // The series of one config snapshot, by its indexes.
     struct SnapshotSeries {
@@ -122,6 +126,10 @@ private:
     prometheus::Family<prometheus::Histogram>* durations_ = nullptr;
     prometheus::Family<prometheus::Counter>* connect_errors_ = nullptr;
     prometheus::Family<prometheus::Counter>* timeouts_ = nullptr;
+    prometheus::Family<prometheus::Counter>* retries_ = nullptr;
+    prometheus::Family<prometheus::Counter>* retries_over_budget_ = nullptr;
+    prometheus::Family<prometheus::Counter>* hash_key_missing_ = nullptr;
+    prometheus::Family<prometheus::Counter>* panics_ = nullptr;
     prometheus::Family<prometheus::Counter>* config_applies_ = nullptr;
     prometheus::Family<prometheus::Gauge>* config_info_ = nullptr;
     std::mutex config_mutex_;  // guards config_info_series_ and series creation

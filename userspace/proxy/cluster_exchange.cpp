@@ -6,12 +6,11 @@
 // client and its connection is never pooled: the client gets 502 and the log the reason.
 #include <limits>
 
-#include <boost/beast/websocket/rfc6455.hpp>
-
 #include "observability/logging.h"
+#include "proxy/exchange.h"
 #include "proxy/forwarding_headers.h"
-#include "proxy/http_connection.h"
-#include "proxy/upstream_pool.h"
+#include "proxy/lb/key_hash.h"
+#include "proxy/lb/request_key.h"
 #include "proxy/websocket_tunnel.h"
 #include "proxy/worker.h"
 
@@ -30,64 +29,17 @@ std::string_view bufferView(const beast::flat_buffer& buffer) {
 
 }  // namespace
 
-struct HttpConnection::ExchangeFailure {
-    enum class Kind {
-        Answer,       // answer `status` with `text`
-        RequestBody,  // the client's body could not be read (`ec`): 400, 408 or 413
-        ClientGone,   // writing to the client failed: close, there is no one to answer
-    };
-    Kind kind = Kind::Answer;
-    unsigned status = 502;
-    std::string text;
-    error_code ec;
-    bool keep_alive = false;  // Answer: nothing of the request is left unread on the connection
-
-    static ExchangeFailure answer(unsigned status, std::string text, bool keep_alive = false) {
-        return {Kind::Answer, status, std::move(text), {}, keep_alive};
-    }
-    static ExchangeFailure requestBody(error_code ec) { return {Kind::RequestBody, 0, {}, ec, false}; }
-    static ExchangeFailure clientGone() { return {Kind::ClientGone, 0, {}, {}, false}; }
-};
-
-struct HttpConnection::Exchange {
-    Exchange(RequestParser& request_parser, std::size_t route_index, bool client_keep_alive,
-             std::shared_ptr<UpstreamPools> held_pools, UpstreamPool& cluster_pool,
-             const asio::any_io_executor& executor)
-        : parser(request_parser),
-          route(route_index),
-          keep_alive(client_keep_alive),
-          pools(std::move(held_pools)),
-          pool(cluster_pool),
-          upgrade(beast::websocket::is_upgrade(request_parser.get())),
-          method(request_parser.get().method()),
-          client_version(request_parser.get().version()),
-          upstream_deadline(executor) {}
-
-    RequestParser& parser;
-    std::size_t route;
-    bool keep_alive;  // as the client asked and the drain mode allows
-    std::shared_ptr<UpstreamPools> pools;  // the request's snapshot's pools, held to its end
-    UpstreamPool& pool;
-    bool upgrade;  // a WebSocket upgrade
-    http::verb method;
-    unsigned client_version;
-
-    std::unique_ptr<char[]> request_chunk;  // for a request with a body only
-    std::size_t first_piece = 0;  // body bytes read before the upstream was chosen
-    std::unique_ptr<UpstreamConnection> upstream;
-    Deadline upstream_deadline;       // every wait on the upstream, under timeouts.upstream_response
-    error_code upstream_ec;           // the upstream connection failed (may be retried)
-    bool upstream_timed_out = false;  // ... because timeouts.upstream_response passed
-    std::optional<http1::ResponseParser> response;
-    http1::BodyFraming response_framing;
-    Next next = Next::Close;
-};
-
 awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& parser, std::size_t route,
                                                                bool keep_alive) {
     auto pools = worker_.pools(*snapshot_);
     UpstreamPool& pool = *pools->clusters[*snapshot_->route_cluster[route]];
     Exchange exchange(parser, route, keep_alive, std::move(pools), pool, client_.get_executor());
+    if (pool.policy() == LbPolicy::RingHash || pool.policy() == LbPolicy::Maglev) {
+        if (auto key = lb::requestKey(pool.hashKey(), parser.get(), client_ip_))
+            exchange.choice.key_hash = lb::hashKey(*key);
+        else
+            pool.series().hash_key_missing->Increment();
+    }
     std::optional<ExchangeFailure> failure;
     // Read the first piece of the body before touching the upstream: a malformed or oversized
     // body found there is refused without the upstream ever seeing the request.
@@ -123,40 +75,6 @@ void HttpConnection::prepareUpstreamHead(Exchange& x) {
     makeUpstreamHead(x.parser.get(), client, x.upgrade, framing);
 }
 
-awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::exchangeWithUpstream(Exchange& x) {
-    // The whole request is in hand when the body fit in the first piece: only then may a
-    // failure on a reused pooled connection be retried on a new one.
-    const bool replayable = x.parser.is_done();
-    for (int attempt = 0; attempt < 2; ++attempt) {
-        auto acquisition = co_await x.pool.acquire(snapshot_->config->timeouts.upstream_connect, x.upgrade || attempt > 0);
-        if (!acquisition.connection)
-            co_return ExchangeFailure::answer(acquisition.error_status, acquisition.error,
-                                              x.keep_alive && x.parser.is_done());
-        x.upstream = std::move(acquisition.connection);
-        // An HTTP/1.0 client may send no Host; HTTP/1.1 to the upstream needs one.
-        if (x.parser.get().count(http::field::host) == 0)
-            x.parser.get().set(http::field::host, x.upstream->endpoint->label);
-        x.upstream_ec = {};
-        x.upstream_timed_out = false;
-        std::optional<ExchangeFailure> failure = co_await sendRequest(x);
-        if (failure) co_return failure;
-        if (!x.upstream_ec) {
-            failure = co_await readResponseHead(x);
-            if (failure) co_return failure;
-        }
-        if (!x.upstream_ec) co_return std::nullopt;
-        if (x.upstream_timed_out) {
-            x.pool.recordTimeout(UpstreamPhase::Response);
-            co_return ExchangeFailure::answer(504, "upstream response timeout");
-        }
-        // A pooled connection the upstream closed just as we reused it: retry once, fresh.
-        if (x.upstream->reused && replayable && attempt == 0) continue;
-        log::debug("upstream exchange failed on cluster ", x.pool.clusterName(), ": ", x.upstream_ec.message());
-        break;
-    }
-    co_return ExchangeFailure::answer(502, "upstream closed the connection before responding");
-}
-
 awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::sendRequest(Exchange& x) {
     const Config& config = *snapshot_->config;
     auto& request = x.parser.get();
@@ -187,13 +105,12 @@ awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::sendRe
             body.size = 0;
             body.more = false;
         }
-        upstream_deadline.arm(config.timeouts.upstream_response, x.upstream->stream.socket());
-        co_await http::async_write(x.upstream->stream, serializer, withError(ec));
+        x.armUpstreamWait(config.timeouts.upstream_response);
+        x.request_bytes_sent += co_await http::async_write(x.upstream->stream, serializer, withError(ec));
         upstream_deadline.disarm();
         if (ec == http::error::need_buffer) ec = {};
     }
-    x.upstream_ec = ec;
-    x.upstream_timed_out = ec && upstream_deadline.expired();
+    if (ec) x.noteUpstreamFailure(ec);
     co_return std::nullopt;
 }
 
@@ -212,13 +129,12 @@ awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::readRe
         while (head_end == std::string_view::npos) {
             if (in.size() > kMaxResponseHead) co_return malformed("response head larger than 64 KiB");
             error_code ec;
-            upstream_deadline.arm(config.timeouts.upstream_response, x.upstream->stream.socket());
+            x.armUpstreamWait(config.timeouts.upstream_response);
             const std::size_t n = co_await x.upstream->stream.async_read_some(in.prepare(kReadSize), withError(ec));
             upstream_deadline.disarm();
             in.commit(n);
             if (ec) {
-                x.upstream_ec = ec;
-                x.upstream_timed_out = upstream_deadline.expired();
+                x.noteUpstreamFailure(ec);
                 co_return std::nullopt;
             }
             head_end = http1::findHeaderEnd(bufferView(in));
@@ -267,7 +183,9 @@ awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::relayR
     const bool upstream_keep_alive = response.keep_alive();
 
     eraseHopByHop(response, false);
+    if (status >= 500) response.erase(kRetryableField);  // meant for the gateway only
     response.set("x-hotgate-version", snapshot_->version);
+    if (x.attempts > 1) response.set(kAttemptsField, std::to_string(x.attempts));
     // The client gets the framing of what it is sent: a body of unknown length is chunked for
     // an HTTP/1.1 client and ended by closing for an HTTP/1.0 one.
     auto to_client = x.response_framing;
@@ -390,7 +308,8 @@ awaitable<HttpConnection::Next> HttpConnection::answerFailure(Exchange& x, Excha
         }
         case ExchangeFailure::Kind::Answer: break;
     }
-    HOTGATE_CO_RETURN_AWAIT(answerError(x.route, failure.status, std::move(failure.text), failure.keep_alive));
+    HOTGATE_CO_RETURN_AWAIT(
+        answerError(x.route, failure.status, std::move(failure.text), failure.keep_alive, x.attempts));
 }
 
 }  // namespace hotgate

@@ -75,6 +75,9 @@ Result<std::unique_ptr<Gateway>> Gateway::start(const ConfigSnapshot& config, co
     // Available or not, /metrics says so (hotgate_health_info).
     const health::HealthService* health = gateway->health_.get();
     gateway->metrics_->addCollector([health] { return health->collect(); });
+    gateway->metrics_->addCollector([context = gateway->context_.get(), version] {
+        return context->upstream_board.metricFamilies(*context->config(), version);
+    });
     if (auto tls = gateway->setUpTls(plan.ticket_keys); !tls) return tl::unexpected(tls.error());
 
     const bool accepting = plan.kind != StartPlan::Kind::SuccessorTakeover;
@@ -163,7 +166,7 @@ void Gateway::setUpHealth(std::vector<ListenerGroup>& groups, std::uint32_t slot
     }
     for (const auto& cluster : config.clusters)
         for (const auto& endpoint : cluster.endpoints) {
-            const std::pair<std::string, std::uint16_t> key{endpoint.ip, endpoint.port};
+            const std::pair<std::string, std::uint16_t> key{endpoint.address.ip, endpoint.address.port};
             if (std::find(r.upstreams.begin(), r.upstreams.end(), key) == r.upstreams.end()) r.upstreams.push_back(key);
         }
     r.spikes.threshold_us = static_cast<std::uint64_t>(config.health.spike_threshold.count());

@@ -327,10 +327,11 @@ awaitable<HttpConnection::Next> HttpConnection::answerDirect(RequestParser& pars
     co_return ok && keep_alive ? Next::KeepAlive : Next::Close;
 }
 
-awaitable<bool> HttpConnection::writeSimple(unsigned status, std::string body, bool keep_alive) {
+awaitable<bool> HttpConnection::writeSimple(unsigned status, std::string body, bool keep_alive, unsigned attempts) {
     http::response<http::string_body> response{static_cast<http::status>(status), 11};
     response.set(http::field::content_type, "text/plain");
     response.set("x-hotgate-version", snapshot_->version);
+    if (attempts > 1) response.set(kAttemptsField, std::to_string(attempts));
     response.body() = std::move(body);
     // Decided now, not when the request arrived: a drain that began meanwhile closes it.
     response.keep_alive(shouldKeepAlive(keep_alive));
@@ -364,9 +365,9 @@ awaitable<HttpConnection::Next> HttpConnection::rejectBody(error_code ec) {
 }
 
 awaitable<HttpConnection::Next> HttpConnection::answerError(std::optional<std::size_t> route, unsigned status,
-                                                            std::string text, bool keep_alive) {
+                                                            std::string text, bool keep_alive, unsigned attempts) {
     log::debug("answering ", status, " to ", client_ip_, ": ", text);
-    const bool ok = co_await writeSimple(status, text + "\n", keep_alive);
+    const bool ok = co_await writeSimple(status, text + "\n", keep_alive, attempts);
     finishRequest(route, status);
     co_return ok && keep_alive ? Next::KeepAlive : Next::Close;
 }

@@ -18,6 +18,12 @@
 
 namespace hotgate {
 
+// Response fields of the gateway's retries (docs/routing.md): how many tries a retried request
+// took, and an endpoint's mark on a 502/503/504 that it did not act on the request (removed
+// before the client sees the response).
+inline constexpr std::string_view kAttemptsField = "x-hotgate-attempts";
+inline constexpr std::string_view kRetryableField = "x-hotgate-retryable";
+
 class Worker;
 
 class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
@@ -92,8 +98,9 @@ private:
         if (ec && deadline_.expired()) ec = asio::error::timed_out;
     }
 
-    // Writes a short text response (errors and direct responses).
-    awaitable<bool> writeSimple(unsigned status, std::string body, bool keep_alive);
+    // Writes a short text response (errors and direct responses); `attempts` above 1 (a proxied
+    // request that was retried) is said in x-hotgate-attempts.
+    awaitable<bool> writeSimple(unsigned status, std::string body, bool keep_alive, unsigned attempts = 0);
     // Refuses a request: counts it, logs the reason, answers `status` with `reason`, and closes.
     // (Coroutine parameters are taken by value: the frame would keep only a reference.)
     awaitable<Next> reject(RejectReason reason, unsigned status, std::string text);
@@ -104,7 +111,7 @@ private:
     awaitable<Next> rejectBody(error_code ec);
     // Answers with an error status; keeps the connection only if `keep_alive`.
     awaitable<Next> answerError(std::optional<std::size_t> route, unsigned status, std::string text,
-                                bool keep_alive);
+                                bool keep_alive, unsigned attempts = 0);
 
     // Closes the client socket after a half-close, so the client reads everything sent first.
     void closeSocket();

@@ -14,8 +14,11 @@
 
 #include "config/config.h"
 #include "observability/metrics.h"
+#include "observability/logging.h"
+#include "proxy/lb/consistent_hash.h"
 #include "proxy/route_stats.h"
 #include "proxy/router.h"
+#include "proxy/upstream_board.h"
 #include "tls/tls_listener.h"
 
 namespace hotgate {
@@ -34,14 +37,21 @@ using ConnectionHandOff = std::function<bool(int fd, const std::string& listener
 // Everything a request needs from one config snapshot, built once per snapshot. A request
 // loads the current one when its header is complete and keeps it to its last byte, so no
 // request ever sees half of a config change.
+//
+// `generation` is the snapshot's revision: it only grows (a rollback publishes the old content
+// under a new, higher one), and a worker never replaces its pools with an older snapshot's.
+// The consistent-hash tables are built here, before the one atomic swap that publishes the
+// snapshot, never on the request path; a cluster whose endpoints and lb settings did not
+// change keeps the previous snapshot's table.
 struct ServingSnapshot {
     ServingSnapshot(ConfigSnapshot snapshot, std::uint64_t snapshot_generation, const std::string& build_version,
-                    Metrics& metrics, RouteStatsRegistry& stats)
+                    Metrics& metrics, RouteStatsRegistry& stats, const ServingSnapshot* previous = nullptr)
         : config(std::move(snapshot)),  // the members below read `config`, declared first
           router(config),
           version(build_version + "/" + config->hash),
           generation(snapshot_generation),
           series(metrics.seriesFor(*config)) {
+        for (const auto& cluster : config->clusters) cluster_hash.push_back(hashTable(cluster, previous));
         for (const auto& route : config->routes) {
             std::optional<std::size_t> cluster;
             for (std::size_t c = 0; c < config->clusters.size(); ++c)
@@ -58,13 +68,30 @@ struct ServingSnapshot {
     std::shared_ptr<const Metrics::SnapshotSeries> series;
     std::vector<std::optional<std::size_t>> route_cluster;  // per route: index into config->clusters
     std::vector<std::shared_ptr<RouteStats>> route_stats;   // per route
+    std::vector<std::shared_ptr<const lb::ConsistentHash>> cluster_hash;  // per cluster; null unless hashing
+
+private:
+    static std::shared_ptr<const lb::ConsistentHash> hashTable(const ClusterConfig& cluster,
+                                                               const ServingSnapshot* previous) {
+        if (cluster.lb.policy != LbPolicy::RingHash && cluster.lb.policy != LbPolicy::Maglev) return nullptr;
+        if (previous)
+            for (const auto& table : previous->cluster_hash)
+                if (table && table->builtFrom(cluster)) return table;
+        auto built = lb::ConsistentHash::build(cluster);
+        if (built) return std::move(*built);
+        // The loader checks what build() needs; should it still fail, the cluster goes round robin.
+        log::error(built.error().message, "; cluster ", cluster.name, " is balanced round robin");
+        return nullptr;
+    }
 };
 
 using ServingSnapshotPtr = std::shared_ptr<const ServingSnapshot>;
 
 struct ServingContext {
     ServingContext(ConfigSnapshot snapshot, std::string build_version_label, Metrics& metrics_registry)
-        : metrics(metrics_registry), build_version(std::move(build_version_label)) {
+        : metrics(metrics_registry),
+          build_version(std::move(build_version_label)),
+          upstream_board(snapshot->workers) {
         publish(std::move(snapshot));
     }
 
@@ -77,8 +104,9 @@ struct ServingContext {
     // once); requests in progress finish on theirs. Returns the published snapshot.
     ServingSnapshotPtr publish(ConfigSnapshot config) {
         std::lock_guard lock(publish_mutex_);
+        const ServingSnapshotPtr previous = snapshot_.load(std::memory_order_acquire);
         auto next = std::make_shared<const ServingSnapshot>(std::move(config), ++generation_, build_version, metrics,
-                                                            route_stats);
+                                                            route_stats, previous.get());
         snapshot_.store(next, std::memory_order_release);
         metrics.setConfigHash(next->config->hash);
         return next;
@@ -87,6 +115,7 @@ struct ServingContext {
     Metrics& metrics;
     std::string build_version;
     RouteStatsRegistry route_stats;
+    UpstreamBoard upstream_board;  // endpoints' ejections across workers (/metrics, /status)
 
     // Per listener (config order): its TLS state, null for a plain listener. Set before workers start.
     std::vector<std::shared_ptr<tls::TlsListener>> tls;

@@ -1,21 +1,29 @@
-// UpstreamPool: one cluster's endpoints, in one config snapshot, as seen by one worker:
-// round-robin choice, passive health (an endpoint that refused or timed out a connect is
-// skipped for a second), and a pool of idle keep-alive connections per endpoint. The endpoint
-// state (idle connections, health) belongs to the worker and outlives snapshots, so a config
-// change keeps the pooled connections of the endpoints that stay. An endpoint a new snapshot no
-// longer has is retired: its idle connections close, requests in flight on it finish and their
-// connections are then closed instead of pooled. Used only on the worker's thread.
+// UpstreamPool: one cluster's endpoints, in one config snapshot, as seen by one worker: the
+// choice of an endpoint by the cluster's lb policy (docs/routing.md), passive health (an
+// endpoint that refused or timed out a connect is skipped for a second; outlier detection
+// ejects one that keeps failing), and a pool of idle keep-alive connections per endpoint. The
+// endpoint state (idle connections, health, requests in flight, ejections) belongs to the
+// worker and outlives snapshots, so a config change keeps it for the endpoints that stay. An
+// endpoint a new snapshot no longer has is retired: its idle connections close, requests in
+// flight on it finish and their connections are then closed instead of pooled. Used only on
+// the worker's thread.
 #pragma once
 
 #include <chrono>
 #include <memory>
+#include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "config/config.h"
 #include "observability/metrics.h"
 #include "proxy/asio.h"
+#include "proxy/lb/consistent_hash.h"
+#include "proxy/outlier_state.h"
+#include "proxy/retry_policy.h"
 #include "proxy/tcp_or_tls_stream.h"
+#include "proxy/upstream_board.h"
 
 namespace hotgate {
 
@@ -23,12 +31,45 @@ struct UpstreamConnection;
 
 // One endpoint of one cluster on one worker.
 struct UpstreamEndpoint {
+    using Clock = std::chrono::steady_clock;
+
     tcp::endpoint address;
     std::string label;  // "127.0.0.1:9000", for errors
     std::size_t max_idle = 0;
     std::vector<std::unique_ptr<UpstreamConnection>> idle;
-    std::chrono::steady_clock::time_point down_until{};
+    Clock::time_point down_until{};
     bool retired = false;  // no snapshot from now on uses it: do not pool connections to it
+    unsigned in_flight = 0;  // requests on it now, counted for least_request only (EndpointLoad)
+    OutlierState outlier;
+    Clock::time_point joined{};  // when a snapshot after the worker's first added it (slow start); else epoch
+    std::shared_ptr<EndpointReport> report;  // what /metrics and /status show of it
+};
+
+// Counts a request in flight on an endpoint for as long as it lives.
+class EndpointLoad {
+public:
+    EndpointLoad() = default;
+    explicit EndpointLoad(std::shared_ptr<UpstreamEndpoint> endpoint) : endpoint_(std::move(endpoint)) {
+        ++endpoint_->in_flight;
+    }
+    EndpointLoad(EndpointLoad&& other) noexcept : endpoint_(std::move(other.endpoint_)) {}
+    EndpointLoad& operator=(EndpointLoad&& other) noexcept {
+        if (this != &other) {
+            release();
+            endpoint_ = std::move(other.endpoint_);
+        }
+        return *this;
+    }
+    EndpointLoad(const EndpointLoad&) = delete;
+    EndpointLoad& operator=(const EndpointLoad&) = delete;
+    ~EndpointLoad() { release(); }
+
+private:
+    void release() {
+        if (endpoint_) --endpoint_->in_flight;
+        endpoint_.reset();
+    }
+    std::shared_ptr<UpstreamEndpoint> endpoint_;
 };
 
 struct UpstreamConnection {
@@ -43,41 +84,88 @@ struct UpstreamConnection {
 // What acquire() gives: a connection, or the status to answer with and why.
 struct UpstreamAcquisition {
     std::unique_ptr<UpstreamConnection> connection;
-    unsigned error_status = 0;  // 502 refused, 503 no healthy endpoint, 504 connect timeout
+    std::optional<TryFailure> failure;  // the connect failed (nullopt with no connection: no endpoint to try)
+    unsigned error_status = 0;  // 502 refused or failed, 503 no healthy endpoint, 504 connect timeout
     std::string error;
+    std::optional<std::size_t> endpoint;  // the endpoint tried (index in the cluster's endpoints)
+};
+
+// What a request brings to the choice of its endpoint.
+struct EndpointChoice {
+    std::optional<std::uint64_t> key_hash;  // hashing policies: the request key's hash; none: round robin
+    std::vector<std::size_t> tried;         // endpoints its earlier tries used: avoided while others can serve
 };
 
 class UpstreamPool {
 public:
-    // `tls`: the cluster's client TLS context and server name (null: plain TCP).
-    UpstreamPool(asio::any_io_executor executor, std::string cluster_name,
-                 std::vector<std::shared_ptr<UpstreamEndpoint>> endpoints, const Metrics::ClusterSeries& series,
-                 std::shared_ptr<asio::ssl::context> tls = nullptr, std::string tls_server_name = {});
+    struct Settings {
+        const ClusterConfig* cluster = nullptr;  // read while the constructor runs only
+        std::shared_ptr<const lb::ConsistentHash> hash;  // ring_hash and maglev
+        std::shared_ptr<RetryBudget> budget;   // the worker's, for this cluster, across snapshots
+        unsigned worker = 0;                   // index, for the board
+        std::shared_ptr<asio::ssl::context> tls;  // the cluster's client TLS context; null: plain TCP
+    };
+
+    // `endpoints` are in cluster->endpoints order.
+    UpstreamPool(asio::any_io_executor executor, const Settings& settings,
+                 std::vector<std::shared_ptr<UpstreamEndpoint>> endpoints, const Metrics::ClusterSeries& series);
     UpstreamPool(const UpstreamPool&) = delete;
     UpstreamPool& operator=(const UpstreamPool&) = delete;
 
-    // An idle pooled connection, or a new one, to the next healthy endpoint; tries each endpoint
-    // at most once. `fresh_only` skips the idle pool (WebSocket upgrades, retries).
-    awaitable<UpstreamAcquisition> acquire(std::chrono::milliseconds connect_timeout, bool fresh_only = false);
+    // An idle pooled connection, or a new one, to the endpoint the policy picks for `choice`
+    // (one endpoint: retries are the caller's). `fresh_only` skips the idle pool (WebSocket
+    // upgrades). A failed connect marks the endpoint down for a second and counts for
+    // outlier detection.
+    awaitable<UpstreamAcquisition> acquire(const EndpointChoice& choice, std::chrono::milliseconds connect_timeout,
+                                           bool fresh_only = false);
 
     // Returns a connection whose last response was complete and keep-alive; dropped (closed)
     // when its endpoint is retired or already has max_idle_per_endpoint idle connections.
     static void release(std::unique_ptr<UpstreamConnection> connection);
 
+    // How a try on `endpoint` ended: outlier detection's input (a no-op without it).
+    void recordOutcome(UpstreamEndpoint& endpoint, TryOutcome outcome);
+
     const std::string& clusterName() const { return cluster_name_; }
+    LbPolicy policy() const { return policy_; }
+    const HashKeySource& hashKey() const { return hash_key_; }
+    const RetryConfig& retries() const { return retries_; }
+    RetryBudget& budget() { return *budget_; }
+    const Metrics::ClusterSeries& series() const { return series_; }
+    // A uniform random number in [0, 1), for backoff jitter.
+    double random() { return std::uniform_real_distribution<double>(0.0, 1.0)(random_); }
     void recordTimeout(UpstreamPhase phase) const { Metrics::recordUpstreamTimeout(series_, phase); }
 
 private:
-    std::optional<std::size_t> pickEndpoint();
+    using Clock = std::chrono::steady_clock;
+
+    std::optional<std::size_t> pickEndpoint(const EndpointChoice& choice);
+    std::optional<std::size_t> pickByHash(std::uint64_t key_hash, const std::vector<bool>& candidate) const;
+    std::optional<std::size_t> pickRoundRobin(const std::vector<bool>& candidate, Clock::time_point now);
+    std::optional<std::size_t> pickLeastRequest(const std::vector<bool>& candidate, Clock::time_point now);
+    // weight x the slow-start ramp (at least 10% of the weight while it ramps).
+    double effectiveWeight(std::size_t index, Clock::time_point now) const;
     static std::unique_ptr<UpstreamConnection> takeIdle(UpstreamEndpoint& endpoint);
 
     asio::any_io_executor executor_;
     std::string cluster_name_;
+    LbPolicy policy_;
+    HashKeySource hash_key_;
+    std::vector<unsigned> weights_;  // per endpoint
+    bool uniform_weights_;
+    std::optional<OutlierDetectionConfig> outlier_;
+    std::chrono::milliseconds slow_start_;
+    RetryConfig retries_;
+    std::shared_ptr<const lb::ConsistentHash> hash_;
+    std::shared_ptr<RetryBudget> budget_;
+    unsigned worker_;
     std::vector<std::shared_ptr<UpstreamEndpoint>> endpoints_;
     const Metrics::ClusterSeries& series_;
     std::shared_ptr<asio::ssl::context> tls_;
     std::string tls_server_name_;
-    std::size_t next_ = 0;
+    std::size_t next_ = 0;                // round robin with equal weights
+    std::vector<double> current_weight_;  // smooth weighted round robin otherwise
+    std::minstd_rand random_;
 };
 
 // One worker's pools for one config snapshot: per cluster index of that snapshot. A request

@@ -43,39 +43,50 @@ Worker::~Worker() {
 std::shared_ptr<UpstreamPools> Worker::pools(const ServingSnapshot& snapshot) {
     if (pools_ && pools_->generation == snapshot.generation) return pools_;
     const auto& config = *snapshot.config;
+    const auto now = std::chrono::steady_clock::now();
     auto built = std::make_shared<UpstreamPools>();
     built->generation = snapshot.generation;
     built->series = snapshot.series;
     std::map<std::string, std::shared_ptr<UpstreamEndpoint>> endpoints;
+    std::map<std::string, std::shared_ptr<RetryBudget>> budgets;
     for (std::size_t c = 0; c < config.clusters.size(); ++c) {
         const auto& cluster = config.clusters[c];
-        std::shared_ptr<asio::ssl::context> tls;
+        UpstreamPool::Settings settings;
+        settings.cluster = &cluster;
+        settings.hash = snapshot.cluster_hash[c];
+        settings.worker = static_cast<unsigned>(index_);
         std::string tls_identity;  // pooled connections are only reused under the same TLS settings
         if (cluster.tls) {
             auto made = tls::makeUpstreamContext(cluster.name, *cluster.tls);
-            if (made) tls = std::move(*made);
+            if (made) settings.tls = std::move(*made);
             else log::error(made.error().message, "; connections to it will fail");  // pre-checked at apply
             tls_identity = "/tls/" + cluster.tls->sni + "/" + cluster.tls->ca_file + (cluster.tls->verify ? "" : "/noverify");
         }
+        auto& budget = budgets[cluster.name];
+        if (auto found = budgets_.find(cluster.name); found != budgets_.end()) budget = found->second;
+        else budget = std::make_shared<RetryBudget>();
+        settings.budget = budget;
         std::vector<std::shared_ptr<UpstreamEndpoint>> members;
-        for (const auto& address : cluster.endpoints) {
-            const std::string key = cluster.name + "/" + address.toString() + tls_identity;
+        for (const auto& member : cluster.endpoints) {
+            const std::string key = cluster.name + "/" + member.address.toString() + tls_identity;
             auto found = endpoints_.find(key);
             std::shared_ptr<UpstreamEndpoint> endpoint;
             if (found != endpoints_.end()) {
                 endpoint = found->second;
             } else {
                 endpoint = std::make_shared<UpstreamEndpoint>();
-                endpoint->address = tcp::endpoint(asio::ip::make_address(address.ip), address.port);
-                endpoint->label = address.toString();
+                endpoint->address = tcp::endpoint(asio::ip::make_address(member.address.ip), member.address.port);
+                endpoint->label = member.address.toString();
+                endpoint->report = context_.upstream_board.report(cluster.name, member.address);
+                // Slow start is for endpoints that join a running cluster, not for the first set.
+                if (pools_) endpoint->joined = now;
             }
             endpoint->max_idle = cluster.max_idle_per_endpoint;
             endpoints[key] = endpoint;
             members.push_back(std::move(endpoint));
         }
-        built->clusters.push_back(std::make_unique<UpstreamPool>(io_.get_executor(), cluster.name, std::move(members),
-                                                                 snapshot.series->clusters[c], std::move(tls),
-                                                                 cluster.tls ? cluster.tls->sni : std::string()));
+        built->clusters.push_back(std::make_unique<UpstreamPool>(io_.get_executor(), settings, std::move(members),
+                                                                 snapshot.series->clusters[c]));
     }
     // A request of an older snapshot (it cannot happen on one thread, but never undo a newer
     // set): serve it with its own pools without making them current.
@@ -86,6 +97,7 @@ std::shared_ptr<UpstreamPools> Worker::pools(const ServingSnapshot& snapshot) {
         endpoint->idle.clear();
     }
     endpoints_ = std::move(endpoints);
+    budgets_ = std::move(budgets);
     pools_ = built;
     return built;
 }

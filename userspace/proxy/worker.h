@@ -108,6 +108,8 @@ private:
     std::shared_ptr<UpstreamPools> pools_;  // of the newest snapshot this worker has seen
     // "<cluster>/<endpoint>" -> its state on this worker, for the endpoints pools_ uses.
     std::map<std::string, std::shared_ptr<UpstreamEndpoint>> endpoints_;
+    // cluster name -> its retry budget on this worker, kept across snapshots.
+    std::map<std::string, std::shared_ptr<RetryBudget>> budgets_;
     bool accepting_;        // worker thread only
     unsigned accept_epoch_ = 0;  // bumps on pause so stale loops exit; worker thread only
     std::thread thread_;

@@ -108,6 +108,9 @@ struct Table {
     std::vector<Row<Owner>> rows;
     // Keys of which a mapping must give exactly one: {"path_prefix", "path"}.
     std::vector<std::vector<std::string_view>> exactly_one_of = {};
+    // Checks across the keys of one mapping, run once its rows are read (a policy that needs
+    // another key): each reports its problems at the mapping.
+    std::vector<std::function<void(Reader&, const YAML::Node& map, const std::string& path, const Owner&)>> checks = {};
 
     std::vector<std::string_view> keys() const {
         std::vector<std::string_view> out;
@@ -133,7 +136,10 @@ Row<Owner>::Row(std::string_view key, Member Owner::*member, Type type, Default 
         switch (when_absent.kind()) {
             case Default::Kind::Text:
             case Default::Kind::AddedLater:
-                return assign(YAML::Node(std::string(when_absent.text())));
+                if constexpr (requires { type.canonicalMembers(owner.*member); })
+                    return assign(YAML::Load(std::string(when_absent.text())));  // a set: "[a, b]"
+                else
+                    return assign(YAML::Node(std::string(when_absent.text())));
             case Default::Kind::Required:
                 reader.missing(parent, parent_path, key, when_absent.text());
                 return false;
@@ -150,6 +156,13 @@ Row<Owner>::Row(std::string_view key, Member Owner::*member, Type type, Default 
         if (when_absent.kind() == Default::Kind::Unset && value == Member{}) return;
         const std::string path = Reader::join(parent_path, key);
         if constexpr (requires { type.canonicalMembers(value); }) {
+            if (when_absent.kind() == Default::Kind::AddedLater) {
+                Reader quiet("", YAML::Node());
+                auto default_value = type.parse(quiet, YAML::Load(std::string(when_absent.text())), path);
+                if (default_value && type.canonicalMembers(convertTo<Member>(std::move(*default_value))) ==
+                                         type.canonicalMembers(value))
+                    return;  // a later-added set at its default: out of the text, as a value is
+            }
             for (auto& text : type.canonicalMembers(value)) writer.member(path, std::move(text), applies);
         } else {
             std::string text = type.canonical(value);
@@ -203,6 +216,7 @@ void readRows(const Table<Owner>& table, Reader& reader, const YAML::Node& map, 
         const bool ok = row.read(reader, map, path, owner);
         if (after_row) after_row(row, ok);
     }
+    for (const auto& check : table.checks) check(reader, map, path, owner);
 }
 
 // checkKeys, then readRows: a mapping read whole.

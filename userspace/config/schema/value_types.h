@@ -92,6 +92,7 @@ struct Address {
 // One of a few words, each standing for a value ("auto" -> true, "off" -> false).
 template <typename T>
 struct Choice {
+    using Value = T;
     std::vector<std::pair<std::string_view, T>> words;
 
     std::optional<T> parse(Reader& reader, const YAML::Node& node, const std::string& path) const {
@@ -232,7 +233,11 @@ struct SetOf {
                 ok = false;
                 continue;
             }
-            const auto text = item.canonical(*member);
+            std::string text;
+            if constexpr (requires { item.identity(*member); })
+                text = item.identity(*member);  // members the same but for an attribute (a weight)
+            else
+                text = item.canonical(*member);
             if (duplicates == Duplicates::Refused && !seen.insert(text).second) {
                 reader.problem(node[i], member_path, "duplicate " + std::string(noun) + " " + text);
                 ok = false;

@@ -26,14 +26,6 @@ struct Filler {
 
 }  // namespace
 
-bool isPrime(std::uint64_t n) {
-    if (n < 2) return false;
-    if (n % 2 == 0) return n == 2;
-    for (std::uint64_t d = 3; d <= n / d; d += 2)
-        if (n % d == 0) return false;
-    return true;
-}
-
 Result<MaglevTable> MaglevTable::build(std::span<const WeightedEndpoint> endpoints, std::uint64_t table_size) {
     if (table_size > kMaxTableSize)
         return fail("maglev table: table size ", table_size, " is above the limit ", kMaxTableSize);

@@ -52,7 +52,14 @@ private:
     std::uint64_t table_size_;
 };
 
-// True when n is a prime. Exact; fast for n up to MaglevTable::kMaxTableSize.
-bool isPrime(std::uint64_t n);
+// True when n is a prime. Exact; fast for n up to MaglevTable::kMaxTableSize. Inline: the
+// config loader checks lb.table_size with it without linking the tables.
+inline bool isPrime(std::uint64_t n) {
+    if (n < 2) return false;
+    if (n % 2 == 0) return n == 2;
+    for (std::uint64_t d = 3; d <= n / d; d += 2)
+        if (n % d == 0) return false;
+    return true;
+}
 
 }  // namespace hotgate::lb
