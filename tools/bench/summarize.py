@@ -11,9 +11,9 @@ With a -2w target and its 1-worker counterpart, a last table gives 2 workers / 1
 and CPU per request.
 """
 import argparse
-import json
 import statistics
-from collections import defaultdict
+
+from wrk_results import errors, load_groups, rps
 
 LABELS = {
     "upstream": "upstream (direct)",
@@ -31,13 +31,6 @@ TWO_WORKERS = {"hotgate-2w": ("hotgate", "hotgate"), "nginx-2w": ("nginx", "NGIN
 CONN = {"ka": "keep-alive", "close": "close"}
 
 
-def rps(w):
-    return w["requests"] / (w["duration_us"] / 1e6) if w["duration_us"] else 0.0
-
-
-def errors(w):
-    return w["connect"] + w["read"] + w["write"] + w["timeout"] + w["status"]
-
 
 def ms(us):
     return "%.2f" % (us / 1000.0)
@@ -49,14 +42,7 @@ def main():
     ap.add_argument("results")
     args = ap.parse_args()
 
-    groups = defaultdict(list)
-    with open(args.results) as f:
-        for line in f:
-            if line.strip():
-                r = json.loads(line)
-                w = dict(r["wrk"])
-                w["cpu_s"] = r.get("cpu_s")
-                groups[(r["target"], r["conn"])].append((r["rep"], w))
+    groups = load_groups(args.results, lambda r: (r["target"], r["conn"]))
     if not groups:
         print("no results")
         return 1

@@ -1,0 +1,27 @@
+"""What the bench summaries share: reading results.jsonl (one wrk run a line) and the numbers
+of one run. Each line: {..., "rep": N, "cpu_s": S, "wrk": {WRKJSON}}."""
+import json
+from collections import defaultdict
+
+
+def rps(w):
+    """Requests per second of one wrk run."""
+    return w["requests"] / (w["duration_us"] / 1e6) if w["duration_us"] else 0.0
+
+
+def errors(w):
+    """Failed requests of one run: connect + read + write + timeout + non-2xx/3xx."""
+    return w["connect"] + w["read"] + w["write"] + w["timeout"] + w["status"]
+
+
+def load_groups(path, key):
+    """Runs grouped by key(line): {key: [(rep, wrk dict with "cpu_s" added), ...]}."""
+    groups = defaultdict(list)
+    with open(path) as f:
+        for line in f:
+            if line.strip():
+                r = json.loads(line)
+                w = dict(r["wrk"])
+                w["cpu_s"] = r.get("cpu_s")
+                groups[key(r)].append((r["rep"], w))
+    return groups
