@@ -104,6 +104,25 @@ TEST_F(LbTest, LeastRequestSendsFewerRequestsToASlowerEndpoint) {
     EXPECT_LT(slow, fast / 3) << "slow " << slow << ", fast " << fast;
 }
 
+TEST_F(LbTest, SlowStartRampsUpAnEndpointAddedByAnApply) {
+    addPair("    slow_start: 3s\n", {first_.address()});
+    ASSERT_TRUE(startGateway());
+    auto changed = config_;
+    changed.bpffs_root = gateway_.writtenConfig().bpffs_root;
+    changed.clusters.back().endpoints.push_back(second_.address());  // "pair"
+    auto applied = gwctl({"config", "apply", gateway_.writeFile("added.yaml", changed.toYaml()).string()});
+    ASSERT_EQ(applied.exit_code, 0) << applied.out << applied.err;
+    HttpClient client(port());
+    for (int i = 0; i < 100; ++i) ASSERT_EQ(client.get("/pair/early").status(), 200u);
+    // Its first second: 10% to 33% of its weight, against the other's full weight.
+    const auto early = second_.requestsTo("/pair/early");
+    EXPECT_GT(early, 0u);
+    EXPECT_LT(early, 30u);
+    std::this_thread::sleep_for(3100ms);
+    for (int i = 0; i < 100; ++i) ASSERT_EQ(client.get("/pair/late").status(), 200u);
+    EXPECT_EQ(second_.requestsTo("/pair/late"), 50u);
+}
+
 TEST_F(LbTest, OutlierDetectionEjectsAFailingEndpointCountsItAndTakesItBack) {
     addPair("    outlier_detection: { consecutive_5xx: 3, base_ejection_time: 1s, max_ejection_percent: 50 }\n");
     first_.setForcedStatus(500);

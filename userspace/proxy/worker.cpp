@@ -107,6 +107,9 @@ void Worker::snapshotPublished() {
 }
 
 void Worker::start() {
+    // The pools of the snapshot the worker starts with: their endpoints are the first set, which
+    // never slow-starts, whether or not a request comes before the next snapshot.
+    asio::post(io_, [this] { pools(*context_.current()); });
     if (accepting_) spawnAcceptLoops();
     thread_ = std::thread([this] { io_.run(); });
 }
