@@ -11,7 +11,7 @@ A second table gives each policy's medians over round_robin's.
 import argparse
 import statistics
 
-from wrk_results import errors, load_groups, rps
+from wrk_results import errors, load_groups, read_meta, rps
 
 ORDER = ["round_robin", "least_request", "ring_hash", "maglev"]
 
@@ -29,9 +29,8 @@ def main():
         return 1
 
     out = []
-    meta = {}
+    meta = read_meta(args.meta) if args.meta else {}
     if args.meta:
-        meta = dict(l.rstrip("\n").split(": ", 1) for l in open(args.meta) if ": " in l)
         out.append("Measured %s on %s, %s CPUs (Debian %s), load average %s before / %s after; %s, %s; "
                    "hotgate %s." % (meta.get("date", "?"), meta.get("kernel", "?"), meta.get("cpu", "?"),
                                     meta.get("debian", "?"), meta.get("load_before", "?"),

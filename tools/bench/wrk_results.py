@@ -25,3 +25,9 @@ def load_groups(path, key):
                 w["cpu_s"] = r.get("cpu_s")
                 groups[key(r)].append((r["rep"], w))
     return groups
+
+
+def read_meta(path):
+    """A bench's meta.txt ("key: value" lines) as a dict."""
+    with open(path) as f:
+        return dict(l.rstrip("\n").split(": ", 1) for l in f if ": " in l)
