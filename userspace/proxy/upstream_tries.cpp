@@ -61,8 +61,9 @@ awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::exchan
             if (!x.upstream_ec) {
                 const auto& head = x.response->get();
                 const unsigned status = head.result_int();
-                x.pool.recordOutcome(endpoint, outcomeOf(status));
-                if (outcomeOf(status) != TryOutcome::GatewayError) co_return std::nullopt;
+                const TryOutcome outcome = outcomeOf(status);
+                x.pool.recordOutcome(endpoint, outcome);
+                if (outcome != TryOutcome::GatewayError) co_return std::nullopt;
                 failure = TryFailure::GatewayErrorResponse;
                 marked_retryable = head.count(kRetryableField) > 0;
             } else {
