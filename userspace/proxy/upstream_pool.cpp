@@ -69,11 +69,7 @@ std::optional<std::size_t> UpstreamPool::pickEndpoint(const EndpointChoice& choi
     if (policy_ == LbPolicy::RoundRobin && uniform_weights_ && slow_start_.count() == 0 && !outlier_ &&
         choice.tried.empty()) {
         // Plain round robin, the default: no weights, ramps or ejections to weigh.
-        for (std::size_t tried = 0; tried < n; ++tried) {
-            const std::size_t index = next_++ % n;
-            if (endpoints_[index]->down_until <= now) return index;
-        }
-        return std::nullopt;
+        return nextInTurn([&](std::size_t index) { return endpoints_[index]->down_until <= now; });
     }
     // Up (no failed connect in the last second) and, with outlier detection, not ejected;
     // when every endpoint that is up is ejected, ejections are ignored (panic).
@@ -124,13 +120,8 @@ std::optional<std::size_t> UpstreamPool::pickByHash(std::uint64_t key_hash, cons
 
 std::optional<std::size_t> UpstreamPool::pickRoundRobin(const std::vector<bool>& candidate, Clock::time_point now) {
     const std::size_t n = endpoints_.size();
-    if (uniform_weights_ && slow_start_.count() == 0) {
-        for (std::size_t tried = 0; tried < n; ++tried) {
-            const std::size_t index = next_++ % n;
-            if (candidate[index]) return index;
-        }
-        return std::nullopt;
-    }
+    if (uniform_weights_ && slow_start_.count() == 0)
+        return nextInTurn([&](std::size_t index) { return candidate[index]; });
     // Smooth weighted round robin: each candidate gains its weight, the richest is picked and
     // pays the total. Spreads an endpoint's turns evenly over the cycle.
     std::optional<std::size_t> best;

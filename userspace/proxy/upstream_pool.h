@@ -142,6 +142,15 @@ private:
     std::optional<std::size_t> pickEndpoint(const EndpointChoice& choice);
     std::optional<std::size_t> pickByHash(std::uint64_t key_hash, const std::vector<bool>& candidate) const;
     std::optional<std::size_t> pickRoundRobin(const std::vector<bool>& candidate, Clock::time_point now);
+    // The next endpoint in turn that `usable` accepts (round robin with equal weights).
+    template <typename Usable>
+    std::optional<std::size_t> nextInTurn(Usable usable) {
+        for (std::size_t tried = 0; tried < endpoints_.size(); ++tried) {
+            const std::size_t index = next_++ % endpoints_.size();
+            if (usable(index)) return index;
+        }
+        return std::nullopt;
+    }
     std::optional<std::size_t> pickLeastRequest(const std::vector<bool>& candidate, Clock::time_point now);
     // weight x the slow-start ramp (at least 10% of the weight while it ramps).
     double effectiveWeight(std::size_t index, Clock::time_point now) const;
