@@ -37,12 +37,6 @@ protected:
         GatewayFixture::TearDown();
     }
 
-    CommandResult gwctl(std::vector<std::string> args, std::chrono::milliseconds timeout = 60s) {
-        std::vector<std::string> argv{gwctlBinary(), "--control", gateway_.controlSocket().string()};
-        argv.insert(argv.end(), args.begin(), args.end());
-        return runCommand(argv, gateway_.dir(), timeout);
-    }
-
     // Writes `config` (plus any extra YAML) next to the running one; returns its path.
     std::string write(const std::string& name, const GatewayConfig& config, const std::string& extra = "") {
         auto written = config;

@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "support/child_process.h"
 #include "support/gateway_config.h"
 #include "support/gateway_process.h"
 #include "support/http_client.h"
@@ -43,6 +44,14 @@ protected:
     }
 
     ::testing::AssertionResult startGateway() { return gateway_.start(config_); }
+
+    // gwctl against this test's gateway (its control socket and admin port, never the defaults).
+    CommandResult gwctl(std::vector<std::string> args, std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+        std::vector<std::string> argv{gwctlBinary(), "--control", gateway_.controlSocket().string(), "--admin",
+                                      "127.0.0.1:" + std::to_string(adminPort())};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return runCommand(argv, gateway_.dir(), timeout);
+    }
 
     std::uint16_t port() const { return gateway_.port(); }
     std::uint16_t adminPort() const { return gateway_.adminPort(); }

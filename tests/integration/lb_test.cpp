@@ -16,13 +16,6 @@ using namespace std::chrono_literals;
 
 class LbTest : public GatewayFixture {
 protected:
-    CommandResult gwctl(std::vector<std::string> args) {
-        std::vector<std::string> argv{gwctlBinary(), "--control", gateway_.controlSocket().string(), "--admin",
-                                      "127.0.0.1:" + std::to_string(adminPort())};
-        argv.insert(argv.end(), args.begin(), args.end());
-        return runCommand(argv, gateway_.dir(), 60s);
-    }
-
     // A cluster "pair" over two extra upstreams, routed at /pair/, with more keys in `extra`.
     void addPair(const std::string& extra, const std::vector<std::string>& endpoints = {}) {
         GatewayConfig::Cluster cluster{"pair", endpoints, 64};

@@ -42,13 +42,6 @@ protected:
         GatewayFixture::TearDown();
     }
 
-    CommandResult gwctl(std::vector<std::string> args, std::chrono::milliseconds timeout = 60s) {
-        std::vector<std::string> argv{gwctlBinary(), "--control", gateway_.controlSocket().string(), "--admin",
-                                      "127.0.0.1:" + std::to_string(adminPort())};
-        argv.insert(argv.end(), args.begin(), args.end());
-        return runCommand(argv, gateway_.dir(), timeout);
-    }
-
     // Handshake + one request; returns the serial the client saw ("" and `error` on failure).
     std::string serialFor(const std::string& sni, std::string* error = nullptr) {
         TlsClient client;

@@ -72,6 +72,7 @@ std::string GatewayConfig::toYaml() const {
             y << "    direct_response:\n      status: " << r.direct_status
               << "\n      body: " << quoted(r.direct_body) << "\n";
         }
+        y << r.extra;
     }
     if (!clusters.empty()) {
         y << "clusters:\n";
@@ -87,6 +88,7 @@ std::string GatewayConfig::toYaml() const {
             y << c.extra;
         }
     }
+    y << extra;
     return y.str();
 }
 

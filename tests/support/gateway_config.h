@@ -15,6 +15,8 @@ struct GatewayConfig {
         std::string cluster;  // empty for a direct response
         int direct_status = 200;
         std::string direct_body;
+        // More keys of the route as YAML lines indented by 4 ("    critical: false\n").
+        std::string extra{};
     };
     struct Cluster {
         std::string name;
@@ -61,6 +63,8 @@ struct GatewayConfig {
 
     std::vector<Route> routes;  // first match wins, in this order
     std::vector<Cluster> clusters;
+    // More top-level sections, as YAML text ("circuit_breaker:\n  enabled: true\n").
+    std::string extra;
 
     // The config file text. Strings are emitted double-quoted and escaped.
     std::string toYaml() const;
