@@ -59,6 +59,7 @@ Result<void> checkOwnHealth(const SocketAddress& admin, const std::string& versi
 Result<StartPlan> planFromHandover(control::ReceivedHandover& handover, const Config& config) {
     StartPlan plan;
     plan.ticket_keys = handover.about.ticket_keys;
+    plan.protection = std::move(handover.protection);
     if (handover.about.mode != DataplaneMode::Bpf) {
         plan.kind = StartPlan::Kind::SuccessorTakeover;
         for (auto& [name, fds] : handover.listeners) plan.inherited[name] = std::move(fds);

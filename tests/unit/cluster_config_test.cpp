@@ -155,6 +155,40 @@ TEST(ClusterConfig, OffTurnsPerTryTimeoutAndSlowStartOff) {
     EXPECT_EQ(config->hash, without->hash);  // "off" is the default spelled out
 }
 
+TEST(ClusterConfig, LimitsAreOffByDefaultAndOffHashesLikeNoBlock) {
+    const auto without = load(withCluster("    endpoints: [127.0.0.1:9000]\n"));
+    const auto off = load(withCluster(R"(    endpoints: [127.0.0.1:9000]
+    limits: {max_connections: off, max_pending_requests: "off", max_requests: off}
+)"));
+    const auto empty = load(withCluster("    endpoints: [127.0.0.1:9000]\n    limits: {}\n"));
+    ASSERT_TRUE(without && off && empty);
+    for (const auto& config : {without, off, empty}) {
+        const ClusterLimitsConfig& limits = backendOf(config).limits;
+        EXPECT_EQ(limits.max_connections, 0u);
+        EXPECT_EQ(limits.max_pending_requests, 0u);
+        EXPECT_EQ(limits.max_requests, 0u);
+    }
+    // A cluster written before limits keeps its hash.
+    EXPECT_EQ(off->hash, without->hash);
+    EXPECT_EQ(empty->hash, without->hash);
+    EXPECT_EQ(canonicalText(*without).find("clusters[backend].limits"), std::string::npos);
+}
+
+TEST(ClusterConfig, ReadsLimitsWhenGiven) {
+    const auto config = load(withCluster(R"(    endpoints: [127.0.0.1:9000]
+    limits: {max_connections: 100, max_pending_requests: 1, max_requests: 10000000}
+)"));
+    const auto without = load(withCluster("    endpoints: [127.0.0.1:9000]\n"));
+    ASSERT_TRUE(config && without);
+    const ClusterLimitsConfig& limits = backendOf(config).limits;
+    EXPECT_EQ(limits.max_connections, 100u);
+    EXPECT_EQ(limits.max_pending_requests, 1u);
+    EXPECT_EQ(limits.max_requests, 10'000'000u);
+    EXPECT_NE(config->hash, without->hash);
+    EXPECT_TRUE(hasLine(*config, "clusters[backend].limits.max_connections = 100")) << canonicalText(*config);
+    EXPECT_TRUE(hasLine(*config, "clusters[backend].limits.max_requests = 10000000")) << canonicalText(*config);
+}
+
 TEST(ClusterConfig, EachHashKeySourceIsRead) {
     const auto keyOf = [](const std::string& hash_key) {
         const auto config = load(withCluster("    endpoints: [127.0.0.1:9000]\n    lb: {policy: ring_hash, hash_key: \"" +
@@ -302,7 +336,23 @@ INSTANTIATE_TEST_SUITE_P(
         BadClusterCase{"max_ejection_percent_above_100",
                        kOneEndpoint + "    outlier_detection: {max_ejection_percent: 101}\n",
                        "test.yaml:6: clusters[backend].outlier_detection.max_ejection_percent: must be between 0 and "
-                       "100, got 101"}),
+                       "100, got 101"},
+        BadClusterCase{"max_requests_0", kOneEndpoint + "    limits: {max_requests: 0}\n",
+                       "test.yaml:6: clusters[backend].limits.max_requests: must be an integer from 1 to 10000000 or "
+                       "'off', got '0'"},
+        BadClusterCase{"max_requests_negative", kOneEndpoint + "    limits: {max_requests: -1}\n",
+                       "test.yaml:6: clusters[backend].limits.max_requests: must be an integer from 1 to 10000000 or "
+                       "'off', got '-1'"},
+        BadClusterCase{"max_requests_lots", kOneEndpoint + "    limits: {max_requests: lots}\n",
+                       "test.yaml:6: clusters[backend].limits.max_requests: must be an integer from 1 to 10000000 or "
+                       "'off', got 'lots'"},
+        BadClusterCase{"max_connections_above_max", kOneEndpoint + "    limits: {max_connections: 10000001}\n",
+                       "test.yaml:6: clusters[backend].limits.max_connections: must be an integer from 1 to 10000000 "
+                       "or 'off', got '10000001'"},
+        BadClusterCase{"max_pending_requests_not_a_scalar", kOneEndpoint + "    limits: {max_pending_requests: [1]}\n",
+                       "test.yaml:6: clusters[backend].limits.max_pending_requests:"},
+        BadClusterCase{"unknown_key_in_limits", kOneEndpoint + "    limits: {max_request: 5}\n",
+                       "test.yaml:6: clusters[backend].limits.max_request: unknown key"}),
     [](const testing::TestParamInfo<BadClusterCase>& info) { return std::string(info.param.name); });
 
 }  // namespace

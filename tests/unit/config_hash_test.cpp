@@ -33,6 +33,7 @@ tls.session_ticket_keys = "/etc/hotgate/ticket.keys"
 limits.max_header_bytes = 8192
 limits.max_body_bytes = 1572864
 limits.max_connections = 77
+limits.rate_limit_buckets = 1000
 timeouts.header_read = 1500ms
 timeouts.body_read = 2500ms
 timeouts.send = 45000ms
@@ -51,6 +52,17 @@ routes[any].match.host =
 routes[any].match.path_prefix = /api/
 routes[any].match.path = 
 routes[any].cluster = pool
+routes[any].critical = false
+routes[any].rate_limit.requests_per_second = 2.5
+routes[any].rate_limit.burst = 40
+routes[any].rate_limit.key = header:x-api-key
+routes[any].circuit_breaker.enabled = false
+routes[any].circuit_breaker.window = 30000ms
+routes[any].circuit_breaker.sample_interval = 5000ms
+routes[any].circuit_breaker.qps_ratio = 2
+routes[any].circuit_breaker.p95_delta = 500ms
+routes[any].circuit_breaker.shed_percent = 10
+routes[any].circuit_breaker.min_requests = 50
 routes[empty].order = 2
 routes[empty].match.host = 
 routes[empty].match.path_prefix = /
@@ -85,6 +97,9 @@ clusters[pool].retries.per_try_timeout = 1500ms
 clusters[pool].retries.budget_percent = 10
 clusters[pool].retries.backoff = 50ms
 clusters[pool].slow_start = 20000ms
+clusters[pool].limits.max_connections = 100
+clusters[pool].limits.max_pending_requests = 20
+clusters[pool].limits.max_requests = 200
 health.enabled = false
 health.spike_threshold = 1500000us
 health.spike_p99_factor = 2.5
@@ -96,6 +111,13 @@ config_engine.p99_factor = 0
 config_engine.p99_floor = 7ms
 config_engine.min_requests = 5
 config_engine.history = 3
+circuit_breaker.enabled = true
+circuit_breaker.window = 120000ms
+circuit_breaker.sample_interval = 15000ms
+circuit_breaker.qps_ratio = 1.5
+circuit_breaker.p95_delta = 150ms
+circuit_breaker.shed_percent = 40
+circuit_breaker.min_requests = 10
 )";
 
 // Only what is required: every other key at its default.
@@ -121,7 +143,8 @@ TEST(ConfigHashPin, EveryKeyHasItsCanonicalLine) {
     const auto config = load(test::kEveryKeyConfig);
     ASSERT_TRUE(config);
     EXPECT_EQ(canonicalText(*config), kEveryKeyCanonical);
-    EXPECT_EQ(config->hash, "6b02b7c749c7");  // 5b5bf6d1acb8 before weights, lb, outlier_detection,
+    EXPECT_EQ(config->hash, "47f947a80621");  // 6b02b7c749c7 before protection and cluster limits;
+                                              // 5b5bf6d1acb8 before weights, lb, outlier_detection,
                                               // retries, slow_start; 49b56c87ecf9 before trusted_proxies, body_read, send
 }
 

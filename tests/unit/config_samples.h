@@ -27,7 +27,7 @@ listeners:
     address: "[::1]:8080"
 tls:
   session_ticket_keys: ticket.keys
-limits: { max_header_bytes: 8KiB, max_body_bytes: 1.5m, max_connections: 77 }
+limits: { max_header_bytes: 8KiB, max_body_bytes: 1.5m, max_connections: 77, rate_limit_buckets: 1000 }
 timeouts: { header_read: 1500ms, body_read: 2.5s, send: 45s, idle: 1.5m, upstream_connect: 0.25s,
             upstream_response: 1h, drain: 3s }
 routes:
@@ -37,6 +37,16 @@ routes:
   - name: any
     match: { host: "*", path_prefix: /api/ }
     cluster: pool
+    critical: no
+    rate_limit: { requests_per_second: 2.50, burst: 40, key: "header:X-Api-Key" }
+    circuit_breaker:
+      enabled: false
+      window: 30s
+      sample_interval: 5s
+      qps_ratio: 2
+      p95_delta: 0.5s
+      shed_percent: 10
+      min_requests: 50
   - name: empty
     match: { path_prefix: / }
     direct_response: { body: "" }
@@ -59,6 +69,7 @@ clusters:
       budget_percent: 10
       backoff: 50ms
     slow_start: 20s
+    limits: { max_connections: 100, max_pending_requests: 20, max_requests: 200 }
   - name: bare
     endpoints: [127.0.0.1:1]
     tls: {}
@@ -75,6 +86,14 @@ config_engine:
   p99_floor: 7ms
   min_requests: 5
   history: 3
+circuit_breaker:
+  enabled: yes
+  window: 2m
+  sample_interval: 15s
+  qps_ratio: 1.5
+  p95_delta: 150ms
+  shed_percent: 40
+  min_requests: 10
 )";
 
 // A gateway with several listeners, clusters and routes, units on limits and timeouts: the

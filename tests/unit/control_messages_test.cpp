@@ -67,6 +67,20 @@ TEST(ControlMessages, DecodeWhatVersionOneSends) {
     EXPECT_EQ(AdoptConnection::fromJson(json({{"listener", "l"}, {"buffered_base64", "R0VUIC8="}}))->buffered, "GET /");
 }
 
+// The protection tables (docs/protection.md) travel after the listeners' fds; a version
+// without them sends no count, and its successor makes fresh tables.
+TEST(ControlMessages, AHandoverCountsItsProtectionFdsOnlyWhenItHasThem) {
+    Handover with{"v2/abc", 9, "abc", DataplaneMode::Takeover, 0, {{"public", 2}}, "", 2};
+    const auto encoded = with.toJson();
+    EXPECT_EQ(encoded.value("protection_fds", 0u), 2u);
+    auto decoded = Handover::fromJson(encoded);
+    ASSERT_TRUE(decoded) << decoded.error().message;
+    EXPECT_EQ(decoded->protection_fds, 2u);
+    Handover without{"v2/abc", 9, "abc", DataplaneMode::Takeover, 0, {{"public", 2}}, "", 0};
+    EXPECT_FALSE(without.toJson().contains("protection_fds"));
+    EXPECT_EQ(Handover::fromJson(without.toJson())->protection_fds, 0u);
+}
+
 TEST(ControlMessages, RefuseMissingOrMistypedRequiredFieldsByName) {
     auto hello = Hello::fromJson(json({{"pid", 1}}));
     ASSERT_FALSE(hello);

@@ -6,6 +6,7 @@
 
 #include "admin/admin_client.h"
 #include "commands.h"
+#include "protection_view.h"
 #include "dataplane_status.h"
 
 namespace gwctl {
@@ -73,6 +74,7 @@ int runStatus(const GlobalOptions& global, const StatusOptions& options) {
                                       : ", serving")
                       << " (" << endpoint.value("ejections", 0) << " ejections)\n";
         }
+    if (status.contains("routes_protection")) std::cout << protectionLines(status["routes_protection"]);
     // The running gateway says where its maps are pinned (its config may move them).
     if (status.value("mode", "") == "bpf")
         printDataplaneStatus(status.value("bpffs_root", global.bpffs_root), std::cout);

@@ -17,6 +17,7 @@
 
 #include "admin/admin_client.h"
 #include "commands.h"
+#include "protection_view.h"
 #include "config/units.h"
 
 namespace gwctl {
@@ -33,6 +34,7 @@ struct TopOptions {
 // One poll of the admin port: /health, and the spikes that arrived since the previous poll.
 struct Poll {
     json health;        // null when /health failed
+    json protection;    // the admin /protection body; null when it failed (an older version)
     std::string error;  // why the poll failed, for the frame
     std::chrono::steady_clock::time_point at;
 };
@@ -83,6 +85,7 @@ Poll pollHealth(const std::string& admin) {
         poll.health = std::move(*health);
     else
         poll.error = health.error().message;
+    if (auto protection = getJson(admin, "/protection")) poll.protection = std::move(*protection);
     return poll;
 }
 
@@ -214,12 +217,23 @@ std::string renderFrame(const std::string& admin, const Poll& now, const Poll& b
             << " (latency, resets, retransmits are not measured)" << style.reset() << "\n";
     out << "\n";
     if (health.is_object()) out << versionTable(health, before.health, seconds, style);
+    if (now.protection.is_object()) out << "\n" << protectionTable(now.protection.value("routes", json::array()), style.ansi);
     out << "\n" << style.inverse() << "SPIKES AND CUTOVERS (newest last)" << style.reset() << "\n";
     if (!spike_error.empty()) out << style.red() << "ERROR: " << spike_error << style.reset() << "\n";
     if (feed.events.empty() && spike_error.empty()) out << style.dim() << "(none so far)" << style.reset() << "\n";
     for (const auto& e : feed.events) {
         const bool cut = e.value("kind", "") == "cutover";
         out << (cut ? style.bold() : "") << spikeLine(e) << style.reset() << "\n";
+    }
+    // Level changes of the circuit breakers (shared by every version), newest last.
+    const auto changes = now.protection.is_object() ? now.protection.value("changes", json::array()) : json::array();
+    if (!changes.empty()) {
+        out << "\n" << style.inverse() << "CIRCUIT BREAKER CHANGES (newest last)" << style.reset() << "\n";
+        const std::size_t first = changes.size() > 8 ? changes.size() - 8 : 0;
+        for (std::size_t i = first; i < changes.size(); ++i)
+            out << clockOf(changes[i].value("time_ms", std::int64_t{0})) << "  " << pad("breaker", 14) << "  "
+                << changes[i].value("route", "?") << " " << changes[i].value("from", "?") << " -> "
+                << changes[i].value("to", "?") << "\n";
     }
     return out.str();
 }

@@ -169,6 +169,8 @@ AdminServer::Reply AdminServer::handle(Gateway& gateway, std::string_view target
                                 {"weight", row.weight},
                                 {"ejected_workers", row.ejected_workers},
                                 {"ejections", row.ejections}});
+        // Per route: its circuit breaker level and signals, and what protection refused.
+        status["routes_protection"] = context.protection->toJson(*context.config())["routes"];
         // TLS: served certificates and ticket key fingerprints (never key material).
         const bool any_tls = std::any_of(context.tls.begin(), context.tls.end(), [](const auto& t) { return t != nullptr; });
         if (any_tls) status["tls"] = gateway.tlsStatus();
@@ -179,6 +181,11 @@ AdminServer::Reply AdminServer::handle(Gateway& gateway, std::string_view target
         // so whichever version answers shows the same picture).
         const auto body = gateway.health().healthJson(gateway.activeSlot(), std::string(versionPhaseName(gateway.phase())));
         return {200, "application/json", body.dump() + "\n"};
+    }
+    if (path == "/protection") {
+        // Breaker levels and refusals per route, and the recent level changes (shared by every
+        // version, like the breakers themselves).
+        return {200, "application/json", context.protection->toJson(*context.config()).dump() + "\n"};
     }
     if (path == "/spikes") {
         const std::string since_text = queryParameter(target, "since");
@@ -193,7 +200,7 @@ AdminServer::Reply AdminServer::handle(Gateway& gateway, std::string_view target
         }
         return {200, "application/json", gateway.health().spikesJson(since, limit).dump() + "\n"};
     }
-    return {404, "text/plain", "unknown admin path; try /metrics, /healthz, /status, /health, /spikes, /dashboard\n"};
+    return {404, "text/plain", "unknown admin path; try /metrics, /healthz, /status, /health, /spikes, /protection, /dashboard\n"};
 }
 
 }  // namespace hotgate

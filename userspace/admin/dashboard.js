@@ -13,6 +13,7 @@ const SPIKE_KINDS = ["handshake", "connect", "srtt", "reset_sent", "reset_receiv
 // ---- State --------------------------------------------------------------------------------
 const state = {
   polls: 0,
+  breakerChanges: [],      // circuit breaker level changes from /protection, oldest first
   healthOk: 0,
   lastHealth: null,        // the previous /health body, for counter deltas
   versions: new Map(),     // versionKey -> {key, slot, version, pid, colour, active, series: {name: [[t, v]]}}
@@ -198,6 +199,13 @@ async function poll() {
   } catch (e) {
     errors.push(e.message);
   }
+  try {
+    // Circuit breaker level changes (docs/protection.md); an older version has no /protection.
+    const protection = await fetchJson("/protection");
+    state.breakerChanges = protection.changes || [];
+  } catch (e) {
+    state.breakerChanges = [];
+  }
   state.polls++;
   state.error = errors.join("; ");
   render();
@@ -257,6 +265,17 @@ function drawCutovers(svg, frame, withLabels) {
               { class: "cutover-label", "text-anchor": nearRight ? "end" : "start" });
     }
     drawn++;
+  }
+  // Circuit breaker level changes, marked like cutovers: "pay L1→L2".
+  for (const c of state.breakerChanges || []) {
+    if (c.time_ms < frame.t0) continue;
+    const x = frame.x(c.time_ms);
+    svgElement("line", { x1: x, x2: x, y1: frame.top, y2: frame.bottom, class: "breaker" }, svg);
+    if (withLabels) {
+      const nearRight = x > frame.right - 140;
+      svgText(svg, nearRight ? x - 4 : x + 4, frame.top + 22, "breaker " + c.route + " " + c.from + "→" + c.to,
+              { class: "breaker-label", "text-anchor": nearRight ? "end" : "start" });
+    }
   }
   return drawn;
 }
@@ -449,6 +468,7 @@ function recordState() {
   el.dataset.versions = JSON.stringify([...state.versions.values()].filter((v) => v.present)
     .map((v) => ({ version: v.version, slot: v.slot, pid: v.pid, active: v.active })));
   el.dataset.spikes = state.spikes.filter((e) => e.kind !== "cutover").length;
+  el.dataset.breakerChanges = (state.breakerChanges || []).length;
   el.dataset.cutovers = state.spikes.filter((e) => e.kind === "cutover").length;
   el.dataset.error = state.error;
 }

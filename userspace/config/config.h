@@ -75,11 +75,59 @@ struct DirectResponse {
     std::string body;
 };
 
+inline constexpr unsigned kMaxRateLimitBurst = 65535;  // tokens a shared bucket holds at most
+inline constexpr unsigned kMaxBreakerSamples = 64;     // samples a breaker's window holds at most
+
+// Where a route's rate limit reads a request's key (docs/protection.md).
+struct RateLimitKey {
+    enum class Kind { ClientIp, Header, Route };
+    Kind kind = Kind::ClientIp;
+    std::string name;  // Header: the field name (lower case)
+
+    bool operator==(const RateLimitKey&) const = default;
+};
+
+// A token bucket per (route, key): `requests_per_second` refill, at most `burst` at once.
+struct RateLimitConfig {
+    double requests_per_second = 0;
+    unsigned burst = 0;
+    RateLimitKey key;
+};
+
+// The adaptive circuit breaker's timing and thresholds (docs/protection.md, levels L0-L3).
+struct CircuitBreakerConfig {
+    bool enabled = false;
+    std::chrono::milliseconds window{};           // the baseline: samples this far back
+    std::chrono::milliseconds sample_interval{};  // one sample (and one level step) per interval
+    double qps_ratio = 0;                         // current / baseline QPS at or above: a signal
+    std::chrono::milliseconds p95_delta{};        // current - baseline p95 above: a signal
+    unsigned shed_percent = 0;                    // L2: share of requests refused (503)
+    unsigned min_requests = 0;                    // a sample with fewer requests gives no signal
+
+    bool operator==(const CircuitBreakerConfig&) const = default;
+};
+
+// A route's own circuit breaker settings: each one given replaces the top level's.
+struct CircuitBreakerOverride {
+    std::optional<bool> enabled;
+    std::optional<std::chrono::milliseconds> window;
+    std::optional<std::chrono::milliseconds> sample_interval;
+    std::optional<double> qps_ratio;
+    std::optional<std::chrono::milliseconds> p95_delta;
+    std::optional<unsigned> shed_percent;
+    std::optional<unsigned> min_requests;
+
+    CircuitBreakerConfig over(const CircuitBreakerConfig& top) const;
+};
+
 struct RouteConfig {
     std::string name;
     RouteMatch match;
     std::string cluster;                          // set when the route proxies
     std::optional<DirectResponse> direct_response; // set when it answers itself
+    bool critical = true;                         // false: refused first under load (breaker L3)
+    std::optional<RateLimitConfig> rate_limit;    // absent: no limit
+    CircuitBreakerOverride circuit_breaker;       // over Config::circuit_breaker
 };
 
 // TLS from the gateway to a cluster's endpoints.
@@ -148,6 +196,14 @@ struct RetryConfig {
     bool allows(RetryOn reason) const;
 };
 
+// Static limits of a cluster, per gateway process (summed over its workers): what overflows
+// one is answered 503 (proxy/cluster_limits.h). 0: no limit.
+struct ClusterLimitsConfig {
+    std::uint64_t max_connections = 0;       // upstream connections open (idle pooled + busy)
+    std::uint64_t max_pending_requests = 0;  // requests waiting for a new connection to connect
+    std::uint64_t max_requests = 0;          // requests in flight to the cluster
+};
+
 struct ClusterConfig {
     std::string name;
     std::vector<EndpointConfig> endpoints;  // a set, sorted by address
@@ -157,12 +213,14 @@ struct ClusterConfig {
     std::optional<OutlierDetectionConfig> outlier_detection;  // absent: no ejection
     RetryConfig retries;
     std::chrono::milliseconds slow_start{};  // 0: off; else a new or returning endpoint ramps up over it
+    ClusterLimitsConfig limits;  // static limits; all 0 (off) by default
 };
 
 struct Limits {
     std::size_t max_header_bytes = 0;
     std::uint64_t max_body_bytes = 0;
     std::size_t max_connections = 0;
+    std::uint64_t rate_limit_buckets = 0;  // the shared token bucket table's slots (docs/protection.md)
 };
 
 struct Timeouts {
@@ -216,6 +274,7 @@ struct Config {
     std::vector<ClusterConfig> clusters;
     HealthConfig health;
     ConfigEngineConfig config_engine;
+    CircuitBreakerConfig circuit_breaker;  // every route's, unless it overrides
 
     std::string source_path;  // the file it was loaded from
     std::string hash;         // 12 hex digits of SHA-256 over the normalized form (canonicalText)

@@ -20,13 +20,20 @@ Result<ReceivedHandover> requestHandover(PeerLink& link, const std::string& vers
                     messageTypeName(static_cast<std::uint16_t>(reply->type)));
     auto about = Handover::fromJson(reply->payload);
     if (!about) return tl::unexpected(about.error());
-    ReceivedHandover received{std::move(*about), {}};
+    ReceivedHandover received{std::move(*about), {}, {}};
     std::size_t next_fd = 0;
     for (const auto& listener : received.about.listeners) {
         if (next_fd + listener.fd_count > reply->fds.size()) return fail("Handover announced more fds than it carried");
         std::vector<UniqueFd> fds;
         for (std::size_t i = 0; i < listener.fd_count; ++i) fds.push_back(std::move(reply->fds[next_fd++]));
         received.listeners.emplace_back(listener.name, std::move(fds));
+    }
+    if (received.about.protection_fds != 0) {
+        if (received.about.protection_fds != 2 || next_fd + 2 > reply->fds.size())
+            return fail("Handover announced ", received.about.protection_fds, " protection fds; expected 2, carried ",
+                        reply->fds.size() - next_fd);
+        received.protection.rate_buckets = std::move(reply->fds[next_fd++]);
+        received.protection.breakers = std::move(reply->fds[next_fd++]);
     }
     return received;
 }
@@ -45,6 +52,9 @@ Result<void> sendHandover(PeerLink& link, const Gateway& gateway) {
         handover.listeners.push_back({name, listener_fds.size()});
         fds.insert(fds.end(), listener_fds.begin(), listener_fds.end());
     }
+    const auto protection = gateway.protectionFds();
+    handover.protection_fds = protection.size();
+    fds.insert(fds.end(), protection.begin(), protection.end());
     return link.send(MessageType::Handover, handover.toJson(), fds);
 }
 

@@ -11,6 +11,7 @@
 #include "common/unique_fd.h"
 #include "control/messages.h"
 #include "control/peer_link.h"
+#include "proxy/route_protection.h"
 
 namespace hotgate {
 class Gateway;
@@ -23,6 +24,7 @@ namespace hotgate::control {
 struct ReceivedHandover {
     Handover about;
     std::vector<std::pair<std::string, std::vector<UniqueFd>>> listeners;  // name -> fds
+    HandedProtection protection;  // empty from a version that had none
 };
 
 // Successor, before its gateway exists: sends Hello, then returns the Handover (or the

@@ -178,13 +178,15 @@ Result<Hello> Hello::fromJson(const json& p) {
 json Handover::toJson() const {
     json list = json::array();
     for (const auto& listener : listeners) list.push_back({{"name", listener.name}, {"fds", listener.fd_count}});
-    return {{"version", version},
-            {"pid", pid},
-            {"config_hash", config_hash},
-            {"mode", dataplaneModeName(mode)},
-            {"active_slot", active_slot},
-            {"listeners", list},
-            {"tls_session_ticket_keys", ticket_keys}};
+    json out{{"version", version},
+             {"pid", pid},
+             {"config_hash", config_hash},
+             {"mode", dataplaneModeName(mode)},
+             {"active_slot", active_slot},
+             {"listeners", list},
+             {"tls_session_ticket_keys", ticket_keys}};
+    if (protection_fds > 0) out["protection_fds"] = protection_fds;  // absent: a version without them
+    return out;
 }
 
 Result<Handover> Handover::fromJson(const json& p) {
@@ -197,6 +199,7 @@ Result<Handover> Handover::fromJson(const json& p) {
         mode_name = p.at("mode").get<std::string>();
         h.active_slot = p.at("active_slot").get<std::uint32_t>();
         h.ticket_keys = p.value("tls_session_ticket_keys", std::string());
+        h.protection_fds = p.value("protection_fds", std::size_t{0});
         for (const auto& listener : p.at("listeners"))
             h.listeners.push_back({listener.at("name").get<std::string>(), listener.at("fds").get<std::size_t>()});
         return h;

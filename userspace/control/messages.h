@@ -110,8 +110,9 @@ struct Hello {
     static Result<Hello> fromJson(const nlohmann::json& payload);
 };
 
-// 2. Handover {version, pid, config_hash, mode, active_slot, listeners, tls_session_ticket_keys}
-// + for each listener in order, `fd_count` descriptors.
+// 2. Handover {version, pid, config_hash, mode, active_slot, listeners, tls_session_ticket_keys,
+//    protection_fds}
+// + for each listener in order, `fd_count` descriptors, then `protection_fds` descriptors.
 struct HandoverListener {
     std::string name;
     std::size_t fd_count = 0;
@@ -124,6 +125,9 @@ struct Handover {
     std::uint32_t active_slot = 0;
     std::vector<HandoverListener> listeners;
     std::string ticket_keys;  // TLS session ticket keys (key-file text; a secret); empty from an older version
+    // Descriptors after the listeners': the rate-limit bucket table and the breaker table
+    // (docs/protection.md); 0 from a version without them.
+    std::size_t protection_fds = 0;
     nlohmann::json toJson() const;
     static Result<Handover> fromJson(const nlohmann::json& payload);
 };

@@ -90,6 +90,8 @@ Metrics::Metrics(const std::string& version, const Config& config)
                                 "Requests to a hashing cluster without its hash key, sent round robin");
     panics_ = counter("hotgate_upstream_panic_total",
                       "Endpoint picks made with every endpoint ejected (ejections ignored)");
+    cluster_overflows_ = counter("hotgate_cluster_overflow_total",
+                                 "Requests answered 503 because the cluster was at a static limit, by limit");
     config_applies_ = &prometheus::BuildCounter()
                            .Name("hotgate_config_applies_total")
                            .Help(
@@ -164,6 +166,9 @@ std::shared_ptr<const Metrics::SnapshotSeries> Metrics::seriesFor(const Config& 
         cs.retries_over_budget = &retries_over_budget_->Add({{"cluster", cluster.name}});
         cs.hash_key_missing = &hash_key_missing_->Add({{"cluster", cluster.name}});
         cs.panics = &panics_->Add({{"cluster", cluster.name}});
+        for (std::size_t limit = 0; limit < cs.overflows.size(); ++limit)
+            cs.overflows[limit] = &cluster_overflows_->Add(
+                {{"cluster", cluster.name}, {"limit", std::string(clusterLimitName(static_cast<ClusterLimit>(limit)))}});
         out->clusters.push_back(cs);
     }
     return out;

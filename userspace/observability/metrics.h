@@ -22,6 +22,7 @@
 #include <prometheus/registry.h>
 
 #include "config/config.h"
+#include "proxy/cluster_limits.h"
 
 namespace hotgate {
 
@@ -51,6 +52,7 @@ public:
         prometheus::Counter* retries_over_budget = nullptr;  // retries the budget refused
         prometheus::Counter* hash_key_missing = nullptr;     // requests without the hash key: round robin
         prometheus::Counter* panics = nullptr;               // picks made with every endpoint ejected
+        std::array<prometheus::Counter*, kClusterLimitCount> overflows{};  // by ClusterLimit: requests refused 503
     };
     // The series of one config snapshot, by its indexes.
     struct SnapshotSeries {
@@ -130,6 +132,7 @@ private:
     prometheus::Family<prometheus::Counter>* retries_over_budget_ = nullptr;
     prometheus::Family<prometheus::Counter>* hash_key_missing_ = nullptr;
     prometheus::Family<prometheus::Counter>* panics_ = nullptr;
+    prometheus::Family<prometheus::Counter>* cluster_overflows_ = nullptr;
     prometheus::Family<prometheus::Counter>* config_applies_ = nullptr;
     prometheus::Family<prometheus::Gauge>* config_info_ = nullptr;
     std::mutex config_mutex_;  // guards config_info_series_ and series creation

@@ -1,9 +1,6 @@
 #include "protection/shared_buckets.h"
 
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -53,45 +50,32 @@ static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "buckets are shar
 Result<std::unique_ptr<SharedBuckets>> SharedBuckets::create(std::uint32_t slots) {
     std::uint32_t count = 1;
     while (count < std::max(slots, kProbe)) count <<= 1;
-    UniqueFd fd(::memfd_create("hotgate-rate-buckets", MFD_CLOEXEC));
-    if (!fd) return sysError(errno, "memfd_create for ", count, " rate-limit buckets");
-    const std::size_t bytes = sizeof(Header) + count * sizeof(Slot);
-    if (::ftruncate(fd.get(), static_cast<off_t>(bytes)) != 0)
-        return sysError(errno, "size the rate-limit bucket table (fd ", fd.get(), ") to ", bytes, " bytes");
-    void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
-    if (base == MAP_FAILED) return sysError(errno, "map the rate-limit bucket table (fd ", fd.get(), ")");
-    auto* header = static_cast<Header*>(base);
+    auto memory = SharedMemory::create("hotgate-rate-buckets", sizeof(Header) + count * sizeof(Slot),
+                                       "rate-limit bucket table of " + std::to_string(count) + " slots");
+    if (!memory) return tl::unexpected(memory.error());
+    auto* header = static_cast<Header*>(memory->base());  // the memfd starts zeroed: every bucket empty
     header->magic = kMagic;
     header->layout = kLayout;
     header->slots = count;
-    return std::unique_ptr<SharedBuckets>(new SharedBuckets(std::move(fd), base, bytes));
+    return std::unique_ptr<SharedBuckets>(new SharedBuckets(std::move(*memory)));
 }
 
 Result<std::unique_ptr<SharedBuckets>> SharedBuckets::attach(UniqueFd fd) {
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) return sysError(errno, "stat the rate-limit bucket table fd ", fd.get());
-    const auto bytes = static_cast<std::size_t>(st.st_size);
-    if (bytes < sizeof(Header)) return fail("fd ", fd.get(), " is not a rate-limit bucket table (", bytes, " bytes)");
-    void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
-    if (base == MAP_FAILED) return sysError(errno, "map the rate-limit bucket table fd ", fd.get());
-    const auto* header = static_cast<const Header*>(base);
-    if (header->magic != kMagic || header->layout != kLayout ||
-        bytes != sizeof(Header) + std::size_t{header->slots} * sizeof(Slot)) {
-        ::munmap(base, bytes);
-        return fail("fd ", fd.get(), " is not a rate-limit bucket table of layout ", kLayout);
-    }
-    return std::unique_ptr<SharedBuckets>(new SharedBuckets(std::move(fd), base, bytes));
+    const int number = fd.get();
+    auto memory = SharedMemory::attach(std::move(fd), "rate-limit bucket table");
+    if (!memory) return tl::unexpected(memory.error());
+    const auto* header = static_cast<const Header*>(memory->base());
+    if (memory->bytes() < sizeof(Header) || header->magic != kMagic || header->layout != kLayout ||
+        memory->bytes() != sizeof(Header) + std::size_t{header->slots} * sizeof(Slot))
+        return fail("fd ", number, " is not a rate-limit bucket table of layout ", kLayout);
+    return std::unique_ptr<SharedBuckets>(new SharedBuckets(std::move(*memory)));
 }
 
-SharedBuckets::SharedBuckets(UniqueFd fd, void* base, std::size_t bytes)
-    : fd_(std::move(fd)),
-      base_(base),
-      bytes_(bytes),
-      header_(static_cast<Header*>(base)),
-      slots_begin_(reinterpret_cast<Slot*>(static_cast<char*>(base) + sizeof(Header))),
+SharedBuckets::SharedBuckets(SharedMemory memory)
+    : memory_(std::move(memory)),
+      header_(static_cast<Header*>(memory_.base())),
+      slots_begin_(reinterpret_cast<Slot*>(static_cast<char*>(memory_.base()) + sizeof(Header))),
       slots_(header_->slots) {}
-
-SharedBuckets::~SharedBuckets() { ::munmap(base_, bytes_); }
 
 std::uint64_t SharedBuckets::evictions() const { return header_->evictions.load(std::memory_order_relaxed); }
 

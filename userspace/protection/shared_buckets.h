@@ -14,6 +14,7 @@
 
 #include "common/error.h"
 #include "common/unique_fd.h"
+#include "protection/shared_memory.h"
 
 namespace hotgate::protection {
 
@@ -33,7 +34,6 @@ public:
     // Maps the table behind `fd` (from create() of this or an earlier version); fails, naming
     // the fd, when it is not one.
     static Result<std::unique_ptr<SharedBuckets>> attach(UniqueFd fd);
-    ~SharedBuckets();
     SharedBuckets(const SharedBuckets&) = delete;
     SharedBuckets& operator=(const SharedBuckets&) = delete;
 
@@ -47,7 +47,7 @@ public:
 
     std::uint32_t slots() const { return slots_; }
     std::uint64_t evictions() const;
-    int fd() const { return fd_.get(); }
+    int fd() const { return memory_.fd(); }
 
     // CLOCK_MONOTONIC now, in milliseconds.
     static std::uint64_t nowMs();
@@ -55,14 +55,12 @@ public:
 private:
     struct Header;
     struct Slot;
-    SharedBuckets(UniqueFd fd, void* base, std::size_t bytes);
+    explicit SharedBuckets(SharedMemory memory);
 
     Slot* find(std::uint64_t key_hash) const;
     Slot& claim(std::uint64_t key_hash, std::uint64_t now_ms);
 
-    UniqueFd fd_;
-    void* base_;
-    std::size_t bytes_;
+    SharedMemory memory_;
     Header* header_;
     Slot* slots_begin_;
     std::uint32_t slots_;

@@ -301,12 +301,25 @@ awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::tunnel
 }
 
 awaitable<HttpConnection::Next> HttpConnection::answerFailure(Exchange& x, ExchangeFailure failure) {
+    // Failed: no longer in flight (max_requests) while the client is answered. (Assigned, not
+    // reset(): GCC 12 then warns of a mismatched delete of this coroutine's frame.)
+    x.request_slot = ClusterSlot();
     switch (failure.kind) {
         case ExchangeFailure::Kind::ClientGone: co_return Next::Close;
         case ExchangeFailure::Kind::RequestBody: {
             HOTGATE_CO_RETURN_AWAIT(rejectBody(failure.ec));
         }
         case ExchangeFailure::Kind::Answer: break;
+    }
+    if (failure.overflow) {
+        // answerError's response, with the limit named in x-hotgate-overflow.
+        log::debug("answering 503 to ", client_ip_, ": ", failure.text);
+        // Named first: GCC 12 mishandles temporaries in a co_await's arguments (see asio.h).
+        std::string body = failure.text + "\n";
+        ExtraField field{std::string(kOverflowField), std::string(clusterLimitName(*failure.overflow))};
+        const bool ok = co_await writeSimple(503, std::move(body), failure.keep_alive, x.attempts, std::move(field));
+        finishRequest(x.route, 503);
+        co_return ok && failure.keep_alive ? Next::KeepAlive : Next::Close;
     }
     HOTGATE_CO_RETURN_AWAIT(
         answerError(x.route, failure.status, std::move(failure.text), failure.keep_alive, x.attempts));

@@ -11,6 +11,7 @@
 
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include "proxy/cluster_limits.h"
 #include "proxy/deadline.h"
 #include "proxy/http1_framing.h"
 #include "proxy/http_connection.h"
@@ -30,12 +31,17 @@ struct HttpConnection::ExchangeFailure {
     std::string text;
     error_code ec;
     bool keep_alive = false;  // Answer: nothing of the request is left unread on the connection
+    std::optional<ClusterLimit> overflow;  // Answer: 503 because the cluster is at this static limit
 
     static ExchangeFailure answer(unsigned status, std::string text, bool keep_alive = false) {
-        return {Kind::Answer, status, std::move(text), {}, keep_alive};
+        return {Kind::Answer, status, std::move(text), {}, keep_alive, std::nullopt};
     }
-    static ExchangeFailure requestBody(error_code ec) { return {Kind::RequestBody, 0, {}, ec, false}; }
-    static ExchangeFailure clientGone() { return {Kind::ClientGone, 0, {}, {}, false}; }
+    // 503 naming the limit (cluster_limits.h); answered with x-hotgate-overflow, never retried.
+    static ExchangeFailure overflowed(ClusterLimit limit, std::string text, bool keep_alive) {
+        return {Kind::Answer, 503, std::move(text), {}, keep_alive, limit};
+    }
+    static ExchangeFailure requestBody(error_code ec) { return {Kind::RequestBody, 0, {}, ec, false, std::nullopt}; }
+    static ExchangeFailure clientGone() { return {Kind::ClientGone, 0, {}, {}, false, std::nullopt}; }
 };
 
 struct HttpConnection::Exchange {
@@ -59,6 +65,7 @@ struct HttpConnection::Exchange {
     bool keep_alive;  // as the client asked and the drain mode allows
     std::shared_ptr<UpstreamPools> pools;  // the request's snapshot's pools, held to its end
     UpstreamPool& pool;
+    ClusterSlot request_slot;  // its unit of the cluster's request count, while max_requests is set
     bool upgrade;  // a WebSocket upgrade
     http::verb method;
     unsigned client_version;

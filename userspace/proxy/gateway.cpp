@@ -27,7 +27,10 @@ Result<std::unique_ptr<Gateway>> Gateway::start(const ConfigSnapshot& config, co
     std::unique_ptr<Gateway> gateway(new Gateway());
     const std::string version = build_version + "/" + config->hash;
     gateway->metrics_ = std::make_unique<Metrics>(version, *config);
-    gateway->context_ = std::make_unique<ServingContext>(config, build_version, *gateway->metrics_);
+    auto protection = ProcessProtection::open(std::move(plan.protection), *config);
+    if (!protection) return tl::unexpected(protection.error());
+    gateway->context_ =
+        std::make_unique<ServingContext>(config, build_version, *gateway->metrics_, std::move(*protection));
     const unsigned workers = config->workers;
     std::vector<std::vector<ListeningSocket>> per_worker(workers);
 
@@ -77,6 +80,9 @@ Result<std::unique_ptr<Gateway>> Gateway::start(const ConfigSnapshot& config, co
     gateway->metrics_->addCollector([health] { return health->collect(); });
     gateway->metrics_->addCollector([context = gateway->context_.get(), version] {
         return context->upstream_board.metricFamilies(*context->config(), version);
+    });
+    gateway->metrics_->addCollector([context = gateway->context_.get(), version] {
+        return context->protection->metricFamilies(*context->config(), version);
     });
     if (auto tls = gateway->setUpTls(plan.ticket_keys); !tls) return tl::unexpected(tls.error());
 

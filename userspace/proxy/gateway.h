@@ -64,6 +64,8 @@ struct StartPlan {
     // Successor: the predecessor's TLS session ticket keys (key-file text), so tickets it issued
     // resume here. Empty for a first start (keys then come from the configured file or are made).
     std::string ticket_keys;
+    // Successor: the predecessor's rate-limit buckets and circuit breakers (empty: new ones).
+    HandedProtection protection;
 };
 
 class Gateway {
@@ -99,6 +101,8 @@ public:
     // What a successor needs from this version, per listener in config order: in takeover
     // mode the listening fds; in BPF mode [program, sockarray, slot map, control map, stats].
     std::vector<std::pair<std::string, std::vector<int>>> handoverFds() const;
+    // What a successor needs to keep counting where this version is: [rate buckets, breakers].
+    std::vector<int> protectionFds() const { return context_->protection->handoverFds(); }
 
     // Config engine: serve `config` from the next request on, on every worker at once. Only
     // for changes that apply in place (same listeners, workers, admin and data plane).

@@ -7,6 +7,7 @@
 #include "observability/logging.h"
 #include "proxy/connection_hand_off.h"
 #include "proxy/forwarding_headers.h"
+#include "proxy/route_admission.h"
 #include "proxy/worker.h"
 
 namespace hotgate {
@@ -278,6 +279,15 @@ awaitable<HttpConnection::Next> HttpConnection::serveRequest(std::size_t header_
         // Unread body bytes would be taken for the next request: close when there are any.
         HOTGATE_CO_RETURN_AWAIT(answerError(std::nullopt, 404, "no route for this request", keep_alive && parser.is_done()));
     }
+    breaker_ = nullptr;  // a request that ended without an answer left its route's behind
+    const RouteProtection& protection = snapshot_->route_protection[*route];
+    if (protection.breaker || protection.limit) {
+        const auto verdict = admit(protection, context_.protection->buckets(), request, client_ip_);
+        if (verdict.admission != Admission::Admitted) {
+            HOTGATE_CO_RETURN_AWAIT(refuseByProtection(*route, verdict, keep_alive && parser.is_done()));
+        }
+        breaker_ = protection.breaker;  // the answer's latency feeds the route's breaker
+    }
     // A client that asked to be told before sending its body (curl does for large uploads) is
     // told now by us, unless it sent the body anyway; the upstream never sees the Expect header,
     // since the body is streamed to it only after the proxy has accepted the request.
@@ -327,11 +337,13 @@ awaitable<HttpConnection::Next> HttpConnection::answerDirect(RequestParser& pars
     co_return ok && keep_alive ? Next::KeepAlive : Next::Close;
 }
 
-awaitable<bool> HttpConnection::writeSimple(unsigned status, std::string body, bool keep_alive, unsigned attempts) {
+awaitable<bool> HttpConnection::writeSimple(unsigned status, std::string body, bool keep_alive, unsigned attempts,
+                                            std::optional<ExtraField> extra) {
     http::response<http::string_body> response{static_cast<http::status>(status), 11};
     response.set(http::field::content_type, "text/plain");
     response.set("x-hotgate-version", snapshot_->version);
     if (attempts > 1) response.set(kAttemptsField, std::to_string(attempts));
+    if (extra) response.set(extra->name, extra->value);
     response.body() = std::move(body);
     // Decided now, not when the request arrived: a drain that began meanwhile closes it.
     response.keep_alive(shouldKeepAlive(keep_alive));
@@ -364,6 +376,31 @@ awaitable<HttpConnection::Next> HttpConnection::rejectBody(error_code ec) {
     HOTGATE_CO_RETURN_AWAIT(reject(RejectReason::BadRequest, 400, reason));
 }
 
+awaitable<HttpConnection::Next> HttpConnection::refuseByProtection(std::size_t route, AdmissionVerdict verdict,
+                                                                   bool keep_alive) {
+    const std::string& name = snapshot_->config->routes[route].name;
+    unsigned status = 503;
+    std::string text;
+    ExtraField extra;
+    switch (verdict.admission) {
+        case Admission::RateLimited:
+            status = 429;
+            text = "rate limit of route " + name + " exceeded";
+            extra = {"retry-after", std::to_string(verdict.retry_after_s)};
+            break;
+        case Admission::ShedL2:
+        case Admission::ShedL3:
+            text = "route " + name + " is shedding load (circuit breaker)";
+            extra = {std::string(kShedField), verdict.admission == Admission::ShedL3 ? "L3" : "L2"};
+            break;
+        case Admission::Admitted: break;
+    }
+    log::debug("answering ", status, " to ", client_ip_, ": ", text);
+    const bool ok = co_await writeSimple(status, text + "\n", keep_alive, 0, std::move(extra));
+    finishRequest(route, status);
+    co_return ok && keep_alive ? Next::KeepAlive : Next::Close;
+}
+
 awaitable<HttpConnection::Next> HttpConnection::answerError(std::optional<std::size_t> route, unsigned status,
                                                             std::string text, bool keep_alive, unsigned attempts) {
     log::debug("answering ", status, " to ", client_ip_, ": ", text);
@@ -377,6 +414,8 @@ void HttpConnection::finishRequest(std::optional<std::size_t> route, unsigned st
                                                                                      : request_started_;
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     context_.metrics.recordRequest(*snapshot_->series, listener_, route, status, seconds);
+    if (auto* breaker = std::exchange(breaker_, nullptr))
+        protection::BreakerBoard::countAnswered(*breaker, static_cast<std::uint64_t>(seconds * 1e6));
     if (route)
         snapshot_->route_stats[*route]->record(status,
                                                std::chrono::microseconds(static_cast<std::int64_t>(seconds * 1e6)));

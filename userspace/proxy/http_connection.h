@@ -13,6 +13,7 @@
 #include "proxy/asio.h"
 #include "proxy/deadline.h"
 #include "proxy/http1_framing.h"
+#include "proxy/route_admission.h"
 #include "proxy/serving_context.h"
 #include "proxy/tcp_or_tls_stream.h"
 
@@ -100,7 +101,15 @@ private:
 
     // Writes a short text response (errors and direct responses); `attempts` above 1 (a proxied
     // request that was retried) is said in x-hotgate-attempts.
-    awaitable<bool> writeSimple(unsigned status, std::string body, bool keep_alive, unsigned attempts = 0);
+    struct ExtraField {
+        std::string name;
+        std::string value;
+    };
+    awaitable<bool> writeSimple(unsigned status, std::string body, bool keep_alive, unsigned attempts = 0,
+                                std::optional<ExtraField> extra = std::nullopt);
+    // Refuses a request its route's protection did not admit: 429 with Retry-After, or 503 with
+    // x-hotgate-shed (docs/protection.md).
+    awaitable<Next> refuseByProtection(std::size_t route, AdmissionVerdict verdict, bool keep_alive);
     // Refuses a request: counts it, logs the reason, answers `status` with `reason`, and closes.
     // (Coroutine parameters are taken by value: the frame would keep only a reference.)
     awaitable<Next> reject(RejectReason reason, unsigned status, std::string text);
@@ -138,6 +147,7 @@ private:
     bool adopted_ = false;
     bool readable_ = false;  // unparked: the next request's bytes (or the client's close) wait
     std::uint64_t requests_served_ = 0;
+    protection::BreakerBoard::Route* breaker_ = nullptr;  // the admitted request's route breaker, if any
     std::chrono::steady_clock::time_point request_started_;
     bool request_counted_ = false;  // in_flight_requests holds this connection's request
 };

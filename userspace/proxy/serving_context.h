@@ -15,7 +15,9 @@
 #include "config/config.h"
 #include "observability/metrics.h"
 #include "observability/logging.h"
+#include "proxy/cluster_limits.h"
 #include "proxy/lb/consistent_hash.h"
+#include "proxy/route_protection.h"
 #include "proxy/route_stats.h"
 #include "proxy/router.h"
 #include "proxy/upstream_board.h"
@@ -45,12 +47,14 @@ using ConnectionHandOff = std::function<bool(int fd, const std::string& listener
 // change keeps the previous snapshot's table.
 struct ServingSnapshot {
     ServingSnapshot(ConfigSnapshot snapshot, std::uint64_t snapshot_generation, const std::string& build_version,
-                    Metrics& metrics, RouteStatsRegistry& stats, const ServingSnapshot* previous = nullptr)
+                    Metrics& metrics, RouteStatsRegistry& stats, ProcessProtection& protection,
+                    const ServingSnapshot* previous = nullptr)
         : config(std::move(snapshot)),  // the members below read `config`, declared first
           router(config),
           version(build_version + "/" + config->hash),
           generation(snapshot_generation),
-          series(metrics.seriesFor(*config)) {
+          series(metrics.seriesFor(*config)),
+          route_protection(protection.forConfig(*config)) {
         for (const auto& cluster : config->clusters) cluster_hash.push_back(hashTable(cluster, previous));
         for (const auto& route : config->routes) {
             std::optional<std::size_t> cluster;
@@ -69,6 +73,7 @@ struct ServingSnapshot {
     std::vector<std::optional<std::size_t>> route_cluster;  // per route: index into config->clusters
     std::vector<std::shared_ptr<RouteStats>> route_stats;   // per route
     std::vector<std::shared_ptr<const lb::ConsistentHash>> cluster_hash;  // per cluster; null unless hashing
+    std::vector<RouteProtection> route_protection;  // per route: its rate limit and breaker
 
 private:
     static std::shared_ptr<const lb::ConsistentHash> hashTable(const ClusterConfig& cluster,
@@ -88,12 +93,17 @@ private:
 using ServingSnapshotPtr = std::shared_ptr<const ServingSnapshot>;
 
 struct ServingContext {
-    ServingContext(ConfigSnapshot snapshot, std::string build_version_label, Metrics& metrics_registry)
+    ServingContext(ConfigSnapshot snapshot, std::string build_version_label, Metrics& metrics_registry,
+                   std::unique_ptr<ProcessProtection> process_protection)
         : metrics(metrics_registry),
           build_version(std::move(build_version_label)),
-          upstream_board(snapshot->workers) {
+          upstream_board(snapshot->workers),
+          protection(std::move(process_protection)) {
         publish(std::move(snapshot));
+        protection->startSampler([this] { return config(); });
     }
+    // The sampler reads the snapshot: it stops before the members it reads go.
+    ~ServingContext() { protection.reset(); }
 
     // The snapshot new requests use. Lock-free on the request path.
     ServingSnapshotPtr current() const { return snapshot_.load(std::memory_order_acquire); }
@@ -106,7 +116,7 @@ struct ServingContext {
         std::lock_guard lock(publish_mutex_);
         const ServingSnapshotPtr previous = snapshot_.load(std::memory_order_acquire);
         auto next = std::make_shared<const ServingSnapshot>(std::move(config), ++generation_, build_version, metrics,
-                                                            route_stats, previous.get());
+                                                            route_stats, *protection, previous.get());
         snapshot_.store(next, std::memory_order_release);
         metrics.setConfigHash(next->config->hash);
         return next;
@@ -116,6 +126,8 @@ struct ServingContext {
     std::string build_version;
     RouteStatsRegistry route_stats;
     UpstreamBoard upstream_board;  // endpoints' ejections across workers (/metrics, /status)
+    std::unique_ptr<ProcessProtection> protection;  // rate-limit buckets and breakers, shared across versions
+    ClusterCountsRegistry cluster_counts;  // clusters' static-limit counts by name, across snapshots
 
     // Per listener (config order): its TLS state, null for a plain listener. Set before workers start.
     std::vector<std::shared_ptr<tls::TlsListener>> tls;

@@ -45,6 +45,7 @@ UpstreamPool::UpstreamPool(asio::any_io_executor executor, const Settings& setti
       series_(series),
       tls_(settings.tls),
       tls_server_name_(settings.cluster->tls ? settings.cluster->tls->sni : std::string()),
+      limits_(settings.cluster->limits),
       current_weight_(endpoints_.size(), 0.0),
       random_(static_cast<std::minstd_rand::result_type>(std::random_device{}())) {
     for (const auto& endpoint : settings.cluster->endpoints) {
@@ -188,7 +189,14 @@ awaitable<UpstreamAcquisition> UpstreamPool::acquire(const EndpointChoice& choic
             co_return result;
         }
     }
+    // A new connection: counted against max_connections from now (connecting included) until
+    // it closes, and against max_pending_requests until the connect ends, either way.
+    ClusterSlot counted(*counts_, ClusterLimit::MaxConnections, limits_.max_connections);
+    if (!counted) co_return overflowed(ClusterLimit::MaxConnections);
+    ClusterSlot pending(*counts_, ClusterLimit::MaxPendingRequests, limits_.max_pending_requests);
+    if (!pending) co_return overflowed(ClusterLimit::MaxPendingRequests);
     auto connection = std::make_unique<UpstreamConnection>(executor_);
+    connection->counted = std::move(counted);
     connection->endpoint = endpoints_[*index];
     Deadline deadline(executor_);
     error_code ec;
@@ -209,6 +217,7 @@ awaitable<UpstreamAcquisition> UpstreamPool::acquire(const EndpointChoice& choic
         deadline.disarm();
         tls_failed = static_cast<bool>(ec);
     }
+    pending.reset();
     if (!ec) {
         result.connection = std::move(connection);
         co_return result;
@@ -230,6 +239,25 @@ awaitable<UpstreamAcquisition> UpstreamPool::acquire(const EndpointChoice& choic
         result.error = "upstream connect failed: " + endpoint.label + ": " + ec.message();
     }
     co_return result;
+}
+
+UpstreamAcquisition UpstreamPool::overflowed(ClusterLimit limit) const {
+    UpstreamAcquisition result;
+    result.error_status = 503;
+    result.error = overflowText(limit);
+    result.overflow = limit;
+    return result;
+}
+
+std::string UpstreamPool::overflowText(ClusterLimit limit) const {
+    std::uint64_t max = 0;
+    switch (limit) {
+        case ClusterLimit::MaxConnections: max = limits_.max_connections; break;
+        case ClusterLimit::MaxPendingRequests: max = limits_.max_pending_requests; break;
+        case ClusterLimit::MaxRequests: max = limits_.max_requests; break;
+    }
+    return "cluster " + cluster_name_ + " is at " + std::string(clusterLimitName(limit)) + " (" +
+           std::to_string(max) + ")";
 }
 
 void UpstreamPool::release(std::unique_ptr<UpstreamConnection> connection) {

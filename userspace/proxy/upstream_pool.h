@@ -5,8 +5,10 @@
 // endpoint state (idle connections, health, requests in flight, ejections) belongs to the
 // worker and outlives snapshots, so a config change keeps it for the endpoints that stay. An
 // endpoint a new snapshot no longer has is retired: its idle connections close, requests in
-// flight on it finish and their connections are then closed instead of pooled. Used only on
-// the worker's thread.
+// flight on it finish and their connections are then closed instead of pooled. A new
+// connection is counted against the cluster's static limits (cluster_limits.h): at
+// max_connections or max_pending_requests, acquire() answers 503 instead of connecting. Used
+// only on the worker's thread.
 #pragma once
 
 #include <chrono>
@@ -19,6 +21,7 @@
 #include "config/config.h"
 #include "observability/metrics.h"
 #include "proxy/asio.h"
+#include "proxy/cluster_limits.h"
 #include "proxy/lb/consistent_hash.h"
 #include "proxy/outlier_state.h"
 #include "proxy/retry_policy.h"
@@ -75,6 +78,7 @@ private:
 struct UpstreamConnection {
     explicit UpstreamConnection(const asio::any_io_executor& executor) : stream(executor) {}
 
+    ClusterSlot counted;    // its unit of the cluster's connection count; first: given back after the close
     TcpOrTlsStream stream;  // TLS when the cluster says so (handshake done by acquire())
     beast::flat_buffer buffer;  // bytes read from the upstream and not yet parsed
     std::shared_ptr<UpstreamEndpoint> endpoint;
@@ -88,6 +92,7 @@ struct UpstreamAcquisition {
     unsigned error_status = 0;  // 502 refused or failed, 503 no healthy endpoint, 504 connect timeout
     std::string error;
     std::optional<std::size_t> endpoint;  // the endpoint tried (index in the cluster's endpoints)
+    std::optional<ClusterLimit> overflow;  // 503 because the cluster is at this static limit (nothing tried)
 };
 
 // What a request brings to the choice of its endpoint.
@@ -115,7 +120,9 @@ public:
     // An idle pooled connection, or a new one, to the endpoint the policy picks for `choice`
     // (one endpoint: retries are the caller's). `fresh_only` skips the idle pool (WebSocket
     // upgrades). A failed connect marks the endpoint down for a second and counts for
-    // outlier detection.
+    // outlier detection. A new connection is counted against max_connections for its life and
+    // against max_pending_requests until it is connected; at either limit there is no connect
+    // and the acquisition says `overflow` (503). Needs bindCounts() first.
     awaitable<UpstreamAcquisition> acquire(const EndpointChoice& choice, std::chrono::milliseconds connect_timeout,
                                            bool fresh_only = false);
 
@@ -125,6 +132,17 @@ public:
 
     // How a try on `endpoint` ended: outlier detection's input (a no-op without it).
     void recordOutcome(UpstreamEndpoint& endpoint, TryOutcome outcome);
+
+    // Binds the pool to its cluster's process-wide counts; a no-op once bound (the lookup
+    // locks, so it runs once per pool, on its first request).
+    void bindCounts(ClusterCountsRegistry& registry) {
+        if (!counts_) [[unlikely]]
+            counts_ = &registry.counts(cluster_name_);
+    }
+    ClusterCounts& counts() { return *counts_; }  // after bindCounts()
+    const ClusterLimitsConfig& limits() const { return limits_; }
+    // The 503 text of a request refused by `limit`: "cluster pay is at max_requests (200)".
+    std::string overflowText(ClusterLimit limit) const;
 
     const std::string& clusterName() const { return cluster_name_; }
     LbPolicy policy() const { return policy_; }
@@ -155,6 +173,8 @@ private:
     // weight x the slow-start ramp (at least 10% of the weight while it ramps).
     double effectiveWeight(std::size_t index, Clock::time_point now) const;
     static std::unique_ptr<UpstreamConnection> takeIdle(UpstreamEndpoint& endpoint);
+    // The acquisition of a request refused by `limit`.
+    UpstreamAcquisition overflowed(ClusterLimit limit) const;
 
     asio::any_io_executor executor_;
     std::string cluster_name_;
@@ -172,6 +192,8 @@ private:
     const Metrics::ClusterSeries& series_;
     std::shared_ptr<asio::ssl::context> tls_;
     std::string tls_server_name_;
+    ClusterLimitsConfig limits_;
+    ClusterCounts* counts_ = nullptr;  // ClusterCountsRegistry's, which outlives every pool
     std::size_t next_ = 0;                // round robin with equal weights
     std::vector<double> current_weight_;  // smooth weighted round robin otherwise
     std::minstd_rand random_;

@@ -1,6 +1,8 @@
 // The tries of one proxied request: pick an endpoint, send, read the response head, and on a
 // failure decide whether to try again (retry_policy.h) on another endpoint, after a backoff,
-// within the cluster's retry budget. Each try's outcome feeds outlier detection.
+// within the cluster's retry budget. Each try's outcome feeds outlier detection. A request the
+// cluster's static limits refuse (cluster_limits.h) is answered 503 and counted, never retried,
+// and held against no endpoint.
 #include "observability/logging.h"
 #include "proxy/exchange.h"
 
@@ -19,6 +21,16 @@ awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::exchan
     using Clock = std::chrono::steady_clock;
     const auto& timeouts = snapshot_->config->timeouts;
     const RetryConfig& retries = x.pool.retries();
+    x.pool.bindCounts(context_.cluster_counts);
+    auto overflow = [&x](ClusterLimit limit) {
+        x.pool.series().overflows[static_cast<std::size_t>(limit)]->Increment();
+        return ExchangeFailure::overflowed(limit, x.pool.overflowText(limit), x.keep_alive && x.parser.is_done());
+    };
+    // Counted from here until the response is relayed or fails; without max_requests, not at all.
+    if (const std::uint64_t max_requests = x.pool.limits().max_requests; max_requests != 0) {
+        x.request_slot = ClusterSlot(x.pool.counts(), ClusterLimit::MaxRequests, max_requests);
+        if (!x.request_slot) co_return overflow(ClusterLimit::MaxRequests);
+    }
     x.pool.budget().recordRequest(request_started_ == Clock::time_point{} ? Clock::now() : request_started_);
     std::optional<ExchangeFailure> previous;  // the last try's failure, answered if no endpoint is left
     bool stale_retry_used = false;            // the one new connection after a stale pooled one
@@ -37,6 +49,7 @@ awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::exchan
         std::optional<TryFailure> failure;
         bool on_reused = false;
         bool marked_retryable = false;
+        if (acquisition.overflow) co_return overflow(*acquisition.overflow);
         if (!acquisition.connection) {
             answer.status = acquisition.error_status;
             answer.text = acquisition.error;
@@ -63,6 +76,7 @@ awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::exchan
                 const unsigned status = head.result_int();
                 const TryOutcome outcome = outcomeOf(status);
                 x.pool.recordOutcome(endpoint, outcome);
+                if (status == 101) x.request_slot = ClusterSlot();  // a tunnel is no request in flight
                 if (outcome != TryOutcome::GatewayError) co_return std::nullopt;
                 failure = TryFailure::GatewayErrorResponse;
                 marked_retryable = head.count(kRetryableField) > 0;

@@ -29,6 +29,7 @@ enum class ConfigSection {
     Clusters,
     Health,
     ConfigEngine,
+    CircuitBreaker,
 };
 
 }  // namespace hotgate::schema

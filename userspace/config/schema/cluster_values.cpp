@@ -2,21 +2,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 
 #include "config/schema/value_types.h"
 
 namespace hotgate::schema {
-namespace {
-
-// An HTTP field name (RFC 9110 5.1: a token).
-bool isToken(const std::string& text) {
-    static constexpr std::string_view kSpecials = "!#$%&'*+-.^_`|~";
-    return !text.empty() && std::all_of(text.begin(), text.end(), [](unsigned char c) {
-        return std::isalnum(c) != 0 || kSpecials.find(static_cast<char>(c)) != std::string_view::npos;
-    });
-}
-
-}  // namespace
 
 std::optional<EndpointConfig> Endpoint::parse(Reader& reader, const YAML::Node& node, const std::string& path) const {
     if (!node.IsMap()) {
@@ -56,7 +46,7 @@ std::optional<HashKeySource> HashKey::parse(Reader& reader, const YAML::Node& no
     const auto colon = text->find(':');
     const std::string kind = text->substr(0, colon);
     std::string name = colon == std::string::npos ? std::string() : text->substr(colon + 1);
-    if ((kind == "header" || kind == "cookie") && !isToken(name)) {
+    if ((kind == "header" || kind == "cookie") && !isFieldName(name)) {
         reader.problem(node, path, "'" + *text + "': " + kind + ": needs a name without blanks or separators");
         return std::nullopt;
     }
@@ -98,5 +88,24 @@ TypeDoc DurationOrOff::doc() const {
     const TypeDoc duration = Duration{}.doc();
     return {duration.type + " or `off`", duration.bounds};
 }
+
+std::optional<std::uint64_t> CountOrOff::parse(Reader& reader, const YAML::Node& node, const std::string& path) const {
+    auto text = reader.scalar(node, path);
+    if (!text) return std::nullopt;
+    if (*text == "off") return 0;
+    std::uint64_t value = 0;
+    const auto* end = text->data() + text->size();
+    auto [ptr, ec] = std::from_chars(text->data(), end, value);
+    if (ec != std::errc() || ptr != end || value < 1 || value > kMax) {
+        reader.problem(node, path,
+                       "must be an integer from 1 to " + std::to_string(kMax) + " or 'off', got '" + *text + "'");
+        return std::nullopt;
+    }
+    return value;
+}
+
+std::string CountOrOff::canonical(std::uint64_t value) const { return value == 0 ? "off" : std::to_string(value); }
+
+TypeDoc CountOrOff::doc() const { return {"integer or `off`", "1 to " + std::to_string(kMax) + "; `off`: no limit"}; }
 
 }  // namespace hotgate::schema

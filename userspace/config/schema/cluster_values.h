@@ -1,8 +1,9 @@
 // The kinds of value only a cluster's keys hold: an endpoint (an address, or an address with a
-// weight), a hashing policy's key source, and a duration that may be "off".
+// weight), a hashing policy's key source, and a duration or a count that may be "off".
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -37,6 +38,16 @@ struct DurationOrOff {
     std::optional<std::chrono::milliseconds> parse(Reader& reader, const YAML::Node& node,
                                                    const std::string& path) const;
     std::string canonical(std::chrono::milliseconds value) const;
+    TypeDoc doc() const;
+};
+
+// A count from 1 to kMax, or "off": zero (no limit). 0 itself is refused: a limit of zero
+// would refuse everything, and "off" says what it means.
+struct CountOrOff {
+    static constexpr std::uint64_t kMax = 10'000'000;
+
+    std::optional<std::uint64_t> parse(Reader& reader, const YAML::Node& node, const std::string& path) const;
+    std::string canonical(std::uint64_t value) const;
     TypeDoc doc() const;
 };
 

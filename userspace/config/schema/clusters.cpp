@@ -99,6 +99,22 @@ Table<RetryConfig> retryTable() {
     }};
 }
 
+Table<ClusterLimitsConfig> clusterLimitsTable() {
+    using enum Applies;
+    return {{
+        // key, member, type and bounds, default, applies, doc
+        {"max_connections", &ClusterLimitsConfig::max_connections, CountOrOff{}, Default::addedLater("off"), InPlace,
+         "upstream connections open to the cluster's endpoints (idle pooled, busy and connecting), per process "
+         "(all workers); a request that needs a new one at the limit gets 503"},
+        {"max_pending_requests", &ClusterLimitsConfig::max_pending_requests, CountOrOff{}, Default::addedLater("off"),
+         InPlace,
+         "requests waiting for a new upstream connection to connect, per process (all workers); one more gets 503"},
+        {"max_requests", &ClusterLimitsConfig::max_requests, CountOrOff{}, Default::addedLater("off"), InPlace,
+         "requests in flight to the cluster (from picking an endpoint until the response is relayed or fails), "
+         "per process (all workers); one more gets 503"},
+    }};
+}
+
 }  // namespace
 
 Table<ClusterConfig> clusterTable() {
@@ -118,6 +134,9 @@ Table<ClusterConfig> clusterTable() {
               "when a failed try is tried again, on another endpoint when there is one"),
         {"slow_start", &ClusterConfig::slow_start, DurationOrOff{}, Default::addedLater("off"), InPlace,
          "a new or returning endpoint's share ramps up over this (round_robin, least_request)"},
+        block("limits", &ClusterConfig::limits, clusterLimitsTable(), kEmpty,
+              "static limits per process: overflow is answered 503 with x-hotgate-overflow and counted in "
+              "hotgate_cluster_overflow_total, never retried (docs/routing.md)"),
     }};
     table.checks.push_back([](Reader& reader, const YAML::Node& map, const std::string& path,
                               const ClusterConfig& cluster) {

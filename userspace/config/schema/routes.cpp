@@ -42,6 +42,13 @@ Table<RouteConfig> routeTable() {
              "proxy to this cluster (give it or direct_response)"},
             optionalBlock("direct_response", &RouteConfig::direct_response, directResponseTable(),
                           "answer from the gateway itself"),
+            {"critical", &RouteConfig::critical, Boolean{}, Default::addedLater("true"), InPlace,
+             "false: the circuit breaker refuses this route's requests first, at L3 (docs/protection.md)"},
+            optionalBlock("rate_limit", &RouteConfig::rate_limit, rateLimitTable(),
+                          "a token bucket per key: a request over it gets 429 with Retry-After; the buckets "
+                          "are shared by every worker and carried to the next version"),
+            block("circuit_breaker", &RouteConfig::circuit_breaker, circuitBreakerOverrideTable(), kEmpty,
+                  "this route's circuit breaker settings, each over the top level's"),
         },
         {{"cluster", "direct_response"}},
     };

@@ -44,6 +44,9 @@ const std::vector<Section>& sections() {
                        "the TCP health profile (BPF): spike thresholds and the rolling window")},
         {ConfigSection::ConfigEngine, block("config_engine", &Config::config_engine, configEngineTable(), kEmpty,
                              "how a live change is verified, and when it is rolled back")},
+        {ConfigSection::CircuitBreaker,
+         block("circuit_breaker", &Config::circuit_breaker, circuitBreakerTable(), kEmpty,
+               "the adaptive circuit breaker of every route (docs/protection.md); a route may override each key")},
     };
     return kSections;
 }

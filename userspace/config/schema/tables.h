@@ -30,5 +30,8 @@ Table<RouteConfig> routeTable();
 Table<ClusterConfig> clusterTable();
 Table<HealthConfig> healthTable();
 Table<ConfigEngineConfig> configEngineTable();
+Table<RateLimitConfig> rateLimitTable();
+Table<CircuitBreakerConfig> circuitBreakerTable();
+Table<CircuitBreakerOverride> circuitBreakerOverrideTable();
 
 }  // namespace hotgate::schema

@@ -278,4 +278,11 @@ std::optional<std::string> ClusterName::parse(Reader& reader, const YAML::Node& 
 
 TypeDoc ClusterName::doc() const { return {"cluster name", "the `name` of an entry of `clusters`"}; }
 
+bool isFieldName(std::string_view text) {
+    static constexpr std::string_view kSpecials = "!#$%&'*+-.^_`|~";
+    return !text.empty() && std::all_of(text.begin(), text.end(), [](unsigned char c) {
+        return std::isalnum(c) != 0 || kSpecials.find(static_cast<char>(c)) != std::string_view::npos;
+    });
+}
+
 }  // namespace hotgate::schema

@@ -20,6 +20,9 @@
 
 namespace hotgate::schema {
 
+// True when `text` is an HTTP field name (RFC 9110 5.1: a token): a hash or rate-limit key's header.
+bool isFieldName(std::string_view text);
+
 // A whole number within [min, max].
 struct Integer {
     std::uint64_t min = 0;
