@@ -311,18 +311,13 @@ awaitable<HttpConnection::Next> HttpConnection::answerFailure(Exchange& x, Excha
         }
         case ExchangeFailure::Kind::Answer: break;
     }
-    if (failure.overflow) {
-        // answerError's response, with the limit named in x-hotgate-overflow.
-        log::debug("answering 503 to ", client_ip_, ": ", failure.text);
-        // Named first: GCC 12 mishandles temporaries in a co_await's arguments (see asio.h).
-        std::string body = failure.text + "\n";
-        ExtraField field{std::string(kOverflowField), std::string(clusterLimitName(*failure.overflow))};
-        const bool ok = co_await writeSimple(503, std::move(body), failure.keep_alive, x.attempts, std::move(field));
-        finishRequest(x.route, 503);
-        co_return ok && failure.keep_alive ? Next::KeepAlive : Next::Close;
-    }
-    HOTGATE_CO_RETURN_AWAIT(
-        answerError(x.route, failure.status, std::move(failure.text), failure.keep_alive, x.attempts));
+    // An overflow names its limit in x-hotgate-overflow. (Named first: GCC 12 mishandles
+    // temporaries in a co_await's arguments, see asio.h.)
+    std::optional<ExtraField> overflow;
+    if (failure.overflow)
+        overflow = ExtraField{std::string(kOverflowField), std::string(clusterLimitName(*failure.overflow))};
+    HOTGATE_CO_RETURN_AWAIT(answerError(x.route, failure.status, std::move(failure.text), failure.keep_alive,
+                                        x.attempts, std::move(overflow)));
 }
 
 }  // namespace hotgate

@@ -395,16 +395,14 @@ awaitable<HttpConnection::Next> HttpConnection::refuseByProtection(std::size_t r
             break;
         case Admission::Admitted: break;
     }
-    log::debug("answering ", status, " to ", client_ip_, ": ", text);
-    const bool ok = co_await writeSimple(status, text + "\n", keep_alive, 0, std::move(extra));
-    finishRequest(route, status);
-    co_return ok && keep_alive ? Next::KeepAlive : Next::Close;
+    HOTGATE_CO_RETURN_AWAIT(answerError(route, status, std::move(text), keep_alive, 0, std::move(extra)));
 }
 
 awaitable<HttpConnection::Next> HttpConnection::answerError(std::optional<std::size_t> route, unsigned status,
-                                                            std::string text, bool keep_alive, unsigned attempts) {
+                                                            std::string text, bool keep_alive, unsigned attempts,
+                                                            std::optional<ExtraField> extra) {
     log::debug("answering ", status, " to ", client_ip_, ": ", text);
-    const bool ok = co_await writeSimple(status, text + "\n", keep_alive, attempts);
+    const bool ok = co_await writeSimple(status, text + "\n", keep_alive, attempts, std::move(extra));
     finishRequest(route, status);
     co_return ok && keep_alive ? Next::KeepAlive : Next::Close;
 }

@@ -118,9 +118,10 @@ private:
     // Refuses a request whose body failed to read: 413 past the body limit, 408 on a timeout,
     // else 400.
     awaitable<Next> rejectBody(error_code ec);
-    // Answers with an error status; keeps the connection only if `keep_alive`.
+    // Answers with an error status (and `extra`, when given); keeps the connection only if
+    // `keep_alive`.
     awaitable<Next> answerError(std::optional<std::size_t> route, unsigned status, std::string text,
-                                bool keep_alive, unsigned attempts = 0);
+                                bool keep_alive, unsigned attempts = 0, std::optional<ExtraField> extra = std::nullopt);
 
     // Closes the client socket after a half-close, so the client reads everything sent first.
     void closeSocket();
