@@ -117,7 +117,10 @@ int serve(ConfigSnapshot config, const Options& options) {
 
     auto gateway = Gateway::start(config, buildVersion(), std::move(plan));
     if (!gateway) return failed(gateway.error().message);
-    auto admin = AdminServer::start(config->admin.address, **gateway);
+    // A first version clears what a previous run left beside the control socket; a successor
+    // must keep its predecessors' (admin/peer_metrics.h).
+    if (!predecessor) removeStalePeerMetrics(options.control_socket);
+    auto admin = AdminServer::start(config->admin.address, **gateway, options.control_socket);
     if (!admin) return failed(admin.error().message);
     const auto& context = (*gateway)->context();
     for (const auto& listener : (*gateway)->listeners())
@@ -185,6 +188,8 @@ int serve(ConfigSnapshot config, const Options& options) {
     };
     signals.async_wait(on_signal);
     main_io.run();
+    // Served no more: the versions after this one serve its final request counts.
+    (*admin)->leaveFinalMetrics();
     if (reload.joinable()) reload.join();
     router.setConfigEngine(nullptr);
     router.stop();

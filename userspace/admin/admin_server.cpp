@@ -8,6 +8,7 @@
 #include "admin/dashboard.h"
 #include "common/build_version.h"
 #include "health/health_service.h"
+#include "observability/exposition_merge.h"
 #include "observability/logging.h"
 #include "proxy/gateway.h"
 
@@ -46,8 +47,15 @@ std::string percentDecode(const std::string& text) {
 
 }  // namespace
 
-Result<std::unique_ptr<AdminServer>> AdminServer::start(const SocketAddress& address, Gateway& gateway) {
+Result<std::unique_ptr<AdminServer>> AdminServer::start(const SocketAddress& address, Gateway& gateway,
+                                                        const std::string& control_socket) {
     std::unique_ptr<AdminServer> server(new AdminServer(gateway));
+    if (!control_socket.empty()) {
+        auto peers = PeerMetricsServer::start(control_socket, [&gateway] { return gateway.metrics().serializeHttp(); });
+        if (!peers) return fail("admin: ", peers.error().message);
+        server->peer_metrics_ = std::move(*peers);
+        server->control_socket_ = control_socket;
+    }
     const tcp::endpoint endpoint(asio::ip::make_address(address.ip), address.port);
     error_code ec;
     server->acceptor_.open(endpoint.protocol(), ec);
@@ -72,6 +80,14 @@ AdminServer::~AdminServer() { stop(); }
 void AdminServer::stop() {
     io_.stop();
     if (thread_.joinable()) thread_.join();
+    if (peer_metrics_) peer_metrics_->stop();
+}
+
+void AdminServer::leaveFinalMetrics() {
+    if (!peer_metrics_) return;
+    if (auto left = hotgate::leaveFinalMetrics(control_socket_, ::getpid(), gateway_.metrics().serializeHttp()); !left)
+        log::warn("metrics across versions: ", left.error().message);
+    peer_metrics_->stop();
 }
 
 awaitable<void> AdminServer::acceptLoop() {
@@ -102,6 +118,9 @@ awaitable<void> AdminServer::serve(tcp::socket socket) {
             reply = {405, "text/plain", "only GET is supported\n"};
         } else {
             reply = handle(gateway_, request.target());
+            if (peer_metrics_ && reply.status == 200 && request.target().substr(0, 8) == "/metrics" &&
+                (request.target().size() == 8 || request.target()[8] == '?'))
+                reply.body = mergeExpositions(reply.body, peerMetrics());
         }
         http::response<http::string_body> response{static_cast<http::status>(reply.status), request.version()};
         response.set(http::field::content_type, reply.content_type);
@@ -114,6 +133,11 @@ awaitable<void> AdminServer::serve(tcp::socket socket) {
     }
     error_code ignored;
     socket.shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+std::vector<std::string> AdminServer::peerMetrics() const {
+    return textsToMerge(collectPeerMetrics(control_socket_, ::getpid(), std::chrono::milliseconds(500)),
+                        gateway_.context().version());
 }
 
 AdminServer::Reply AdminServer::handle(Gateway& gateway, std::string_view target) {

@@ -223,4 +223,12 @@ std::string Metrics::serialize() const {
     return prometheus::TextSerializer().Serialize(families);
 }
 
+std::string Metrics::serializeHttp() const {
+    auto families = registry_->Collect();
+    std::erase_if(families, [](const prometheus::MetricFamily& family) {
+        return family.name.rfind("hotgate_http_", 0) != 0;
+    });
+    return prometheus::TextSerializer().Serialize(families);
+}
+
 }  // namespace hotgate

@@ -92,6 +92,9 @@ public:
 
     // The Prometheus text exposition of every family.
     std::string serialize() const;
+    // Only this process's hotgate_http_* families: what it serves to the other versions
+    // (admin/peer_metrics.h), whose own families cover the rest.
+    std::string serializeHttp() const;
 
     // This version's slot counters in the health profile's shared memory (bpf/health.h
     // health_slot, mmapped by every version): recordRequest/recordRejected also add there.
