@@ -1,4 +1,4 @@
-// Metrics without a gap at cutover (docs/observability.md "Metrics across versions"): during
+// Metrics without a gap at cutover (docs/operations.md "Metrics across versions"): during
 // upgrades under load, every scrape of the shared admin port carries every live version's
 // hotgate_http_* series. Scraped every 100 ms through 5 upgrade cycles: no version's request
 // counter ever goes backwards, and at the end the versions' counts add up to exactly what the

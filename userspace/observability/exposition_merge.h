@@ -2,7 +2,7 @@
 // samples other versions of the gateway serve for the same families. The text format wants each
 // family once, its samples under one `# HELP` / `# TYPE`; this puts every other text's samples
 // under the first text's block of the same family, and appends families the first text lacks.
-// See docs/observability.md "Metrics across versions".
+// See docs/operations.md "Metrics across versions".
 #pragma once
 
 #include <string>
