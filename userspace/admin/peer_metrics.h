@@ -4,7 +4,7 @@
 // and the version answering /metrics merges in every other live version's. A version leaving
 // after a commit or rollback writes its final counts to "<control socket>.http-metrics-final.<pid>"
 // (replacing the previous one), which the versions after it serve until the next one leaves, so
-// no request of an exited version goes unseen and none is counted twice. docs/observability.md
+// no request of an exited version goes unseen and none is counted twice. docs/operations.md
 // "Metrics across versions".
 #pragma once
 
