@@ -94,6 +94,8 @@ circuit_breaker:
   p95_delta: 150ms
   shed_percent: 40
   min_requests: 10
+upgrade:
+  require_signature: yes
 )";
 
 // A gateway with several listeners, clusters and routes, units on limits and timeouts: the

@@ -110,6 +110,28 @@ TEST(ConfigSchema, TheKeysOfBeforeTheSchemaApplyAsTheyDid) {
             << entry.path;
 }
 
+// upgrade.require_signature came after configs existed: leaving it out or writing its default
+// gives the same hash, and turning it on is a change applied in place (gwctl reads it from Status).
+TEST(ConfigSchema, RequireSignatureAppliesInPlaceAndItsDefaultKeepsTheHash) {
+    const std::string base = "workers: 1\nlisteners: [{ name: public, address: 127.0.0.1:8080 }]\n"
+                             "routes: [{ name: all, match: { path_prefix: / }, direct_response: {} }]\n";
+    const auto without = loadConfigText(base, "test.yaml");
+    const auto off = loadConfigText(base + "upgrade: { require_signature: false }\n", "test.yaml");
+    const auto on = loadConfigText(base + "upgrade:\n  require_signature: true\n", "test.yaml");
+    ASSERT_TRUE(without && off && on);
+    EXPECT_FALSE((*without)->upgrade.require_signature);
+    EXPECT_TRUE((*on)->upgrade.require_signature);
+    EXPECT_EQ((*off)->hash, (*without)->hash);
+    EXPECT_NE((*on)->hash, (*without)->hash);
+    const auto diff = diffConfigs(**without, **on);
+    ASSERT_EQ(diff.changes.size(), 1u);
+    EXPECT_EQ(diff.changes[0].format(), "upgrade.require_signature: false -> true");
+    EXPECT_EQ(diff.changes[0].section, ConfigSection::Upgrade);
+    EXPECT_FALSE(diff.changes[0].needs_new_version);
+    EXPECT_FALSE(loadConfigText(base + "upgrade: { require_signature: maybe }\n", "test.yaml"));
+    EXPECT_FALSE(loadConfigText(base + "upgrade: { require_signatures: true }\n", "test.yaml")) << "unknown key";
+}
+
 TEST(ConfigSchema, ChangesKnowTheirSectionAndEntry) {
     const auto before = everyKey();
     std::string text = test::kEveryKeyConfig;

@@ -162,6 +162,32 @@ TEST(ControlMessages, StatusRoundTripsAndKeepsAbsentFieldsAbsent) {
     EXPECT_FALSE(read->versions[1].phase);
 }
 
+// upgrade.require_signature rides in the Status reply; a reply from a version before it has no
+// such field, and reads as demanding nothing.
+TEST(ControlMessages, StatusCarriesRequireSignatureAndOlderRepliesLackIt) {
+    StatusReply status;
+    status.upgrade_state = UpgradeState::None;
+    EXPECT_FALSE(status.toJson().contains("require_signature"));
+    status.require_signature = true;
+    const auto wire = status.toJson();
+    EXPECT_EQ(wire["require_signature"], true);
+    const auto back = StatusReply::fromJson(wire);
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ(back->require_signature, std::optional<bool>(true));
+
+    auto older = wire;
+    older.erase("require_signature");
+    const auto read = StatusReply::fromJson(older);
+    ASSERT_TRUE(read) << read.error().message;
+    EXPECT_FALSE(read->require_signature.has_value());
+
+    auto wrong = wire;
+    wrong["require_signature"] = "yes";
+    const auto refused = StatusReply::fromJson(wrong);
+    ASSERT_FALSE(refused);
+    EXPECT_NE(refused.error().message.find("StatusReply"), std::string::npos) << refused.error().message;
+}
+
 TEST(ControlMessages, PeerMessagesDecodeByTheirFrameType) {
     Message frame;
     frame.type = MessageType::Heartbeat;

@@ -12,6 +12,7 @@
 #include "control/messages.h"
 #include "control/successor_launcher.h"
 #include "control_client.h"
+#include "upgrade_artifact.h"
 
 namespace gwctl {
 namespace {
@@ -22,7 +23,7 @@ using hotgate::control::UpgradeState;
 using hotgate::control::VersionInfo;
 
 struct UpgradeOptions {
-    std::string binary;
+    ArtifactOptions artifact;  // --binary and how it is fetched and verified
     std::string config;
     std::string auto_commit;  // duration; empty: no auto-commit
     std::string timeout = "30s";
@@ -97,8 +98,8 @@ int runUpgrade(const GlobalOptions& global, const UpgradeOptions& options) {
         auto_commit = hotgate::parseDuration(options.auto_commit);
         if (!auto_commit) failWith("upgrade", "--auto-commit '" + options.auto_commit + "' is not a duration (e.g. 5s)");
     }
-    if (::access(options.binary.c_str(), X_OK) != 0)
-        failWith("upgrade", "binary " + options.binary + ": " + std::strerror(errno));
+    const auto request = artifactRequest(options.artifact);
+    if (!request) failWith("upgrade", request.error().message);
 
     std::string status_error;
     const auto status = askStatus(global, &status_error);
@@ -108,9 +109,21 @@ int runUpgrade(const GlobalOptions& global, const UpgradeOptions& options) {
     if (status->upgrade_state != UpgradeState::None)
         failWith("upgrade", "an upgrade is already in progress (" + stateText(status->upgrade_state) +
                                 "): commit or roll it back first");
+    if (status->require_signature.value_or(false) && !request->signature)
+        failWith("upgrade",
+                 "the running version requires a signed binary (upgrade.require_signature: true): give "
+                 "--signature FILE --public-key FILE; nothing was run");
     const std::string config = options.config.empty() ? running.config_path.value_or("") : options.config;
     if (config.empty()) failWith("upgrade", "--config is required (the running version did not say its config file)");
-    if (auto rejected = checkConfigWith(options.binary, config))
+
+    // Fetched and verified before anything runs it, --check-config included.
+    const auto artifact = hotgate::release::prepareArtifact(*request);
+    if (!artifact.ok())
+        failWith("upgrade", artifact.error->message + "; nothing was run, the running version serves on");
+    describeArtifact(std::cout, artifact);
+    const std::string binary = artifact.binary.string();
+    if (::access(binary.c_str(), X_OK) != 0) failWith("upgrade", "binary " + binary + ": " + std::strerror(errno));
+    if (auto rejected = checkConfigWith(binary, config))
         failWith("upgrade", "the new version rejects " + config + ":\n" + *rejected + "the running version serves on");
 
     const std::string log_file = options.log_file.empty()
@@ -118,11 +131,10 @@ int runUpgrade(const GlobalOptions& global, const UpgradeOptions& options) {
                                         ("hotgate-" + std::to_string(::time(nullptr)) + ".log"))
                                            .string()
                                      : options.log_file;
-    auto child =
-        hotgate::control::SuccessorProcess::launch({options.binary, config, global.control_socket, log_file});
+    auto child = hotgate::control::SuccessorProcess::launch({binary, config, global.control_socket, log_file});
     if (!child) failWith("upgrade", child.error().message);
     const pid_t pid = child->pid();
-    std::cout << "started " << options.binary << " (pid " << pid << ", log " << log_file << ")\n";
+    std::cout << "started " << binary << " (pid " << pid << ", log " << log_file << ")\n";
 
     std::optional<VersionInfo> successor;
     const auto waited = child->waitUntilReady(
@@ -180,7 +192,7 @@ bool printVersions(const GlobalOptions& global, std::ostream& out) {
 void addUpgradeCommands(CLI::App& app, GlobalOptions& global) {
     auto options = std::make_shared<UpgradeOptions>();
     auto* upgrade = app.add_subcommand("upgrade", "start a new version beside the running one and wait until it is ready");
-    upgrade->add_option("--binary", options->binary, "the new hotgate binary")->required();
+    addArtifactOptions(*upgrade, options->artifact);
     upgrade->add_option("--config", options->config, "its config (default: the running version's)");
     upgrade->add_option("--auto-commit", options->auto_commit, "cut over at once, then commit after this long (e.g. 5s)");
     upgrade->add_option("--timeout", options->timeout, "how long the new version may take to become ready")

@@ -262,6 +262,12 @@ struct ConfigEngineConfig {
     std::size_t history = 0;                 // snapshots kept for rollback and `gwctl config history`
 };
 
+// What `gwctl upgrade` demands of a new binary before it runs it (docs/operations.md#signed-artifacts).
+// The running version reports it in its Status reply; gwctl enforces it.
+struct UpgradeConfig {
+    bool require_signature = false;  // refuse a binary without a valid --signature/--public-key
+};
+
 struct Config {
     unsigned workers = 0;
     AdminConfig admin;
@@ -275,6 +281,7 @@ struct Config {
     HealthConfig health;
     ConfigEngineConfig config_engine;
     CircuitBreakerConfig circuit_breaker;  // every route's, unless it overrides
+    UpgradeConfig upgrade;
 
     std::string source_path;  // the file it was loaded from
     std::string hash;         // 12 hex digits of SHA-256 over the normalized form (canonicalText)

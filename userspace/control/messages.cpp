@@ -141,6 +141,7 @@ json StatusReply::toJson() const {
         listener_list.push_back({{"name", l.name}, {"address", l.address}, {"sockets", l.sockets}});
     out["listeners"] = listener_list;
     out["bpffs_root"] = bpffs_root;
+    if (require_signature) out["require_signature"] = *require_signature;
     return out;
 }
 
@@ -161,6 +162,7 @@ Result<StatusReply> StatusReply::fromJson(const json& p) {
             reply.listeners.push_back({l.value("name", std::string()), l.value("address", std::string()),
                                        l.value("sockets", std::uint64_t{0})});
         reply.bpffs_root = p.value("bpffs_root", std::string());
+        if (p.contains("require_signature")) reply.require_signature = p.at("require_signature").get<bool>();
     } catch (const json::exception& e) {
         return fail("StatusReply: ", e.what());
     }

@@ -85,8 +85,9 @@ struct ListenerInfo {
 };
 
 // StatusReply {versions, mode, upgrade_state, mode_reason?, last_upgrade_error?, listeners,
-// bpffs_root}: the version answering first, then its draining predecessor, then its successor;
-// the answering version's own listeners and pin root (gwctl's steering commands default to them).
+// bpffs_root, require_signature?}: the version answering first, then its draining predecessor,
+// then its successor; the answering version's own listeners and pin root (gwctl's steering
+// commands default to them); whether its config demands signed binaries (upgrade.require_signature).
 struct StatusReply {
     std::vector<VersionInfo> versions;
     std::vector<ListenerInfo> listeners;
@@ -95,6 +96,8 @@ struct StatusReply {
     std::optional<UpgradeState> upgrade_state;  // absent: a state this binary does not know
     std::string mode_reason;                    // why takeover mode, when it is
     std::string last_upgrade_error;
+    // absent: a version older than upgrade.require_signature (which therefore demands nothing)
+    std::optional<bool> require_signature;
     nlohmann::json toJson() const;
     static Result<StatusReply> fromJson(const nlohmann::json& payload);
 };

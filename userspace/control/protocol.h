@@ -27,7 +27,7 @@
 //     -> Status {}                           <- StatusReply {versions: [VersionInfo...], mode, upgrade_state,
 //                                                              mode_reason?, last_upgrade_error?,
 //                                                              listeners: [{name, address, sockets}],
-//                                                              bpffs_root}
+//                                                              bpffs_root, require_signature?}
 //     -> Cutover {}                          <- Ok {message} | Error {message}
 //     -> Commit {}                           <- Ok {message} | Error {message}
 //     -> Rollback {}                         <- Ok {message} | Error {message}
@@ -37,7 +37,9 @@
 //                                               | Error {message}
 //   where VersionInfo = {version, pid, phase, mode?, config_path?, slot?, connections?, in_flight?,
 //                        connections_handed_off?, connections_adopted?, drain_deadline_ms?}
-//   and upgrade_state is none | starting | ready | cut over | committing.
+//   and upgrade_state is none | starting | ready | cut over | committing; require_signature
+//   (a bool, absent from versions before it) is the answering version's upgrade.require_signature:
+//   gwctl upgrade then refuses a binary without a verified signature.
 //
 //   gwctl config (the config engine, control/config_engine.h), one request and one reply:
 //     -> ConfigApply {path, wait}            <- Ok {message, hash, previous_hash, changes: [Change...],

@@ -233,6 +233,7 @@ StatusReply UpgradeController::status() const {
     // This version's own listeners and pin root: gwctl's steering commands default to them.
     for (const auto& l : gateway_.listeners()) reply.listeners.push_back({l.name, l.address, l.sockets});
     reply.bpffs_root = gateway_.context().config()->dataplane.bpffs_root;
+    reply.require_signature = gateway_.context().config()->upgrade.require_signature;
     return reply;
 }
 

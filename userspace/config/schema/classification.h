@@ -30,6 +30,7 @@ enum class ConfigSection {
     Health,
     ConfigEngine,
     CircuitBreaker,
+    Upgrade,
 };
 
 }  // namespace hotgate::schema

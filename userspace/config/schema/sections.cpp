@@ -47,6 +47,8 @@ const std::vector<Section>& sections() {
         {ConfigSection::CircuitBreaker,
          block("circuit_breaker", &Config::circuit_breaker, circuitBreakerTable(), kEmpty,
                "the adaptive circuit breaker of every route (docs/protection.md); a route may override each key")},
+        {ConfigSection::Upgrade, block("upgrade", &Config::upgrade, upgradeTable(), kEmpty,
+                                       "what gwctl upgrade demands of a new binary before it runs it")},
     };
     return kSections;
 }

@@ -33,5 +33,6 @@ Table<ConfigEngineConfig> configEngineTable();
 Table<RateLimitConfig> rateLimitTable();
 Table<CircuitBreakerConfig> circuitBreakerTable();
 Table<CircuitBreakerOverride> circuitBreakerOverrideTable();
+Table<UpgradeConfig> upgradeTable();
 
 }  // namespace hotgate::schema
