@@ -24,6 +24,7 @@
 #include "dataplane/steer_loader.h"
 #include "observability/logging.h"
 #include "proxy/asio.h"
+#include "telemetry/otlp_exporter.h"
 #include "observability/libbpf_log.h"
 #include "proxy/gateway.h"
 #include "tls/tls_listener.h"
@@ -80,6 +81,39 @@ Result<StartPlan> planFromHandover(control::ReceivedHandover& handover, const Co
     return plan;
 }
 
+// The OTLP exporter of telemetry.otlp (none without an endpoint), with its counters on /metrics
+// as hotgate_telemetry_spans_total{outcome}.
+Result<std::unique_ptr<telemetry::OtlpExporter>> startSpanExport(const TelemetryConfig& telemetry,
+                                                                const std::string& version, Gateway& gateway) {
+    if (telemetry.otlp.endpoint.empty()) return std::unique_ptr<telemetry::OtlpExporter>();
+    telemetry::OtlpExporterOptions options;
+    options.endpoint = telemetry.otlp.endpoint;
+    options.timeout = telemetry.otlp.timeout;
+    options.service_name = telemetry.service_name;
+    options.service_version = version;
+    options.flush_interval = std::chrono::milliseconds(1000);
+    auto exporter = telemetry::OtlpExporter::create(options);
+    if (!exporter) return fail("telemetry.otlp: ", exporter.error().message);
+    gateway.metrics().addCollector([exporter = exporter->get(), version] {
+        const auto counters = exporter->counters();
+        prometheus::MetricFamily spans{"hotgate_telemetry_spans_total",
+                                       "Trace spans by what became of them: exported, dropped_queue_full, "
+                                       "dropped_export_failed",
+                                       prometheus::MetricType::Counter,
+                                       {}};
+        for (const auto& [outcome, value] : {std::pair{"exported", counters.spans_exported},
+                                             std::pair{"dropped_queue_full", counters.spans_dropped_queue_full},
+                                             std::pair{"dropped_export_failed", counters.spans_dropped_export_failed}}) {
+            prometheus::ClientMetric metric;
+            metric.label = {{"outcome", outcome}, {"version", version}};
+            metric.counter.value = static_cast<double>(value);
+            spans.metric.push_back(metric);
+        }
+        return std::vector<prometheus::MetricFamily>{std::move(spans)};
+    });
+    return exporter;
+}
+
 int serve(ConfigSnapshot config, const Options& options) {
     const std::string version = std::string(buildVersion()) + "/" + config->hash;
     std::shared_ptr<control::PeerLink> predecessor;
@@ -117,6 +151,9 @@ int serve(ConfigSnapshot config, const Options& options) {
 
     auto gateway = Gateway::start(config, buildVersion(), std::move(plan));
     if (!gateway) return failed(gateway.error().message);
+    // Spans of the upgrades this version conducts, when telemetry.otlp.endpoint is set.
+    auto spans = startSpanExport(config->telemetry, version, **gateway);
+    if (!spans) return failed(spans.error().message);
     // A first version clears what a previous run left beside the control socket; a successor
     // must keep its predecessors' (admin/peer_metrics.h).
     if (!predecessor) removeStalePeerMetrics(options.control_socket);
@@ -128,9 +165,9 @@ int serve(ConfigSnapshot config, const Options& options) {
 
     asio::io_context main_io;
     auto work = asio::make_work_guard(main_io);
-    control::UpgradeController upgrades(**gateway, options.control_socket, [&main_io] {
-        asio::post(main_io, [&main_io] { main_io.stop(); });
-    });
+    control::UpgradeController upgrades(
+        **gateway, options.control_socket, [&main_io] { asio::post(main_io, [&main_io] { main_io.stop(); }); },
+        spans->get());
     control::CommandRouter router(**gateway, upgrades, options.control_socket);
     if (predecessor) {
         if (auto healthy = checkOwnHealth(config->admin.address, version); !healthy)

@@ -119,6 +119,9 @@ circuit_breaker.p95_delta = 150ms
 circuit_breaker.shed_percent = 40
 circuit_breaker.min_requests = 10
 upgrade.require_signature = true
+telemetry.service_name = "gw-edge"
+telemetry.otlp.endpoint = "http://127.0.0.1:4318/v1/traces"
+telemetry.otlp.timeout = 3000ms
 )";
 
 // Only what is required: every other key at its default.
@@ -144,7 +147,8 @@ TEST(ConfigHashPin, EveryKeyHasItsCanonicalLine) {
     const auto config = load(test::kEveryKeyConfig);
     ASSERT_TRUE(config);
     EXPECT_EQ(canonicalText(*config), kEveryKeyCanonical);
-    EXPECT_EQ(config->hash, "6f631383690f");  // 47f947a80621 before upgrade.require_signature;
+    EXPECT_EQ(config->hash, "444a9f937643");  // 6f631383690f before telemetry;
+                                              // 47f947a80621 before upgrade.require_signature;
                                               // 6b02b7c749c7 before protection and cluster limits;
                                               // 5b5bf6d1acb8 before weights, lb, outlier_detection,
                                               // retries, slow_start; 49b56c87ecf9 before trusted_proxies, body_read, send

@@ -96,6 +96,12 @@ circuit_breaker:
   min_requests: 10
 upgrade:
   require_signature: yes
+telemetry:
+  service_name: gw-edge
+  otlp:
+    endpoint: http://127.0.0.1:4318/v1/traces
+    encoding: json
+    timeout: 3s
 )";
 
 // A gateway with several listeners, clusters and routes, units on limits and timeouts: the

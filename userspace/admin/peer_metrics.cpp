@@ -58,22 +58,28 @@ sockaddr_un unixAddress(const std::string& path) {
 }
 
 // Everything a peer's socket sends before closing, or nothing when it does not answer in time.
+// (A poll() deadline, not a receive timeout option: those mark sockets for the health profile,
+// health/version_mark.h.)
 std::optional<std::string> readPeer(const std::string& path, std::chrono::milliseconds timeout) {
     if (path.size() >= sizeof(sockaddr_un::sun_path)) return std::nullopt;
     UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd) return std::nullopt;
-    const timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
-    ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     const auto address = unixAddress(path);
     if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) return std::nullopt;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
     std::string text;
     char buffer[16384];
     for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        pollfd readable{fd.get(), POLLIN, 0};
+        const int ready = left.count() > 0 ? ::poll(&readable, 1, static_cast<int>(left.count())) : 0;
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready <= 0) return std::nullopt;  // timed out: a partial text could undercount
         const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
         if (n == 0) return text;
         if (n < 0) {
-            if (errno == EINTR) continue;
-            return std::nullopt;  // timed out or reset: a partial text could undercount
+            if (errno == EINTR || errno == EAGAIN) continue;
+            return std::nullopt;
         }
         text.append(buffer, static_cast<std::size_t>(n));
     }

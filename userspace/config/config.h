@@ -94,6 +94,18 @@ struct RateLimitConfig {
     RateLimitKey key;
 };
 
+// Where the OpenTelemetry spans of upgrades and config applies go (docs/telemetry.md).
+enum class OtlpWireEncoding { Json, Protobuf };
+struct OtlpConfig {
+    std::string endpoint;  // http://host:port/path of an OTLP/HTTP collector; empty: no export
+    OtlpWireEncoding encoding = OtlpWireEncoding::Json;
+    std::chrono::milliseconds timeout{};  // per export request
+};
+struct TelemetryConfig {
+    std::string service_name;  // the spans' service.name
+    OtlpConfig otlp;
+};
+
 // The adaptive circuit breaker's timing and thresholds (docs/protection.md, levels L0-L3).
 struct CircuitBreakerConfig {
     bool enabled = false;
@@ -282,6 +294,7 @@ struct Config {
     ConfigEngineConfig config_engine;
     CircuitBreakerConfig circuit_breaker;  // every route's, unless it overrides
     UpgradeConfig upgrade;
+    TelemetryConfig telemetry;
 
     std::string source_path;  // the file it was loaded from
     std::string hash;         // 12 hex digits of SHA-256 over the normalized form (canonicalText)

@@ -35,11 +35,13 @@ void adoptFromPeer(Gateway& gateway, Message& message) {
 
 }  // namespace
 
-UpgradeController::UpgradeController(Gateway& gateway, std::string control_path, std::function<void()> request_exit)
+UpgradeController::UpgradeController(Gateway& gateway, std::string control_path, std::function<void()> request_exit,
+                                     telemetry::SpanSink* spans)
     : gateway_(gateway),
       control_path_(std::move(control_path)),
       host_(gateway, std::move(request_exit)),
-      machine_(host_, clock_) {}
+      trace_(spans, [&gateway] { return gateway.context().connections_handed_off.load(); }),
+      machine_(host_, clock_, {}, &trace_) {}
 
 UpgradeController::~UpgradeController() { stop(); }
 
@@ -49,6 +51,7 @@ void UpgradeController::stop() {
     if (follow_thread_.joinable()) follow_thread_.join();
     if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
     host_.join();
+    trace_.finish();
 }
 
 void UpgradeController::serveSuccessor(int fd, const Message& hello_message) {

@@ -19,6 +19,7 @@
 #include "control/peer_link.h"
 #include "control/successor_machine.h"
 #include "control/upgrade_machine.h"
+#include "control/upgrade_trace.h"
 
 namespace hotgate {
 class Gateway;
@@ -31,7 +32,9 @@ public:
     // `control_path` is the control socket a successor started from here connects to.
     // `request_exit` is called (from any thread) when this process should end: after a commit
     // drained it, or after a rollback drained the successor.
-    UpgradeController(Gateway& gateway, std::string control_path, std::function<void()> request_exit);
+    // `spans` (optional, outliving this) receives each upgrade's trace (control/upgrade_trace.h).
+    UpgradeController(Gateway& gateway, std::string control_path, std::function<void()> request_exit,
+                      telemetry::SpanSink* spans = nullptr);
     ~UpgradeController();
     UpgradeController(const UpgradeController&) = delete;
     UpgradeController& operator=(const UpgradeController&) = delete;
@@ -68,6 +71,7 @@ private:
     const std::string control_path_;
     SteadyClock clock_;
     GatewayHost host_;
+    UpgradeTrace trace_;
     UpgradeMachine machine_;
 
     std::shared_ptr<PeerLink> predecessor_;

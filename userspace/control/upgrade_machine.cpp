@@ -52,8 +52,16 @@ std::string_view upgradeEventName(UpgradeEvent event) {
     return "?";
 }
 
-UpgradeMachine::UpgradeMachine(VersionHost& host, const Clock& clock, UpgradeTimeouts timeouts)
-    : host_(host), clock_(clock), timeouts_(timeouts) {}
+namespace {
+UpgradeJournal& silentJournal() {
+    static UpgradeJournal silent;
+    return silent;
+}
+}  // namespace
+
+UpgradeMachine::UpgradeMachine(VersionHost& host, const Clock& clock, UpgradeTimeouts timeouts,
+                               UpgradeJournal* journal)
+    : host_(host), clock_(clock), journal_(journal ? *journal : silentJournal()), timeouts_(timeouts) {}
 
 std::optional<std::string> UpgradeMachine::admit(const Hello& hello, std::shared_ptr<PeerChannel> link) {
     std::lock_guard lock(mutex_);
@@ -139,6 +147,7 @@ UpgradeMachine::Outcome UpgradeMachine::dispatch(const Event& event) {
             admitted_at_ = clock_.now();
             phase_ = P::Starting;
             log::info("upgrade: successor ", hello.version, " (pid ", hello.pid, ") connected");
+            journal_.admitted(hello.pid, hello.version);
             return {};
         }
         case UpgradeEvent::Ready: {
@@ -148,7 +157,10 @@ UpgradeMachine::Outcome UpgradeMachine::dispatch(const Event& event) {
             successor_->view.slot = ready.slot;
             successor_->view.admin = ready.admin;
             successor_->last_beat = clock_.now();
-            if (phase_ == P::Starting) phase_ = P::Ready;
+            if (phase_ == P::Starting) {
+                phase_ = P::Ready;
+                journal_.ready(ready.slot);
+            }
             log::info("upgrade: successor pid ", pid, " is ready (slot ", ready.slot, ")");
             return {};
         }
@@ -156,6 +168,7 @@ UpgradeMachine::Outcome UpgradeMachine::dispatch(const Event& event) {
             if (!successor_) return unexpected(event);
             last_error_ = std::get<Failed>(event.payload).reason;
             log::warn("upgrade: successor pid ", pid, " failed to start: ", last_error_);
+            if (phase_ == P::Starting || phase_ == P::Ready) journal_.gaveUp(last_error_);
             return {};  // its link closes next
         case UpgradeEvent::Heartbeat: {
             if (!successor_) return unexpected(event);
@@ -177,6 +190,7 @@ UpgradeMachine::Outcome UpgradeMachine::dispatch(const Event& event) {
                 case P::Starting:
                 case P::Ready:
                     log::warn("upgrade: successor pid ", pid, " went away before cutover; nothing changed for traffic");
+                    journal_.gaveUp("successor pid " + pid + " went away before cutover");
                     forgetSuccessor();
                     break;
                 case P::RolledBack:
@@ -192,6 +206,7 @@ UpgradeMachine::Outcome UpgradeMachine::dispatch(const Event& event) {
             last_error_ = "successor pid " + pid + " did not become ready in " + durationText(timeouts_.ready);
             log::warn("upgrade: ", last_error_);
             log::warn("upgrade: successor pid ", pid, " went away before cutover; nothing changed for traffic");
+            journal_.gaveUp(last_error_);
             forgetSuccessor();
             return {Reply::failure(last_error_), LinkFate::Forget};
         case UpgradeEvent::HeartbeatSilent:
@@ -223,6 +238,7 @@ UpgradeMachine::Outcome UpgradeMachine::dispatch(const Event& event) {
             const std::string message = "cut over to " + view.version + " (pid " + pid +
                                         (bpf ? ", slot " + std::to_string(view.slot) : std::string()) + ")";
             log::info("upgrade: ", message, bpf ? " in " + std::to_string(write_us) + " us" : std::string());
+            journal_.cutOver(std::chrono::microseconds(write_us), bpf);
             return {Reply::success(message, {{"write_us", write_us}})};
         }
         case UpgradeEvent::Commit: {
@@ -234,6 +250,7 @@ UpgradeMachine::Outcome UpgradeMachine::dispatch(const Event& event) {
                 return {Reply::failure("commit failed, nothing changed: successor unreachable: " + sent.error().message)};
             phase_ = P::Committing;
             log::info("upgrade: committed to ", successor_->view.version, "; handing connections over and draining");
+            journal_.committed();
             host_.handOffDrainAndExit(successor_->link);
             return {Reply::success("committed: " + host_.version() + " hands its connections to " +
                                    successor_->view.version + " and exits when drained")};
@@ -241,14 +258,14 @@ UpgradeMachine::Outcome UpgradeMachine::dispatch(const Event& event) {
         case UpgradeEvent::Rollback:
             if (!successor_ || (phase_ != P::Starting && phase_ != P::Ready && phase_ != P::CutOver))
                 return {Reply::failure("no upgrade to roll back (upgrade state: " + stateName() + ")")};
-            return {rollBack(std::get<std::string>(event.payload), true)};
+            return {rollBack(std::get<std::string>(event.payload), true, /*automatic=*/false)};
     }
     return unexpected(event);
 }
 
 // Starting, Ready or CutOver -> RolledBack. The successor stays known until its link closes:
 // it hands its connections back meanwhile.
-Reply UpgradeMachine::rollBack(const std::string& why, bool tell_successor) {
+Reply UpgradeMachine::rollBack(const std::string& why, bool tell_successor, bool automatic) {
     if (phase_ == UpgradePhase::CutOver) {
         if (host_.mode() == DataplaneMode::Bpf) {
             if (auto written = host_.steerToOwnSlot(); !written)
@@ -262,6 +279,7 @@ Reply UpgradeMachine::rollBack(const std::string& why, bool tell_successor) {
     log::warn("upgrade: rolled back from ", successor_->view.version, " (pid ", successor_->view.pid, "): ", why);
     phase_ = UpgradePhase::RolledBack;
     last_error_ = why;
+    journal_.rolledBack(why, automatic);
     return Reply::success("rolled back: new connections go to " + host_.version() + " again; pid " +
                           std::to_string(successor_->view.pid) + " drains and exits");
 }

@@ -71,7 +71,9 @@ public:
         std::string last_error;                  // why the last upgrade failed or was rolled back
     };
 
-    UpgradeMachine(VersionHost& host, const Clock& clock, UpgradeTimeouts timeouts = {});
+    // `journal` (optional) hears of each step, for the upgrade's trace; it must outlive the machine.
+    UpgradeMachine(VersionHost& host, const Clock& clock, UpgradeTimeouts timeouts = {},
+                   UpgradeJournal* journal = nullptr);
     UpgradeMachine(const UpgradeMachine&) = delete;
     UpgradeMachine& operator=(const UpgradeMachine&) = delete;
 
@@ -109,13 +111,14 @@ private:
 
     // The transition table: under mutex_.
     Outcome dispatch(const Event& event);
-    Reply rollBack(const std::string& why, bool tell_successor);
+    Reply rollBack(const std::string& why, bool tell_successor, bool automatic = true);
     void forgetSuccessor();
     Outcome unexpected(const Event& event) const;
     std::string stateName() const;
 
     VersionHost& host_;
     const Clock& clock_;
+    UpgradeJournal& journal_;
     const UpgradeTimeouts timeouts_;
     mutable std::mutex mutex_;
     UpgradePhase phase_ = UpgradePhase::None;

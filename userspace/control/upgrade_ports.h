@@ -62,4 +62,20 @@ public:
     virtual Result<void> takeOverControlSocket() = 0;
 };
 
+// What the running version's machine reports of each upgrade, for its trace
+// (control/upgrade_trace.h). Called under the machine's lock: must not call back into it. The
+// defaults record nothing.
+class UpgradeJournal {
+public:
+    virtual ~UpgradeJournal() = default;
+    virtual void admitted(int /*pid*/, const std::string& /*version*/) {}
+    virtual void ready(std::uint32_t /*slot*/) {}
+    // New connections go to the successor: `write` is the control entry write (BPF mode).
+    virtual void cutOver(std::chrono::microseconds /*write*/, bool /*bpf*/) {}
+    virtual void committed() {}
+    virtual void rolledBack(const std::string& /*why*/, bool /*automatic*/) {}
+    // The successor failed, timed out or went away before cutover: nothing changed for traffic.
+    virtual void gaveUp(const std::string& /*why*/) {}
+};
+
 }  // namespace hotgate::control

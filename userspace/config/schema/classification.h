@@ -31,6 +31,7 @@ enum class ConfigSection {
     ConfigEngine,
     CircuitBreaker,
     Upgrade,
+    Telemetry,
 };
 
 }  // namespace hotgate::schema

@@ -49,6 +49,8 @@ const std::vector<Section>& sections() {
                "the adaptive circuit breaker of every route (docs/protection.md); a route may override each key")},
         {ConfigSection::Upgrade, block("upgrade", &Config::upgrade, upgradeTable(), kEmpty,
                                        "what gwctl upgrade demands of a new binary before it runs it")},
+        {ConfigSection::Telemetry, block("telemetry", &Config::telemetry, telemetryTable(), kEmpty,
+                                         "OpenTelemetry traces of upgrades and config applies (docs/telemetry.md)")},
     };
     return kSections;
 }

@@ -34,5 +34,6 @@ Table<RateLimitConfig> rateLimitTable();
 Table<CircuitBreakerConfig> circuitBreakerTable();
 Table<CircuitBreakerOverride> circuitBreakerOverrideTable();
 Table<UpgradeConfig> upgradeTable();
+Table<TelemetryConfig> telemetryTable();
 
 }  // namespace hotgate::schema

@@ -1,0 +1,49 @@
+// UpgradeTrace: each upgrade the running version conducts as one OpenTelemetry trace
+// (docs/telemetry.md "Upgrade traces"). Root span `hot-update`, children in order:
+// `hot-update:start` (Hello to Ready: pid, version, slot), `hot-update:ready` (until cutover or
+// rollback), `hot-update:swap` (the cutover: latency_ms of the control entry write,
+// rollback_safe), then `hot-update:commit` (until this version has handed its connections over
+// and drained: connections_moved, drained_ms) or `hot-update:rollback` (reason, automatic).
+// A successor that fails before cutover ends the trace with ERROR and the reason.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+
+#include "control/upgrade_ports.h"
+#include "telemetry/tracer.h"
+
+namespace hotgate::control {
+
+class UpgradeTrace final : public UpgradeJournal {
+public:
+    // `sink` nullptr: nothing is exported. `handed_off` reads how many connections this version
+    // has handed over so far.
+    UpgradeTrace(telemetry::SpanSink* sink, std::function<std::uint64_t()> handed_off);
+    ~UpgradeTrace() override { finish(); }
+
+    void admitted(int pid, const std::string& version) override;
+    void ready(std::uint32_t slot) override;
+    void cutOver(std::chrono::microseconds write, bool bpf) override;
+    void committed() override;
+    void rolledBack(const std::string& why, bool automatic) override;
+    void gaveUp(const std::string& why) override;
+
+    // This version is done (it drained after a commit, or stops): ends what is open.
+    void finish();
+
+private:
+    void endAll(telemetry::StatusCode status, const std::string& message);
+
+    telemetry::Tracer tracer_;
+    std::function<std::uint64_t()> handed_off_;
+    std::mutex mutex_;
+    std::optional<telemetry::ActiveSpan> root_;
+    std::optional<telemetry::ActiveSpan> stage_;  // start, ready or commit: the one open now
+    std::uint64_t handed_off_at_commit_ = 0;
+    std::chrono::steady_clock::time_point committed_at_{};
+};
+
+}  // namespace hotgate::control
