@@ -1,7 +1,7 @@
 // telemetry: where the OpenTelemetry spans of upgrades and config applies are exported
 // (docs/telemetry.md). The exporter is built at start, so every key needs a new version.
 #include "config/schema/tables.h"
-#include "telemetry/http_post.h"
+#include "telemetry/http_endpoint.h"
 
 namespace hotgate::schema {
 namespace {
