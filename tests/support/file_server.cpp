@@ -12,6 +12,8 @@
 #include <fstream>
 #include <string>
 
+#include "support/loopback_listener.h"
+
 namespace hotgate::test {
 namespace {
 
@@ -48,17 +50,10 @@ std::string readTarget(int fd) {
 }  // namespace
 
 FileServer::FileServer(std::filesystem::path dir) : dir_(std::move(dir)) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        ::listen(listen_fd_, 16) != 0 ||
-        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0 ||
-        ::pipe2(stop_pipe_, O_CLOEXEC) != 0)
-        return;
-    port_ = ntohs(address.sin_port);
+    std::uint16_t port = 0;
+    listen_fd_ = listenOnLoopback(16, port);
+    if (listen_fd_ < 0 || ::pipe2(stop_pipe_, O_CLOEXEC) != 0) return;
+    port_ = port;
     thread_ = std::thread([this] { serve(); });
 }
 

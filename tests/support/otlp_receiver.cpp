@@ -17,6 +17,8 @@
 #include <sstream>
 #include <thread>
 
+#include "support/loopback_listener.h"
+
 namespace hotgate::test {
 
 namespace http = boost::beast::http;
@@ -202,16 +204,8 @@ struct OtlpReceiver::Impl {
 };
 
 OtlpReceiver::OtlpReceiver() : impl_(std::make_shared<Impl>()) {
-    impl_->listen_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    if (impl_->listen_fd < 0 || ::bind(impl_->listen_fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        ::listen(impl_->listen_fd, 128) != 0 ||
-        ::getsockname(impl_->listen_fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
-        return;
-    impl_->port = ntohs(address.sin_port);
+    impl_->listen_fd = listenOnLoopback(128, impl_->port);
+    if (impl_->listen_fd < 0) return;
     impl_->acceptor = std::thread([impl = impl_.get()] { impl->acceptLoop(); });
 }
 
