@@ -235,7 +235,7 @@ std::string OtlpReceiver::endpoint() const {
     return "http://127.0.0.1:" + std::to_string(impl_->port) + "/v1/traces";
 }
 
-void OtlpReceiver::answerNext(int count, unsigned status, std::optional<std::string> retry_after) {
+void OtlpReceiver::answerNext(int count, unsigned status, const std::optional<std::string>& retry_after) {
     std::lock_guard lock(impl_->mutex);
     for (int i = 0; i < count; ++i) impl_->scripts.push_back(Script{false, status, retry_after});
 }

@@ -39,7 +39,7 @@ public:
 
     // The next `count` valid POSTs are answered `status` (with `Retry-After: <retry_after>`
     // when given) instead of 200; their spans are not kept unless the status is 2xx.
-    void answerNext(int count, unsigned status, std::optional<std::string> retry_after = std::nullopt);
+    void answerNext(int count, unsigned status, const std::optional<std::string>& retry_after = std::nullopt);
     // The next `count` valid POSTs are read and never answered, until releaseStalled() or the
     // receiver's destruction (which then closes the connection).
     void stallNext(int count);
