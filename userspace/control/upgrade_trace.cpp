@@ -76,10 +76,10 @@ void UpgradeTrace::gaveUp(const std::string& why) {
 void UpgradeTrace::finish() {
     std::lock_guard lock(mutex_);
     if (!root_) return;
-    if (stage_ && stage_->span().name == "hot-update:commit") {
+    if (stage_ && committed_at_) {
         stage_->setAttribute("connections_moved", static_cast<std::int64_t>(handed_off_() - handed_off_at_commit_));
         stage_->setAttribute("drained_ms", static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                                           std::chrono::steady_clock::now() - committed_at_)
+                                                                           std::chrono::steady_clock::now() - *committed_at_)
                                                                            .count()));
         endAll(StatusCode::Ok, {});
         return;
@@ -97,6 +97,7 @@ void UpgradeTrace::endAll(StatusCode status, const std::string& message) {
     root_->setStatus(status, message);
     root_->end();
     root_.reset();
+    committed_at_.reset();
 }
 
 }  // namespace hotgate::control

@@ -43,7 +43,7 @@ private:
     std::optional<telemetry::ActiveSpan> root_;
     std::optional<telemetry::ActiveSpan> stage_;  // start, ready or commit: the one open now
     std::uint64_t handed_off_at_commit_ = 0;
-    std::chrono::steady_clock::time_point committed_at_{};
+    std::optional<std::chrono::steady_clock::time_point> committed_at_;  // set: the open stage is commit
 };
 
 }  // namespace hotgate::control
