@@ -117,9 +117,9 @@ awaitable<void> AdminServer::serve(tcp::socket socket) {
         if (request.method() != http::verb::get && request.method() != http::verb::head) {
             reply = {405, "text/plain", "only GET is supported\n"};
         } else {
-            reply = handle(gateway_, request.target());
-            if (peer_metrics_ && reply.status == 200 && request.target().substr(0, 8) == "/metrics" &&
-                (request.target().size() == 8 || request.target()[8] == '?'))
+            const std::string_view target = request.target();
+            reply = handle(gateway_, target);
+            if (peer_metrics_ && target.substr(0, target.find('?')) == "/metrics")
                 reply.body = mergeExpositions(reply.body, peerMetrics());
         }
         http::response<http::string_body> response{static_cast<http::status>(reply.status), request.version()};

@@ -149,12 +149,12 @@ std::vector<PeerMetricsText> collectPeerMetrics(const std::string& control_socke
                                                 std::chrono::milliseconds timeout) {
     std::vector<PeerMetricsText> texts;
     const auto finals = filesTagged(control_socket, kFinalTag);
-    std::map<pid_t, bool> answered;
+    std::set<pid_t> answered;
     for (const auto& [pid, path] : filesTagged(control_socket, kSocketTag)) {
         if (pid == self) continue;
         if (auto text = readPeer(path.string(), timeout)) {
             texts.push_back({pid, false, std::move(*text)});
-            answered[pid] = true;
+            answered.insert(pid);
         }
     }
     // A version that has left (or is leaving: its final file is written before its socket goes).
