@@ -1,6 +1,7 @@
 // Adaptive protection end to end (docs/protection.md): rate limits per key with 429 and
 // Retry-After across workers, and the circuit breaker walked L0 -> L3 -> L0 by a test upstream
 // whose latency, and an offered load, the test controls; critical and non-critical routes at L3.
+#include <algorithm>
 #include <cstdlib>
 
 #include <nlohmann/json.hpp>
@@ -98,17 +99,23 @@ TEST_F(ProtectionTest, TheBreakerWalksUpWithAnIncidentAndDownOneLevelASample) {
     reports_burst.stop();
     upstream_.setResponseDelay(0ms);
     EXPECT_TRUE(eventually([&] { return level("pay") == 0 && level("reports") == 0; }, 8s));
-    // Up through every level (closed-loop clients may make the first samples flicker between L0
-    // and L1), then down one level a sample: never a jump.
+    // Up through every level, then down one level a sample: never a jump. Closed-loop clients
+    // may make the samples flicker between L0 and L1 before the incident, and after it too: the
+    // incident's slow tail joins the baseline once it leaves the route at L0 (docs/protection.md).
     for (const char* route : {"pay", "reports"}) {
         const auto changes = levelChanges(gateway_.stderrText().substr(incident_log), route);
         for (const auto& change : changes)
             EXPECT_EQ(std::abs(change[1] - change[5]), 1) << route << " jumped: " << change;
+        const auto top = std::find(changes.rbegin(), changes.rend(), "L2->L3");
+        ASSERT_NE(top, changes.rend()) << route << " never reached L3";
+        const auto at_l3 = top.base();  // just after the last step up to L3
+        ASSERT_GE(at_l3 - changes.begin(), 2) << route;
+        ASSERT_GE(changes.end() - at_l3, 3) << route;
+        EXPECT_EQ(*(at_l3 - 2), "L1->L2") << route;
         const std::vector<std::string> down{"L3->L2", "L2->L1", "L1->L0"};
-        ASSERT_GE(changes.size(), 6u) << route;
-        EXPECT_EQ(std::vector<std::string>(changes.end() - 3, changes.end()), down) << route;
-        const std::vector<std::string> up{"L1->L2", "L2->L3"};
-        EXPECT_EQ(std::vector<std::string>(changes.end() - 5, changes.end() - 3), up) << route;
+        EXPECT_EQ(std::vector<std::string>(at_l3, at_l3 + 3), down) << route;
+        for (auto after = at_l3 + 3; after != changes.end(); ++after)
+            EXPECT_TRUE(*after == "L0->L1" || *after == "L1->L0") << route << " after the walk down: " << *after;
     }
     EXPECT_EQ(pay_base.counts().other + reports_base.counts().other, 0);
 
