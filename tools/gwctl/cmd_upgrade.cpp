@@ -12,6 +12,8 @@
 #include "control/messages.h"
 #include "control/successor_launcher.h"
 #include "control_client.h"
+#include "stage_report.h"
+#include "telemetry/span.h"
 #include "upgrade_artifact.h"
 
 namespace gwctl {
@@ -77,17 +79,22 @@ std::string stateText(const std::optional<UpgradeState>& state) {
     return state ? std::string(hotgate::control::upgradeStateName(*state)) : "?";
 }
 
-// Runs `binary --check-config config`; returns its output when it rejects the file.
-std::optional<std::string> checkConfigWith(const std::string& binary, const std::string& config) {
+struct ConfigCheck {
+    bool ok = false;
+    std::string output;  // what the binary printed ("config ok: ... (hash ...)", or the problems)
+};
+
+// Runs `binary --check-config config`.
+ConfigCheck checkConfigWith(const std::string& binary, const std::string& config) {
     const std::string command = "'" + binary + "' --check-config '" + config + "' 2>&1";
     FILE* pipe = ::popen(command.c_str(), "r");
-    if (!pipe) return std::string("cannot run ") + binary;
+    if (!pipe) return {false, "cannot run " + binary};
     std::string output;
     char buffer[4096];
     while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
     const int status = ::pclose(pipe);
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return std::nullopt;
-    return output.empty() ? std::string("exit status ") + std::to_string(status) : output;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {true, output};
+    return {false, output.empty() ? std::string("exit status ") + std::to_string(status) : output};
 }
 
 int runUpgrade(const GlobalOptions& global, const UpgradeOptions& options) {
@@ -116,15 +123,26 @@ int runUpgrade(const GlobalOptions& global, const UpgradeOptions& options) {
     const std::string config = options.config.empty() ? running.config_path.value_or("") : options.config;
     if (config.empty()) failWith("upgrade", "--config is required (the running version did not say its config file)");
 
-    // Fetched and verified before anything runs it, --check-config included.
+    // Fetched and verified before anything runs it, --check-config included. Each stage is
+    // reported to the running version for its upgrade trace, a failed one too.
+    StageReport stages;
+    const auto prepared_at = hotgate::telemetry::unixNanosNow();
     const auto artifact = hotgate::release::prepareArtifact(*request);
-    if (!artifact.ok())
+    stages.addArtifact(artifact, prepared_at);
+    if (!artifact.ok()) {
+        stages.send(global, 0);
         failWith("upgrade", artifact.error->message + "; nothing was run, the running version serves on");
+    }
     describeArtifact(std::cout, artifact);
     const std::string binary = artifact.binary.string();
     if (::access(binary.c_str(), X_OK) != 0) failWith("upgrade", "binary " + binary + ": " + std::strerror(errno));
-    if (auto rejected = checkConfigWith(binary, config))
-        failWith("upgrade", "the new version rejects " + config + ":\n" + *rejected + "the running version serves on");
+    const auto checked_at = hotgate::telemetry::unixNanosNow();
+    const auto checked = checkConfigWith(binary, config);
+    stages.addPreCheck(checked_at, checked.ok, checked.output, *timeout);
+    if (!checked.ok) {
+        stages.send(global, 0);
+        failWith("upgrade", "the new version rejects " + config + ":\n" + checked.output + "the running version serves on");
+    }
 
     const std::string log_file = options.log_file.empty()
                                      ? (std::filesystem::path(global.control_socket).parent_path() /
@@ -135,6 +153,7 @@ int runUpgrade(const GlobalOptions& global, const UpgradeOptions& options) {
     if (!child) failWith("upgrade", child.error().message);
     const pid_t pid = child->pid();
     std::cout << "started " << binary << " (pid " << pid << ", log " << log_file << ")\n";
+    stages.send(global, pid);
 
     std::optional<VersionInfo> successor;
     const auto waited = child->waitUntilReady(

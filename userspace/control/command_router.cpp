@@ -3,6 +3,7 @@
 #include "control/config_engine.h"
 #include "control/fd_passing.h"
 #include "control/upgrade_controller.h"
+#include "control/upgrade_stages.h"
 #include "observability/logging.h"
 #include "proxy/gateway.h"
 
@@ -61,6 +62,11 @@ void CommandRouter::serveConnection(int fd, const ucred& peer) {
         case MessageType::Rollback:
             reply = upgrades_.rollback("requested by gwctl rollback");
             break;
+        case MessageType::UpgradeStages: {
+            auto report = UpgradeStagesReport::fromJson(message->payload);
+            reply = report ? upgrades_.recordGwctlStages(*report) : Reply::failure(report.error().message);
+            break;
+        }
         case MessageType::ConfigApply:
         case MessageType::ConfigRollback:
         case MessageType::ConfigHistory:

@@ -13,6 +13,7 @@ namespace hotgate::control {
 namespace {
 
 using namespace std::chrono_literals;
+using telemetry::StatusCode;
 
 // How often the engine samples route stats: the granularity of "the window before" and how
 // soon a bad change is seen (and so how long its error burst can last at most beyond the
@@ -58,8 +59,8 @@ std::vector<std::string> precheckConfig(const Config& config) {
     return problems;
 }
 
-ConfigEngine::ConfigEngine(Gateway& gateway, UpgradeToConfig upgrade)
-    : gateway_(gateway), upgrade_(std::move(upgrade)) {
+ConfigEngine::ConfigEngine(Gateway& gateway, UpgradeToConfig upgrade, telemetry::SpanSink* spans)
+    : gateway_(gateway), upgrade_(std::move(upgrade)), tracer_(spans) {
     entries_.push_back({gateway_.context().config(), std::chrono::system_clock::now(), "start", "serving"});
     monitor_ = std::thread([this] { monitorLoop(); });
 }
@@ -73,6 +74,7 @@ void ConfigEngine::stop() {
         std::lock_guard lock(mutex_);
         if (stopping_) return;
         stopping_ = true;
+        endVerifyTrace("unknown: this version stopped during the verification window", StatusCode::Error);
     }
     verdict_changed_.notify_all();
     if (monitor_.joinable()) monitor_.join();
@@ -82,6 +84,16 @@ nlohmann::json ConfigEngine::apply(const std::string& path, const std::string& o
     std::unique_lock apply_lock(apply_mutex_);
     const auto began = std::chrono::steady_clock::now();
     auto& metrics = gateway_.metrics();
+    auto trace = std::make_shared<telemetry::StagedTrace>(tracer_, "config-apply");
+    trace->root().setAttribute("origin", origin);
+    trace->root().setAttribute("path", path);
+    auto& validate = trace->stage("config-apply:validate");
+    // The reply, and the trace ended with it: Ok when the apply went through.
+    auto answer = [&trace](nlohmann::json reply) {
+        const bool ok = reply.value("ok", false);
+        trace->finish(ok ? StatusCode::Ok : StatusCode::Error, reply.value("message", std::string()));
+        return reply;
+    };
     auto loaded = loadConfigFile(path);
     if (!loaded) {
         metrics.recordConfigApply("rejected");
@@ -90,7 +102,9 @@ nlohmann::json ConfigEngine::apply(const std::string& path, const std::string& o
         reply["problems"] = nlohmann::json::array();
         for (const auto& problem : loaded.error()) reply["problems"].push_back(problem.format());
         log::warn("config apply (", origin, ") of ", path, " rejected: ", loaded.error().size(), " problem(s)");
-        return reply;
+        validate.setAttribute("problems", static_cast<std::uint64_t>(loaded.error().size()));
+        validate.setAttribute("first_problem", loaded.error().front().format());
+        return answer(reply);
     }
     const ConfigSnapshot next = *loaded;
     if (auto problems = precheckConfig(*next); !problems.empty()) {
@@ -99,24 +113,35 @@ nlohmann::json ConfigEngine::apply(const std::string& path, const std::string& o
                                 " problem(s)); the running config is unchanged");
         reply["problems"] = problems;
         log::warn("config apply (", origin, ") of ", path, " failed the pre-check: ", problems.front());
-        return reply;
+        validate.setAttribute("problems", static_cast<std::uint64_t>(problems.size()));
+        validate.setAttribute("first_problem", problems.front());
+        return answer(reply);
     }
+    validate.setAttribute("problems", 0);
     const ConfigSnapshot running = gateway_.context().config();
+    trace->root().setAttribute("config_hash", next->hash);
+    trace->root().setAttribute("previous_hash", running->hash);
+    auto& diffing = trace->stage("config-apply:diff");
     const ConfigDiff diff = diffConfigs(*running, *next);
     nlohmann::json reply = okReply("");
     reply["hash"] = next->hash;
     reply["previous_hash"] = running->hash;
     reply["changes"] = changesJson(diff);
+    diffing.setAttribute("changes", static_cast<std::uint64_t>(diff.changes.size()));
+    diffing.setAttribute("routes", joined(diff.affected_routes));
     if (diff.empty()) {
         reply["message"] = "no change: " + path + " means the same as the running config (hash " + running->hash + ")";
         reply["applies"] = "none";
-        return reply;
+        diffing.setAttribute("applies", "none");
+        return answer(reply);
     }
 
     if (diff.needsNewVersion()) {
         // New sockets or workers: only a new process can have them. The same binary with the
         // new config, through the hot upgrade path (the validation above came first).
         reply["applies"] = "new_version";
+        diffing.setAttribute("applies", "new_version");
+        trace->stage("config-apply:swap").setAttribute("applies", "new_version");
         if (gateway_.dataplane().mode != DataplaneMode::Bpf) {
             // A takeover-mode successor inherits the listening sockets by listener name: it
             // cannot get sockets on other addresses that way.
@@ -129,15 +154,15 @@ nlohmann::json ConfigEngine::apply(const std::string& path, const std::string& o
                                               "mode: " +
                                               gateway_.dataplane().reason + "); restart hotgate instead");
                     refused["changes"] = reply["changes"];
-                    return refused;
+                    return answer(refused);
                 }
         }
         if (!upgrade_) {
             metrics.recordConfigApply("failed");
-            return errorReply(
-                "this change needs a new version (new sockets or workers) and this process cannot "
-                "start one; use gwctl upgrade --config " +
-                path);
+            return answer(
+                errorReply("this change needs a new version (new sockets or workers) and this process cannot "
+                           "start one; use gwctl upgrade --config " +
+                           path));
         }
         log::info("config apply (", origin, ") of ", path, " needs a new version: starting it");
         apply_lock.unlock();
@@ -149,12 +174,15 @@ nlohmann::json ConfigEngine::apply(const std::string& path, const std::string& o
                 errorReply("the change needs a new version, and starting it failed: " + upgraded.error().message +
                            "; the running version serves on, unchanged");
             failed["changes"] = reply["changes"];
-            return failed;
+            return answer(failed);
         }
         metrics.recordConfigApply("upgraded");
         reply["message"] = "applied through a new version: " + *upgraded;
-        return reply;
+        return answer(reply);
     }
+
+    diffing.setAttribute("applies", "in_place");
+    auto& swap = trace->stage("config-apply:swap");
 
     std::uint64_t verification_id = 0;
     {
@@ -162,6 +190,7 @@ nlohmann::json ConfigEngine::apply(const std::string& path, const std::string& o
         // A verification still running judged the snapshot being replaced: it ends here.
         if (verifying_) {
             verdicts_[verifying_->id] = "superseded by " + next->hash + " before its window ended";
+            endVerifyTrace(verdicts_[verifying_->id], StatusCode::Ok);
             verifying_.reset();
         }
         Verification v;
@@ -175,7 +204,7 @@ nlohmann::json ConfigEngine::apply(const std::string& path, const std::string& o
             log::warn("config apply (", origin, ") of ", path, " refused: ", tls.error().message);
             auto refused = errorReply("config rejected: " + tls.error().message + "; the running config is unchanged");
             refused["changes"] = reply["changes"];
-            return refused;
+            return answer(refused);
         }
         gateway_.publishConfig(next);
         v.started = std::chrono::steady_clock::now();
@@ -183,7 +212,15 @@ nlohmann::json ConfigEngine::apply(const std::string& path, const std::string& o
             if (entry.state == "serving") entry.state = "previous";
         entries_.push_back({next, std::chrono::system_clock::now(), origin, "serving"});
         trimHistory();
-        verifying_ = v;
+        const auto apply_us =
+            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - began).count();
+        swap.setAttribute("applies", "in_place");
+        swap.setAttribute("apply_us", static_cast<std::int64_t>(apply_us));
+        auto& verify = trace->stage("config-apply:verify");
+        verify.setAttribute("window_ms", static_cast<std::int64_t>(v.bounds.verification_window.count()));
+        verify.setAttribute("routes", joined(v.routes));
+        v.trace = trace;
+        verifying_ = std::move(v);
     }
     verdict_changed_.notify_all();
     const auto apply_us =
@@ -234,10 +271,27 @@ nlohmann::json ConfigEngine::rollbackLocked(const std::string& state, const std:
         return errorReply("the previous config " + to->hash +
                           " needs a new version (other sockets or workers); "
                           "use gwctl config apply with its file instead");
+    // The trace of the change undone: the one verifying it, or one of its own.
+    std::shared_ptr<telemetry::StagedTrace> trace;
     if (verifying_) {
         verdicts_[verifying_->id] = state;
+        trace = std::move(verifying_->trace);
         verifying_.reset();
     }
+    const bool undoes_an_apply = trace != nullptr;
+    if (!trace) {
+        trace = std::make_shared<telemetry::StagedTrace>(tracer_, "config-apply");
+        trace->root().setAttribute("origin", "rollback");
+        trace->root().setAttribute("config_hash", to->hash);
+        trace->root().setAttribute("previous_hash", from->hash);
+    } else if (auto* verify = trace->openStage()) {
+        verify->setAttribute("verdict", state);
+        trace->endStage(StatusCode::Error, state);
+    }
+    auto& rolling = trace->stage("config-apply:rollback");
+    rolling.setAttribute("reason", state.substr(state.rfind("rolled back: ", 0) == 0 ? 13 : 0));
+    rolling.setAttribute("automatic", result == "rolled_back");
+    rolling.setAttribute("to_hash", to->hash);
     // A rollback must happen even if the older certificates no longer load: routes matter more.
     if (auto tls = gateway_.applyTlsConfig(*to); !tls)
         log::warn("config rollback: TLS of ", to->hash, " not restored, current certificates keep serving: ",
@@ -248,6 +302,9 @@ nlohmann::json ConfigEngine::rollbackLocked(const std::string& state, const std:
     gateway_.metrics().recordConfigApply(result);
     verdict_changed_.notify_all();
     log::warn("config ", state, ": ", from->hash, " -> ", to->hash);
+    trace->endStage(StatusCode::Ok);
+    // An apply undone while verified failed; a rollback with a trace of its own succeeded.
+    trace->finish(undoes_an_apply ? StatusCode::Error : StatusCode::Ok, state);
     auto reply = okReply("rolled back from " + from->hash + " to " + to->hash);
     reply["hash"] = to->hash;
     return reply;
@@ -334,7 +391,16 @@ std::optional<std::string> ConfigEngine::judge(const Verification& v, const Rout
     return std::nullopt;
 }
 
+void ConfigEngine::endVerifyTrace(const std::string& verdict, StatusCode code) {
+    if (!verifying_ || !verifying_->trace) return;
+    auto& trace = *verifying_->trace;
+    if (auto* verify = trace.openStage()) verify->setAttribute("verdict", verdict);
+    trace.finish(code, verdict);
+    verifying_->trace.reset();
+}
+
 void ConfigEngine::finishVerification(const std::string& verdict) {
+    endVerifyTrace(verdict, StatusCode::Ok);
     verdicts_[verifying_->id] = verdict;
     while (verdicts_.size() > 1000) verdicts_.erase(verdicts_.begin());
     verifying_.reset();

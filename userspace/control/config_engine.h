@@ -13,6 +13,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -24,6 +25,8 @@
 #include "config/config.h"
 #include "config/config_diff.h"
 #include "proxy/route_stats.h"
+#include "telemetry/staged_trace.h"
+#include "telemetry/tracer.h"
 
 namespace hotgate {
 class Gateway;
@@ -42,7 +45,8 @@ public:
     // cuts over and commits; returns a description or why it failed.
     using UpgradeToConfig = std::function<Result<std::string>(const std::string& config_path)>;
 
-    ConfigEngine(Gateway& gateway, UpgradeToConfig upgrade);
+    // `spans`: where each apply's and rollback's trace goes (docs/telemetry.md); nullptr: nowhere.
+    ConfigEngine(Gateway& gateway, UpgradeToConfig upgrade, telemetry::SpanSink* spans = nullptr);
     ~ConfigEngine();
     ConfigEngine(const ConfigEngine&) = delete;
     ConfigEngine& operator=(const ConfigEngine&) = delete;
@@ -70,6 +74,7 @@ private:
         RouteStats::Sample before;    // the window before the change
         RouteStats::Sample at_start;  // cumulative, at the swap
         ConfigEngineConfig bounds;
+        std::shared_ptr<telemetry::StagedTrace> trace;  // the apply's, open at config-apply:verify
     };
     struct TimedSample {
         std::chrono::steady_clock::time_point at;
@@ -86,10 +91,13 @@ private:
     // Under mutex_: swaps `entry` back in; the current one gets `state`.
     nlohmann::json rollbackLocked(const std::string& state, const std::string& result);
     void finishVerification(const std::string& verdict);
+    // Under mutex_: ends the running verification's trace with its verdict.
+    void endVerifyTrace(const std::string& verdict, telemetry::StatusCode code);
     void trimHistory();
 
     Gateway& gateway_;
     UpgradeToConfig upgrade_;
+    telemetry::Tracer tracer_;
     std::mutex apply_mutex_;  // one apply at a time
 
     mutable std::mutex mutex_;

@@ -79,6 +79,7 @@ const char* messageTypeName(std::uint16_t type) {
         case MessageType::Cutover: return "Cutover";
         case MessageType::Commit: return "Commit";
         case MessageType::Rollback: return "Rollback";
+        case MessageType::UpgradeStages: return "UpgradeStages";
         case MessageType::Hello: return "Hello";
         case MessageType::Handover: return "Handover";
         case MessageType::Ready: return "Ready";

@@ -35,6 +35,10 @@
 //                                               listener's certificate files (all or nothing per listener)
 //     -> RotateTicketKey {}                  <- Ok {message, session_ticket_keys: [fingerprint...]}
 //                                               | Error {message}
+//     -> UpgradeStages {pid, stages: [...]}  <- Ok {message} | Error {message}: what gwctl upgrade
+//                                               did before the new version ran, for the upgrade
+//                                               trace (control/upgrade_stages.h); versions before
+//                                               it answer Error and gwctl goes on
 //   where VersionInfo = {version, pid, phase, mode?, config_path?, slot?, connections?, in_flight?,
 //                        connections_handed_off?, connections_adopted?, drain_deadline_ms?}
 //   and upgrade_state is none | starting | ready | cut over | committing; require_signature
@@ -101,6 +105,7 @@ enum class MessageType : std::uint16_t {
     Cutover = 12,
     Commit = 13,
     Rollback = 14,
+    UpgradeStages = 15,
     Hello = 20,
     Handover = 21,
     Ready = 22,

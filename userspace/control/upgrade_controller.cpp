@@ -45,6 +45,11 @@ UpgradeController::UpgradeController(Gateway& gateway, std::string control_path,
 
 UpgradeController::~UpgradeController() { stop(); }
 
+Reply UpgradeController::recordGwctlStages(const UpgradeStagesReport& report) {
+    trace_.gwctlStages(report);
+    return Reply::success("recorded " + std::to_string(report.stages.size()) + " stage(s) of gwctl upgrade");
+}
+
 void UpgradeController::stop() {
     if (stopping_.exchange(true)) return;
     if (predecessor_) predecessor_->shutdown();

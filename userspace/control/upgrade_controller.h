@@ -19,6 +19,7 @@
 #include "control/peer_link.h"
 #include "control/successor_machine.h"
 #include "control/upgrade_machine.h"
+#include "control/upgrade_stages.h"
 #include "control/upgrade_trace.h"
 
 namespace hotgate {
@@ -45,6 +46,8 @@ public:
     Reply cutover() { return machine_.cutover(); }
     Reply commit() { return machine_.commit(); }
     Reply rollback(const std::string& why) { return machine_.rollback(why); }
+    // gwctl's stages before the new version ran, for the upgrade's trace.
+    Reply recordGwctlStages(const UpgradeStagesReport& report);
 
     // Successor: reports Ready and starts following the predecessor on `link`. Once in charge
     // it serves the control socket through `take_over_control_socket`.

@@ -13,6 +13,8 @@
 #include <optional>
 
 #include "control/upgrade_ports.h"
+#include "control/upgrade_stages.h"
+#include "telemetry/staged_trace.h"
 #include "telemetry/tracer.h"
 
 namespace hotgate::control {
@@ -31,17 +33,27 @@ public:
     void rolledBack(const std::string& why, bool automatic) override;
     void gaveUp(const std::string& why) override;
 
+    // What gwctl did before the new version ran (download, verify, pre-check): children of the
+    // upgrade of successor `report.pid` whether its Hello came first or not; with pid 0 (gwctl
+    // stopped at a failed stage) a whole trace of their own, ERROR.
+    void gwctlStages(const UpgradeStagesReport& report);
+
     // This version is done (it drained after a commit, or stops): ends what is open.
     void finish();
 
 private:
     void endAll(telemetry::StatusCode status, const std::string& message);
+    // Under mutex_: `stages` as children of `trace`'s root.
+    void addStages(telemetry::StagedTrace& trace, const std::vector<ReportedStage>& stages);
 
     telemetry::Tracer tracer_;
     std::function<std::uint64_t()> handed_off_;
     std::mutex mutex_;
-    std::optional<telemetry::ActiveSpan> root_;
-    std::optional<telemetry::ActiveSpan> stage_;  // start, ready or commit: the one open now
+    std::optional<telemetry::StagedTrace> trace_;  // its open stage: start, ready or commit
+    int successor_pid_ = 0;                        // of the open trace
+    // Reported by gwctl before its successor's Hello arrived; dropped after a minute.
+    std::optional<UpgradeStagesReport> early_stages_;
+    std::chrono::steady_clock::time_point early_stages_at_;
     std::uint64_t handed_off_at_commit_ = 0;
     std::optional<std::chrono::steady_clock::time_point> committed_at_;  // set: the open stage is commit
 };

@@ -25,6 +25,7 @@ bool verifyInto(ArtifactReport& report, const ArtifactRequest& request, const st
         if (actual_sha256.empty()) {
             auto digest = sha256OfFile(file);
             if (!digest) {
+                report.failed_at = ArtifactStep::Verify;
                 report.error = digest.error();
                 return false;
             }
@@ -33,6 +34,7 @@ bool verifyInto(ArtifactReport& report, const ArtifactRequest& request, const st
         report.sha256 = actual_sha256;
         if (actual_sha256 != *request.expected_sha256) {
             report.verify_duration = since(start);
+            report.failed_at = ArtifactStep::Verify;
             report.error = Error{"sha256 mismatch for " + where + ": expected " + *request.expected_sha256 + ", got " +
                                  actual_sha256};
             return false;
@@ -43,12 +45,14 @@ bool verifyInto(ArtifactReport& report, const ArtifactRequest& request, const st
         auto verdict = verifySignature(file, files.signature, files.public_key);
         report.verify_duration = since(start);
         if (!verdict) {
+            report.failed_at = ArtifactStep::Verify;
             report.error = verdict.error();
             return false;
         }
         report.signature_algorithm = verdict->algorithm;
         report.signature = verdict->valid ? SignatureCheck::Valid : SignatureCheck::Invalid;
         if (!verdict->valid) {
+            report.failed_at = ArtifactStep::Verify;
             report.error = Error{"signature " + files.signature.string() + " does not verify over " + where +
                                  " with the " + std::string(signatureAlgorithmName(verdict->algorithm)) +
                                  " public key " + files.public_key.string()};
@@ -66,6 +70,7 @@ ArtifactReport prepareLocal(const ArtifactRequest& request) {
     report.binary = request.source;
     struct stat st {};
     if (::stat(request.source.c_str(), &st) != 0) {
+        report.failed_at = ArtifactStep::Verify;
         report.error = sysError(errno, "binary ", request.source).value();
         return report;
     }
@@ -80,6 +85,7 @@ ArtifactReport prepareDownload(const ArtifactRequest& request) {
     report.source = request.source;
     auto staged = StagedArtifact::create(request.bundle_dir);
     if (!staged) {
+        report.failed_at = ArtifactStep::Download;
         report.error = staged.error();
         return report;
     }
@@ -87,6 +93,7 @@ ArtifactReport prepareDownload(const ArtifactRequest& request) {
     auto fetched = fetchArtifact(request.source, staged->fd(), request.limits);
     report.download_duration = since(start);
     if (!fetched) {
+        report.failed_at = ArtifactStep::Download;
         report.error = fetched.error();
         return report;
     }
@@ -95,6 +102,7 @@ ArtifactReport prepareDownload(const ArtifactRequest& request) {
     if (!verifyInto(report, request, staged->path(), fetched->sha256)) return report;
     auto installed = staged->install(fetched->sha256);
     if (!installed) {
+        report.failed_at = ArtifactStep::Install;
         report.error = installed.error();
         return report;
     }

@@ -42,6 +42,14 @@ enum class SignatureCheck {
 
 // What the artifact step did. On success `binary` is what may be run; on failure `error` says
 // why (naming the file or URL), and whatever was learned before it is filled in.
+// Where preparing an artifact stopped.
+enum class ArtifactStep {
+    None,      // it did not: the binary is ready
+    Download,  // fetching it (or staging the download)
+    Verify,    // its digest or signature (or reading the file)
+    Install,   // moving the verified download into the bundle directory
+};
+
 struct ArtifactReport {
     ArtifactOrigin origin = ArtifactOrigin::LocalPath;
     std::string source;            // as the operator gave it
@@ -53,6 +61,7 @@ struct ArtifactReport {
     std::chrono::microseconds download_duration{0};
     std::chrono::microseconds verify_duration{0};
     std::optional<Error> error;
+    ArtifactStep failed_at = ArtifactStep::None;  // set with `error`
 
     bool ok() const { return !error.has_value(); }
 };

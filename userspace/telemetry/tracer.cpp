@@ -41,10 +41,18 @@ void ActiveSpan::setStatus(StatusCode code, std::string_view message) {
 }
 
 void ActiveSpan::end() {
+    endAt(unixNanosNow());
+}
+
+void ActiveSpan::setStartTime(std::uint64_t unix_nanos) {
+    if (!ended_) span_.start_unix_nanos = unix_nanos;
+}
+
+void ActiveSpan::endAt(std::uint64_t unix_nanos) {
     if (ended_) return;
     ended_ = true;
     // The wall clock may step back between start and end; a span never ends before it starts.
-    span_.end_unix_nanos = std::max(unixNanosNow(), span_.start_unix_nanos);
+    span_.end_unix_nanos = std::max(unix_nanos, span_.start_unix_nanos);
     if (sink_ != nullptr && sampled_) sink_->submit(std::move(span_));
 }
 

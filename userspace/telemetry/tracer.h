@@ -42,6 +42,10 @@ public:
     // Stamps the end time and submits the span (when sampled and the tracer has a sink). Only
     // the first call counts.
     void end();
+    // For work timed elsewhere (gwctl's stages): the span started, or ends, at that time
+    // rather than now. Ignored once ended; an end before the start is taken as the start.
+    void setStartTime(std::uint64_t unix_nanos);
+    void endAt(std::uint64_t unix_nanos);
     bool ended() const { return ended_; }
 
     // This span as the parent of work elsewhere: pass formatTraceparent(context()) on.
