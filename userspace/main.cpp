@@ -81,10 +81,9 @@ Result<StartPlan> planFromHandover(control::ReceivedHandover& handover, const Co
     return plan;
 }
 
-// The OTLP exporter of telemetry.otlp (none without an endpoint), with its counters on /metrics
-// as hotgate_telemetry_spans_total{outcome}.
+// The OTLP exporter of telemetry.otlp (none without an endpoint).
 Result<std::unique_ptr<telemetry::OtlpExporter>> startSpanExport(const TelemetryConfig& telemetry,
-                                                                const std::string& version, Gateway& gateway) {
+                                                                const std::string& version) {
     if (telemetry.otlp.endpoint.empty()) return std::unique_ptr<telemetry::OtlpExporter>();
     telemetry::OtlpExporterOptions options;
     options.endpoint = telemetry.otlp.endpoint;
@@ -94,7 +93,13 @@ Result<std::unique_ptr<telemetry::OtlpExporter>> startSpanExport(const Telemetry
     options.flush_interval = std::chrono::milliseconds(1000);
     auto exporter = telemetry::OtlpExporter::create(options);
     if (!exporter) return fail("telemetry.otlp: ", exporter.error().message);
-    gateway.metrics().addCollector([exporter = exporter->get(), version] {
+    return exporter;
+}
+
+// The exporter's counters on /metrics as hotgate_telemetry_spans_total{outcome}.
+void countSpans(telemetry::OtlpExporter* exporter, const std::string& version, Gateway& gateway) {
+    if (!exporter) return;
+    gateway.metrics().addCollector([exporter, version] {
         const auto counters = exporter->counters();
         prometheus::MetricFamily spans{"hotgate_telemetry_spans_total",
                                        "Trace spans by what became of them: exported, dropped_queue_full, "
@@ -111,7 +116,6 @@ Result<std::unique_ptr<telemetry::OtlpExporter>> startSpanExport(const Telemetry
         }
         return std::vector<prometheus::MetricFamily>{std::move(spans)};
     });
-    return exporter;
 }
 
 int serve(ConfigSnapshot config, const Options& options) {
@@ -149,11 +153,14 @@ int serve(ConfigSnapshot config, const Options& options) {
         return 1;
     };
 
+    // Spans of upgrades, config applies and sampled requests, when telemetry.otlp.endpoint is
+    // set. Made before the gateway, whose workers submit to it, so that it outlives them.
+    auto spans = startSpanExport(config->telemetry, version);
+    if (!spans) return failed(spans.error().message);
+    plan.spans = spans->get();
     auto gateway = Gateway::start(config, buildVersion(), std::move(plan));
     if (!gateway) return failed(gateway.error().message);
-    // Spans of the upgrades this version conducts, when telemetry.otlp.endpoint is set.
-    auto spans = startSpanExport(config->telemetry, version, **gateway);
-    if (!spans) return failed(spans.error().message);
+    countSpans(spans->get(), version, **gateway);
     // A first version clears what a previous run left beside the control socket; a successor
     // must keep its predecessors' (admin/peer_metrics.h).
     if (!predecessor) removeStalePeerMetrics(options.control_socket);
@@ -181,9 +188,10 @@ int serve(ConfigSnapshot config, const Options& options) {
         return failed(served.error().message);
     }
     // Live config changes (gwctl config apply, SIGHUP); socket changes go through `upgrades`.
-    control::ConfigEngine config_engine(**gateway, [&upgrades](const std::string& path) {
-        return upgrades.upgradeToConfig(path, std::chrono::seconds(30));
-    });
+    control::ConfigEngine config_engine(
+        **gateway,
+        [&upgrades](const std::string& path) { return upgrades.upgradeToConfig(path, std::chrono::seconds(30)); },
+        spans->get());
     router.setConfigEngine(&config_engine);
     std::thread reload;  // SIGHUP's apply: off the signal loop, which must stay responsive
     std::atomic<bool> reloading{false};

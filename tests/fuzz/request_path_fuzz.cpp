@@ -124,7 +124,7 @@ bool ownedByGateway(const http::fields::value_type& field) {
             break;
     }
     for (std::string_view name : {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id",
-                                  "proxy-connection", "http2-settings"})
+                                  "traceparent", "tracestate", "proxy-connection", "http2-settings"})
         if (beast::iequals(field.name_string(), name)) return true;
     return field.name_string().find('_') != beast::string_view::npos;
 }
@@ -198,7 +198,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             const auto framing = chunked    ? http1::BodyFraming::chunked()
                                  : has_body ? http1::BodyFraming::ofLength(original->body.size())
                                             : http1::BodyFraming::none();
-            makeUpstreamHead(head, client, /*websocket_upgrade=*/false, framing);
+            RequestTrace trace;  // tracing on, with a hop that records and one that does not
+            trace.enabled = true;
+            trace.sample_ratio = trusted ? 1.0 : 0.0;
+            makeUpstreamHead(head, client, /*websocket_upgrade=*/false, framing, trace);
             // As the gateway does once it has picked an endpoint (HTTP/1.0 clients may send no Host).
             if (head.count(http::field::host) == 0) head.set(http::field::host, "127.0.0.1:9000");
             checkForwarded(*original, serialize(std::move(head), original->body, chunked));

@@ -122,6 +122,7 @@ upgrade.require_signature = true
 telemetry.service_name = "gw-edge"
 telemetry.otlp.endpoint = "http://127.0.0.1:4318/v1/traces"
 telemetry.otlp.timeout = 3000ms
+telemetry.sample_ratio = 0.25
 )";
 
 // Only what is required: every other key at its default.
@@ -147,7 +148,8 @@ TEST(ConfigHashPin, EveryKeyHasItsCanonicalLine) {
     const auto config = load(test::kEveryKeyConfig);
     ASSERT_TRUE(config);
     EXPECT_EQ(canonicalText(*config), kEveryKeyCanonical);
-    EXPECT_EQ(config->hash, "444a9f937643");  // 6f631383690f before telemetry;
+    EXPECT_EQ(config->hash, "92fbb2061e78");  // 444a9f937643 before telemetry.sample_ratio;
+                                              // 6f631383690f before telemetry;
                                               // 47f947a80621 before upgrade.require_signature;
                                               // 6b02b7c749c7 before protection and cluster limits;
                                               // 5b5bf6d1acb8 before weights, lb, outlier_detection,

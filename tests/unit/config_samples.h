@@ -102,6 +102,7 @@ telemetry:
     endpoint: http://127.0.0.1:4318/v1/traces
     encoding: json
     timeout: 3s
+  sample_ratio: 0.25
 )";
 
 // A gateway with several listeners, clusters and routes, units on limits and timeouts: the

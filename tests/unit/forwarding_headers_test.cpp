@@ -28,7 +28,8 @@ http::request_header<> spoofed() {
 
 void upstreamHead(http::request_header<>& request, ClientFacts client,
                   http1::BodyFraming body = http1::BodyFraming::none()) {
-    makeUpstreamHead(request, client, /*websocket_upgrade=*/false, body);
+    RequestTrace trace;
+    makeUpstreamHead(request, client, /*websocket_upgrade=*/false, body, trace);
 }
 
 TEST(ForwardingHeaders, ReplaceWhatAnUntrustedClientSent) {
@@ -132,8 +133,9 @@ TEST(HopByHop, AWebSocketHandshakeKeepsUpgradeThoughConnectionListsIt) {
     request.set(http::field::upgrade, "websocket");
     request.set("X-Secret", "1");
     request.set(http::field::sec_websocket_key, "dGhlIHNhbXBsZSBub25jZQ==");
+    RequestTrace trace;
     makeUpstreamHead(request, ClientFacts{"192.0.2.1", "192.0.2.1", false, false}, /*websocket_upgrade=*/true,
-                     http1::BodyFraming::none());
+                     http1::BodyFraming::none(), trace);
     EXPECT_EQ(valuesOf(request, "Upgrade"), std::vector<std::string>{"websocket"});
     EXPECT_EQ(valuesOf(request, "Connection"), std::vector<std::string>{"Upgrade"});
     EXPECT_EQ(request.count("X-Secret"), 0u);
@@ -143,7 +145,7 @@ TEST(HopByHop, AWebSocketHandshakeKeepsUpgradeThoughConnectionListsIt) {
     plain.set(http::field::connection, "Upgrade");
     plain.set(http::field::upgrade, "websocket");
     makeUpstreamHead(plain, ClientFacts{"192.0.2.1", "192.0.2.1", false, false}, /*websocket_upgrade=*/false,
-                     http1::BodyFraming::none());
+                     http1::BodyFraming::none(), trace);
     EXPECT_EQ(plain.count(http::field::upgrade) + plain.count(http::field::connection), 0u);
 }
 

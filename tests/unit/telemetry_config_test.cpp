@@ -42,6 +42,12 @@ TEST(TelemetryConfig, ReadsEveryKey) {
     EXPECT_EQ((*config)->telemetry.service_name, "edge");
     EXPECT_EQ((*config)->telemetry.otlp.endpoint, "http://127.0.0.1:4318/v1/traces");
     EXPECT_EQ((*config)->telemetry.otlp.timeout, 500ms);
+    EXPECT_EQ((*config)->telemetry.sample_ratio, 0);
+
+    auto sampled = loadConfigText(
+        kBase + "telemetry: {sample_ratio: 0.01, otlp: {endpoint: \"http://127.0.0.1:4318/v1/traces\"}}\n", "test.yaml");
+    ASSERT_TRUE(sampled) << formatProblems(sampled.error());
+    EXPECT_EQ((*sampled)->telemetry.sample_ratio, 0.01);
 }
 
 TEST(TelemetryConfig, RefusesWhatItCannotExportWithThePath) {
@@ -54,6 +60,12 @@ TEST(TelemetryConfig, RefusesWhatItCannotExportWithThePath) {
 
     const auto word = problemsOf(kBase + "telemetry: {otlp: {encoding: xml}}\n");
     EXPECT_NE(word.find("telemetry.otlp.encoding"), std::string::npos) << word;
+
+    const auto nowhere = problemsOf(kBase + "telemetry: {sample_ratio: 0.5}\n");
+    EXPECT_NE(nowhere.find("telemetry.sample_ratio"), std::string::npos) << nowhere;
+    EXPECT_NE(nowhere.find("request spans need a collector"), std::string::npos) << nowhere;
+    const auto above_one = problemsOf(kBase + "telemetry: {sample_ratio: 1.5, otlp: {endpoint: \"http://127.0.0.1:4318/v1/traces\"}}\n");
+    EXPECT_NE(above_one.find("telemetry.sample_ratio"), std::string::npos) << above_one;
 
     const auto unknown = problemsOf(kBase + "telemetry: {otlp: {endpiont: \"http://127.0.0.1:4318/v1/traces\"}}\n");
     EXPECT_NE(unknown.find("endpiont"), std::string::npos) << unknown;

@@ -104,6 +104,7 @@ struct OtlpConfig {
 struct TelemetryConfig {
     std::string service_name;  // the spans' service.name
     OtlpConfig otlp;
+    double sample_ratio = 0;  // share of proxied requests that get a span (docs/telemetry.md)
 };
 
 // The adaptive circuit breaker's timing and thresholds (docs/protection.md, levels L0-L3).

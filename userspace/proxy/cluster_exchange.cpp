@@ -59,8 +59,27 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
         else
             failure = co_await relayResponse(exchange);
     }
+    if (exchange.trace.record) recordRequestSpan(exchange, failure ? failure->status : 0);
     if (!failure) co_return exchange.next;
     HOTGATE_CO_RETURN_AWAIT(answerFailure(exchange, std::move(*failure)));
+}
+
+void HttpConnection::recordRequestSpan(const Exchange& x, unsigned failure_status) {
+    telemetry::SpanSink* sink = worker_.context().spans;
+    if (!sink) return;
+    const auto& request = x.parser.get();
+    RequestSpanFacts facts;
+    facts.method = request.method_string();
+    facts.target = request.target();
+    facts.scheme = client_.isTls() ? "https" : "http";
+    facts.route = snapshot_->config->routes[x.route].name;
+    facts.cluster = x.pool.clusterName();
+    facts.client_ip = client_ip_;
+    facts.version = snapshot_->version;
+    // A failure the client was never answered (it left, or its body broke) reads as 0 here.
+    facts.status = x.response && !failure_status ? x.response->get().result_int() : failure_status;
+    facts.start_unix_nanos = x.started_unix_nanos;
+    submitRequestSpan(*sink, x.trace, facts);
 }
 
 void HttpConnection::prepareUpstreamHead(Exchange& x) {
@@ -72,7 +91,10 @@ void HttpConnection::prepareUpstreamHead(Exchange& x) {
     const auto& listener = snapshot_->config->listeners[listener_];
     const ClientFacts client{client_ip_, client_forwarded_node_, client_.isTls(),
                              client_address_ && isTrustedPeer(*client_address_, listener.trusted_proxies)};
-    makeUpstreamHead(x.parser.get(), client, x.upgrade, framing);
+    x.trace.enabled = !snapshot_->config->telemetry.otlp.endpoint.empty();
+    x.trace.sample_ratio = snapshot_->config->telemetry.sample_ratio;
+    makeUpstreamHead(x.parser.get(), client, x.upgrade, framing, x.trace);
+    if (x.trace.record) x.started_unix_nanos = telemetry::unixNanosNow();
 }
 
 awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::sendRequest(Exchange& x) {

@@ -15,6 +15,7 @@
 #include "proxy/deadline.h"
 #include "proxy/http1_framing.h"
 #include "proxy/http_connection.h"
+#include "proxy/request_trace.h"
 #include "proxy/retry_policy.h"
 #include "proxy/upstream_pool.h"
 
@@ -85,6 +86,8 @@ struct HttpConnection::Exchange {
     std::optional<http1::ResponseParser> response;
     http1::BodyFraming response_framing;
     Next next = Next::Close;
+    RequestTrace trace;                 // its traceparent upstream, and whether it records a span
+    std::uint64_t started_unix_nanos = 0;  // set when `trace` records a span
 
     // Arms upstream_deadline for one wait of this try: timeouts.upstream_response, or what is
     // left of the per-try timeout when that is sooner.

@@ -97,10 +97,12 @@ std::string forwardedNode(const asio::ip::address& address) {
 }
 
 void makeUpstreamHead(http::request_header<>& request, const ClientFacts& client, bool websocket_upgrade,
-                      http1::BodyFraming body) {
+                      http1::BodyFraming body, RequestTrace& trace) {
     const Tokens hop = connectionTokens(request);
     boost::container::small_vector<http::fields::const_iterator, 8> doomed;
     boost::container::small_vector<http::fields::const_iterator, 2> request_ids;
+    boost::container::small_vector<http::fields::const_iterator, 2> traceparents;
+    boost::container::small_vector<http::fields::const_iterator, 2> tracestates;
     std::string prior_for;        // a trusted proxy's X-Forwarded-For chain
     std::string prior_forwarded;  // and Forwarded elements, then this hop's
     prior_forwarded.reserve(64);
@@ -140,6 +142,10 @@ void makeUpstreamHead(http::request_header<>& request, const ClientFacts& client
             doomed.push_back(it);
         } else if (http1::iequals(name, "x-request-id")) {
             request_ids.push_back(it);
+        } else if (trace.enabled && http1::iequals(name, "traceparent")) {
+            traceparents.push_back(it);
+        } else if (trace.enabled && http1::iequals(name, "tracestate")) {
+            tracestates.push_back(it);
         } else if (http1::iequals(name, "x-forwarded-proto")) {
             keep_proto = true;
         } else if (http1::iequals(name, "x-forwarded-host")) {
@@ -148,6 +154,15 @@ void makeUpstreamHead(http::request_header<>& request, const ClientFacts& client
     }
     const bool keep_request_id = request_ids.size() == 1 && isWellFormedRequestId(request_ids.front()->value());
     if (!keep_request_id) doomed.insert(doomed.end(), request_ids.begin(), request_ids.end());
+    if (trace.enabled) {
+        decideRequestTrace(trace, traceparents.size(),
+                           traceparents.empty() ? std::string_view() : traceparents.front()->value());
+        if (!trace.keep_client_field) {
+            doomed.insert(doomed.end(), traceparents.begin(), traceparents.end());
+            // A restarted trace is not the one the client's vendors described.
+            if (!trace.client_span) doomed.insert(doomed.end(), tracestates.begin(), tracestates.end());
+        }
+    }
     for (const auto& it : doomed) request.erase(it);
 
     if (websocket_upgrade) request.insert(http::field::connection, "Upgrade");
@@ -170,6 +185,10 @@ void makeUpstreamHead(http::request_header<>& request, const ClientFacts& client
     if (!keep_request_id) {
         const auto id = newRequestId();
         request.insert("X-Request-Id", std::string_view(id.data(), id.size()));
+    }
+    if (trace.enabled && !trace.keep_client_field) {
+        const auto value = traceparentValue(trace.upstream);
+        request.insert("traceparent", std::string_view(value.data(), value.size()));
     }
     request.version(11);
     http1::applyFraming(request, body);

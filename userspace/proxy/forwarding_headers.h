@@ -13,6 +13,7 @@
 #include "config/cidr.h"
 #include "proxy/asio.h"
 #include "proxy/http1_framing.h"
+#include "proxy/request_trace.h"
 
 namespace hotgate {
 
@@ -35,9 +36,12 @@ std::string forwardedNode(const asio::ip::address& address);
 //   (X_Forwarded_For), replaced by the gateway's; from a trusted proxy X-Forwarded-For and
 //   Forwarded get this hop appended and its -Proto and -Host stay when present;
 // - X-Request-Id kept when one well-formed value, else a new UUID v4;
+// - with `trace.enabled`, traceparent: the client's kept when this hop continues its trace
+//   without a span, else this hop's (decided into `trace`, request_trace.h); tracestate goes
+//   when the trace restarts. Without it both are end-to-end fields, untouched;
 // - HTTP/1.1, and the framing of the body as it is sent.
 void makeUpstreamHead(http::request_header<>& request, const ClientFacts& client, bool websocket_upgrade,
-                      http1::BodyFraming body);
+                      http1::BodyFraming body, RequestTrace& trace);
 
 // Removes the hop-by-hop fields and those the Connection field names (never Host), for a
 // response passed to the client. With `keep_upgrade` (a 101 being relayed) Upgrade stays.

@@ -31,6 +31,7 @@ Result<std::unique_ptr<Gateway>> Gateway::start(const ConfigSnapshot& config, co
     if (!protection) return tl::unexpected(protection.error());
     gateway->context_ =
         std::make_unique<ServingContext>(config, build_version, *gateway->metrics_, std::move(*protection));
+    gateway->context_->spans = plan.spans;
     const unsigned workers = config->workers;
     std::vector<std::vector<ListeningSocket>> per_worker(workers);
 

@@ -66,6 +66,8 @@ struct StartPlan {
     std::string ticket_keys;
     // Successor: the predecessor's rate-limit buckets and circuit breakers (empty: new ones).
     HandedProtection protection;
+    // Where sampled request spans go (telemetry.sample_ratio); must outlive the gateway.
+    telemetry::SpanSink* spans = nullptr;
 };
 
 class Gateway {

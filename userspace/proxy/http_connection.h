@@ -84,6 +84,8 @@ private:
     awaitable<std::optional<ExchangeFailure>> relayResponse(Exchange& exchange);
     awaitable<std::optional<ExchangeFailure>> tunnel(Exchange& exchange);
     awaitable<Next> answerFailure(Exchange& exchange, ExchangeFailure failure);
+    // Submits the request's span (it records one): the status answered, or the failure's.
+    void recordRequestSpan(const Exchange& exchange, unsigned failure_status);
 
     // Reads body bytes into [data, data+capacity); returns how many, sets `ec` (timed_out when
     // no byte came within timeouts.body_read).

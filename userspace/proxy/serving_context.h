@@ -21,6 +21,7 @@
 #include "proxy/route_stats.h"
 #include "proxy/router.h"
 #include "proxy/upstream_board.h"
+#include "telemetry/span_sink.h"
 #include "tls/tls_listener.h"
 
 namespace hotgate {
@@ -140,6 +141,9 @@ struct ServingContext {
 
     // Set before drain_mode becomes HandOff; read only after that.
     ConnectionHandOff hand_off;
+
+    // Where sampled request spans go; null: no export. Set before workers start.
+    telemetry::SpanSink* spans = nullptr;
 
     bool draining() const { return drain_mode.load(std::memory_order_relaxed) != DrainMode::None; }
 

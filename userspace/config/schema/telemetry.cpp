@@ -1,5 +1,6 @@
-// telemetry: where the OpenTelemetry spans of upgrades and config applies are exported
-// (docs/telemetry.md). The exporter is built at start, so every key needs a new version.
+// telemetry: where the OpenTelemetry spans of upgrades, config applies and sampled requests are
+// exported (docs/telemetry.md). The exporter is built at start, so its keys need a new version;
+// the request sampling ratio applies in place.
 #include "config/schema/tables.h"
 #include "telemetry/http_endpoint.h"
 
@@ -33,16 +34,27 @@ Table<OtlpConfig> otlpTable() {
     return table;
 }
 
+void checkSampling(Reader& reader, const YAML::Node& map, const std::string& path, const TelemetryConfig& telemetry) {
+    if (telemetry.sample_ratio > 0 && telemetry.otlp.endpoint.empty())
+        reader.problem(map, Reader::join(path, "sample_ratio"),
+                       "request spans need a collector: set telemetry.otlp.endpoint, or sample_ratio: 0");
+}
+
 }  // namespace
 
 Table<TelemetryConfig> telemetryTable() {
     using enum Applies;
-    return {{
+    Table<TelemetryConfig> table{{
         // key, member, type and bounds, default, applies, doc
         {"service_name", &TelemetryConfig::service_name, Text{}, Default::addedLater("hotgate"), NewVersion,
          "the service.name of every span"},
         block("otlp", &TelemetryConfig::otlp, otlpTable(), kEmpty, "the collector spans are exported to"),
+        {"sample_ratio", &TelemetryConfig::sample_ratio, Number{0, 1}, Default::addedLater("0"), InPlace,
+         "share of proxied requests starting a trace that get a Server span (a sampled traceparent always does "
+         "when above 0); 0: none. With otlp.endpoint set every proxied request carries a traceparent either way"},
     }};
+    table.checks.push_back(checkSampling);
+    return table;
 }
 
 }  // namespace hotgate::schema
