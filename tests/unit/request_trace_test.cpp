@@ -2,6 +2,7 @@
 // client's traceparent continued or a trace started, the sampling rule, and the request span.
 #include <gtest/gtest.h>
 
+#include "capturing_sink.h"
 #include "proxy/forwarding_headers.h"
 
 namespace hotgate {
@@ -130,18 +131,9 @@ TEST(RequestTrace, TraceparentValueIsTheVersion00Format) {
     EXPECT_EQ(std::string(unsampled.data(), unsampled.size()), telemetry::formatTraceparent(context));
 }
 
-class RecordingSink : public telemetry::SpanSink {
-public:
-    bool submit(telemetry::Span span) override {
-        spans.push_back(std::move(span));
-        return true;
-    }
-    std::vector<telemetry::Span> spans;
-};
-
 TEST(RequestTrace, TheRequestSpanIsAServerSpanUnderTheClientsSpan) {
     const auto forwarded = forward({{"traceparent", std::string(kSampled)}}, 1);
-    RecordingSink sink;
+    telemetry::CapturingSink sink;
     RequestSpanFacts facts{"POST", "/pay/x?id=7", "https", "pay", "payments", "192.0.2.1", "0.1.0/abc", 503, 1000};
     submitRequestSpan(sink, forwarded.trace, facts);
     ASSERT_EQ(sink.spans.size(), 1u);

@@ -2,22 +2,14 @@
 // ending as the next opens, with the status they were given.
 #include <gtest/gtest.h>
 
+#include "capturing_sink.h"
 #include "telemetry/staged_trace.h"
 
 namespace hotgate::telemetry {
 namespace {
 
-class RecordingSink : public SpanSink {
-public:
-    bool submit(Span span) override {
-        spans.push_back(std::move(span));
-        return true;
-    }
-    std::vector<Span> spans;
-};
-
 TEST(StagedTrace, StagesEndInOrderUnderTheRoot) {
-    RecordingSink sink;
+    CapturingSink sink;
     Tracer tracer(&sink);
     {
         StagedTrace trace(tracer, "op");
@@ -50,7 +42,7 @@ TEST(StagedTrace, StagesEndInOrderUnderTheRoot) {
 }
 
 TEST(StagedTrace, AStageGivenAStatusKeepsItAndAnUnfinishedTraceSaysSo) {
-    RecordingSink sink;
+    CapturingSink sink;
     Tracer tracer(&sink);
     {
         StagedTrace trace(tracer, "op");

@@ -8,17 +8,10 @@
 #include <set>
 #include <vector>
 
+#include "capturing_sink.h"
+
 namespace hotgate::telemetry {
 namespace {
-
-class CapturingSink : public SpanSink {
-public:
-    bool submit(Span span) override {
-        spans.push_back(std::move(span));
-        return true;
-    }
-    std::vector<Span> spans;
-};
 
 TEST(SpanIds, AreFreshNonZeroAndRoundTripThroughHex) {
     std::set<std::string> seen;
