@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 
 #include <charconv>
+#include <fstream>
+#include <sstream>
 
 namespace hotgate::loadgen {
 
@@ -71,17 +73,32 @@ tl::expected<ip::tcp::endpoint, std::string> parsePrivateTarget(std::string_view
     return parseTarget(text, TargetScope::kPrivate);
 }
 
-bool inOwnNetworkNamespace() {
+bool inIsolatedNetworkNamespace() {
     struct stat self {};
     struct stat init {};
-    if (::stat("/proc/self/ns/net", &self) != 0 || ::stat("/proc/1/ns/net", &init) != 0) return false;
-    return self.st_ino != init.st_ino || self.st_dev != init.st_dev;
+    if (::stat("/proc/self/ns/net", &self) != 0) return false;
+    // PID 1's namespace is the host's (or the container's): never isolated. Where PID 1 cannot
+    // be seen (a restricted /proc), the route check below decides.
+    if (::stat("/proc/1/ns/net", &init) == 0 && self.st_ino == init.st_ino && self.st_dev == init.st_dev) return false;
+    // A default route is a way off the box.
+    std::ifstream routes("/proc/self/net/route");
+    if (!routes) return false;
+    std::string line;
+    std::getline(routes, line);  // the header
+    while (std::getline(routes, line)) {
+        std::istringstream fields(line);
+        std::string device, destination, gateway, flags, refcnt, use, metric, mask;
+        if (fields >> device >> destination >> gateway >> flags >> refcnt >> use >> metric >> mask &&
+            destination == "00000000" && mask == "00000000")
+            return false;
+    }
+    return true;
 }
 
 tl::expected<void, std::string> validate(Options& options) {
-    if (options.netns_target && !inOwnNetworkNamespace())
+    if (options.netns_target && !inIsolatedNetworkNamespace())
         return tl::unexpected(std::string(
-            "--netns-target refused: loadgen runs in PID 1's network namespace (or /proc/1/ns/net is unreadable)"));
+            "--netns-target refused: loadgen runs in PID 1's network namespace, or in one with a default route"));
     const auto target =
         options.netns_target ? parsePrivateTarget(options.target_text) : parseLoopbackTarget(options.target_text);
     if (!target) return tl::unexpected(target.error());

@@ -50,8 +50,8 @@ struct Options {
     std::string json_file;               // empty: summary to stdout
     bool quiet = false;                  // no per-second lines
     // --netns-target: the target may be a private IPv4 address (10/8, 172.16/12, 192.168/16)
-    // when loadgen runs in a network namespace other than PID 1's, e.g. one a chaos test made
-    // to put a veth with netem between the client and the gateway.
+    // when loadgen runs in an isolated network namespace (not PID 1's, no default route), e.g.
+    // one a chaos test made to put a veth with netem between the client and the gateway.
     bool netns_target = false;
 };
 
@@ -63,9 +63,10 @@ tl::expected<boost::asio::ip::tcp::endpoint, std::string> parseLoopbackTarget(st
 // nothing else outside loopback. For --netns-target.
 tl::expected<boost::asio::ip::tcp::endpoint, std::string> parsePrivateTarget(std::string_view text);
 
-// True when this process's network namespace differs from PID 1's (both read from /proc);
-// false when either cannot be read.
-bool inOwnNetworkNamespace();
+// True when this process's network namespace is not PID 1's (when /proc shows PID 1's) and
+// has no IPv4 default route (/proc/self/net/route): a namespace someone made, with no way off
+// the box. False when /proc cannot tell.
+bool inIsolatedNetworkNamespace();
 
 // Checks ranges and caps and resolves the target into options.target (loopback, or with
 // netns_target a private address, only from a network namespace of loadgen's own). The error
