@@ -33,7 +33,7 @@ std::string GatewayConfig::toYaml() const {
         if (!bpffs_root.empty()) y << "  bpffs_root: " << quoted(bpffs_root) << "\n";
         if (!steering.empty()) y << "  steering: " << steering << "\n";
     }
-    y << "listeners:\n  - name: " << listener_name << "\n    address: 127.0.0.1:" << listen_port << "\n";
+    y << "listeners:\n  - name: " << listener_name << "\n    address: " << listen_address << ":" << listen_port << "\n";
     if (!trusted_proxies.empty()) {
         y << "    trusted_proxies: [";
         for (std::size_t i = 0; i < trusted_proxies.size(); ++i) y << (i ? ", " : "") << quoted(trusted_proxies[i]);

@@ -32,6 +32,9 @@ struct GatewayConfig {
 
     int workers = 1;
     std::uint16_t listen_port = 0;
+    // The listener's IPv4 address. 0.0.0.0 only in a network namespace the test made (a client
+    // in another namespace reaches it over a veth); 127.0.0.1 everywhere else.
+    std::string listen_address = "127.0.0.1";
     std::uint16_t admin_port = 0;
     std::string listener_name = "public";
     std::vector<std::string> trusted_proxies;  // listeners[0].trusted_proxies

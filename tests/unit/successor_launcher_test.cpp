@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -107,6 +108,37 @@ TEST_F(SuccessorLauncherTest, AnExecFailureShowsAsExit127InTheLog) {
     ASSERT_EQ(waited.outcome, SuccessorProcess::Outcome::Exited);
     EXPECT_EQ(describeExit(waited.wait_status), "exit status 127");
     EXPECT_NE(read("log").find("No such file"), std::string::npos) << read("log");
+}
+
+// A log that cannot be written is refused before anything starts, naming the file and errno.
+TEST_F(SuccessorLauncherTest, AnUnwritableLogIsRefusedBeforeAnythingStarts) {
+    const auto marker = dir_ / "ran";
+    const auto binary = script("touch " + marker.string() + "\n");
+    const std::pair<std::string, std::string> cases[] = {
+        {"/dev/full", "No space left on device"},
+        {(dir_ / "missing-dir" / "log").string(), "No such file or directory"},
+    };
+    for (const auto& [log, reason] : cases) {
+        auto child = SuccessorProcess::launch({binary, "c", "s", log});
+        ASSERT_FALSE(child) << log << ": started pid " << child->pid();
+        EXPECT_NE(child.error().message.find(log), std::string::npos) << child.error().message;
+        EXPECT_NE(child.error().message.find(reason), std::string::npos) << child.error().message;
+        EXPECT_NE(child.error().errnum, 0);
+    }
+    std::this_thread::sleep_for(100ms);
+    EXPECT_FALSE(std::filesystem::exists(marker)) << "the binary ran";
+}
+
+TEST_F(SuccessorLauncherTest, TheLogStartsWithTheLaunchLine) {
+    const std::string log = (dir_ / "log").string();
+    auto child = SuccessorProcess::launch({script("echo hello\n"), "/etc/c.yaml", "/run/s.sock", log});
+    ASSERT_TRUE(child) << child.error().message;
+    ASSERT_EQ(child->waitUntilReady([] { return false; }, 10s, 10ms).outcome, SuccessorProcess::Outcome::Exited);
+    const auto text = read("log");
+    EXPECT_NE(text.find(" info starting " + (dir_ / "fake-hotgate.sh").string() +
+                        " --config /etc/c.yaml as the successor on /run/s.sock\nhello\n"),
+              std::string::npos)
+        << text;
 }
 
 TEST(CurrentExecutable, NamesThisTestBinary) {

@@ -150,7 +150,7 @@ int runUpgrade(const GlobalOptions& global, const UpgradeOptions& options) {
                                            .string()
                                      : options.log_file;
     auto child = hotgate::control::SuccessorProcess::launch({binary, config, global.control_socket, log_file});
-    if (!child) failWith("upgrade", child.error().message);
+    if (!child) failWith("upgrade", child.error().message + "; nothing was started, the running version serves on");
     const pid_t pid = child->pid();
     std::cout << "started " << binary << " (pid " << pid << ", log " << log_file << ")\n";
     stages.send(global, pid);

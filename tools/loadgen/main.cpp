@@ -47,6 +47,8 @@ int main(int argc, char** argv) {
     app.add_option("--seed", options.seed, "random seed (pauses, payloads)")->capture_default_str();
     app.add_option("--json", options.json_file, "write the JSON summary to this file instead of stdout");
     app.add_flag("--quiet", options.quiet, "no per-second lines on stderr");
+    app.add_flag("--netns-target", options.netns_target,
+                 "allow a private IPv4 target (10/8, 172.16/12, 192.168/16) from an isolated network namespace (not PID 1's, no default route)");
 
     try {
         app.parse(argc, argv);

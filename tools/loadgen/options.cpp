@@ -1,12 +1,26 @@
 #include "options.h"
 
+#include <sys/stat.h>
+
 #include <charconv>
+#include <fstream>
+#include <sstream>
 
 namespace hotgate::loadgen {
 
 namespace ip = boost::asio::ip;
 
-tl::expected<ip::tcp::endpoint, std::string> parseLoopbackTarget(std::string_view text) {
+namespace {
+
+enum class TargetScope { kLoopback, kPrivate };
+
+bool isPrivateV4(const ip::address& address) {
+    if (!address.is_v4()) return false;
+    const auto bytes = address.to_v4().to_bytes();
+    return bytes[0] == 10 || (bytes[0] == 172 && (bytes[1] & 0xf0) == 16) || (bytes[0] == 192 && bytes[1] == 168);
+}
+
+tl::expected<ip::tcp::endpoint, std::string> parseTarget(std::string_view text, TargetScope scope) {
     const auto bad = [&](std::string_view why) {
         return tl::unexpected("--target " + std::string(text) + ": " + std::string(why));
     };
@@ -38,13 +52,55 @@ tl::expected<ip::tcp::endpoint, std::string> parseLoopbackTarget(std::string_vie
         address = ip::make_address(std::string(host), parse_error);
         if (parse_error) return bad("not a literal IP address (loadgen resolves no names)");
     }
-    // loadgen only ever loads this box: 127.0.0.0/8 or ::1, nothing that leaves it.
-    if (!address.is_loopback()) return bad("refused: loadgen only targets loopback (127.0.0.0/8 or ::1)");
+    // loadgen only ever loads this box: 127.0.0.0/8 or ::1, nothing that leaves it; a private
+    // address only inside a namespace of its own (checked by validate()).
+    if (scope == TargetScope::kPrivate && isPrivateV4(address))
+        return ip::tcp::endpoint(address, static_cast<unsigned short>(port));
+    if (!address.is_loopback())
+        return bad(scope == TargetScope::kPrivate
+                       ? "refused: with --netns-target, loopback or a private IPv4 address (10/8, 172.16/12, 192.168/16)"
+                       : "refused: loadgen only targets loopback (127.0.0.0/8 or ::1)");
     return ip::tcp::endpoint(address, static_cast<unsigned short>(port));
 }
 
+}  // namespace
+
+tl::expected<ip::tcp::endpoint, std::string> parseLoopbackTarget(std::string_view text) {
+    return parseTarget(text, TargetScope::kLoopback);
+}
+
+tl::expected<ip::tcp::endpoint, std::string> parsePrivateTarget(std::string_view text) {
+    return parseTarget(text, TargetScope::kPrivate);
+}
+
+bool inIsolatedNetworkNamespace() {
+    struct stat self {};
+    struct stat init {};
+    if (::stat("/proc/self/ns/net", &self) != 0) return false;
+    // PID 1's namespace is the host's (or the container's): never isolated. Where PID 1 cannot
+    // be seen (a restricted /proc), the route check below decides.
+    if (::stat("/proc/1/ns/net", &init) == 0 && self.st_ino == init.st_ino && self.st_dev == init.st_dev) return false;
+    // A default route is a way off the box.
+    std::ifstream routes("/proc/self/net/route");
+    if (!routes) return false;
+    std::string line;
+    std::getline(routes, line);  // the header
+    while (std::getline(routes, line)) {
+        std::istringstream fields(line);
+        std::string device, destination, gateway, flags, refcnt, use, metric, mask;
+        if (fields >> device >> destination >> gateway >> flags >> refcnt >> use >> metric >> mask &&
+            destination == "00000000" && mask == "00000000")
+            return false;
+    }
+    return true;
+}
+
 tl::expected<void, std::string> validate(Options& options) {
-    const auto target = parseLoopbackTarget(options.target_text);
+    if (options.netns_target && !inIsolatedNetworkNamespace())
+        return tl::unexpected(std::string(
+            "--netns-target refused: loadgen runs in PID 1's network namespace, or in one with a default route"));
+    const auto target =
+        options.netns_target ? parsePrivateTarget(options.target_text) : parseLoopbackTarget(options.target_text);
     if (!target) return tl::unexpected(target.error());
     options.target = *target;
 

@@ -49,14 +49,28 @@ struct Options {
     std::uint64_t seed = 1;
     std::string json_file;               // empty: summary to stdout
     bool quiet = false;                  // no per-second lines
+    // --netns-target: the target may be a private IPv4 address (10/8, 172.16/12, 192.168/16)
+    // when loadgen runs in an isolated network namespace (not PID 1's, no default route), e.g.
+    // one a chaos test made to put a veth with netem between the client and the gateway.
+    bool netns_target = false;
 };
 
 // Parses "127.0.0.1:8080", "[::1]:8080" or "localhost:8080". Refuses any address outside
 // 127.0.0.0/8 and ::1, a missing or zero port, and anything that is not a literal address.
 tl::expected<boost::asio::ip::tcp::endpoint, std::string> parseLoopbackTarget(std::string_view text);
 
-// Checks ranges and caps and resolves the target into options.target. The error says which
-// option is wrong and why.
+// The same syntax; also accepts a private IPv4 address (10/8, 172.16/12, 192.168/16), and
+// nothing else outside loopback. For --netns-target.
+tl::expected<boost::asio::ip::tcp::endpoint, std::string> parsePrivateTarget(std::string_view text);
+
+// True when this process's network namespace is not PID 1's (when /proc shows PID 1's) and
+// has no IPv4 default route (/proc/self/net/route): a namespace someone made, with no way off
+// the box. False when /proc cannot tell.
+bool inIsolatedNetworkNamespace();
+
+// Checks ranges and caps and resolves the target into options.target (loopback, or with
+// netns_target a private address, only from a network namespace of loadgen's own). The error
+// says which option is wrong and why.
 tl::expected<void, std::string> validate(Options& options);
 
 std::string_view keepaliveModeName(KeepaliveMode mode);

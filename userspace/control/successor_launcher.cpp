@@ -4,14 +4,41 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <thread>
 #include <vector>
 
+#include "common/unique_fd.h"
+
 namespace hotgate::control {
+namespace {
+
+// Opens the successor's log and writes its first line, so a log that cannot be written (a
+// full disk, /dev/full, a read-only or missing directory) is refused before anything starts.
+Result<UniqueFd> openSuccessorLog(const SuccessorLaunch& launch) {
+    const std::string& path = *launch.log_file;
+    UniqueFd log(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+    if (!log) return sysError(errno, "the new version's log ", path);
+    const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    const std::string line = std::string(stamp) + " info starting " + launch.binary + " --config " +
+                             launch.config_path + " as the successor on " + launch.control_socket + "\n";
+    const ssize_t written = ::write(log.get(), line.data(), line.size());
+    if (written < 0) return sysError(errno, "write to the new version's log ", path);
+    if (static_cast<std::size_t>(written) != line.size())
+        return sysError(ENOSPC, "write to the new version's log ", path, " (", written, " of ", line.size(), " bytes)");
+    return log;
+}
+
+}  // namespace
 
 Result<SuccessorProcess> SuccessorProcess::launch(const SuccessorLaunch& launch) {
     // Everything the child needs is ready before fork: it only makes system calls.
@@ -24,18 +51,21 @@ Result<SuccessorProcess> SuccessorProcess::launch(const SuccessorLaunch& launch)
                           "--upgrade-from",
                           launch.control_socket.c_str(),
                           nullptr};
-    const char* log_file = launch.log_file ? launch.log_file->c_str() : nullptr;
+    UniqueFd log;
+    if (launch.log_file) {
+        auto opened = openSuccessorLog(launch);
+        if (!opened) return tl::unexpected(opened.error());
+        log = std::move(*opened);
+    }
+    const int log_fd = log.get();
     const pid_t child = ::fork();
     if (child < 0) return sysError(errno, "fork for the new version");
     if (child == 0) {
         ::setsid();  // not killed by signals aimed at the starter's process group or terminal
-        if (log_file) {
-            const int log = ::open(log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (log_fd >= 0) {
             const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-            if (log >= 0) {
-                ::dup2(log, STDOUT_FILENO);
-                ::dup2(log, STDERR_FILENO);
-            }
+            ::dup2(log_fd, STDOUT_FILENO);
+            ::dup2(log_fd, STDERR_FILENO);
             if (null >= 0) ::dup2(null, STDIN_FILENO);
         }
         // Nothing of the starter's but stdio may reach the new version: an inherited copy of a

@@ -21,14 +21,17 @@ struct SuccessorLaunch {
     std::string config_path;
     std::string control_socket;  // the running version's; the successor takes it over at commit
     // Where the successor's stdout and stderr go (appended, created 0600; stdin is /dev/null).
-    // Without one it shares the starter's.
+    // The launcher writes its first line itself: a log it cannot open or write (ENOSPC, EROFS,
+    // ENOENT, ...) fails launch() before anything starts. Without one it shares the starter's.
     std::optional<std::string> log_file;
 };
 
 class SuccessorProcess {
 public:
-    // Forks and execs; the child starts a session of its own (no signals aimed at the starter's
-    // process group) and inherits no descriptor but stdio. An exec failure shows as exit 127.
+    // Opens and writes the log, then forks and execs; the child starts a session of its own (no
+    // signals aimed at the starter's process group) and inherits no descriptor but stdio. An
+    // unwritable log is an error naming the file and errno, with no process started; an exec
+    // failure shows as exit 127.
     static Result<SuccessorProcess> launch(const SuccessorLaunch& launch);
 
     pid_t pid() const { return pid_; }

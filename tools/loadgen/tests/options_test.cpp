@@ -19,6 +19,31 @@ TEST(OptionsTest, AcceptsOnlyLoopbackTargets) {
     EXPECT_NE(parseLoopbackTarget("10.0.0.1:80").error().find("loopback"), std::string::npos);
 }
 
+TEST(OptionsTest, PrivateTargetsOnlyWithNetnsTarget) {
+    EXPECT_EQ(parsePrivateTarget("10.78.0.1:8080")->address().to_string(), "10.78.0.1");
+    EXPECT_TRUE(parsePrivateTarget("172.31.255.1:80"));
+    EXPECT_TRUE(parsePrivateTarget("192.168.3.4:80"));
+    EXPECT_TRUE(parsePrivateTarget("127.0.0.1:80"));
+    for (const char* bad : {"8.8.8.8:53", "172.32.0.1:80", "11.0.0.1:80", "0.0.0.0:80", "[2001:db8::1]:80", "[fd00::1]:80",
+                            "192.169.0.1:80", "10.0.0.1"}) {
+        EXPECT_FALSE(parsePrivateTarget(bad)) << bad;
+    }
+    Options options;
+    options.target_text = "10.78.0.1:8080";
+    options.duration_s = 1;
+    options.rate = 1;
+    EXPECT_FALSE(validate(options)) << "a private target without --netns-target";
+    options.netns_target = true;
+    // The tests run in the host's namespace: refused there, whatever the address.
+    if (!inIsolatedNetworkNamespace()) {
+        const auto result = validate(options);
+        ASSERT_FALSE(result);
+        EXPECT_NE(result.error().find("--netns-target refused"), std::string::npos) << result.error();
+    } else {
+        EXPECT_TRUE(validate(options));
+    }
+}
+
 TEST(OptionsTest, ValidateEnforcesBoundsAndCaps) {
     const auto base = [] {
         Options options;
