@@ -191,7 +191,14 @@ TEST_F(ConfigEngineTest, ControlMessagesWithoutTheirFieldsAreRefusedClearly) {
     std::tie(type, payload) = ask(control::MessageType::ConfigApply, {{"path", "/x.yaml"}, {"wait", "yes"}});
     EXPECT_EQ(type, control::MessageType::Error);
     EXPECT_EQ(payload.value("message", ""), "'wait' must be true or false");
+    // gwctl's upgrade stages: a malformed report is refused by name, and nothing changes.
+    std::tie(type, payload) = ask(control::MessageType::UpgradeStages,
+                                  {{"pid", 1}, {"stages", {{{"name", "hot-update:swap"}}}}});
+    EXPECT_EQ(type, control::MessageType::Error);
+    EXPECT_NE(payload.value("message", "").find("unknown stage 'hot-update:swap'"), std::string::npos)
+        << payload.dump();
     EXPECT_TRUE(gateway_.running());
+    EXPECT_EQ(httpGet(port(), "/direct").status(), 200u);
 }
 
 TEST_F(ConfigEngineTest, SighupReReadsTheConfigFile) {
