@@ -44,14 +44,8 @@ TEST_P(CpuStressChaosTest, FiveCyclesUnderCpuStressFailNothing) {
     // answer is not a lost request (a lost one still fails, or runs into the 15 s timeout).
     ASSERT_TRUE(startLoad(load, kSeconds, 500, 20, 5, {"--timeout-ms", "15000", "--max-lag-ms", "5000"}));
     std::this_thread::sleep_for(1s);
-    const std::string binaries[] = {hotgateBBinary(), hotgateBinary()};
-    const auto started = std::chrono::steady_clock::now();
-    for (int cycle = 1; cycle <= 5; ++cycle) {
-        SCOPED_TRACE("cycle " + std::to_string(cycle));
-        upgradeCycle(binaries[cycle % 2 == 1 ? 0 : 1], gateway_.configFile().string());
-        if (HasFatalFailure()) return;
-    }
-    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    const auto took = alternatingUpgradeCycles(5);
+    if (HasFatalFailure()) return;
     // The stress lasted through every cycle.
     EXPECT_EQ(childrenOf(stress.pid()).size(), 2u) << "stress-ng's workers ended early:\n" << stress.readStderr();
     EXPECT_TRUE(load.running()) << "the load ended before the 5th cycle (" << took.count() << " ms of cycles)";

@@ -89,14 +89,8 @@ protected:
             return startClientSegment(segment, seconds, json, error);
         });
         std::this_thread::sleep_for(1s);
-        const std::string binaries[] = {hotgateBBinary(), hotgateBinary()};
-        const auto started = std::chrono::steady_clock::now();
-        for (int cycle = 1; cycle <= 5; ++cycle) {
-            SCOPED_TRACE("cycle " + std::to_string(cycle));
-            upgradeCycle(binaries[cycle % 2 == 1 ? 0 : 1], gateway_.configFile().string());
-            if (HasFatalFailure()) return;
-        }
-        const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+        const auto took = alternatingUpgradeCycles(5);
+        if (HasFatalFailure()) return;
         load.stop();
         EXPECT_EQ(load.problems(), std::vector<std::string>{});
         int ok = 0, failed = 0, keepalive_ok = 0, new_connection_ok = 0, stream_failed = 0;

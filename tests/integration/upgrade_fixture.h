@@ -141,6 +141,19 @@ protected:
         ASSERT_TRUE(settledOn(new_version)) << "the new version did not take over the control socket";
     }
 
+    // `count` upgrade cycles on the gateway's own config, binary B first, then A, B, ...; the
+    // time they took. Stops at the first cycle that fails (a fatal failure).
+    std::chrono::milliseconds alternatingUpgradeCycles(int count) {
+        const std::string binaries[] = {hotgateBBinary(), hotgateBinary()};
+        const auto started = std::chrono::steady_clock::now();
+        for (int cycle = 1; cycle <= count; ++cycle) {
+            SCOPED_TRACE("cycle " + std::to_string(cycle));
+            upgradeCycle(binaries[(cycle - 1) % 2], gateway_.configFile().string());
+            if (::testing::Test::HasFatalFailure()) break;
+        }
+        return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    }
+
     std::string last_load_stderr_;
     std::vector<pid_t> started_pids_;
 };
