@@ -32,16 +32,6 @@ struct Script {
     std::optional<std::string> retry_after;
 };
 
-bool sendAll(int fd, const std::string& bytes) {
-    std::size_t sent = 0;
-    while (sent < bytes.size()) {
-        const ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-        if (n <= 0) return false;
-        sent += static_cast<std::size_t>(n);
-    }
-    return true;
-}
-
 std::string response(unsigned status, const std::string& body, const std::optional<std::string>& retry_after) {
     std::string out = "HTTP/1.1 " + std::to_string(status) + " " +
                       std::string(http::obsolete_reason(static_cast<http::status>(status))) + "\r\n";
@@ -74,10 +64,7 @@ const char* kindName(int kind) {
 }  // namespace
 
 struct OtlpReceiver::Impl {
-    int listen_fd = -1;
-    std::uint16_t port = 0;
-    std::atomic<bool> stopping{false};
-    std::thread acceptor;
+    std::atomic<bool> stopping{false};  // set under `mutex`, for the stalls' wait
 
     mutable std::mutex mutex;
     mutable std::condition_variable changed;  // a request arrived, a stall was released, stop
@@ -86,20 +73,7 @@ struct OtlpReceiver::Impl {
     std::vector<ReceivedRequest> requests;
     std::vector<ReceivedSpan> spans;
     std::vector<std::string> invalid;
-    std::vector<int> fds;
-    std::vector<std::thread> connections;
-
-    void acceptLoop() {
-        while (!stopping) {
-            pollfd p{listen_fd, POLLIN, 0};
-            if (::poll(&p, 1, 50) <= 0) continue;
-            const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
-            if (fd < 0) continue;
-            std::lock_guard lock(mutex);
-            fds.push_back(fd);
-            connections.emplace_back([this, fd] { serve(fd); });
-        }
-    }
+    std::optional<ThreadPerConnectionServer> server;  // last: its threads read the above
 
     // Decides and records the answer to one complete request; nullopt means stall.
     std::optional<std::string> answer(const http::request<http::string_body>& request) {
@@ -204,35 +178,24 @@ struct OtlpReceiver::Impl {
 };
 
 OtlpReceiver::OtlpReceiver() : impl_(std::make_shared<Impl>()) {
-    impl_->listen_fd = listenOnLoopback(128, impl_->port);
-    if (impl_->listen_fd < 0) return;
-    impl_->acceptor = std::thread([impl = impl_.get()] { impl->acceptLoop(); });
+    impl_->server.emplace([impl = impl_.get()](int fd) { impl->serve(fd); });
 }
 
 OtlpReceiver::~OtlpReceiver() {
     {
         std::lock_guard lock(impl_->mutex);
-        impl_->stopping = true;
+        impl_->stopping = true;  // releases stalled connections
     }
     impl_->changed.notify_all();
-    if (impl_->acceptor.joinable()) impl_->acceptor.join();
-    std::vector<std::thread> connections;
-    {
-        std::lock_guard lock(impl_->mutex);
-        for (int fd : impl_->fds) ::shutdown(fd, SHUT_RDWR);
-        connections.swap(impl_->connections);
-    }
-    for (auto& t : connections) t.join();
-    for (int fd : impl_->fds) ::close(fd);
-    if (impl_->listen_fd >= 0) ::close(impl_->listen_fd);
+    impl_->server->stop();
 }
 
 std::uint16_t OtlpReceiver::port() const {
-    return impl_->port;
+    return impl_->server->port();
 }
 
 std::string OtlpReceiver::endpoint() const {
-    return "http://127.0.0.1:" + std::to_string(impl_->port) + "/v1/traces";
+    return "http://127.0.0.1:" + std::to_string(port()) + "/v1/traces";
 }
 
 void OtlpReceiver::answerNext(int count, unsigned status, const std::optional<std::string>& retry_after) {

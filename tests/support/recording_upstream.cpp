@@ -22,40 +22,10 @@ namespace hotgate::test {
 namespace http = boost::beast::http;
 
 struct RecordingUpstream::Impl {
-    int listen_fd = -1;
-    std::uint16_t port = 0;
-    std::atomic<bool> stopping{false};
-    std::atomic<std::uint64_t> accepted{0};
-    std::thread acceptor;
-
     mutable std::mutex mutex;
     std::string log;
     std::optional<std::pair<std::string, bool>> scripted;
-    std::vector<int> fds;
-    std::vector<std::thread> connections;
-
-    void acceptLoop() {
-        while (!stopping) {
-            pollfd p{listen_fd, POLLIN, 0};
-            if (::poll(&p, 1, 50) <= 0) continue;
-            const int fd = ::accept(listen_fd, nullptr, nullptr);
-            if (fd < 0) continue;
-            ++accepted;
-            std::lock_guard lock(mutex);
-            fds.push_back(fd);
-            connections.emplace_back([this, fd] { serve(fd); });
-        }
-    }
-
-    static bool sendAll(int fd, const std::string& bytes) {
-        std::size_t sent = 0;
-        while (sent < bytes.size()) {
-            const ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-            if (n <= 0) return false;
-            sent += static_cast<std::size_t>(n);
-        }
-        return true;
-    }
+    std::optional<ThreadPerConnectionServer> server;  // last: its threads read the above
 
     // Answers every complete request on the connection; returns when it closes or on stop.
     void serve(int fd) {
@@ -63,7 +33,7 @@ struct RecordingUpstream::Impl {
         auto parser = std::make_unique<http::request_parser<http::string_body>>();
         parser->eager(true);
         char chunk[16384];
-        while (!stopping) {
+        while (!server->stopping()) {
             pollfd p{fd, POLLIN, 0};
             if (::poll(&p, 1, 50) <= 0) continue;
             const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
@@ -108,26 +78,12 @@ struct RecordingUpstream::Impl {
 };
 
 RecordingUpstream::RecordingUpstream() : impl_(std::make_shared<Impl>()) {
-    impl_->listen_fd = listenOnLoopback(128, impl_->port);
-    if (impl_->listen_fd < 0) return;
-    impl_->acceptor = std::thread([impl = impl_.get()] { impl->acceptLoop(); });
+    impl_->server.emplace([impl = impl_.get()](int fd) { impl->serve(fd); });
 }
 
-RecordingUpstream::~RecordingUpstream() {
-    impl_->stopping = true;
-    if (impl_->acceptor.joinable()) impl_->acceptor.join();
-    std::vector<std::thread> connections;
-    {
-        std::lock_guard lock(impl_->mutex);
-        for (int fd : impl_->fds) ::shutdown(fd, SHUT_RDWR);
-        connections.swap(impl_->connections);
-    }
-    for (auto& t : connections) t.join();
-    for (int fd : impl_->fds) ::close(fd);
-    if (impl_->listen_fd >= 0) ::close(impl_->listen_fd);
-}
+RecordingUpstream::~RecordingUpstream() { impl_->server->stop(); }
 
-std::uint16_t RecordingUpstream::port() const { return impl_->port; }
+std::uint16_t RecordingUpstream::port() const { return impl_->server->port(); }
 
 std::string RecordingUpstream::received() const {
     std::lock_guard lock(impl_->mutex);
@@ -139,7 +95,7 @@ void RecordingUpstream::clear() {
     impl_->log.clear();
 }
 
-std::uint64_t RecordingUpstream::connectionsAccepted() const { return impl_->accepted; }
+std::uint64_t RecordingUpstream::connectionsAccepted() const { return impl_->server->accepted(); }
 
 void RecordingUpstream::scriptNextReply(std::string bytes, bool close_after) {
     std::lock_guard lock(impl_->mutex);
