@@ -63,6 +63,7 @@ routes[any].circuit_breaker.qps_ratio = 2
 routes[any].circuit_breaker.p95_delta = 500ms
 routes[any].circuit_breaker.shed_percent = 10
 routes[any].circuit_breaker.min_requests = 50
+routes[any].shadow = true
 routes[empty].order = 2
 routes[empty].match.host = 
 routes[empty].match.path_prefix = /
@@ -119,6 +120,10 @@ circuit_breaker.p95_delta = 150ms
 circuit_breaker.shed_percent = 40
 circuit_breaker.min_requests = 10
 upgrade.require_signature = true
+upgrade.verify.headers += content-type
+upgrade.verify.headers += etag
+upgrade.verify.latency_tolerance = 0.2
+upgrade.verify.latency_floor = 2ms
 telemetry.service_name = "gw-edge"
 telemetry.otlp.endpoint = "http://127.0.0.1:4318/v1/traces"
 telemetry.otlp.timeout = 3000ms
@@ -148,7 +153,8 @@ TEST(ConfigHashPin, EveryKeyHasItsCanonicalLine) {
     const auto config = load(test::kEveryKeyConfig);
     ASSERT_TRUE(config);
     EXPECT_EQ(canonicalText(*config), kEveryKeyCanonical);
-    EXPECT_EQ(config->hash, "92fbb2061e78");  // 444a9f937643 before telemetry.sample_ratio;
+    EXPECT_EQ(config->hash, "60c5267ffe79");  // 92fbb2061e78 before upgrade.verify and routes[].shadow;
+                                              // 444a9f937643 before telemetry.sample_ratio;
                                               // 6f631383690f before telemetry;
                                               // 47f947a80621 before upgrade.require_signature;
                                               // 6b02b7c749c7 before protection and cluster limits;

@@ -47,6 +47,7 @@ routes:
       p95_delta: 0.5s
       shed_percent: 10
       min_requests: 50
+    shadow: yes
   - name: empty
     match: { path_prefix: / }
     direct_response: { body: "" }
@@ -96,6 +97,7 @@ circuit_breaker:
   min_requests: 10
 upgrade:
   require_signature: yes
+  verify: { headers: [Content-Type, ETag, content-type], latency_tolerance: 0.2, latency_floor: 2ms }
 telemetry:
   service_name: gw-edge
   otlp:

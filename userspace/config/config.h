@@ -141,6 +141,7 @@ struct RouteConfig {
     bool critical = true;                         // false: refused first under load (breaker L3)
     std::optional<RateLimitConfig> rate_limit;    // absent: no limit
     CircuitBreakerOverride circuit_breaker;       // over Config::circuit_breaker
+    bool shadow = false;  // gwctl verify also mirrors its other methods (docs/verification.md)
 };
 
 // TLS from the gateway to a cluster's endpoints.
@@ -277,8 +278,17 @@ struct ConfigEngineConfig {
 
 // What `gwctl upgrade` demands of a new binary before it runs it (docs/operations.md#signed-artifacts).
 // The running version reports it in its Status reply; gwctl enforces it.
+// How `gwctl verify` compares the two versions' answers to mirrored requests
+// (docs/verification.md): these response fields, and latency within tolerance or floor.
+struct ShadowVerifyConfig {
+    std::vector<std::string> headers;           // field names, lower case
+    double latency_tolerance = 0.1;             // share of the running version's latency
+    std::chrono::milliseconds latency_floor{};  // a difference this small is never a mismatch
+};
+
 struct UpgradeConfig {
     bool require_signature = false;  // refuse a binary without a valid --signature/--public-key
+    ShadowVerifyConfig verify;
 };
 
 struct Config {

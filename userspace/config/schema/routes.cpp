@@ -49,6 +49,9 @@ Table<RouteConfig> routeTable() {
                           "are shared by every worker and carried to the next version"),
             block("circuit_breaker", &RouteConfig::circuit_breaker, circuitBreakerOverrideTable(), kEmpty,
                   "this route's circuit breaker settings, each over the top level's"),
+            {"shadow", &RouteConfig::shadow, Boolean{}, Default::addedLater("false"), InPlace,
+             "gwctl verify mirrors this route's requests of every method, not only GET and HEAD; a "
+             "non-idempotent one (POST, PATCH) is answered by each version's routing, never sent upstream"},
         },
         {{"cluster", "direct_response"}},
     };

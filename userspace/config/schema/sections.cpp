@@ -48,7 +48,8 @@ const std::vector<Section>& sections() {
          block("circuit_breaker", &Config::circuit_breaker, circuitBreakerTable(), kEmpty,
                "the adaptive circuit breaker of every route (docs/protection.md); a route may override each key")},
         {ConfigSection::Upgrade, block("upgrade", &Config::upgrade, upgradeTable(), kEmpty,
-                                       "what gwctl upgrade demands of a new binary before it runs it")},
+                                       "what gwctl upgrade demands of a new binary before it runs it, and how gwctl "
+                                       "verify compares the new version's answers")},
         {ConfigSection::Telemetry, block("telemetry", &Config::telemetry, telemetryTable(), kEmpty,
                                          "OpenTelemetry traces of upgrades and config applies (docs/telemetry.md)")},
     };

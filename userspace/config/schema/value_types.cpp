@@ -255,6 +255,19 @@ std::optional<std::string> InterfaceName::parse(Reader& reader, const YAML::Node
 
 TypeDoc InterfaceName::doc() const { return {"interface name", "at most 15 characters, no `/` or blanks"}; }
 
+std::optional<std::string> FieldName::parse(Reader& reader, const YAML::Node& node, const std::string& path) const {
+    auto name = reader.nonEmptyString(node, path);
+    if (!name) return std::nullopt;
+    if (!isFieldName(*name)) {
+        reader.problem(node, path, "'" + *name + "' is not an HTTP field name");
+        return std::nullopt;
+    }
+    std::transform(name->begin(), name->end(), name->begin(), [](unsigned char c) { return std::tolower(c); });
+    return name;
+}
+
+TypeDoc FieldName::doc() const { return {"field name", "an HTTP header name, compared in lower case"}; }
+
 std::optional<std::string> EntryName::parse(Reader& reader, const YAML::Node& node, const std::string& path) const {
     auto name = reader.nonEmptyString(node, path);
     if (name && name->find_first_of("[]. \t/") != std::string::npos) {

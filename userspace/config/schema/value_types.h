@@ -186,6 +186,14 @@ struct InterfaceName {
     TypeDoc doc() const;
 };
 
+// An HTTP field name (a token), read in lower case: a response field `gwctl verify` compares.
+struct FieldName {
+    using Value = std::string;
+    std::optional<std::string> parse(Reader& reader, const YAML::Node& node, const std::string& path) const;
+    std::string canonical(const std::string& value) const { return value; }
+    TypeDoc doc() const;
+};
+
 // The name of a listener, route or cluster: it becomes part of config paths (routes[api]), so
 // it holds no blanks and none of . / [ ].
 struct EntryName {
