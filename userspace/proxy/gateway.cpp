@@ -286,6 +286,10 @@ Result<void> Gateway::steerTo(std::uint32_t slot) {
     return {};
 }
 
+void Gateway::serveShadow(UniqueFd fd) {
+    workers_[next_adopter_++ % workers_.size()]->serveShadow(fd.release());
+}
+
 Result<void> Gateway::adopt(const std::string& listener, UniqueFd fd, std::string already_read) {
     const auto config_snapshot = context_->config();
     const auto& listeners = config_snapshot->listeners;

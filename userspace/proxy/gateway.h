@@ -99,6 +99,9 @@ public:
 
     // Serves a connection handed over by the other version. Fails for an unknown listener.
     Result<void> adopt(const std::string& listener, UniqueFd fd, std::string already_read);
+    // Serves one end of a loopback TCP connection as a shadow connection: `gwctl verify`'s path
+    // to this version (docs/verification.md).
+    void serveShadow(UniqueFd fd);
 
     // What a successor needs from this version, per listener in config order: in takeover
     // mode the listening fds; in BPF mode [program, sockarray, slot map, control map, stats].

@@ -39,8 +39,8 @@ RejectReason rejectReasonFor(unsigned status) {
 }
 
 // A TLS listener's connections get the certificate set current at accept time.
-TcpOrTlsStream makeClientStream(ServingContext& context, std::size_t listener, tcp::socket socket) {
-    if (listener < context.tls.size() && context.tls[listener]) return TcpOrTlsStream(std::move(socket), context.tls[listener]->current());
+TcpOrTlsStream makeClientStream(ServingContext& context, std::size_t listener, tcp::socket socket, bool plain) {
+    if (!plain && listener < context.tls.size() && context.tls[listener]) return TcpOrTlsStream(std::move(socket), context.tls[listener]->current());
     return TcpOrTlsStream(std::move(socket));
 }
 
@@ -66,26 +66,34 @@ HttpConnection::HttpConnection(Worker& worker, std::size_t listener, tcp::socket
     }
 }
 
+HttpConnection::HttpConnection(Worker& worker, tcp::socket socket, Shadow)
+    : HttpConnection(worker, 0, std::move(socket), asio::ip::address(asio::ip::address_v4::loopback()), true) {}
+
 HttpConnection::HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket,
-                               std::optional<asio::ip::address> peer)
+                               std::optional<asio::ip::address> peer, bool shadow)
     : worker_(worker),
       context_(worker.context()),
       listener_(listener),
-      client_(makeClientStream(worker.context(), listener, std::move(socket))),
+      client_(makeClientStream(worker.context(), listener, std::move(socket), shadow)),
       deadline_(client_.get_executor()),
-      snapshot_(context_.current()) {
+      snapshot_(context_.current()),
+      shadow_(shadow) {
     client_address_ = std::move(peer);
     client_ip_ = client_address_ ? client_address_->to_string() : std::string("unknown");
     client_forwarded_node_ = client_address_ ? forwardedNode(*client_address_) : std::string("unknown");
     // TCP_NODELAY comes from the listening socket (Worker), which accepted sockets inherit.
-    context_.open_connections.fetch_add(1, std::memory_order_relaxed);
-    context_.metrics.activeConnections(listener_).Increment();
+    if (!shadow_) {
+        context_.open_connections.fetch_add(1, std::memory_order_relaxed);
+        context_.metrics.activeConnections(listener_).Increment();
+    }
     worker_.track(this);
 }
 
 HttpConnection::~HttpConnection() {
     if (request_counted_) context_.in_flight_requests.fetch_sub(1, std::memory_order_relaxed);
+    if (pending_shadow_) context_.shadow_tap.release();
     worker_.untrack(this);
+    if (shadow_) return;
     context_.metrics.activeConnections(listener_).Decrement();
     context_.open_connections.fetch_sub(1, std::memory_order_relaxed);
 }
@@ -105,6 +113,10 @@ void HttpConnection::handOffAtBoundary() {
     // resuming its TLS session with the shared ticket keys. Closing it while idle instead would
     // race a request the client may be sending at that moment.
     if (client_.isTls()) return;
+    if (shadow_) {
+        closeIfIdle();  // the verifier's path to this version: it ends with this version
+        return;
+    }
     hand_off_requested_ = true;
     if (phase_ == Phase::WaitingForRequest || phase_ == Phase::ReadingRequest) {
         error_code ignored;
@@ -168,6 +180,7 @@ awaitable<void> HttpConnection::run() {
         const Next next = co_await serveRequest(header_end);
         context_.in_flight_requests.fetch_sub(1, std::memory_order_relaxed);
         request_counted_ = false;
+        if (pending_shadow_) offerShadowCopy();  // answered: its copy may go to the versions now
         ++requests_served_;
         if (next == Next::Close || context_.drain_mode.load(std::memory_order_relaxed) == DrainMode::Close) break;
     }
@@ -210,7 +223,7 @@ awaitable<HttpConnection::HeaderRead> HttpConnection::readHeaderBlock(bool reque
     bool started = request_started || buffer_.size() > 0;
     phase_ = started ? Phase::ReadingRequest : Phase::WaitingForRequest;
     // A plain connection waits here for kParkAfter at most, then parks (run()).
-    const bool may_park = !started && !client_.isTls() && config.timeouts.idle > kParkAfter;
+    const bool may_park = !started && !client_.isTls() && !shadow_ && config.timeouts.idle > kParkAfter;
     deadline_.arm(started ? config.timeouts.header_read : may_park ? kParkAfter : config.timeouts.idle,
                   client_.socket());
     // Between requests a connection keeps kFirstReadSize of read buffer at most (a parked one
@@ -268,6 +281,8 @@ awaitable<HttpConnection::Next> HttpConnection::serveRequest(std::size_t header_
     if (!framing) {
         HOTGATE_CO_RETURN_AWAIT(refuse(std::move(framing.error())));
     }
+    std::optional<std::string> shadow_head;  // sampled for gwctl verify: the header block as it came
+    if (context_.shadow_tap.armed() && !shadow_) shadow_head.emplace(bufferView(buffer_).substr(0, header_end));
     buffer_.consume(header_end);
     parser.eager(true);  // body reads fill each piece as far as the bytes at hand go
     request_framing_ = *framing;
@@ -280,8 +295,9 @@ awaitable<HttpConnection::Next> HttpConnection::serveRequest(std::size_t header_
         HOTGATE_CO_RETURN_AWAIT(answerError(std::nullopt, 404, "no route for this request", keep_alive && parser.is_done()));
     }
     breaker_ = nullptr;  // a request that ended without an answer left its route's behind
+    if (shadow_head) copyForShadow(parser, *route, std::move(*shadow_head));
     const RouteProtection& protection = snapshot_->route_protection[*route];
-    if (protection.breaker || protection.limit) {
+    if ((protection.breaker || protection.limit) && !shadow_) {
         const auto verdict = admit(protection, context_.protection->buckets(), request, client_ip_);
         if (verdict.admission != Admission::Admitted) {
             HOTGATE_CO_RETURN_AWAIT(refuseByProtection(*route, verdict, keep_alive && parser.is_done()));
@@ -303,6 +319,9 @@ awaitable<HttpConnection::Next> HttpConnection::serveRequest(std::size_t header_
     if (config.routes[*route].direct_response) {
         HOTGATE_CO_RETURN_AWAIT(answerDirect(parser, *route, keep_alive));
     }
+    if (shadow_ && !shadow::idempotentMethod(request.method_string())) {
+        HOTGATE_CO_RETURN_AWAIT(answerDryRun(parser, *route, keep_alive));
+    }
     HOTGATE_CO_RETURN_AWAIT(proxyToCluster(parser, *route, keep_alive));
 }
 
@@ -322,19 +341,24 @@ awaitable<std::size_t> HttpConnection::readBodyPiece(RequestParser& parser, char
 awaitable<HttpConnection::Next> HttpConnection::answerDirect(RequestParser& parser, std::size_t route,
                                                              bool keep_alive) {
     // Consume and drop the request body so the connection stays in step for the next request.
-    std::unique_ptr<char[]> scratch;
-    while (!parser.is_done()) {
-        if (!scratch) scratch = std::make_unique_for_overwrite<char[]>(kBodyChunk);
-        error_code ec;
-        co_await readBodyPiece(parser, scratch.get(), kBodyChunk, ec);
-        if (ec) {
-            HOTGATE_CO_RETURN_AWAIT(rejectBody(ec));
-        }
+    if (const error_code ec = co_await discardBody(parser)) {
+        HOTGATE_CO_RETURN_AWAIT(rejectBody(ec));
     }
     const auto& direct = *snapshot_->config->routes[route].direct_response;
     const bool ok = co_await writeSimple(direct.status, direct.body, keep_alive);
     finishRequest(route, direct.status);
     co_return ok && keep_alive ? Next::KeepAlive : Next::Close;
+}
+
+awaitable<error_code> HttpConnection::discardBody(RequestParser& parser) {
+    std::unique_ptr<char[]> scratch;
+    while (!parser.is_done()) {
+        if (!scratch) scratch = std::make_unique_for_overwrite<char[]>(kBodyChunk);
+        error_code ec;
+        co_await readBodyPiece(parser, scratch.get(), kBodyChunk, ec);
+        if (ec) co_return ec;
+    }
+    co_return error_code{};
 }
 
 awaitable<bool> HttpConnection::writeSimple(unsigned status, std::string body, bool keep_alive, unsigned attempts,
@@ -408,6 +432,7 @@ awaitable<HttpConnection::Next> HttpConnection::answerError(std::optional<std::s
 }
 
 void HttpConnection::finishRequest(std::optional<std::size_t> route, unsigned status) {
+    if (shadow_) return;  // a mirrored request: counted by the verifier, not in this version's numbers
     const auto started = request_started_ == std::chrono::steady_clock::time_point{} ? std::chrono::steady_clock::now()
                                                                                      : request_started_;
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

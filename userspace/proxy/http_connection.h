@@ -30,7 +30,8 @@ class Worker;
 class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
 public:
     // `peer`: the client's address as accept() returned it (none: unknown).
-    HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket, std::optional<asio::ip::address> peer);
+    HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket, std::optional<asio::ip::address> peer)
+        : HttpConnection(worker, listener, std::move(socket), std::move(peer), false) {}
     // A connection that was parked between requests (ParkedConnections) and is readable again.
     struct Unparked {};
     HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket, std::optional<asio::ip::address> peer,
@@ -38,6 +39,12 @@ public:
     // A connection adopted from another version, with the bytes it had already read from it.
     HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket, std::optional<asio::ip::address> peer,
                    std::string_view already_read);
+    // A shadow connection (docs/verification.md): the loopback path over which `gwctl verify`
+    // mirrors sampled requests to this version. Plain, never parked or handed over; its requests
+    // pass no rate limit or breaker and count in no metric, and a non-idempotent one is answered
+    // from the routing alone (a dry run), never sent upstream.
+    struct Shadow {};
+    HttpConnection(Worker& worker, tcp::socket socket, Shadow);
     ~HttpConnection();
     HttpConnection(const HttpConnection&) = delete;
     HttpConnection& operator=(const HttpConnection&) = delete;
@@ -57,6 +64,9 @@ public:
     void handOffAtBoundary();
 
 private:
+    HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket, std::optional<asio::ip::address> peer,
+                   bool shadow);
+
     enum class Phase { WaitingForRequest, ReadingRequest, Serving, Tunneling };
     enum class HeaderRead { Complete, Closed, IdleTimeout, HeaderTimeout, TooLarge, Error, HandOff, Park };
     // How a request ended: keep the connection for the next one, or close it.
@@ -73,6 +83,15 @@ private:
     awaitable<HeaderRead> readHeaderBlock(bool request_started, std::size_t& header_end);
     awaitable<Next> serveRequest(std::size_t header_end);
     awaitable<Next> answerDirect(RequestParser& parser, std::size_t route, bool keep_alive);
+    // Reads the request body to its end and drops it; the error when it could not be read.
+    awaitable<error_code> discardBody(RequestParser& parser);
+
+    // gwctl verify (shadow_requests.cpp). A live request's copy for the shadow tap, when it is
+    // sampled (kept in pending_shadow_ until its answer was written); `head` is its header block.
+    void copyForShadow(const RequestParser& parser, std::size_t route, std::string head);
+    void offerShadowCopy();
+    // A shadow connection's non-idempotent request: the route and cluster it would go to.
+    awaitable<Next> answerDryRun(RequestParser& parser, std::size_t route, bool keep_alive);
 
     // Proxying, in steps (cluster_exchange.cpp). Each step returns nothing when it succeeded,
     // else the failure, which proxyToCluster alone answers.
@@ -153,6 +172,8 @@ private:
     protection::BreakerBoard::Route* breaker_ = nullptr;  // the admitted request's route breaker, if any
     std::chrono::steady_clock::time_point request_started_;
     bool request_counted_ = false;  // in_flight_requests holds this connection's request
+    bool shadow_ = false;           // see Shadow
+    std::optional<shadow::Capture> pending_shadow_;  // reserved in the shadow tap, offered once answered
 };
 
 }  // namespace hotgate

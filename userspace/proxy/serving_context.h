@@ -21,6 +21,7 @@
 #include "proxy/route_stats.h"
 #include "proxy/router.h"
 #include "proxy/upstream_board.h"
+#include "shadow/shadow_tap.h"
 #include "telemetry/span_sink.h"
 #include "tls/tls_listener.h"
 
@@ -144,6 +145,9 @@ struct ServingContext {
 
     // Where sampled request spans go; null: no export. Set before workers start.
     telemetry::SpanSink* spans = nullptr;
+
+    // Copies of live requests for `gwctl verify`, while it samples (shadow/shadow_tap.h).
+    shadow::ShadowTap shadow_tap;
 
     bool draining() const { return drain_mode.load(std::memory_order_relaxed) != DrainMode::None; }
 

@@ -189,6 +189,20 @@ void Worker::adopt(std::size_t listener, int fd, std::string already_read) {
     });
 }
 
+void Worker::serveShadow(int fd) {
+    asio::post(io_, [this, fd] {
+        error_code ec;
+        tcp::socket socket(io_);
+        socket.assign(tcp::v4(), fd, ec);
+        if (ec) {
+            ::close(fd);
+            return;
+        }
+        socket.set_option(tcp::no_delay(true), ec);
+        serve(std::make_shared<HttpConnection>(*this, std::move(socket), HttpConnection::Shadow{}));
+    });
+}
+
 void Worker::serve(std::shared_ptr<HttpConnection> connection) {
     // The lambda (and so the shared_ptr) lives in co_spawn's frame until run() completes;
     // spawning connection->run() directly would let the connection die before it starts.

@@ -51,6 +51,9 @@ public:
 
     // Serves a connection handed over by another version. Thread-safe; takes `fd`.
     void adopt(std::size_t listener, int fd, std::string already_read);
+    // Serves a loopback connection of `gwctl verify` as a shadow connection (HttpConnection::
+    // Shadow). Thread-safe; takes `fd`.
+    void serveShadow(int fd);
 
     // Stops the event loop (whatever is still open is dropped) and joins the thread.
     void stop();
