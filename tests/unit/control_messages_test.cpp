@@ -11,6 +11,16 @@ namespace {
 
 using nlohmann::json;
 
+// A successor that serves gwctl verify's shadow paths says so in its Ready; one from before
+// says nothing, and is read as serving none (no ShadowConnection is ever sent to it).
+TEST(ControlMessages, ReadySaysWhetherItServesShadowPaths) {
+    const Ready serving{1, "127.0.0.1:9901", 42, true};
+    EXPECT_EQ(serving.toJson()["shadow_paths"], true);
+    EXPECT_TRUE(Ready::fromJson(serving.toJson())->shadow_paths);
+    EXPECT_FALSE(Ready::fromJson(json({{"slot", 1}, {"admin", "a"}, {"pid", 42}}))->shadow_paths);
+    EXPECT_FALSE(Ready::fromJson(json({{"shadow_paths", "yes"}}))) << "a wrong type is refused, like every field's";
+}
+
 TEST(ControlMessages, EncodeTheKeysOfProtocolVersionOne) {
     EXPECT_EQ(Hello({"v2/abc", 42, "abc"}).toJson(), json({{"version", "v2/abc"}, {"pid", 42}, {"config_hash", "abc"}}));
     EXPECT_EQ(Ready({1, "127.0.0.1:9901", 42}).toJson(), json({{"slot", 1}, {"admin", "127.0.0.1:9901"}, {"pid", 42}}));

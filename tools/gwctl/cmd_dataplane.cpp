@@ -210,11 +210,30 @@ void addDataplaneCommands(CLI::App& app, GlobalOptions& global) {
         "cutover", "send new connections to the ready new version (through the running hotgate); with --to, "
                    "write one listener's control entry directly (one map write)");
     addSteerOptions(cutover, *cutover_options, /*slot_required=*/false);
-    cutover->callback([&global, cutover_options, cutover] {
+    auto verify_options = std::make_shared<VerifyOptions>();
+    verify_options->samples = 0;
+    cutover->add_option("--verify", verify_options->samples,
+                        "first compare N mirrored requests (gwctl verify); a mismatch refuses the cutover "
+                        "unless --force")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{10'000}));
+    addVerifyOptions(*cutover, *verify_options);
+    cutover->get_option("--force")->description(
+        "with --to: write even if the slot has no live socket; with --verify: cut over despite a mismatch");
+    cutover->callback([&global, cutover_options, verify_options, cutover] {
         if (cutover->count("--to") == 0) {
+            if (verify_options->samples > 0) {
+                const int verified = runVerify(global, *verify_options, "cutover");
+                if (verified != 0 && !cutover_options->force) {
+                    std::cerr << "gwctl cutover: refused: the new version did not verify (--force cuts over anyway)\n";
+                    throw CLI::RuntimeError(1);
+                }
+                if (verified != 0) std::cerr << "gwctl cutover: cutting over although it did not verify (--force)\n";
+            }
             if (runControlCutover(global) != 0) throw CLI::RuntimeError(1);
             return;
         }
+        if (verify_options->samples > 0 || !verify_options->routes.empty())
+            failWith("cutover", "--verify needs the running version: leave out --to");
         runCutover(global, *cutover_options);
     });
 

@@ -21,6 +21,20 @@ void addUpgradeCommands(CLI::App& app, GlobalOptions& global);    // upgrade, co
 void addConfigCommands(CLI::App& app, GlobalOptions& global);     // config validate/diff/apply/rollback/history
 void addTlsCommands(CLI::App& app, GlobalOptions& global);        // certs reload, tls rotate-ticket-key
 void addTopCommand(CLI::App& app, GlobalOptions& global);         // live health view (admin /health, /spikes)
+void addVerifyCommand(CLI::App& app, GlobalOptions& global);      // shadow comparison of two versions
+
+// gwctl verify's options (also cutover --verify N's).
+struct VerifyOptions {
+    std::size_t samples = 100;
+    std::vector<std::string> routes;
+    std::string timeout = "30s";
+    bool replay = false;
+};
+// Adds --routes and --timeout (verify, and cutover --verify).
+void addVerifyOptions(CLI::App& command, VerifyOptions& options);
+// Runs a verification through the running version and prints its table. Returns 0 when every
+// sample matched, 1 on a mismatch (or too few samples), 2 when it could not run.
+int runVerify(const GlobalOptions& global, const VerifyOptions& options, const char* verb);
 
 // `gwctl cutover` without --to: ask the running version (control socket) to cut over to its
 // ready successor. Returns the exit status.

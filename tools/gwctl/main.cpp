@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
     gwctl::addConfigCommands(app, global);
     gwctl::addTlsCommands(app, global);
     gwctl::addTopCommand(app, global);
+    gwctl::addVerifyCommand(app, global);
     CLI11_PARSE(app, argc, argv);
     return 0;
 }

@@ -67,6 +67,11 @@ void CommandRouter::serveConnection(int fd, const ucred& peer) {
             reply = report ? upgrades_.recordGwctlStages(*report) : Reply::failure(report.error().message);
             break;
         }
+        case MessageType::Verify: {
+            auto request = VerifyRequest::fromJson(message->payload);
+            reply = request ? upgrades_.verify(*request) : Reply::failure(request.error().message);
+            break;
+        }
         case MessageType::ConfigApply:
         case MessageType::ConfigRollback:
         case MessageType::ConfigHistory:

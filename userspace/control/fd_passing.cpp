@@ -80,6 +80,7 @@ const char* messageTypeName(std::uint16_t type) {
         case MessageType::Commit: return "Commit";
         case MessageType::Rollback: return "Rollback";
         case MessageType::UpgradeStages: return "UpgradeStages";
+        case MessageType::Verify: return "Verify";
         case MessageType::Hello: return "Hello";
         case MessageType::Handover: return "Handover";
         case MessageType::Ready: return "Ready";
@@ -89,6 +90,7 @@ const char* messageTypeName(std::uint16_t type) {
         case MessageType::Committed: return "Committed";
         case MessageType::Heartbeat: return "Heartbeat";
         case MessageType::Activate: return "Activate";
+        case MessageType::ShadowConnection: return "ShadowConnection";
         case MessageType::ConfigApply: return "ConfigApply";
         case MessageType::ConfigRollback: return "ConfigRollback";
         case MessageType::ConfigHistory: return "ConfigHistory";

@@ -213,11 +213,17 @@ Result<Handover> Handover::fromJson(const json& p) {
     return handover;
 }
 
-json Ready::toJson() const { return {{"slot", slot}, {"admin", admin}, {"pid", pid}}; }
+json Ready::toJson() const {
+    json out{{"slot", slot}, {"admin", admin}, {"pid", pid}};
+    if (shadow_paths) out["shadow_paths"] = true;
+    return out;
+}
 
 Result<Ready> Ready::fromJson(const json& p) {
-    return decoded<Ready>(
-        [&] { return Ready{p.value("slot", 0u), p.value("admin", std::string()), p.value("pid", 0)}; });
+    return decoded<Ready>([&] {
+        return Ready{p.value("slot", 0u), p.value("admin", std::string()), p.value("pid", 0),
+                     p.value("shadow_paths", false)};
+    });
 }
 
 json Failed::toJson() const { return {{"reason", reason}}; }

@@ -140,6 +140,9 @@ struct Ready {
     std::uint32_t slot = 0;
     std::string admin;
     int pid = 0;
+    // It serves ShadowConnection (gwctl verify); absent, from a version before it: false, and
+    // no ShadowConnection may be sent to it (it would not understand the frame).
+    bool shadow_paths = false;
     nlohmann::json toJson() const;
     static Result<Ready> fromJson(const nlohmann::json& payload);
 };

@@ -39,6 +39,10 @@
 //                                               did before the new version ran, for the upgrade
 //                                               trace (control/upgrade_stages.h); versions before
 //                                               it answer Error and gwctl goes on
+//     -> Verify {samples, routes, timeout_ms, replay}
+//                                            <- Ok {message, report} | Error {message, report?}:
+//                                               mirror live requests to both versions and compare
+//                                               (control/verify_request.h, docs/verification.md)
 //   where VersionInfo = {version, pid, phase, mode?, config_path?, slot?, connections?, in_flight?,
 //                        connections_handed_off?, connections_adopted?, drain_deadline_ms?}
 //   and upgrade_state is none | starting | ready | cut over | committing; require_signature
@@ -70,7 +74,7 @@
 //             mode "takeover": that listener's listening sockets (one per old worker);
 //             mode "bpf": [steer program, sockarray map, slot map, control map, stats map].
 //        or <- Error {message} (e.g. an upgrade is already in progress)
-//     3. -> Ready {slot, admin, pid}  once the successor serves on its own sockets (or holds
+//     3. -> Ready {slot, admin, pid, shadow_paths?}  once the successor serves on its own sockets (or holds
 //           the inherited ones) and passed its own health check (admin /healthz?version=&pid=);
 //        or -> Failed {reason} and the successor exits.
 //     4. from then on, in any order:
@@ -84,6 +88,10 @@
 //                           connections back and exits;
 //        <> AdoptConnection {listener, buffered_base64}  + 1 fd, either direction: a keep-alive
 //           client connection at a request boundary, with the bytes already read from it.
+//        <- ShadowConnection {}  + 1 fd: one end of a loopback TCP connection over which gwctl
+//           verify mirrors requests; the successor serves it as a shadow connection. Sent only
+//           to a successor whose Ready said shadow_paths: true (an older one would take the
+//           unknown frame for a broken link).
 #pragma once
 
 #include <cstdint>
@@ -106,6 +114,7 @@ enum class MessageType : std::uint16_t {
     Commit = 13,
     Rollback = 14,
     UpgradeStages = 15,
+    Verify = 16,
     Hello = 20,
     Handover = 21,
     Ready = 22,
@@ -115,6 +124,7 @@ enum class MessageType : std::uint16_t {
     Committed = 26,
     Heartbeat = 27,
     Activate = 28,
+    ShadowConnection = 29,
     ConfigApply = 30,
     ConfigRollback = 31,
     ConfigHistory = 32,

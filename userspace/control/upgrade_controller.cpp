@@ -41,7 +41,8 @@ UpgradeController::UpgradeController(Gateway& gateway, std::string control_path,
       control_path_(std::move(control_path)),
       host_(gateway, std::move(request_exit)),
       trace_(spans, [&gateway] { return gateway.context().connections_handed_off.load(); }),
-      machine_(host_, clock_, {}, &trace_) {}
+      machine_(host_, clock_, {}, &trace_),
+      verifier_(gateway.context().shadow_tap) {}
 
 UpgradeController::~UpgradeController() { stop(); }
 
@@ -71,6 +72,11 @@ void UpgradeController::serveSuccessor(int fd, const Message& hello_message) {
     if (auto refused = machine_.admit(*hello, link)) {
         (void)link->send(MessageType::Error, Reply::failure(*refused).toJson());
         return;
+    }
+    {
+        std::lock_guard lock(successor_link_mutex_);
+        successor_link_ = link;
+        successor_link_pid_ = hello->pid;
     }
     if (auto sent = sendHandover(*link, gateway_); !sent) {
         log::warn("upgrade: handover to pid ", hello->pid, " failed: ", sent.error().message);
@@ -102,7 +108,7 @@ Result<void> UpgradeController::followPredecessor(std::shared_ptr<PeerLink> link
                                                   std::function<Result<void>()> take_over_control_socket) {
     predecessor_ = std::move(link);
     host_.setControlSocketTakeOver(std::move(take_over_control_socket));
-    const Ready ready{gateway_.dataplane().slot.value_or(0), admin_address, ::getpid()};
+    const Ready ready{gateway_.dataplane().slot.value_or(0), admin_address, ::getpid(), /*shadow_paths=*/true};
     if (auto sent = predecessor_->send(ready); !sent) return tl::unexpected(sent.error());
     as_successor_ = std::make_unique<SuccessorMachine>(host_, clock_, predecessor_,
                                                        SuccessorMachine::Predecessor{from.pid, from.version});
@@ -121,6 +127,13 @@ void UpgradeController::followLoop() {
         }
         if (message->type == MessageType::AdoptConnection) {
             adoptFromPeer(gateway_, *message);
+            continue;
+        }
+        if (message->type == MessageType::ShadowConnection) {
+            if (message->fds.size() == 1)
+                gateway_.serveShadow(std::move(message->fds[0]));
+            else
+                log::warn("upgrade: malformed ShadowConnection (", message->fds.size(), " fds)");
             continue;
         }
         auto decoded = decodePeerMessage(*message);

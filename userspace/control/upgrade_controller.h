@@ -9,6 +9,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -21,6 +22,8 @@
 #include "control/upgrade_machine.h"
 #include "control/upgrade_stages.h"
 #include "control/upgrade_trace.h"
+#include "control/verify_request.h"
+#include "shadow/shadow_verifier.h"
 
 namespace hotgate {
 class Gateway;
@@ -48,6 +51,10 @@ public:
     Reply rollback(const std::string& why) { return machine_.rollback(why); }
     // gwctl's stages before the new version ran, for the upgrade's trace.
     Reply recordGwctlStages(const UpgradeStagesReport& report);
+    // gwctl verify: this version's answers against the ready version's on mirrored live
+    // requests, or (replay) against its own recorded ones (shadow/shadow_verifier.h). Blocks
+    // for the verification.
+    Reply verify(const VerifyRequest& request);
 
     // Successor: reports Ready and starts following the predecessor on `link`. Once in charge
     // it serves the control socket through `take_over_control_socket`.
@@ -76,6 +83,11 @@ private:
     GatewayHost host_;
     UpgradeTrace trace_;
     UpgradeMachine machine_;
+
+    shadow::ShadowVerifier verifier_;
+    std::mutex successor_link_mutex_;
+    std::weak_ptr<PeerLink> successor_link_;  // the admitted successor's, for its shadow paths
+    int successor_link_pid_ = 0;
 
     std::shared_ptr<PeerLink> predecessor_;
     std::unique_ptr<SuccessorMachine> as_successor_;  // set once, before the threads start

@@ -155,6 +155,7 @@ UpgradeMachine::Outcome UpgradeMachine::dispatch(const Event& event) {
             if (!successor_ || (phase_ != P::Starting && phase_ != P::RolledBack)) return unexpected(event);
             const auto& ready = std::get<Ready>(event.payload);
             successor_->view.slot = ready.slot;
+            successor_->view.shadow_paths = ready.shadow_paths;
             successor_->view.admin = ready.admin;
             successor_->last_beat = clock_.now();
             if (phase_ == P::Starting) {

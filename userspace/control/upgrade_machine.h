@@ -62,6 +62,7 @@ public:
         int pid = 0;
         std::string version;
         std::uint32_t slot = 0;  // from its Ready
+        bool shadow_paths = false;  // from its Ready: it serves gwctl verify's shadow paths
         std::string admin;
         Heartbeat last_heartbeat;
     };

@@ -73,6 +73,17 @@ void UpgradeTrace::ready(std::uint32_t slot) {
     trace_->stage("hot-update:ready").setAttribute("slot", static_cast<std::int64_t>(slot));
 }
 
+void UpgradeTrace::shadowVerified(std::uint64_t start_unix_nanos, std::uint64_t samples, std::uint64_t mismatches,
+                                  const std::string& problem) {
+    std::lock_guard lock(mutex_);
+    if (!trace_) return;
+    auto span = tracer_.startChildSpan(trace_->root(), "hot-update:shadow-verify");
+    span.setStartTime(start_unix_nanos);
+    span.setAttribute("samples", static_cast<std::int64_t>(samples));
+    span.setAttribute("mismatches", static_cast<std::int64_t>(mismatches));
+    span.setStatus(problem.empty() ? StatusCode::Ok : StatusCode::Error, problem);
+}
+
 void UpgradeTrace::cutOver(std::chrono::microseconds write, bool bpf) {
     std::lock_guard lock(mutex_);
     if (!trace_) return;

@@ -1,7 +1,7 @@
 // UpgradeTrace: each upgrade the running version conducts as one OpenTelemetry trace
 // (docs/telemetry.md "Upgrade traces"). Root span `hot-update`, children in order:
 // `hot-update:start` (Hello to Ready: pid, version, slot), `hot-update:ready` (until cutover or
-// rollback), `hot-update:swap` (the cutover: latency_ms of the control entry write,
+// rollback) with any `hot-update:shadow-verify` (gwctl verify) beside it, `hot-update:swap` (the cutover: latency_ms of the control entry write,
 // rollback_safe), then `hot-update:commit` (until this version has handed its connections over
 // and drained: connections_moved, drained_ms) or `hot-update:rollback` (reason, automatic).
 // A successor that fails before cutover ends the trace with ERROR and the reason.
@@ -37,6 +37,11 @@ public:
     // upgrade of successor `report.pid` whether its Hello came first or not; with pid 0 (gwctl
     // stopped at a failed stage) a whole trace of their own, ERROR.
     void gwctlStages(const UpgradeStagesReport& report);
+
+    // A `gwctl verify` of the ready version that began at `start_unix_nanos` and ends now: a
+    // `hot-update:shadow-verify` child (samples, mismatches), ERROR with `problem` when not empty.
+    void shadowVerified(std::uint64_t start_unix_nanos, std::uint64_t samples, std::uint64_t mismatches,
+                        const std::string& problem);
 
     // This version is done (it drained after a commit, or stops): ends what is open.
     void finish();
