@@ -19,7 +19,8 @@ ShadowReport ShadowVerifier::compare(const VerifyPlan& plan, ShadowPath running,
     std::vector<Recorded> recorded;
     const auto deadline = std::chrono::steady_clock::now() + plan.timeout;
     tap_.arm(plan.samples, plan.routes);
-    while (recorded.size() < plan.samples) {
+    // Samples already queued wait no longer than the deadline either: gwctl's wait is bounded.
+    while (recorded.size() < plan.samples && std::chrono::steady_clock::now() < deadline) {
         auto capture = tap_.next(deadline);
         if (!capture) break;
         // One after the other, neither waiting behind the other at a serial upstream; who goes
