@@ -195,26 +195,34 @@ TEST_P(ShadowVerifyTest, ADifferentAnswerRefusesTheCutoverAndReplayChecksTheRoll
 }
 
 TEST_P(ShadowVerifyTest, MirroredRequestsSpendNoRateLimitAndCountInNoMetric) {
-    addRoute(config_, "limited", "    rate_limit: {requests_per_second: 1, burst: 10, key: route}\n");
+    // A bucket of 20 that refills one token in 1000 s: the client may send exactly 20.
+    addRoute(config_, "limited", "    rate_limit: {requests_per_second: 0.001, burst: 20, key: route}\n");
     ASSERT_TRUE(startGateway());
     upgradeToReady(gateway_.configFile().string());
     if (HasFatalFailure()) return;
+    std::atomic<bool> verified_done{false};
     CommandResult verified;
-    std::thread verify([&] { verified = gwctl({"verify", "--samples", "5", "--routes", "limited"}); });
-    std::this_thread::sleep_for(500ms);
+    std::thread verify([&] {
+        verified = gwctl({"verify", "--samples", "5", "--routes", "limited"});
+        verified_done = true;
+    });
+    int sent = 0;
     int admitted = 0;
     HttpClient client(port());
-    for (int i = 0; i < 5; ++i) {
-        admitted += client.get("/limited/" + std::to_string(i)).status() == 200;
+    // Requests while the verification samples them (at most 15: the bucket holds 20).
+    while (!verified_done && sent < 15) {
+        admitted += client.get("/limited/" + std::to_string(sent++)).status() == 200;
         std::this_thread::sleep_for(100ms);
     }
     verify.join();
     EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
     EXPECT_NE(verified.out.find("5 of 5 samples, 0 mismatched"), std::string::npos) << verified.out;
-    // Ten mirrored requests (each to both versions) would have emptied the bucket of 10.
-    for (int i = 0; i < 4; ++i) admitted += client.get("/limited/after").status() == 200;
-    EXPECT_EQ(admitted, 9);
-    EXPECT_TRUE(eventually([&] { return sumSamples(metrics(), "hotgate_http_requests_total", {{"route", "limited"}}) == 9; }, 5s))
+    // Ten mirrored requests (five, to both versions) would have taken ten of the 20 tokens.
+    while (sent < 20) admitted += client.get("/limited/after" + std::to_string(sent++)).status() == 200;
+    EXPECT_EQ(admitted, 20);
+    EXPECT_EQ(client.get("/limited/over").status(), 429u) << "the bucket is empty now, and only now";
+    EXPECT_TRUE(eventually(
+        [&] { return sumSamples(metrics(), "hotgate_http_requests_total", {{"route", "limited"}}) == 21; }, 5s))
         << sumSamples(metrics(), "hotgate_http_requests_total", {{"route", "limited"}});
 }
 
