@@ -237,6 +237,8 @@ int serve(ConfigSnapshot config, const Options& options) {
     (*admin)->leaveFinalMetrics();
     if (reload.joinable()) reload.join();
     router.setConfigEngine(nullptr);
+    // A gwctl verify in progress stops waiting for samples: its control thread is joined next.
+    (*gateway)->context().shadow_tap.disarm();
     router.stop();
     upgrades.stop();
     config_engine.stop();

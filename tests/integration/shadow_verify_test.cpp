@@ -226,6 +226,26 @@ TEST_P(ShadowVerifyTest, MirroredRequestsSpendNoRateLimitAndCountInNoMetric) {
         << sumSamples(metrics(), "hotgate_http_requests_total", {{"route", "limited"}});
 }
 
+// SIGTERM while gwctl verify waits for samples that do not come: the version still stops
+// within its drain, not after the verification's timeout.
+TEST_P(ShadowVerifyTest, StoppingTheRunningVersionEndsAVerificationInProgress) {
+    ASSERT_TRUE(startGateway());
+    upgradeToReady(gateway_.configFile().string());
+    if (HasFatalFailure()) return;
+    CommandResult verified;
+    std::thread verify([&] { verified = gwctl({"verify", "--samples", "50", "--timeout", "60s"}); });
+    std::this_thread::sleep_for(500ms);
+    gateway_.expectExit();
+    const auto stopped_at = std::chrono::steady_clock::now();
+    ASSERT_EQ(::kill(gateway_.pid(), SIGTERM), 0);
+    const auto code = gateway_.waitExit(30s);
+    const auto took = std::chrono::steady_clock::now() - stopped_at;
+    verify.join();
+    ASSERT_TRUE(code.has_value()) << "still running 30 s after SIGTERM";
+    EXPECT_LT(took, 10s) << "it waited for the verification";
+    EXPECT_NE(verified.exit_code, 0) << verified.out;
+}
+
 TEST_P(ShadowVerifyTest, RefusesWhatItCannotDoAndKeepsServing) {
     ASSERT_TRUE(startGateway());
     auto not_ready = gwctl({"verify", "--samples", "3"});

@@ -53,7 +53,6 @@ Reply UpgradeController::recordGwctlStages(const UpgradeStagesReport& report) {
 
 void UpgradeController::stop() {
     if (stopping_.exchange(true)) return;
-    gateway_.context().shadow_tap.disarm();  // a gwctl verify in progress stops waiting for samples
     if (predecessor_) predecessor_->shutdown();
     if (follow_thread_.joinable()) follow_thread_.join();
     if (heartbeat_thread_.joinable()) heartbeat_thread_.join();

@@ -31,7 +31,8 @@ public:
 
     // Compares `running` (this version) with `other` (the ready one) on up to plan.samples live
     // requests, within plan.timeout (plus the last sample's answers, 5 s each at most); fewer
-    // samples are said in the report's note. Disarming the tap ends it early.
+    // samples are said in the report's note. Disarming the tap ends it early (main.cpp does at
+    // shutdown).
     ShadowReport compare(const VerifyPlan& plan, ShadowPath running, ShadowPath other);
     // Sends the recorded sample set to `running` and compares with the recorded answers; fails
     // when there is none.
