@@ -132,6 +132,42 @@ TEST(ConfigSchema, RequireSignatureAppliesInPlaceAndItsDefaultKeepsTheHash) {
     EXPECT_FALSE(loadConfigText(base + "upgrade: { require_signatures: true }\n", "test.yaml")) << "unknown key";
 }
 
+// gwctl verify's keys (docs/verification.md): defaults that keep older configs' hashes, changes
+// applied in place, and bad values named by their path.
+TEST(ConfigSchema, VerifyKeysApplyInPlaceAndBadValuesAreNamed) {
+    const std::string base = "workers: 1\nlisteners: [{ name: public, address: 127.0.0.1:8080 }]\n"
+                             "routes: [{ name: all, match: { path_prefix: / }, direct_response: {} }]\n";
+    const auto without = loadConfigText(base, "test.yaml");
+    const auto defaults = loadConfigText(base + "upgrade: { verify: { latency_tolerance: 0.1, latency_floor: 5ms } }\n",
+                                         "test.yaml");
+    const auto set = loadConfigText(base + "upgrade: { verify: { headers: [ETag, content-type] } }\n", "test.yaml");
+    ASSERT_TRUE(without && defaults && set);
+    EXPECT_EQ((*defaults)->hash, (*without)->hash);
+    EXPECT_EQ((*set)->upgrade.verify.headers, (std::vector<std::string>{"content-type", "etag"}));
+    const auto diff = diffConfigs(**without, **set);
+    ASSERT_FALSE(diff.changes.empty());
+    for (const auto& change : diff.changes) EXPECT_FALSE(change.needs_new_version) << change.format();
+
+    const std::pair<const char*, const char*> bad[] = {
+        {"upgrade: { verify: { headers: [\"x y\"] } }\n", "upgrade.verify.headers[0]: 'x y' is not an HTTP field name"},
+        {"upgrade: { verify: { latency_tolerance: -1 } }\n", "upgrade.verify.latency_tolerance"},
+        {"upgrade: { verify: { latency_floor: soon } }\n", "upgrade.verify.latency_floor"},
+        {"upgrade: { verify: { header: [etag] } }\n", "upgrade.verify.header"},
+    };
+    for (const auto& [yaml, named] : bad) {
+        const auto loaded = loadConfigText(base + yaml, "test.yaml");
+        ASSERT_FALSE(loaded) << yaml;
+        EXPECT_NE(formatProblems(loaded.error()).find(named), std::string::npos) << formatProblems(loaded.error());
+    }
+    const auto shadow = loadConfigText(
+        "workers: 1\nlisteners: [{ name: public, address: 127.0.0.1:8080 }]\n"
+        "routes: [{ name: all, match: { path_prefix: / }, direct_response: {}, shadow: maybe }]\n",
+        "test.yaml");
+    ASSERT_FALSE(shadow);
+    EXPECT_NE(formatProblems(shadow.error()).find("routes[all].shadow"), std::string::npos)
+        << formatProblems(shadow.error());
+}
+
 TEST(ConfigSchema, ChangesKnowTheirSectionAndEntry) {
     const auto before = everyKey();
     std::string text = test::kEveryKeyConfig;
