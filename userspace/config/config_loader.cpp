@@ -5,29 +5,13 @@
 #include <fstream>
 #include <sstream>
 
-#include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
+#include "common/sha256.h"
 #include "config/schema/reader.h"
 #include "config/schema/schema.h"
 
 namespace hotgate {
-namespace {
-
-std::string sha256Hex(const std::string& text, std::size_t hex_digits) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr);
-    static const char* kHex = "0123456789abcdef";
-    std::string out;
-    for (unsigned i = 0; i < length && out.size() < hex_digits; ++i) {
-        out.push_back(kHex[digest[i] >> 4]);
-        out.push_back(kHex[digest[i] & 0xf]);
-    }
-    return out.substr(0, hex_digits);
-}
-
-}  // namespace
 
 std::string ConfigProblem::format() const {
     return line > 0 ? file + ":" + std::to_string(line) + ": " + message : file + ": " + message;
@@ -56,7 +40,7 @@ tl::expected<ConfigSnapshot, ConfigProblems> loadConfigText(const std::string& t
         reader.problems.push_back({name, e.mark.line + 1, "invalid value: " + e.msg});
     }
     if (!reader.problems.empty()) return tl::unexpected(std::move(reader.problems));
-    config->hash = sha256Hex(canonicalText(*config), 12);
+    config->hash = sha256Hex(canonicalText(*config)).substr(0, 12);
     return ConfigSnapshot(std::move(config));
 }
 

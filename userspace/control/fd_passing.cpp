@@ -6,34 +6,19 @@
 
 #include <cstring>
 
+#include "common/poll_wait.h"
+
 namespace hotgate::control {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Waits until `socket` is readable or writable; false on timeout (errno = ETIMEDOUT).
-bool waitFor(int socket, short events, Clock::time_point deadline) {
-    for (;;) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-        // Past the deadline, still look once: a thread descheduled for a while must not call
-        // "timeout" on bytes that are already waiting.
-        pollfd p{socket, events, 0};
-        const int n = ::poll(&p, 1, static_cast<int>(std::max<long long>(left, 0)));
-        if (n == 0 && left <= 0) {
-            errno = ETIMEDOUT;
-            return false;
-        }
-        if (n > 0) return true;
-        if (n < 0 && errno != EINTR) return false;
-    }
-}
 
 // Reads exactly `size` bytes; the first recvmsg may carry SCM_RIGHTS fds, which go to `fds`.
 Result<void> readExactly(int socket, char* data, std::size_t size, Clock::time_point deadline,
                          std::vector<UniqueFd>* fds, const char* what) {
     std::size_t got = 0;
     while (got < size) {
-        if (!waitFor(socket, POLLIN, deadline)) return sysError(errno, "control: waiting for ", what);
+        if (!waitForEvents(socket, POLLIN, deadline)) return sysError(errno, "control: waiting for ", what);
         iovec iov{data + got, size - got};
         alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)];
         msghdr msg{};
@@ -131,7 +116,7 @@ Result<void> sendMessage(int socket, MessageType type, const nlohmann::json& pay
     std::size_t sent = 0;
     const auto deadline = Clock::now() + std::chrono::seconds(5);
     while (sent < total) {
-        if (!waitFor(socket, POLLOUT, deadline)) return sysError(errno, "control: sending ", messageTypeName(header.type));
+        if (!waitForEvents(socket, POLLOUT, deadline)) return sysError(errno, "control: sending ", messageTypeName(header.type));
         const ssize_t n = ::sendmsg(socket, &msg, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR || errno == EAGAIN) continue;

@@ -1,12 +1,9 @@
 // HttpConnection's part in `gwctl verify` (docs/verification.md): copying a sampled live request
 // for the shadow tap once it was answered, and a shadow connection's dry run of a
 // non-idempotent request, which must never reach an upstream a second time.
-#include <cstring>
-
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include "proxy/http_connection.h"
-#include "proxy/worker.h"
 
 namespace hotgate {
 namespace {

@@ -13,7 +13,9 @@
 #include <optional>
 
 #include <boost/beast/http.hpp>
-#include <openssl/evp.h>
+
+#include "common/poll_wait.h"
+#include "common/sha256.h"
 
 namespace hotgate::shadow {
 namespace {
@@ -23,34 +25,6 @@ using Clock = std::chrono::steady_clock;
 
 // A mirrored answer's body is hashed whole; a larger one is an error of the sample.
 constexpr std::uint64_t kMaxAnswerBody = 16u << 20;
-
-int millisLeft(Clock::time_point deadline) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    return static_cast<int>(std::max<std::int64_t>(0, left));
-}
-
-// Waits for `events` on `fd` until `deadline`; false when the time is up or poll failed.
-bool waitFor(int fd, short events, Clock::time_point deadline) {
-    pollfd p{fd, events, 0};
-    for (;;) {
-        const int n = ::poll(&p, 1, millisLeft(deadline));
-        if (n > 0) return true;
-        if (n == 0 || errno != EINTR) return false;
-    }
-}
-
-std::string sha256Hex(const std::string& data) {
-    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-    unsigned int length = 0;
-    EVP_Digest(data.data(), data.size(), digest.data(), &length, EVP_sha256(), nullptr);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned i = 0; i < length; ++i) {
-        out += kHex[digest[i] >> 4];
-        out += kHex[digest[i] & 15];
-    }
-    return out;
-}
 
 Answer failed(std::string why) {
     Answer answer;
@@ -96,7 +70,7 @@ Answer ShadowPath::exchange(const Capture& capture, const std::vector<std::strin
         return failed(std::move(why));
     };
     for (std::size_t sent = 0; sent < capture.bytes.size();) {
-        if (!waitFor(fd_.get(), POLLOUT, deadline)) return give_up("timed out sending");
+        if (!waitForEvents(fd_.get(), POLLOUT, deadline)) return give_up("timed out sending");
         const ssize_t n = ::send(fd_.get(), capture.bytes.data() + sent, capture.bytes.size() - sent, MSG_NOSIGNAL);
         if (n < 0 && errno != EINTR && errno != EAGAIN) return give_up(std::string("send: ") + std::strerror(errno));
         if (n > 0) sent += static_cast<std::size_t>(n);
@@ -128,7 +102,7 @@ Answer ShadowPath::exchange(const Capture& capture, const std::vector<std::strin
             continue;
         }
         if (parser->is_done()) break;
-        if (!waitFor(fd_.get(), POLLIN, deadline))
+        if (!waitForEvents(fd_.get(), POLLIN, deadline))
             return give_up("no answer within " + std::to_string(timeout.count()) + "ms");
         const ssize_t n = ::recv(fd_.get(), chunk.data(), chunk.size(), 0);
         if (n < 0 && errno == EINTR) continue;
