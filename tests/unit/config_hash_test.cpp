@@ -23,6 +23,10 @@ listeners[alpha].address = [::1]:8080
 listeners[web].address = 127.0.0.1:8443
 listeners[web].trusted_proxies += 10.0.0.0/8
 listeners[web].trusted_proxies += ::1/128
+listeners[web].protocols = [h2, http1]
+listeners[web].http2.max_concurrent_streams = 100
+listeners[web].http2.initial_stream_window = 262144
+listeners[web].http2.max_header_list = 32768
 listeners[web].tls.certificates[0].certificate_file = "/etc/hotgate/certs/b.pem"
 listeners[web].tls.certificates[0].key_file = "/etc/keys/b.key"
 listeners[web].tls.certificates[0].sni += api.example.com
@@ -153,7 +157,8 @@ TEST(ConfigHashPin, EveryKeyHasItsCanonicalLine) {
     const auto config = load(test::kEveryKeyConfig);
     ASSERT_TRUE(config);
     EXPECT_EQ(canonicalText(*config), kEveryKeyCanonical);
-    EXPECT_EQ(config->hash, "60c5267ffe79");  // 92fbb2061e78 before upgrade.verify and routes[].shadow;
+    EXPECT_EQ(config->hash, "a7218e06b892");  // 60c5267ffe79 before listeners[].protocols and http2;
+                                              // 92fbb2061e78 before upgrade.verify and routes[].shadow;
                                               // 444a9f937643 before telemetry.sample_ratio;
                                               // 6f631383690f before telemetry;
                                               // 47f947a80621 before upgrade.require_signature;

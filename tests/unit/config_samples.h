@@ -17,6 +17,8 @@ listeners:
   - name: web
     address: 127.0.0.1:8443
     trusted_proxies: [10.0.0.0/8, "::1", 10.0.0.0/8]
+    protocols: [h2, http1]
+    http2: { max_concurrent_streams: 100, initial_stream_window: 256k, max_header_list: 32KiB }
     tls:
       certificates:
         - certificate_file: certs/b.pem

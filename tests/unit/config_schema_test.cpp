@@ -168,6 +168,48 @@ TEST(ConfigSchema, VerifyKeysApplyInPlaceAndBadValuesAreNamed) {
         << formatProblems(shadow.error());
 }
 
+// HTTP/2 listener keys (docs/http2.md): defaults that keep older configs' hashes, protocols
+// needing a new version and the http2 settings applying in place, bad values named.
+TEST(ConfigSchema, Http2KeysKeepOldHashesAndBadValuesAreNamed) {
+    const auto with = [](const std::string& listener_keys) {
+        return "workers: 1\nlisteners: [{ name: public, address: 127.0.0.1:8080" + listener_keys +
+               " }]\nroutes: [{ name: all, match: { path_prefix: / }, direct_response: {} }]\n";
+    };
+    const auto without = loadConfigText(with(""), "test.yaml");
+    const auto defaults = loadConfigText(
+        with(", protocols: [http1], http2: { max_concurrent_streams: 256, initial_stream_window: 1MB, "
+             "max_header_list: 64k }"),
+        "test.yaml");
+    const auto h2 = loadConfigText(with(", protocols: [h2, http1]"), "test.yaml");
+    const auto tuned = loadConfigText(with(", http2: { max_concurrent_streams: 10 }"), "test.yaml");
+    ASSERT_TRUE(without && defaults && h2 && tuned);
+    EXPECT_EQ((*defaults)->hash, (*without)->hash);
+    EXPECT_EQ((*h2)->listeners[0].protocols, (std::vector<HttpProtocol>{HttpProtocol::H2, HttpProtocol::Http1}));
+    EXPECT_TRUE((*h2)->listeners[0].speaks(HttpProtocol::H2));
+    EXPECT_FALSE((*without)->listeners[0].speaks(HttpProtocol::H2));
+    const auto to_h2 = diffConfigs(**without, **h2);
+    ASSERT_EQ(to_h2.changes.size(), 1u);
+    EXPECT_TRUE(to_h2.changes[0].needs_new_version) << to_h2.changes[0].format();
+    const auto to_tuned = diffConfigs(**without, **tuned);
+    ASSERT_EQ(to_tuned.changes.size(), 1u);
+    EXPECT_FALSE(to_tuned.changes[0].needs_new_version) << to_tuned.changes[0].format();
+
+    const std::pair<const char*, const char*> bad[] = {
+        {", protocols: [h3]", "listeners[public].protocols[0]: must be 'h2' or 'http1', got 'h3'"},
+        {", protocols: [h2, h2]", "listeners[public].protocols"},
+        {", protocols: []", "listeners[public].protocols"},
+        {", http2: { initial_stream_window: 4GB }", "listeners[public].http2.initial_stream_window: must be at most"},
+        {", http2: { max_concurrent_streams: 0 }", "listeners[public].http2.max_concurrent_streams"},
+        {", http2: { max_header_list: 10 }", "listeners[public].http2.max_header_list: must be at least 1024"},
+        {", http2: { max_streams: 10 }", "listeners[public].http2.max_streams"},
+    };
+    for (const auto& [keys, named] : bad) {
+        const auto loaded = loadConfigText(with(keys), "test.yaml");
+        ASSERT_FALSE(loaded) << keys;
+        EXPECT_NE(formatProblems(loaded.error()).find(named), std::string::npos) << formatProblems(loaded.error());
+    }
+}
+
 TEST(ConfigSchema, ChangesKnowTheirSectionAndEntry) {
     const auto before = everyKey();
     std::string text = test::kEveryKeyConfig;

@@ -5,6 +5,7 @@
 // the members here are value-initialized until the loader fills them.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -49,12 +50,32 @@ struct ListenerTlsConfig {
     bool operator==(const ListenerTlsConfig&) const = default;
 };
 
+// The HTTP versions a listener speaks to clients (docs/http2.md).
+enum class HttpProtocol { Http1, H2 };
+
+// A listener's HTTP/2 settings, sent in its SETTINGS frame (RFC 9113 6.5.2).
+struct Http2Config {
+    std::uint64_t max_concurrent_streams = 256;
+    std::uint64_t initial_stream_window = 1024 * 1024;  // bytes a client may send on a stream unread
+    std::uint64_t max_header_list = 64 * 1024;          // decoded request header list, RFC 9113 sizes
+
+    bool operator==(const Http2Config&) const = default;
+};
+
 // A listener is a named group of per-worker SO_REUSEPORT sockets on one address.
 struct ListenerConfig {
     std::string name;
     SocketAddress address;
     std::optional<ListenerTlsConfig> tls;
     std::vector<Cidr> trusted_proxies;  // peers whose forwarding fields are kept (a set, sorted)
+    // In preference order (TLS: the ALPN order). Plaintext: h2 by prior knowledge when the
+    // connection starts with the HTTP/2 preface, else HTTP/1.1.
+    std::vector<HttpProtocol> protocols{HttpProtocol::Http1};
+    Http2Config http2;
+
+    bool speaks(HttpProtocol protocol) const {
+        return std::find(protocols.begin(), protocols.end(), protocol) != protocols.end();
+    }
 };
 
 // Process-wide TLS settings.

@@ -136,8 +136,8 @@ Row<Owner>::Row(std::string_view key, Member Owner::*member, Type type, Default 
         switch (when_absent.kind()) {
             case Default::Kind::Text:
             case Default::Kind::AddedLater:
-                if constexpr (requires { type.canonicalMembers(owner.*member); })
-                    return assign(YAML::Load(std::string(when_absent.text())));  // a set: "[a, b]"
+                if constexpr (requires { type.canonicalMembers(owner.*member); } || requires { Type::kSequence; })
+                    return assign(YAML::Load(std::string(when_absent.text())));  // a set or list: "[a, b]"
                 else
                     return assign(YAML::Node(std::string(when_absent.text())));
             case Default::Kind::Required:
@@ -169,7 +169,9 @@ Row<Owner>::Row(std::string_view key, Member Owner::*member, Type type, Default 
             bool hashed = true;
             if (when_absent.kind() == Default::Kind::AddedLater) {
                 Reader quiet("", YAML::Node());  // the default parses: the schema test reads every default
-                auto default_value = type.parse(quiet, YAML::Node(std::string(when_absent.text())), path);
+                YAML::Node default_node(std::string(when_absent.text()));
+                if constexpr (requires { Type::kSequence; }) default_node = YAML::Load(std::string(when_absent.text()));
+                auto default_value = type.parse(quiet, default_node, path);
                 hashed = !default_value || type.canonical(convertTo<Member>(std::move(*default_value))) != text;
             }
             writer.value(path, std::move(text), applies, hashed);

@@ -120,12 +120,19 @@ std::optional<std::uint64_t> Size::parse(Reader& reader, const YAML::Node& node,
         reader.problem(node, path, "must be at least " + std::to_string(min) + " bytes");
         return std::nullopt;
     }
+    if (max != 0 && *value > max) {
+        reader.problem(node, path, "must be at most " + std::to_string(max) + " bytes");
+        return std::nullopt;
+    }
     return value;
 }
 
 TypeDoc Size::doc() const {
     const std::string units = "bytes, or with k, MB or GB (binary)";
-    return {"size", min > 0 ? "at least " + std::to_string(min) + " bytes; " + units : units};
+    std::string bounds;
+    if (min > 0) bounds += "at least " + std::to_string(min) + " bytes; ";
+    if (max > 0) bounds += "at most " + std::to_string(max) + " bytes; ";
+    return {"size", bounds + units};
 }
 
 std::optional<SocketAddress> Address::parse(Reader& reader, const YAML::Node& node, const std::string& path) const {

@@ -75,6 +75,7 @@ struct Duration {
 // A size in bytes, optionally with k/MB/GB (binary multiples), at least `min`.
 struct Size {
     std::uint64_t min = 0;
+    std::uint64_t max = 0;  // 0: no bound
 
     std::optional<std::uint64_t> parse(Reader& reader, const YAML::Node& node, const std::string& path) const;
     template <typename T>
@@ -274,6 +275,32 @@ struct SetOf {
         if (at_least_one) bounds = "at least one; " + bounds;
         if (duplicates == Duplicates::Refused) bounds += "; no duplicates";
         return {"set of " + of.type, bounds};
+    }
+};
+
+// A YAML list whose order means something (a preference): read like SetOf (its noun,
+// duplicates and at_least_one; `members.sorted` must stay false), kept in the file's order, and
+// one canonical value "[a, b]", so a change of order is a change.
+template <typename Item>
+struct ListOf {
+    using Value = typename Item::Value;
+    static constexpr bool kSequence = true;  // its default is YAML text: "[a, b]"
+
+    SetOf<Item> members = {};
+
+    std::optional<std::vector<Value>> parse(Reader& reader, const YAML::Node& node, const std::string& path) const {
+        return members.parse(reader, node, path);
+    }
+    std::string canonical(const std::vector<Value>& list) const {
+        std::string out = "[";
+        for (std::size_t i = 0; i < list.size(); ++i) out += (i > 0 ? ", " : "") + members.item.canonical(list[i]);
+        return out + "]";
+    }
+    TypeDoc doc() const {
+        TypeDoc of = members.doc();
+        of.type = "list of " + members.item.doc().type;
+        of.bounds += "; in order of preference";
+        return of;
     }
 };
 
