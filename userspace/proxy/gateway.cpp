@@ -336,7 +336,8 @@ Result<void> Gateway::setUpTls(const std::string& handed_ticket_keys) {
     for (std::size_t l = 0; l < config.listeners.size(); ++l) {
         const auto& listener = config.listeners[l];
         if (!listener.tls) continue;
-        auto created = tls::TlsListener::create(listener.name, *listener.tls, *ticket_keys_);
+        auto created = tls::TlsListener::create(listener.name, *listener.tls, *ticket_keys_,
+                                                tls::TlsListener::alpnOf(listener.protocols));
         if (!created) return tl::unexpected(created.error());
         context_->tls[l] = std::move(*created);
     }

@@ -15,18 +15,6 @@ constexpr const char* kTls12Ciphers =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
     "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
-// ALPN: we speak HTTP/1.1 only. A client that offers ALPN without it gets the RFC 7301 alert
-// rather than a connection in a protocol it did not ask for.
-int selectAlpn(SSL*, const unsigned char** out, unsigned char* out_len, const unsigned char* in, unsigned int in_len,
-               void*) {
-    static const unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-    unsigned char* selected = nullptr;
-    if (SSL_select_next_proto(&selected, out_len, kHttp11, sizeof kHttp11, in, in_len) != OPENSSL_NPN_NEGOTIATED)
-        return SSL_TLSEXT_ERR_ALERT_FATAL;
-    *out = selected;
-    return SSL_TLSEXT_ERR_OK;
-}
-
 Result<void> configure(ServerContextEntry& entry, TicketKeyStore& tickets) {
     SSL_CTX* ctx = entry.context.native_handle();
     const std::string& file = entry.certificate.source().certificate_file;
@@ -41,7 +29,6 @@ Result<void> configure(ServerContextEntry& entry, TicketKeyStore& tickets) {
         if (SSL_CTX_add1_chain_cert(ctx, link.get()) != 1) return failed("chain certificate");
     if (SSL_CTX_use_PrivateKey(ctx, entry.certificate.key()) != 1) return failed("private key");
     if (SSL_CTX_check_private_key(ctx) != 1) return failed("key does not match certificate");
-    SSL_CTX_set_alpn_select_cb(ctx, selectAlpn, nullptr);
     static const unsigned char kSessionContext[] = "hotgate";
     SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
     return tickets.attachTo(ctx);
@@ -66,11 +53,13 @@ Result<std::shared_ptr<const ServerContexts>> ServerContexts::build(const Server
             new ServerContextEntry{std::move(*certificate), ssl::context(ssl::context::tls_server)}));
     }
     if (!problems.empty()) return fail(problems);
+    set->alpn_ = options.alpn;
     for (auto& entry : set->entries_) {
         if (auto configured = configure(*entry, tickets); !configured) return tl::unexpected(configured.error());
         // Every context carries the callback: SNI is read on the context the handshake began on.
         SSL_CTX_set_tlsext_servername_callback(entry->context.native_handle(), &ServerContexts::onServerName);
         SSL_CTX_set_tlsext_servername_arg(entry->context.native_handle(), set.get());
+        SSL_CTX_set_alpn_select_cb(entry->context.native_handle(), &ServerContexts::selectAlpn, set.get());
     }
     return std::shared_ptr<const ServerContexts>(std::move(set));
 }
@@ -93,6 +82,20 @@ int ServerContexts::onServerName(SSL* ssl, int*, void* arg) {
     ServerContextEntry& entry = static_cast<const ServerContexts*>(arg)->choose(lowered);
     if (SSL_get_SSL_CTX(ssl) != entry.context.native_handle())
         SSL_set_SSL_CTX(ssl, entry.context.native_handle());
+    return SSL_TLSEXT_ERR_OK;
+}
+
+// ALPN: the listener's protocols, the server's preference first. A client that offers ALPN
+// without any of them gets the RFC 7301 alert rather than a connection in a protocol it did not
+// ask for.
+int ServerContexts::selectAlpn(SSL*, const unsigned char** out, unsigned char* out_len, const unsigned char* in,
+                               unsigned int in_len, void* arg) {
+    const std::string& offered = static_cast<const ServerContexts*>(arg)->alpn_;
+    unsigned char* selected = nullptr;
+    if (SSL_select_next_proto(&selected, out_len, reinterpret_cast<const unsigned char*>(offered.data()),
+                              static_cast<unsigned int>(offered.size()), in, in_len) != OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
+    *out = selected;
     return SSL_TLSEXT_ERR_OK;
 }
 

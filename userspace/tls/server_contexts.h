@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/ssl/context.hpp>
@@ -17,8 +18,13 @@
 
 namespace hotgate::tls {
 
+// ALPN protocol lists in wire format (RFC 7301 3.1), in the server's order of preference.
+inline constexpr std::string_view kAlpnHttp11{"\x08http/1.1", 9};
+inline constexpr std::string_view kAlpnH2{"\x02h2", 3};
+
 struct ServerContextOptions {
     std::vector<CertificateSource> certificates;  // [0] is the default
+    std::string alpn{kAlpnHttp11};                // the protocols offered, in preference order
 };
 
 // One certificate and the context that serves it.
@@ -30,7 +36,7 @@ struct ServerContextEntry {
 class ServerContexts {
 public:
     // Loads and checks every certificate (all problems reported, one per line), then builds one
-    // context each: TLS 1.2 and 1.3, forward-secret AEAD ciphers only, ALPN http/1.1, the chain
+    // context each: TLS 1.2 and 1.3, forward-secret AEAD ciphers only, ALPN from options, the chain
     // served, session tickets from `tickets` (which must outlive the set). Nothing is built on
     // any error.
     static Result<std::shared_ptr<const ServerContexts>> build(const ServerContextOptions& options,
@@ -47,9 +53,12 @@ public:
 private:
     ServerContexts() = default;
     static int onServerName(SSL* ssl, int* alert, void* arg);
+    static int selectAlpn(SSL*, const unsigned char** out, unsigned char* out_len, const unsigned char* in,
+                          unsigned int in_len, void* arg);
     ServerContextEntry& choose(std::string_view server_name) const;
 
     std::vector<std::unique_ptr<ServerContextEntry>> entries_;
+    std::string alpn_;
 };
 
 }  // namespace hotgate::tls

@@ -10,16 +10,28 @@ ServerContextOptions TlsListener::optionsOf(const ListenerTlsConfig& config) {
     return options;
 }
 
+std::string TlsListener::alpnOf(const std::vector<HttpProtocol>& protocols) {
+    std::string alpn;
+    for (const HttpProtocol protocol : protocols) alpn += protocol == HttpProtocol::H2 ? kAlpnH2 : kAlpnHttp11;
+    return alpn;
+}
+
+ServerContextOptions TlsListener::optionsWithAlpn(const ListenerTlsConfig& config) const {
+    auto options = optionsOf(config);
+    options.alpn = alpn_;
+    return options;
+}
+
 Result<std::unique_ptr<TlsListener>> TlsListener::create(std::string listener, const ListenerTlsConfig& config,
-                                                         TicketKeyStore& tickets) {
-    std::unique_ptr<TlsListener> tls(new TlsListener(std::move(listener), tickets));
+                                                         TicketKeyStore& tickets, std::string alpn) {
+    std::unique_ptr<TlsListener> tls(new TlsListener(std::move(listener), tickets, std::move(alpn)));
     if (auto loaded = tls->reload(config); !loaded) return tl::unexpected(loaded.error());
     return tls;
 }
 
 Result<void> TlsListener::reload() {
     std::lock_guard lock(reload_mutex_);
-    auto built = ServerContexts::build(optionsOf(config_), tickets_);
+    auto built = ServerContexts::build(optionsWithAlpn(config_), tickets_);
     if (!built) return fail("listener ", listener_, ": TLS: ", built.error().message);
     contexts_.store(std::move(*built));
     return {};
@@ -27,7 +39,7 @@ Result<void> TlsListener::reload() {
 
 Result<void> TlsListener::reload(const ListenerTlsConfig& config) {
     std::lock_guard lock(reload_mutex_);
-    auto built = ServerContexts::build(optionsOf(config), tickets_);
+    auto built = ServerContexts::build(optionsWithAlpn(config), tickets_);
     if (!built) return fail("listener ", listener_, ": TLS: ", built.error().message);
     config_ = config;
     contexts_.store(std::move(*built));

@@ -28,8 +28,9 @@ struct CertificateStatus {
 class TlsListener {
 public:
     // Builds the contexts from the listener's TLS config; fails with every certificate problem.
+    // `alpn`: the protocols offered (ServerContextOptions::alpn), fixed for the listener's life.
     static Result<std::unique_ptr<TlsListener>> create(std::string listener, const ListenerTlsConfig& config,
-                                                       TicketKeyStore& tickets);
+                                                       TicketKeyStore& tickets, std::string alpn);
 
     std::shared_ptr<const ServerContexts> current() const { return contexts_.load(); }
 
@@ -42,11 +43,16 @@ public:
     const std::string& listener() const { return listener_; }
 
     static ServerContextOptions optionsOf(const ListenerTlsConfig& config);
+    // The ALPN list of a listener speaking `protocols`, in their order.
+    static std::string alpnOf(const std::vector<HttpProtocol>& protocols);
 
 private:
-    TlsListener(std::string listener, TicketKeyStore& tickets) : listener_(std::move(listener)), tickets_(tickets) {}
+    TlsListener(std::string listener, TicketKeyStore& tickets, std::string alpn)
+        : listener_(std::move(listener)), tickets_(tickets), alpn_(std::move(alpn)) {}
+    ServerContextOptions optionsWithAlpn(const ListenerTlsConfig& config) const;
     std::string listener_;
     TicketKeyStore& tickets_;
+    std::string alpn_;
     std::mutex reload_mutex_;  // one reload at a time; handshakes never take it
     ListenerTlsConfig config_;
     std::atomic<std::shared_ptr<const ServerContexts>> contexts_;
