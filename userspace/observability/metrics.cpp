@@ -19,6 +19,31 @@ const char* rejectReasonLabel(RejectReason reason) {
     return "unknown";
 }
 
+const char* http2StreamEndLabel(Http2StreamEnd end) {
+    switch (end) {
+        case Http2StreamEnd::Finished: return "finished";
+        case Http2StreamEnd::Drained: return "drained";
+        case Http2StreamEnd::ResetByClient: return "reset_by_client";
+        case Http2StreamEnd::Refused: return "refused";
+        case Http2StreamEnd::Cut: return "cut";
+        case Http2StreamEnd::kCount: break;
+    }
+    return "unknown";
+}
+
+const char* http2GoawayLabel(Http2GoawayReason reason) {
+    switch (reason) {
+        case Http2GoawayReason::Drain: return "drain";
+        case Http2GoawayReason::Idle: return "idle";
+        case Http2GoawayReason::RapidReset: return "rapid_reset";
+        case Http2GoawayReason::ControlFlood: return "control_flood";
+        case Http2GoawayReason::HeaderFlood: return "header_flood";
+        case Http2GoawayReason::ProtocolError: return "protocol_error";
+        case Http2GoawayReason::kCount: break;
+    }
+    return "unknown";
+}
+
 const char* retryOnLabel(RetryOn on) {
     switch (on) {
         case RetryOn::ConnectFailure: return "connect-failure";
@@ -118,8 +143,26 @@ Metrics::Metrics(const std::string& version, const Config& config)
                        .Labels(base)
                        .Register(*registry_);
 
+    auto& h2_streams = prometheus::BuildCounter()
+                           .Name("hotgate_http2_streams_total")
+                           .Help("HTTP/2 streams by how they ended: finished, drained (finished after the "
+                                 "connection's drain began), reset_by_client, refused, cut")
+                           .Labels(base)
+                           .Register(*registry_);
+    auto& h2_goaways = prometheus::BuildCounter()
+                           .Name("hotgate_http2_goaways_total")
+                           .Help("Final GOAWAYs sent to HTTP/2 clients, by reason")
+                           .Labels(base)
+                           .Register(*registry_);
+
     for (const auto& listener : config.listeners) {
         ListenerSeries series;
+        for (std::size_t e = 0; e < series.h2_streams.size(); ++e)
+            series.h2_streams[e] = &h2_streams.Add(
+                {{"listener", listener.name}, {"end", http2StreamEndLabel(static_cast<Http2StreamEnd>(e))}});
+        for (std::size_t r = 0; r < series.h2_goaways.size(); ++r)
+            series.h2_goaways[r] = &h2_goaways.Add(
+                {{"listener", listener.name}, {"reason", http2GoawayLabel(static_cast<Http2GoawayReason>(r))}});
         series.active = &active.Add({{"listener", listener.name}});
         series.handed_off = &moved.Add({{"listener", listener.name}, {"direction", "handed_off"}});
         series.adopted = &moved.Add({{"listener", listener.name}, {"direction", "adopted"}});

@@ -37,6 +37,12 @@ enum class RejectReason {
     kCount
 };
 enum class UpstreamPhase { Connect, Response };
+// How an HTTP/2 stream ended (docs/http2.md): answered (Finished; Drained when the connection's
+// drain had begun), reset by the client, refused (over max_concurrent_streams, or after GOAWAY),
+// or cut by hotgate (an error, or still open when the drain ran out).
+enum class Http2StreamEnd { Finished, Drained, ResetByClient, Refused, Cut, kCount };
+// Why hotgate sent an HTTP/2 connection its final GOAWAY.
+enum class Http2GoawayReason { Drain, Idle, RapidReset, ControlFlood, HeaderFlood, ProtocolError, kCount };
 
 class Metrics {
 public:
@@ -89,6 +95,12 @@ public:
     // The expiry of the certificate served for `name` on `listener` (set at start and each reload).
     void setCertificateExpiry(const std::string& listener, const std::string& name, double unix_seconds);
     prometheus::Gauge& activeConnections(std::size_t listener) { return *listeners_[listener].active; }
+    void recordHttp2Stream(std::size_t listener, Http2StreamEnd end) {
+        listeners_[listener].h2_streams[static_cast<std::size_t>(end)]->Increment();
+    }
+    void recordHttp2Goaway(std::size_t listener, Http2GoawayReason reason) {
+        listeners_[listener].h2_goaways[static_cast<std::size_t>(reason)]->Increment();
+    }
 
     // The Prometheus text exposition of every family.
     std::string serialize() const;
@@ -122,6 +134,8 @@ private:
         prometheus::Counter* tls_full = nullptr;  // TLS listeners only
         prometheus::Counter* tls_resumed = nullptr;
         prometheus::Counter* tls_failed = nullptr;
+        std::array<prometheus::Counter*, static_cast<std::size_t>(Http2StreamEnd::kCount)> h2_streams{};
+        std::array<prometheus::Counter*, static_cast<std::size_t>(Http2GoawayReason::kCount)> h2_goaways{};
     };
     std::shared_ptr<prometheus::Registry> registry_;
     SharedCounters shared_;

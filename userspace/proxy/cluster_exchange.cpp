@@ -71,7 +71,7 @@ void HttpConnection::recordRequestSpan(const Exchange& x, unsigned failure_statu
     RequestSpanFacts facts;
     facts.method = request.method_string();
     facts.target = request.target();
-    facts.scheme = client_.isTls() ? "https" : "http";
+    facts.scheme = client_tls_ ? "https" : "http";
     facts.route = snapshot_->config->routes[x.route].name;
     facts.cluster = x.pool.clusterName();
     facts.client_ip = client_ip_;
@@ -89,7 +89,7 @@ void HttpConnection::prepareUpstreamHead(Exchange& x) {
     if (framing.kind == http1::BodyKind::Chunked && x.parser.is_done())
         framing = http1::BodyFraming::ofLength(x.first_piece);
     const auto& listener = snapshot_->config->listeners[listener_];
-    const ClientFacts client{client_ip_, client_forwarded_node_, client_.isTls(),
+    const ClientFacts client{client_ip_, client_forwarded_node_, client_tls_,
                              client_address_ && isTrustedPeer(*client_address_, listener.trusted_proxies)};
     x.trace.enabled = !snapshot_->config->telemetry.otlp.endpoint.empty();
     x.trace.sample_ratio = snapshot_->config->telemetry.sample_ratio;

@@ -7,6 +7,8 @@
 #include "observability/logging.h"
 #include "proxy/connection_hand_off.h"
 #include "proxy/forwarding_headers.h"
+#include "proxy/h2/http2_session.h"
+#include "proxy/h2/message_translation.h"
 #include "proxy/route_admission.h"
 #include "proxy/worker.h"
 
@@ -23,6 +25,9 @@ constexpr std::size_t kBodyChunk = 32 * 1024;  // for a body read and dropped (d
 // connection's next request usually comes sooner, and keeps the cheaper path of a coroutine
 // that waits.
 constexpr std::chrono::milliseconds kParkAfter{100};
+// A bridged connection waits between requests as long as its HTTP/2 connection keeps it open
+// (which closes it when it ends): this only bounds a bridge somehow forgotten.
+constexpr std::chrono::steady_clock::duration kBridgedIdle = std::chrono::hours(24);
 
 std::string_view bufferView(const beast::flat_buffer& buffer) {
     const auto data = buffer.data();
@@ -67,22 +72,30 @@ HttpConnection::HttpConnection(Worker& worker, std::size_t listener, tcp::socket
 }
 
 HttpConnection::HttpConnection(Worker& worker, tcp::socket socket, Shadow)
-    : HttpConnection(worker, 0, std::move(socket), asio::ip::address(asio::ip::address_v4::loopback()), true) {}
+    : HttpConnection(worker, 0, std::move(socket), asio::ip::address(asio::ip::address_v4::loopback()), Kind::Shadow) {}
 
 HttpConnection::HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket,
-                               std::optional<asio::ip::address> peer, bool shadow)
+                               std::optional<asio::ip::address> peer, Bridged bridged)
+    : HttpConnection(worker, listener, std::move(socket), std::move(peer), Kind::Bridged) {
+    client_tls_ = bridged.tls;
+}
+
+HttpConnection::HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket,
+                               std::optional<asio::ip::address> peer, Kind kind)
     : worker_(worker),
       context_(worker.context()),
       listener_(listener),
-      client_(makeClientStream(worker.context(), listener, std::move(socket), shadow)),
+      client_(makeClientStream(worker.context(), listener, std::move(socket), kind != Kind::Client)),
       deadline_(client_.get_executor()),
       snapshot_(context_.current()),
-      shadow_(shadow) {
+      shadow_(kind == Kind::Shadow),
+      bridged_(kind == Kind::Bridged),
+      client_tls_(client_.isTls()) {
     client_address_ = std::move(peer);
     client_ip_ = client_address_ ? client_address_->to_string() : std::string("unknown");
     client_forwarded_node_ = client_address_ ? forwardedNode(*client_address_) : std::string("unknown");
     // TCP_NODELAY comes from the listening socket (Worker), which accepted sockets inherit.
-    if (!shadow_) {
+    if (!shadow_ && !bridged_) {
         context_.open_connections.fetch_add(1, std::memory_order_relaxed);
         context_.metrics.activeConnections(listener_).Increment();
     }
@@ -93,12 +106,17 @@ HttpConnection::~HttpConnection() {
     if (request_counted_) context_.in_flight_requests.fetch_sub(1, std::memory_order_relaxed);
     if (pending_shadow_) context_.shadow_tap.release();
     worker_.untrack(this);
-    if (shadow_) return;
+    if (shadow_ || bridged_) return;
     context_.metrics.activeConnections(listener_).Decrement();
     context_.open_connections.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void HttpConnection::closeIfIdle() {
+    if (bridged_) return;  // its HTTP/2 connection drains, and ends it
+    if (http2_) {
+        http2_->drain();
+        return;
+    }
     // A connection that has not had its first request is not idle: its client is sending one.
     if (phase_ == Phase::WaitingForRequest && buffer_.size() == 0 && requests_served_ > 0) {
         closing_ = true;
@@ -112,6 +130,11 @@ void HttpConnection::handOffAtBoundary() {
     // says Connection: close (shouldKeepAlive), and the client reconnects to the new version,
     // resuming its TLS session with the shared ticket keys. Closing it while idle instead would
     // race a request the client may be sending at that moment.
+    if (bridged_) return;
+    if (http2_) {
+        http2_->drain();  // an HTTP/2 connection cannot move: GOAWAY sends its next streams to the new version
+        return;
+    }
     if (client_.isTls()) return;
     if (shadow_) {
         closeIfIdle();  // the verifier's path to this version: it ends with this version
@@ -131,6 +154,7 @@ bool HttpConnection::handOff() {
 bool HttpConnection::shouldKeepAlive(bool requested) const {
     // A version that hands its connections over keeps them alive: the next version serves them.
     // Except TLS ones, which cannot move (see handOffAtBoundary).
+    if (bridged_) return requested;  // its HTTP/2 connection decides (GOAWAY)
     const DrainMode mode = context_.drain_mode.load(std::memory_order_relaxed);
     return requested && mode != DrainMode::Close && !(mode == DrainMode::HandOff && client_.isTls());
 }
@@ -140,6 +164,10 @@ awaitable<void> HttpConnection::run() {
     // the idle timeout, not the new-connection header timeout, unless bytes came with it.
     bool first = !adopted_ && requests_served_ == 0;
     if (client_.isTls() && first && !co_await handshake()) co_return;
+    if (client_.isTls() && first && negotiatedHttp2()) {
+        co_await serveHttp2();
+        co_return;
+    }
     for (;;) {
         std::size_t header_end = 0;
         // A request has begun on a new connection, or when bytes (or the close) are waiting.
@@ -170,6 +198,10 @@ awaitable<void> HttpConnection::run() {
             break;
         }
         if (read != HeaderRead::Complete) break;  // closed, idle, drained or failed: nothing to answer
+        if (requests_served_ == 0 && !adopted_ && sentHttp2Preface()) {
+            co_await serveHttp2();
+            co_return;
+        }
 
         phase_ = Phase::Serving;
         // The request's snapshot, from here to its last byte (see ServingSnapshot).
@@ -182,7 +214,8 @@ awaitable<void> HttpConnection::run() {
         request_counted_ = false;
         if (pending_shadow_) offerShadowCopy();  // answered: its copy may go to the versions now
         ++requests_served_;
-        if (next == Next::Close || context_.drain_mode.load(std::memory_order_relaxed) == DrainMode::Close) break;
+        if (next == Next::Close) break;
+        if (!bridged_ && context_.drain_mode.load(std::memory_order_relaxed) == DrainMode::Close) break;
     }
     error_code ignored;
     if (client_.isTls() && client_.socket().is_open()) {
@@ -215,6 +248,35 @@ awaitable<bool> HttpConnection::handshake() {
     co_return ok;
 }
 
+bool HttpConnection::negotiatedHttp2() {
+    const unsigned char* protocol = nullptr;
+    unsigned int length = 0;
+    SSL_get0_alpn_selected(client_.ssl(), &protocol, &length);
+    return length == 2 && protocol[0] == 'h' && protocol[1] == '2';
+}
+
+bool HttpConnection::sentHttp2Preface() const {
+    return !bridged_ && !shadow_ && !client_.isTls() &&
+           snapshot_->config->listeners[listener_].speaks(HttpProtocol::H2) &&
+           bufferView(buffer_).starts_with(h2::kPrefaceHead);
+}
+
+awaitable<void> HttpConnection::serveHttp2() {
+    phase_ = Phase::Http2;
+    http2_ = std::make_shared<h2::Http2Session>(worker_, listener_, client_, client_address_, *snapshot_->config);
+    const bool drain_began = context_.drain_mode.load(std::memory_order_relaxed) != DrainMode::None;
+    co_await http2_->run(bufferView(buffer_), drain_began);
+    buffer_.consume(buffer_.size());
+    http2_.reset();
+    error_code ignored;
+    if (client_.isTls() && client_.socket().is_open()) {
+        deadline_.arm(std::chrono::seconds(1), client_.socket());  // a peer not reading must not hold us
+        co_await client_.sendCloseNotify(withError(ignored));
+        deadline_.disarm();
+    }
+    closeSocket();
+}
+
 awaitable<HttpConnection::HeaderRead> HttpConnection::readHeaderBlock(bool request_started, std::size_t& header_end) {
     const Config& config = *snapshot_->config;
     const std::size_t max_header = config.limits.max_header_bytes;
@@ -223,8 +285,11 @@ awaitable<HttpConnection::HeaderRead> HttpConnection::readHeaderBlock(bool reque
     bool started = request_started || buffer_.size() > 0;
     phase_ = started ? Phase::ReadingRequest : Phase::WaitingForRequest;
     // A plain connection waits here for kParkAfter at most, then parks (run()).
-    const bool may_park = !started && !client_.isTls() && !shadow_ && config.timeouts.idle > kParkAfter;
-    deadline_.arm(started ? config.timeouts.header_read : may_park ? kParkAfter : config.timeouts.idle,
+    const bool may_park = !started && !client_.isTls() && !shadow_ && !bridged_ && config.timeouts.idle > kParkAfter;
+    deadline_.arm(started    ? config.timeouts.header_read
+                  : may_park ? std::chrono::duration_cast<std::chrono::steady_clock::duration>(kParkAfter)
+                  : bridged_ ? kBridgedIdle
+                             : config.timeouts.idle,
                   client_.socket());
     // Between requests a connection keeps kFirstReadSize of read buffer at most (a parked one
     // keeps only its socket). TLS connections never park: their stream may hold decrypted

@@ -26,12 +26,15 @@ inline constexpr std::string_view kAttemptsField = "x-hotgate-attempts";
 inline constexpr std::string_view kRetryableField = "x-hotgate-retryable";
 
 class Worker;
+namespace h2 {
+class Http2Session;
+}
 
 class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
 public:
     // `peer`: the client's address as accept() returned it (none: unknown).
     HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket, std::optional<asio::ip::address> peer)
-        : HttpConnection(worker, listener, std::move(socket), std::move(peer), false) {}
+        : HttpConnection(worker, listener, std::move(socket), std::move(peer), Kind::Client) {}
     // A connection that was parked between requests (ParkedConnections) and is readable again.
     struct Unparked {};
     HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket, std::optional<asio::ip::address> peer,
@@ -45,6 +48,16 @@ public:
     // from the routing alone (a dry run), never sent upstream.
     struct Shadow {};
     HttpConnection(Worker& worker, tcp::socket socket, Shadow);
+    // The HTTP/1.1 side of an HTTP/2 stream's bridge (docs/http2.md): requests of the HTTP/2
+    // connection from `peer` on `listener`, which owns this connection's lifetime: it is not
+    // counted as a connection, never parks, is never handed over or closed by a drain, and waits
+    // for its next request as long as the HTTP/2 connection keeps it. `tls`: the client's
+    // connection is TLS (X-Forwarded-Proto, spans).
+    struct Bridged {
+        bool tls = false;
+    };
+    HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket, std::optional<asio::ip::address> peer,
+                   Bridged bridged);
     ~HttpConnection();
     HttpConnection(const HttpConnection&) = delete;
     HttpConnection& operator=(const HttpConnection&) = delete;
@@ -64,10 +77,11 @@ public:
     void handOffAtBoundary();
 
 private:
+    enum class Kind { Client, Shadow, Bridged };
     HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket, std::optional<asio::ip::address> peer,
-                   bool shadow);
+                   Kind kind);
 
-    enum class Phase { WaitingForRequest, ReadingRequest, Serving, Tunneling };
+    enum class Phase { WaitingForRequest, ReadingRequest, Serving, Tunneling, Http2 };
     enum class HeaderRead { Complete, Closed, IdleTimeout, HeaderTimeout, TooLarge, Error, HandOff, Park };
     // How a request ended: keep the connection for the next one, or close it.
     enum class Next { KeepAlive, Close };
@@ -78,6 +92,12 @@ private:
 
     // TLS listeners: the server handshake, counted by result and resumption. False: closed.
     awaitable<bool> handshake();
+    // HTTP/2 (docs/http2.md): whether this connection speaks it (ALPN h2 after the handshake,
+    // or, on a plaintext listener that speaks h2, the preface as its first bytes), and serving
+    // it with an Http2Session until the connection ends.
+    bool negotiatedHttp2();
+    bool sentHttp2Preface() const;
+    awaitable<void> serveHttp2();
     // `request_started`: the header timeout applies from the start (a new connection, or bytes
     // already waiting); otherwise the idle timeout until the first byte.
     awaitable<HeaderRead> readHeaderBlock(bool request_started, std::size_t& header_end);
@@ -173,6 +193,9 @@ private:
     std::chrono::steady_clock::time_point request_started_;
     bool request_counted_ = false;  // in_flight_requests holds this connection's request
     bool shadow_ = false;           // see Shadow
+    bool bridged_ = false;          // see Bridged
+    bool client_tls_ = false;       // the client's connection is TLS (this one, or the bridged one)
+    std::shared_ptr<h2::Http2Session> http2_;  // Phase::Http2: the session serving this connection
     std::optional<shadow::Capture> pending_shadow_;  // reserved in the shadow tap, offered once answered
 };
 
