@@ -39,6 +39,7 @@ std::string GatewayConfig::toYaml() const {
         for (std::size_t i = 0; i < trusted_proxies.size(); ++i) y << (i ? ", " : "") << quoted(trusted_proxies[i]);
         y << "]\n";
     }
+    y << listener_extra;
     if (!tls_certificates.empty()) {
         y << "    tls:\n      certificates:\n";
         for (const auto& cert : tls_certificates) {

@@ -38,6 +38,8 @@ struct GatewayConfig {
     std::uint16_t admin_port = 0;
     std::string listener_name = "public";
     std::vector<std::string> trusted_proxies;  // listeners[0].trusted_proxies
+    // More keys of listeners[0] as YAML lines indented by 4 ("    protocols: [h2, http1]\n").
+    std::string listener_extra;
     // dataplane.bpffs_root; empty leaves the key out (hotgate's default, shared machine-wide).
     std::string bpffs_root;
     // dataplane.steering: "auto" (BPF when possible) or "off" (listener-fd takeover); empty leaves it out.
