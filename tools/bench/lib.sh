@@ -44,6 +44,31 @@ wait_dead() {
   ! alive "$pid"
 }
 
+# secs DURATION: "10s" | "10" | "1m" -> seconds.
+secs() {
+  case "$1" in
+    *m) echo $((${1%m} * 60)) ;;
+    *s) echo "${1%s}" ;;
+    *) echo "$1" ;;
+  esac
+}
+
+# cpu_ticks PID: utime + stime, in clock ticks (getconf CLK_TCK a second), of PID and its
+# descendants (the server under the timeout wrapper, and NGINX's or HAProxy's workers under it).
+cpu_ticks() {
+  local total=0 p c
+  local -a pids=("$1") queue=("$1")
+  while ((${#queue[@]})); do
+    p=${queue[0]}; queue=("${queue[@]:1}")
+    for c in $(pgrep -P "$p" 2>/dev/null); do pids+=("$c"); queue+=("$c"); done
+  done
+  for p in "${pids[@]}"; do
+    [[ -r /proc/$p/stat ]] || continue
+    total=$((total + $(awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+
 # BENCH_PIDS: "name:pid" of every server this script started, for stop_all.
 BENCH_PIDS=()
 
