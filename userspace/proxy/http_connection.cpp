@@ -217,13 +217,16 @@ awaitable<void> HttpConnection::run() {
         if (next == Next::Close) break;
         if (!bridged_ && context_.drain_mode.load(std::memory_order_relaxed) == DrainMode::Close) break;
     }
-    error_code ignored;
-    if (client_.isTls() && client_.socket().is_open()) {
-        deadline_.arm(std::chrono::seconds(1), client_.socket());  // a peer not reading must not hold us
-        co_await client_.sendCloseNotify(withError(ignored));
-        deadline_.disarm();
-    }
+    if (client_.isTls()) co_await sendCloseNotify();
     closeSocket();
+}
+
+awaitable<void> HttpConnection::sendCloseNotify() {
+    if (!client_.socket().is_open()) co_return;
+    error_code ignored;
+    deadline_.arm(std::chrono::seconds(1), client_.socket());  // a peer not reading must not hold us
+    co_await client_.sendCloseNotify(withError(ignored));
+    deadline_.disarm();
 }
 
 void HttpConnection::closeSocket() {
@@ -268,12 +271,7 @@ awaitable<void> HttpConnection::serveHttp2() {
     co_await http2_->run(bufferView(buffer_), drain_began);
     buffer_.consume(buffer_.size());
     http2_.reset();
-    error_code ignored;
-    if (client_.isTls() && client_.socket().is_open()) {
-        deadline_.arm(std::chrono::seconds(1), client_.socket());  // a peer not reading must not hold us
-        co_await client_.sendCloseNotify(withError(ignored));
-        deadline_.disarm();
-    }
+    if (client_.isTls()) co_await sendCloseNotify();
     closeSocket();
 }
 

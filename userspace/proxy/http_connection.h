@@ -166,6 +166,8 @@ private:
 
     // Closes the client socket after a half-close, so the client reads everything sent first.
     void closeSocket();
+    // TLS only, before closeSocket: close_notify, for 1 s at most.
+    awaitable<void> sendCloseNotify();
 
     void finishRequest(std::optional<std::size_t> route, unsigned status);
     // Gives the socket and the unconsumed bytes to the other version; false if it was refused.

@@ -26,7 +26,9 @@ constexpr std::uint32_t kControlPerSecond = 50;
 constexpr std::chrono::milliseconds kDrainNoticeGrace{1000};
 constexpr std::chrono::milliseconds kLinger{1000};  // after the final GOAWAY, for the client to close
 constexpr std::size_t kReadSize = 16 * 1024;
+constexpr std::size_t kIdleReadSize = 512;  // a connection without a stream reads this much at a time
 constexpr std::size_t kWriteBatch = 64 * 1024;
+constexpr std::size_t kKeptWriteBuffer = 4 * 1024;  // kept between batches; a larger one is freed
 constexpr std::size_t kIdleBridges = 16;  // kept per connection at most
 constexpr std::chrono::milliseconds kBridgeTrimAfter{1000};
 constexpr std::uint8_t kDrainPing[8] = {'h', 'g', 'd', 'r', 'a', 'i', 'n', '1'};
@@ -151,12 +153,20 @@ awaitable<void> Http2Session::lingerAfterGoaway() {
 }
 
 awaitable<void> Http2Session::readLoop() {
-    std::vector<std::uint8_t> buffer(kReadSize);
+    std::vector<std::uint8_t> buffer;
     while (!ended_ && !finished()) {
         if (streams_.empty() && !idle_deadline_armed_) armIdleDeadline();
+        // A connection without a stream reads into a small buffer: an idle one holds little.
+        const std::size_t want = streams_.empty() ? kIdleReadSize : kReadSize;
+        if (buffer.size() != want) std::vector<std::uint8_t>(want).swap(buffer);
+        reading_large_ = want == kReadSize;
         error_code ec;
         const std::size_t n = co_await client_.async_read_some(asio::buffer(buffer), withError(ec));
+        reading_large_ = false;
         if (ended_) break;
+        if (ec == asio::error::operation_aborted && std::exchange(shrink_read_, false) && !read_deadline_.expired())
+            continue;  // the last stream ended during a large read: read again with the small buffer
+        shrink_read_ = false;
         if (ec) {
             if (read_deadline_.expired() && streams_.empty()) {
                 idle_deadline_armed_ = false;
@@ -217,6 +227,14 @@ awaitable<void> Http2Session::writeLoop(std::shared_ptr<Http2Session> self) {
             break;
         }
         if (nghttp2_session_want_write(codec_)) continue;
+        if (out.capacity() > kKeptWriteBuffer) std::string().swap(out);  // an idle connection keeps little
+        if (reading_large_ && streams_.empty()) {
+            // Nothing is being written: cancelling the socket stops only the read, which starts
+            // again with the small buffer.
+            shrink_read_ = true;
+            error_code ignored;
+            client_.socket().cancel(ignored);
+        }
         write_signal_.expires_at(asio::steady_timer::time_point::max());
         error_code ignored;
         co_await write_signal_.async_wait(withError(ignored));
@@ -243,16 +261,16 @@ void Http2Session::armIdleDeadline() {
     // Before its first stream a connection gets the header timeout, like an HTTP/1.1 request.
     read_deadline_.arm(any_stream_ ? idle_timeout_ : header_timeout_, client_.socket());
     idle_deadline_armed_ = true;
-    // A connection idle for kBridgeTrimAfter keeps one bridge: their sockets count against the
-    // process's open files.
+    // A connection idle for kBridgeTrimAfter keeps no bridge: their sockets count against the
+    // process's open files, and their connections against its memory.
     bridge_trim_.expires_after(kBridgeTrimAfter);
     bridge_trim_.async_wait([self = shared_from_this()](const error_code& ec) {
         if (ec || !self->streams_.empty()) return;
-        while (self->idle_bridges_.size() > 1) {
+        for (auto& bridge : self->idle_bridges_) {
             error_code ignored;
-            self->idle_bridges_.back().close(ignored);
-            self->idle_bridges_.pop_back();
+            bridge.close(ignored);
         }
+        self->idle_bridges_.clear();
     });
 }
 

@@ -125,6 +125,8 @@ private:
     bool draining_ = false;
     bool final_goaway_sent_ = false;
     bool idle_deadline_armed_ = false;
+    bool reading_large_ = false;  // the read in progress holds the large buffer
+    bool shrink_read_ = false;    // ... and was cancelled to read again with the small one
     bool any_stream_ = false;
 };
 
