@@ -25,7 +25,7 @@ import statistics
 import sys
 from collections import defaultdict
 
-from wrk_results import read_meta
+from wrk_results import summary_start
 
 LABELS = {
     "hotgate": "hotgate",
@@ -118,16 +118,7 @@ def cmd_summary(args):
         print("no results")
         return 1
 
-    out = []
-    meta = read_meta(args.meta) if args.meta else {}
-    if args.meta:
-        out.append("Measured %s on %s, %s CPUs (Debian %s), load average %s before / %s after; "
-                   "%s, %s; hotgate %s." % (
-                       meta.get("date", "?"), meta.get("kernel", "?"), meta.get("cpu", "?"),
-                       meta.get("debian", "?"), meta.get("load_before", "?"), meta.get("load_after", "?"),
-                       meta.get("nginx", "?"), meta.get("h2load_version", "?"), meta.get("hotgate", "?")))
-        out.append("Command: `%s`" % meta.get("command", "?"))
-        out.append("")
+    meta, out = summary_start(args.meta, ["nginx", "h2load_version"])
 
     nreps = max(len(v) for v in groups.values())
     out.append("| target | protocol | req/s median | req/s per rep | p50 ms | p99 ms | CPU s/100k req | errors per rep |")

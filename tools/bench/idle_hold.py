@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Idle keep-alive connections to one proxy: memory per connection and latency while held.
 
+With --h2 the connections speak HTTP/2 by prior knowledge (one stream each, then idle).
+
 Used by tools/bench/idle; not a test. For each count in --counts (ascending), opens connections
 to 127.0.0.1:PORT until that many are held, each after one GET answered 200 (so every connection
 has served a request and sits idle, as a client's keep-alive connection does), waits --settle
@@ -27,6 +29,46 @@ PER_SOURCE = 20000
 BATCH = 250  # connections opened at once: within any listen backlog
 REQUEST = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
 
+# --h2: the same GET over HTTP/2 by prior knowledge. The header block is static HPACK (:method
+# GET, :scheme http, :path /, :authority bench), so every request can reuse it; `h2_request(n)`
+# is the n-th request of a connection (stream 2n-1), the first one behind the preface.
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+H2_BLOCK = bytes([0x82, 0x86, 0x84, 0x01, 0x05]) + b"bench"
+
+
+def h2_request(n):
+    frame = len(H2_BLOCK).to_bytes(3, "big") + bytes([1, 0x05]) + (2 * n - 1).to_bytes(4, "big") + H2_BLOCK
+    return (H2_PREFACE if n == 1 else b"") + frame
+
+
+def h2_frames(data):
+    """(type, flags, stream, payload) of each whole frame in `data`."""
+    at = 0
+    while len(data) - at >= 9:
+        length = int.from_bytes(data[at:at + 3], "big")
+        if len(data) - at < 9 + length:
+            break
+        yield data[at + 3], data[at + 4], int.from_bytes(data[at + 5:at + 9], "big") & 0x7fffffff, \
+            data[at + 9:at + 9 + length]
+        at += 9 + length
+
+
+def h2_complete(data):
+    """True when a response stream has ended (END_STREAM on its HEADERS or DATA)."""
+    return any(kind in (0, 1) and flags & 1 and stream for kind, flags, stream, _ in h2_frames(data))
+
+
+def h2_status_ok(data):
+    """The response's HEADERS begin with :status 200 (static index 8, as nghttp2 and NGINX encode it)."""
+    return any(kind == 1 and stream and payload[:1] == b"\x88" for kind, _, stream, payload in h2_frames(data))
+
+
+H2 = False  # set by --h2
+
+
+def request_bytes(n=1):
+    return h2_request(n) if H2 else REQUEST
+
 
 def rss_kib(pids):
     total = 0
@@ -40,6 +82,8 @@ def rss_kib(pids):
 
 def complete(data):
     """True when `data` holds a whole response with a Content-Length body (what the proxies send)."""
+    if H2:
+        return h2_complete(data)
     end = data.find(b"\r\n\r\n")
     if end < 0:
         return False
@@ -52,7 +96,7 @@ def complete(data):
 
 
 def status_ok(data):
-    return data.startswith(b"HTTP/1.1 200")
+    return h2_status_ok(data) if H2 else data.startswith(b"HTTP/1.1 200")
 
 
 def open_batch(port, count, first_index, timeout_s=30.0):
@@ -79,7 +123,7 @@ def open_batch(port, count, first_index, timeout_s=30.0):
                     sel.unregister(s); s.close(); pending.pop(s)
                     continue
                 try:
-                    s.sendall(REQUEST)
+                    s.sendall(request_bytes())
                 except OSError:
                     sel.unregister(s); s.close(); pending.pop(s)
                     continue
@@ -114,7 +158,7 @@ def request_latency_ms(port):
     """One GET on a fresh connection: milliseconds from connect to the whole response."""
     start = time.monotonic()
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(REQUEST)
+        s.sendall(request_bytes())
         data = b""
         while not complete(data):
             chunk = s.recv(4096)
@@ -134,7 +178,7 @@ def still_answers(socks, sample):
         s.setblocking(True)
         s.settimeout(5)
         try:
-            s.sendall(REQUEST)
+            s.sendall(request_bytes(2))
             data = b""
             while not complete(data):
                 chunk = s.recv(4096)
@@ -155,7 +199,10 @@ def main():
     parser.add_argument("--target", required=True, help="name for the output")
     parser.add_argument("--settle", type=float, default=2.0)
     parser.add_argument("--probes", type=int, default=50)
+    parser.add_argument("--h2", action="store_true", help="HTTP/2 by prior knowledge instead of HTTP/1.1")
     args = parser.parse_args()
+    global H2
+    H2 = args.h2
     pids = [int(p) for p in args.pids.split(",")]
     counts = [int(c) for c in args.counts.split(",")]
 

@@ -13,7 +13,7 @@ and CPU per request.
 import argparse
 import statistics
 
-from wrk_results import errors, load_groups, read_meta, rps
+from wrk_results import errors, load_groups, rps, summary_start
 
 LABELS = {
     "upstream": "upstream (direct)",
@@ -47,17 +47,7 @@ def main():
         print("no results")
         return 1
 
-    out = []
-    meta = read_meta(args.meta) if args.meta else {}
-    if args.meta:
-        out.append("Measured %s on %s, %s CPUs (Debian %s), load average %s before / %s after; "
-                   "%s, %s, %s; hotgate %s." % (
-            meta.get("date", "?"), meta.get("kernel", "?"), meta.get("cpu", "?"),
-            meta.get("debian", "?"), meta.get("load_before", "?"), meta.get("load_after", "?"),
-            meta.get("nginx", "?"), meta.get("haproxy", "?"), meta.get("wrk_version", "?"),
-            meta.get("hotgate", "?")))
-        out.append("Command: `%s`" % meta.get("command", "?"))
-        out.append("")
+    meta, out = summary_start(args.meta, ["nginx", "haproxy", "wrk_version"])
 
     nreps = max(len(v) for v in groups.values())
     out.append("| target | connection | req/s median | req/s per rep | p50 ms | p99 ms | CPU s/100k req | errors per rep |")

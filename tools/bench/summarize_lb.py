@@ -11,7 +11,7 @@ A second table gives each policy's medians over round_robin's.
 import argparse
 import statistics
 
-from wrk_results import errors, load_groups, read_meta, rps
+from wrk_results import errors, load_groups, rps, summary_start
 
 ORDER = ["round_robin", "least_request", "ring_hash", "maglev"]
 
@@ -28,16 +28,7 @@ def main():
         print("no results")
         return 1
 
-    out = []
-    meta = read_meta(args.meta) if args.meta else {}
-    if args.meta:
-        out.append("Measured %s on %s, %s CPUs (Debian %s), load average %s before / %s after; %s, %s; "
-                   "hotgate %s." % (meta.get("date", "?"), meta.get("kernel", "?"), meta.get("cpu", "?"),
-                                    meta.get("debian", "?"), meta.get("load_before", "?"),
-                                    meta.get("load_after", "?"), meta.get("nginx", "?"),
-                                    meta.get("wrk_version", "?"), meta.get("hotgate", "?")))
-        out.append("Command: `%s`" % meta.get("command", "?"))
-        out.append("")
+    meta, out = summary_start(args.meta, ["nginx", "wrk_version"])
 
     out.append("| policy | req/s median | req/s per rep | p50 ms | p99 ms | CPU s/100k req | errors per rep |")
     out.append("|---|---:|---|---:|---:|---:|---|")

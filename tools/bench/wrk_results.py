@@ -31,3 +31,17 @@ def read_meta(path):
     """A bench's meta.txt ("key: value" lines) as a dict."""
     with open(path) as f:
         return dict(l.rstrip("\n").split(": ", 1) for l in f if ": " in l)
+
+
+def summary_start(meta_path, tools):
+    """The meta.txt at `meta_path` (read_meta's dict; empty without one) and a summary's opening
+    lines from it: when, where and with what it was measured, `tools` naming the meta keys of
+    the peers' and load tool's versions, then the command and an empty line."""
+    if not meta_path:
+        return {}, []
+    meta = read_meta(meta_path)
+    g = lambda key: meta.get(key, "?")
+    return meta, ["Measured %s on %s, %s CPUs (Debian %s), load average %s before / %s after; %s; hotgate %s." % (
+                g("date"), g("kernel"), g("cpu"), g("debian"), g("load_before"), g("load_after"),
+                ", ".join(g(t) for t in tools), g("hotgate")),
+            "Command: `%s`" % g("command"), ""]
