@@ -2,8 +2,12 @@
 // fields (proxy/h2/message_translation.h): nothing a field carries may end up as framing.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
+
 #include "proxy/h2/frame_budget.h"
 #include "proxy/h2/message_translation.h"
+#include "proxy/http1_framing.h"
 
 namespace hotgate::h2 {
 namespace {
@@ -69,6 +73,72 @@ TEST(Http2Translation, NothingThatCouldFrameASecondRequestPasses) {
     auto te = toHttp1(get("/", {{"te", "trailers"}}), true);
     ASSERT_TRUE(te);
     EXPECT_EQ(te->head.find("te:"), std::string::npos);
+}
+
+// Requests built from adversarial pieces (line ends, NUL, spaces, framing fields, a second
+// request line): every head toHttp1 writes ends where its first empty line is, and hotgate's own
+// HTTP/1.1 reader, if it takes it, reads the same method, target and body framing, with no
+// field the request did not have.
+TEST(Http2Translation, EveryHeadItWritesReadsBackAsTheSameSingleRequest) {
+    std::mt19937 random(20261206);
+    const std::vector<std::string> pieces{"a", "/", "GET", " ", "\r", "\n", "\r\n", std::string(1, '\0'), ":",
+                                          "\t", "x-y", "Host", "host", "content-length", "transfer-encoding",
+                                          "chunked", "12", "-1", "1,2", "\xc3\xa9", "\x7f", "?q=1", "cookie", "te",
+                                          "trailers", "%0d%0a", "HTTP/1.1", "GET / HTTP/1.1", "\r\n\r\n"};
+    const std::vector<std::string> names{"accept", "cookie", "content-length", "te", "host", "x-a", "transfer-encoding"};
+    auto pick = [&](const std::vector<std::string>& from) { return from[random() % from.size()]; };
+    auto text = [&](unsigned most) {
+        std::string out;
+        for (unsigned n = random() % (most + 1); n > 0; --n) out += pick(pieces);
+        return out;
+    };
+    int accepted = 0, read_back = 0;
+    for (int i = 0; i < 20000; ++i) {
+        RequestFields request;
+        request.method = random() % 4 ? std::string(random() % 2 ? "GET" : "POST") : text(2);
+        request.path = random() % 3 ? "/" + text(3) : text(3);
+        request.authority = random() % 4 ? "h.test" : text(2);
+        for (unsigned n = random() % 4; n > 0; --n)
+            request.fields.push_back({random() % 2 ? pick(names) : text(2), random() % 2 ? "12" : text(3)});
+        const bool ends_stream = random() % 2;
+        const auto out = toHttp1(request, ends_stream);
+        if (!out) continue;
+        ++accepted;
+        ASSERT_EQ(http1::findHeaderEnd(out->head), out->head.size()) << "a second message in: " << out->head;
+        http1::RequestParser parser;
+        parser.header_limit(1 << 20);
+        parser.body_limit(std::uint64_t{1} << 40);
+        const auto framing = http1::readRequestHead(out->head, parser);
+        if (!framing) continue;  // refused there (400): nothing reaches an upstream
+        ++read_back;
+        EXPECT_EQ(parser.get().method_string(), request.method) << out->head;
+        EXPECT_EQ(parser.get().target(), request.path) << out->head;
+        std::size_t given = 0;  // fields the request gave, as written (cookies joined, te dropped)
+        bool cookie = false;
+        for (const Field& field : request.fields) {
+            if (field.name == "cookie") cookie = cookie || !field.value.empty();
+            else if (field.name != "te" && field.name != "host") ++given;
+        }
+        const std::size_t host = request.authority.empty() && std::none_of(request.fields.begin(), request.fields.end(),
+                                                                           [](const Field& f) { return f.name == "host"; })
+                                     ? 0
+                                     : 1;
+        const std::size_t chunked = out->body == RequestBody::Chunked ? 1 : 0;
+        EXPECT_EQ(static_cast<std::size_t>(std::distance(parser.get().begin(), parser.get().end())),
+                  given + (cookie ? 1 : 0) + host + chunked)
+            << out->head;
+        switch (out->body) {
+            case RequestBody::Chunked: EXPECT_EQ(framing->kind, http1::BodyKind::Chunked) << out->head; break;
+            case RequestBody::Length: EXPECT_EQ(framing->kind, http1::BodyKind::Length) << out->head; break;
+            case RequestBody::None:
+                EXPECT_TRUE(framing->kind == http1::BodyKind::None || framing->kind == http1::BodyKind::Length)
+                    << out->head;
+                break;
+        }
+    }
+    // The generator must reach the interesting cases, not only refusals.
+    EXPECT_GT(accepted, 2000);
+    EXPECT_GT(read_back, 1000);
 }
 
 TEST(Http2Translation, ResponsesLoseConnectionSpecificFields) {
