@@ -267,9 +267,12 @@ bool HttpConnection::sentHttp2Preface() const {
 awaitable<void> HttpConnection::serveHttp2() {
     phase_ = Phase::Http2;
     http2_ = std::make_shared<h2::Http2Session>(worker_, listener_, client_, client_address_, *snapshot_->config);
-    const bool drain_began = context_.drain_mode.load(std::memory_order_relaxed) != DrainMode::None;
-    co_await http2_->run(bufferView(buffer_), drain_began);
+    // The bytes read so far (the preface, perhaps more) go to the session; the HTTP/1.1 read
+    // buffer is freed for the connection's life.
+    std::string already_read(bufferView(buffer_));
     buffer_.consume(buffer_.size());
+    buffer_.shrink_to_fit();
+    co_await http2_->run(std::move(already_read), context_.draining());
     http2_.reset();
     if (client_.isTls()) co_await sendCloseNotify();
     closeSocket();

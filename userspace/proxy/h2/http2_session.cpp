@@ -88,7 +88,7 @@ Http2Stream* Http2Session::streamOf(std::int32_t stream_id) {
     return static_cast<Http2Stream*>(nghttp2_session_get_stream_user_data(codec_, stream_id));
 }
 
-awaitable<void> Http2Session::run(std::string_view already_read, bool drain_began) {
+awaitable<void> Http2Session::run(std::string already_read, bool drain_began) {
     auto self = shared_from_this();
     const std::uint32_t window = static_cast<std::uint32_t>(settings_.initial_stream_window);
     const nghttp2_settings_entry entries[] = {

@@ -52,7 +52,7 @@ public:
 
     // Serves the connection until it ends; `already_read`: bytes read before it was known to be
     // HTTP/2 (the preface). `drain_began`: the worker drains already, so GOAWAY comes first.
-    awaitable<void> run(std::string_view already_read, bool drain_began);
+    awaitable<void> run(std::string already_read, bool drain_began);
 
     // Begins the two-phase GOAWAY (see above). Idempotent; worker thread only.
     void drain();
