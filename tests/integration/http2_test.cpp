@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <csignal>
 #include <fstream>
 #include <sstream>
 
@@ -184,6 +185,33 @@ TEST_F(Http2Test, AnIdleConnectionIsToldToGoAfterTheIdleTimeout) {
     EXPECT_EQ(report.value("goaway_last_stream", -1), 1) << report.dump();
     EXPECT_GE(report.value("elapsed", 0.0), 0.9) << report.dump();
     EXPECT_TRUE(metricReaches("hotgate_http2_goaways_total", {{"reason", "idle"}}, 1));
+}
+
+TEST_F(Http2Test, AStreamOutlivingTheDrainIsResetNotBroken) {
+    config_.drain = "1s";
+    ASSERT_TRUE(startGateway());
+    ChildProcess client;
+    std::string error;
+    const auto dir = gateway_.dir();
+    ASSERT_TRUE(client.start({"/usr/bin/python3", std::string(HOTGATE_SOURCE_DIR) + "/tests/support/h2_frames.py",
+                              std::to_string(port()), "slow", "8000"},
+                             dir / "slow.out", dir / "slow.err", error))
+        << error;
+    ASSERT_TRUE(eventually([&] { return client.readStderr().find("ready") != std::string::npos; }));
+    ASSERT_TRUE(eventually([&] { return upstream_.requestHeadersSeen() == 1; }));
+    const auto signalled = std::chrono::steady_clock::now();
+    ASSERT_TRUE(gateway_.signal(SIGTERM));
+    ASSERT_TRUE(client.waitExit(20s).has_value());
+    auto report = nlohmann::json::parse(client.readStdout(), nullptr, false);
+    ASSERT_FALSE(report.is_discarded()) << client.readStdout() << client.readStderr();
+    // The drain's GOAWAY first (NO_ERROR, stream 1 accepted), then at timeouts.drain the reset.
+    EXPECT_EQ(report["resets"].value("1", -1), 0x8) << report.dump();  // CANCEL
+    EXPECT_EQ(report.value("goaway", -1), 0) << report.dump();
+    EXPECT_EQ(report.value("goaway_last_stream", -1), 1) << report.dump();
+    const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled).count();
+    EXPECT_GE(waited, 0.9);
+    EXPECT_LT(waited, 5.0);
+    EXPECT_TRUE(gateway_.waitExit(10s).has_value());
 }
 
 TEST_F(Http2Test, ManyStreamsShareFewConnections) {

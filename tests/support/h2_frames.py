@@ -23,6 +23,8 @@ Usage: h2_frames.py PORT CASE [N]   (always 127.0.0.1)
   zero-window           SETTINGS_INITIAL_WINDOW_SIZE 0, then GET /chunked?n=100&size=1000,
                         never opening the window
   idle N                one GET, then nothing for N seconds at most (until a GOAWAY)
+  slow N                GET /slow?ms=N, read until it ends, is reset or the connection closes
+                        (N/1000 + 5 seconds at most); prints `ready` on stderr once it is sent
 """
 
 import json
@@ -120,6 +122,12 @@ def main():
     elif case == "zero-window":
         conn.send(conn.headers(1, "/chunked?n=100&size=1000"))
         report.read(lambda: 1 in report.result["resets"], 15)
+    elif case == "slow":
+        conn.send(conn.headers(1, "/slow?ms=%d" % n))
+        print("ready", file=sys.stderr, flush=True)
+        report.read(lambda: 1 in report.result["statuses"] or 1 in report.result["resets"], n / 1000 + 5)
+        if 1 in report.result["resets"]:  # and the GOAWAY that follows
+            report.read(report.goaway(), 2)
     elif case == "idle":
         conn.send(conn.headers(1, "/before-idle"))
         report.read(report.goaway(), n)

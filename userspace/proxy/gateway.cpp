@@ -21,6 +21,13 @@
 #include "tls/tls_listener.h"
 
 namespace hotgate {
+namespace {
+
+// After timeouts.drain, how long the HTTP/2 streams' resets and final GOAWAYs have to go out
+// before the workers stop (docs/http2.md).
+constexpr std::chrono::milliseconds kStreamCutGrace{250};
+
+}  // namespace
 
 Result<std::unique_ptr<Gateway>> Gateway::start(const ConfigSnapshot& config, const std::string& build_version,
                                                  StartPlan plan) {
@@ -231,6 +238,14 @@ bool Gateway::waitForConnectionsToEnd() {
     }
     while (context_->open_connections.load() > 0 && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (context_->open_connections.load() > 0) {
+        // HTTP/2 streams still open are reset one by one, and given kStreamCutGrace to go out
+        // before the connections close with the workers.
+        for (auto& worker : workers_) worker->cutHttp2Streams();
+        const auto grace = std::chrono::steady_clock::now() + kStreamCutGrace;
+        while (context_->open_connections.load() > 0 && std::chrono::steady_clock::now() < grace)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     const std::size_t left = context_->open_connections.load();
     for (auto& worker : workers_) worker->stop();
     if (left > 0) log::warn("drain timeout: ", left, " connection(s) still open were closed");

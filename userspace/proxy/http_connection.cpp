@@ -147,6 +147,10 @@ void HttpConnection::handOffAtBoundary() {
     }
 }
 
+void HttpConnection::cutHttp2Streams() {
+    if (http2_) http2_->cutStreams();
+}
+
 bool HttpConnection::handOff() {
     return handOverConnection(context_, listener_, client_.socket(), bufferView(buffer_));
 }

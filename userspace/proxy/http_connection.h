@@ -76,6 +76,9 @@ public:
     // progress. A WebSocket tunnel never moves. Falls back to closeIfIdle when no one takes it.
     void handOffAtBoundary();
 
+    // The drain ran out: an HTTP/2 connection resets its open streams (Http2Session::cutStreams).
+    void cutHttp2Streams();
+
 private:
     enum class Kind { Client, Shadow, Bridged };
     HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket, std::optional<asio::ip::address> peer,

@@ -171,6 +171,13 @@ void Worker::beginDrain() {
     });
 }
 
+void Worker::cutHttp2Streams() {
+    asio::post(io_, [this] {
+        const std::vector<HttpConnection*> open(connections_.begin(), connections_.end());
+        for (auto* connection : open) connection->cutHttp2Streams();
+    });
+}
+
 void Worker::adopt(std::size_t listener, int fd, std::string already_read) {
     asio::post(io_, [this, listener, fd, bytes = std::move(already_read)] {
         const bool v6 = context_.config()->listeners[listener].address.ip.find(':') != std::string::npos;

@@ -49,6 +49,11 @@ public:
     // boundary (HandOff); requests in progress finish. Thread-safe.
     void beginDrain();
 
+    // The drain ran out: every HTTP/2 connection resets its open streams (RST_STREAM CANCEL) and
+    // sends its final GOAWAY, so its clients see each stream end rather than the connection
+    // break when the process stops (docs/http2.md). Thread-safe.
+    void cutHttp2Streams();
+
     // Serves a connection handed over by another version. Thread-safe; takes `fd`.
     void adopt(std::size_t listener, int fd, std::string already_read);
     // Serves a loopback connection of `gwctl verify` as a shadow connection (HttpConnection::

@@ -294,6 +294,16 @@ void Http2Session::drain() {
     wakeWriter();
 }
 
+void Http2Session::cutStreams() {
+    if (ended_) return;
+    for (auto& [id, stream] : std::map(streams_)) stream->cut(*this, NGHTTP2_CANCEL);
+    if (!final_goaway_sent_) {
+        draining_ = true;
+        sendFinalGoaway();
+    }
+    wakeWriter();
+}
+
 void Http2Session::sendFinalGoaway() {
     if (final_goaway_sent_ || ended_) return;
     final_goaway_sent_ = true;

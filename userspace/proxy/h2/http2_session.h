@@ -56,6 +56,9 @@ public:
 
     // Begins the two-phase GOAWAY (see above). Idempotent; worker thread only.
     void drain();
+    // The process's drain ran out: every open stream is reset (RST_STREAM CANCEL, counted as
+    // cut) and the final GOAWAY sent, if it was not yet. Worker thread only.
+    void cutStreams();
 
     // For its streams (worker thread only).
     nghttp2_session* codec() { return codec_; }

@@ -45,6 +45,9 @@ public:
     // nghttp2 closed the stream: the bridge is dropped, and how it ended is returned (counted).
     Http2StreamEnd onClose();
 
+    // Sends RST_STREAM (counted as cut); nothing once the stream is closed.
+    void cut(Http2Session& session, std::uint32_t error_code);
+
     // Runs the exchange; started by the session once the header block is complete. `self` is
     // this stream: the coroutine's frame holds it from its creation, before it first runs.
     awaitable<void> serve(std::shared_ptr<Http2Stream> self, std::shared_ptr<Http2Session> session);
@@ -59,8 +62,6 @@ private:
     // Answers from hotgate itself (text body), never via the bridge.
     void answer(Http2Session& session, unsigned status, std::string text);
     void submit(Http2Session& session, const std::vector<Field>& fields, bool with_body);
-    // Sends RST_STREAM (counted as cut).
-    void cut(Http2Session& session, std::uint32_t error_code);
     awaitable<void> waitFor(asio::steady_timer& signal);
     // Waits until nghttp2 takes response bytes or the stream ends; false when it ended, or when
     // the client opened no window within the send timeout (zero-window stall: the stream is cut).
