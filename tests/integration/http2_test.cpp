@@ -277,6 +277,22 @@ TEST_F(Http2AbuseTest, StreamsOverTheLimitAreRefusedAndTheOthersServed) {
     EXPECT_TRUE(metricReaches("hotgate_http2_streams_total", {{"end", "refused"}}, 3));
 }
 
+TEST_F(Http2AbuseTest, AnApplyChangesTheStreamLimitOfNewConnectionsInPlace) {
+    ASSERT_TRUE(startGateway());
+    auto lowered = config_;
+    lowered.bpffs_root = gateway_.writtenConfig().bpffs_root;
+    lowered.listener_extra = "    protocols: [h2, http1]\n    http2: {max_concurrent_streams: 3}\n";
+    const auto applied = gwctl({"config", "apply", gateway_.writeFile("lowered.yaml", lowered.toYaml()).string()});
+    ASSERT_EQ(applied.exit_code, 0) << applied.out << applied.err;
+    EXPECT_TRUE(metricReaches("hotgate_config_applies_total", {{"result", "applied"}}, 1));  // in place
+    const auto report = frames("streams", 5);
+    int served = 0, refused = 0;
+    for (const auto& [id, status] : report["statuses"].items()) served += status == 200;
+    for (const auto& [id, code] : report["resets"].items()) refused += code == kRefusedStream;
+    EXPECT_EQ(served, 3) << report.dump();
+    EXPECT_EQ(refused, 2) << report.dump();
+}
+
 TEST_F(Http2AbuseTest, AStreamWhoseWindowNeverOpensIsResetAfterTheSendTimeout) {
     ASSERT_TRUE(startGateway());
     const auto report = abuseBesideAGoodClient("zero-window", 0);
