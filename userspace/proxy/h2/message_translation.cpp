@@ -4,18 +4,14 @@
 #include <array>
 #include <cstdio>
 
+#include "proxy/http1_head.h"
+
 namespace hotgate::h2 {
 namespace {
 
-// RFC 9110 5.6.2 tchar, lower-case only (HTTP/2 field names are lower-case, RFC 9113 8.2.1).
-bool isNameChar(char c) {
-    if (c >= 'a' && c <= 'z') return true;
-    if (c >= '0' && c <= '9') return true;
-    return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
+// An HTTP/2 field name: a token (RFC 9110 5.6.2) in lower case (RFC 9113 8.2.1).
 bool validName(std::string_view name) {
-    return !name.empty() && std::all_of(name.begin(), name.end(), isNameChar);
+    return http1::isToken(name) && std::none_of(name.begin(), name.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
 }
 
 // A field value, request target or authority: nothing that ends a line or the message.
@@ -29,11 +25,6 @@ bool validToken(std::string_view text) {
         const auto u = static_cast<unsigned char>(c);
         return u <= 0x20 || u == 0x7f;
     });
-}
-
-bool validLength(std::string_view value) {
-    return !value.empty() && value.size() <= 19 &&
-           std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 // Connection-specific fields (RFC 9113 8.2.2): never in an HTTP/2 message.
@@ -54,7 +45,7 @@ std::string lower(std::string_view text) {
 tl::expected<Http1Request, Refusal> toHttp1(const RequestFields& request, bool ends_stream) {
     auto refuse = [](std::string reason) { return tl::unexpected(Refusal{400, std::move(reason)}); };
     if (request.method == "CONNECT") return tl::unexpected(Refusal{501, "CONNECT is not supported over HTTP/2"});
-    if (!validName(lower(request.method)))
+    if (!http1::isToken(request.method))
         return refuse("malformed :method");
     if (!validToken(request.path)) return refuse("malformed :path");
     std::string authority = request.authority;
@@ -87,7 +78,7 @@ tl::expected<Http1Request, Refusal> toHttp1(const RequestFields& request, bool e
         }
         if (field.name == "content-length") {
             if (has_length) return refuse("more than one content-length field");
-            if (!validLength(field.value)) return refuse("malformed content-length");
+            if (!http1::parseContentLength(field.value)) return refuse("malformed content-length");
             has_length = true;
         }
         head.append(field.name).append(": ").append(field.value).append("\r\n");
