@@ -128,7 +128,7 @@ awaitable<void> Http2Session::run(std::string already_read, bool drain_began) {
     bridge_trim_.cancel();
     if (final_goaway_sent_) co_await lingerAfterGoaway();
     // Streams still open are cut; their bridges close, and so do the idle ones.
-    for (auto& [id, stream] : std::map(streams_)) {
+    for (auto& [id, stream] : streams_) {
         context_.metrics.recordHttp2Stream(listener_, Http2StreamEnd::Cut);
         stream->onClose();
     }
@@ -296,7 +296,7 @@ void Http2Session::drain() {
 
 void Http2Session::cutStreams() {
     if (ended_) return;
-    for (auto& [id, stream] : std::map(streams_)) stream->cut(*this, NGHTTP2_CANCEL);
+    for (auto& [id, stream] : streams_) stream->cut(NGHTTP2_CANCEL);
     if (!final_goaway_sent_) {
         draining_ = true;
         sendFinalGoaway();

@@ -92,23 +92,22 @@ awaitable<void> Http2Stream::waitFor(asio::steady_timer& signal) {
     co_await signal.async_wait(withError(ignored));
 }
 
-void Http2Stream::submit(Http2Session& session, const std::vector<Field>& fields, bool with_body) {
+void Http2Stream::submit(const std::vector<Field>& fields, bool with_body) {
     const auto nva = nameValues(fields);
     nghttp2_data_provider provider{};
     provider.source.ptr = this;
     provider.read_callback = &Http2Stream::readResponse;
-    response_submitted_ = true;
-    const int rv = nghttp2_submit_response(session.codec(), id_, nva.data(), nva.size(), with_body ? &provider : nullptr);
+    const int rv = nghttp2_submit_response(session_.codec(), id_, nva.data(), nva.size(), with_body ? &provider : nullptr);
     if (rv != 0) log::debug("HTTP/2 stream ", id_, ": response not submitted: ", nghttp2_strerror(rv));
     if (!with_body) {
         out_end_ = true;
         answered_ = true;
     }
-    session.wakeWriter();
+    session_.wakeWriter();
 }
 
-void Http2Stream::answer(Http2Session& session, unsigned status, std::string text) {
-    const ServingContext& context = session.context();
+void Http2Stream::answer(unsigned status, std::string text) {
+    const ServingContext& context = session_.context();
     std::vector<Field> fields{{":status", std::to_string(status)},
                               {"content-type", "text/plain"},
                               {"content-length", std::to_string(text.size() + 1)},
@@ -116,24 +115,21 @@ void Http2Stream::answer(Http2Session& session, unsigned status, std::string tex
     body_out_ = std::move(text) + "\n";
     out_end_ = true;
     answered_ = true;
-    submit(session, fields, true);
+    submit(fields, true);
 }
 
-void Http2Stream::cut(Http2Session& session, std::uint32_t error_code) {
+void Http2Stream::cut(std::uint32_t error_code) {
     if (closed_) return;
     cut_ = true;
-    nghttp2_submit_rst_stream(session.codec(), NGHTTP2_FLAG_NONE, id_, error_code);
-    session.wakeWriter();
+    nghttp2_submit_rst_stream(session_.codec(), NGHTTP2_FLAG_NONE, id_, error_code);
+    session_.wakeWriter();
 }
 
 ssize_t Http2Stream::readResponse(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t length,
                                   std::uint32_t* data_flags, nghttp2_data_source* source, void*) {
     auto& stream = *static_cast<Http2Stream*>(source->ptr);
     const std::size_t available = stream.body_out_.size() - stream.out_pos_;
-    if (available == 0 && !stream.out_end_) {
-        stream.out_deferred_ = true;
-        return NGHTTP2_ERR_DEFERRED;
-    }
+    if (available == 0 && !stream.out_end_) return NGHTTP2_ERR_DEFERRED;
     const std::size_t n = std::min(length, available);
     std::memcpy(buf, stream.body_out_.data() + stream.out_pos_, n);
     stream.out_pos_ += n;
@@ -149,28 +145,28 @@ ssize_t Http2Stream::readResponse(nghttp2_session*, std::int32_t, std::uint8_t* 
 
 awaitable<void> Http2Stream::serve(std::shared_ptr<Http2Stream> self, std::shared_ptr<Http2Session> session) {
     if (closed_) co_return;  // reset before it began
-    ServingContext& context = session->context();
+    ServingContext& context = session_.context();
     if (header_list_too_large_) {
-        context.metrics.recordRejected(session->listener(), RejectReason::HeaderTooLarge);
-        answer(*session, 431, "request header list too large");
+        context.metrics.recordRejected(session_.listener(), RejectReason::HeaderTooLarge);
+        answer(431, "request header list too large");
         co_return;
     }
     auto request = toHttp1(request_, ends_at_headers_);
     if (!request) {
-        context.metrics.recordRejected(session->listener(), request.error().status == 501 ? RejectReason::Unsupported
+        context.metrics.recordRejected(session_.listener(), request.error().status == 501 ? RejectReason::Unsupported
                                                                                          : RejectReason::BadRequest);
-        answer(*session, request.error().status, request.error().reason);
+        answer(request.error().status, request.error().reason);
         co_return;
     }
     error_code ec;
-    bridge_ = session->takeBridge(ec);
+    bridge_ = session_.takeBridge(ec);
     if (ec || closed_) {
-        if (!closed_) answer(*session, 503, "no bridge to the HTTP/1.1 engine");
+        if (!closed_) answer(503, "no bridge to the HTTP/1.1 engine");
         co_return;
     }
     co_await asio::async_write(bridge_, asio::buffer(request->head), withError(ec));
     if (ec || closed_) {
-        if (!closed_) cut(*session, NGHTTP2_INTERNAL_ERROR);
+        if (!closed_) cut(NGHTTP2_INTERNAL_ERROR);
         co_return;
     }
     if (request->body != RequestBody::None)
@@ -178,16 +174,16 @@ awaitable<void> Http2Stream::serve(std::shared_ptr<Http2Stream> self, std::share
     else
         body_pumped_ = true;
     beast::flat_buffer in;
-    co_await relayResponse(*session, in);
+    co_await relayResponse(in);
     if (closed_) co_return;
     // The rest goes to the client as fast as its window allows.
     while (!closed_ && !cut_ && (out_pos_ < body_out_.size() || !answered_))
-        if (!co_await awaitSendProgress(*session)) break;
+        if (!co_await awaitSendProgress()) break;
 }
 
-awaitable<bool> Http2Stream::awaitSendProgress(Http2Session& session) {
+awaitable<bool> Http2Stream::awaitSendProgress() {
     const std::uint64_t seen = sent_;
-    stall_.expires_after(session.sendTimeout());
+    stall_.expires_after(session_.sendTimeout());
     stall_.async_wait([self = shared_from_this(), seen](const error_code& ec) {
         if (!ec && self->sent_ == seen) self->out_signal_.cancel();
     });
@@ -195,9 +191,9 @@ awaitable<bool> Http2Stream::awaitSendProgress(Http2Session& session) {
     stall_.cancel();
     if (closed_ || cut_) co_return false;
     if (sent_ == seen && out_pos_ < body_out_.size()) {
-        log::debug("HTTP/2 stream ", id_, ": the client opened no window for ", session.sendTimeout().count(),
+        log::debug("HTTP/2 stream ", id_, ": the client opened no window for ", session_.sendTimeout().count(),
                    " ms; stream reset");
-        cut(session, NGHTTP2_CANCEL);
+        cut(NGHTTP2_CANCEL);
         co_return false;
     }
     co_return true;
@@ -219,12 +215,12 @@ awaitable<void> Http2Stream::pumpRequestBody(std::shared_ptr<Http2Stream> self, 
             co_await asio::async_write(bridge_, asio::buffer(piece), withError(ec));
             if (closed_) co_return;
             // Acknowledged once passed on: the client may send as much again (WINDOW_UPDATE).
-            nghttp2_session_consume(session->codec(), id_, taken);
+            nghttp2_session_consume(session_.codec(), id_, taken);
             unconsumed_ -= taken;
-            session->wakeWriter();
+            session_.wakeWriter();
             if (ec) {
                 body_discarded_ = true;  // the engine stopped reading (it answered early)
-                if (unconsumed_ > 0) nghttp2_session_consume(session->codec(), id_, std::exchange(unconsumed_, 0));
+                if (unconsumed_ > 0) nghttp2_session_consume(session_.codec(), id_, std::exchange(unconsumed_, 0));
                 co_return;
             }
             continue;
@@ -242,7 +238,7 @@ awaitable<void> Http2Stream::pumpRequestBody(std::shared_ptr<Http2Stream> self, 
     }
 }
 
-awaitable<void> Http2Stream::relayResponse(Http2Session& session, beast::flat_buffer& in) {
+awaitable<void> Http2Stream::relayResponse(beast::flat_buffer& in) {
     std::optional<http::response_parser<http::buffer_body>> parser;
     error_code ec;
     for (int interim = 0;; ++interim) {
@@ -254,26 +250,26 @@ awaitable<void> Http2Stream::relayResponse(Http2Session& session, beast::flat_bu
         if (closed_) co_return;
         if (ec) {
             log::debug("HTTP/2 stream ", id_, ": bridge response head: ", ec.message());
-            cut(session, NGHTTP2_INTERNAL_ERROR);
+            cut(NGHTTP2_INTERNAL_ERROR);
             co_return;
         }
         const unsigned status = parser->get().result_int();
         if (status / 100 != 1 || status == 101) break;
         if (interim >= kMaxInterimResponses) {
-            cut(session, NGHTTP2_INTERNAL_ERROR);
+            cut(NGHTTP2_INTERNAL_ERROR);
             co_return;
         }
         const auto fields = toHttp2(parser->get().base());
         const auto nva = nameValues(fields);
-        nghttp2_submit_headers(session.codec(), NGHTTP2_FLAG_NONE, id_, nullptr, nva.data(), nva.size(), nullptr);
-        session.wakeWriter();
+        nghttp2_submit_headers(session_.codec(), NGHTTP2_FLAG_NONE, id_, nullptr, nva.data(), nva.size(), nullptr);
+        session_.wakeWriter();
     }
     const bool reusable = parser->get().keep_alive();
-    submit(session, toHttp2(parser->get().base()), !parser->is_done());
+    submit(toHttp2(parser->get().base()), !parser->is_done());
     auto chunk = std::make_unique_for_overwrite<char[]>(kBodyChunk);
     while (!parser->is_done()) {
         while (!closed_ && !cut_ && body_out_.size() - out_pos_ >= kResponseBuffered)
-            if (!co_await awaitSendProgress(session)) co_return;
+            if (!co_await awaitSendProgress()) co_return;
         if (closed_ || cut_) co_return;
         auto& body = parser->get().body();
         body.data = chunk.get();
@@ -283,20 +279,20 @@ awaitable<void> Http2Stream::relayResponse(Http2Session& session, beast::flat_bu
         if (closed_) co_return;
         if (ec) {
             log::debug("HTTP/2 stream ", id_, ": bridge response body: ", ec.message());
-            cut(session, NGHTTP2_INTERNAL_ERROR);
+            cut(NGHTTP2_INTERNAL_ERROR);
             co_return;
         }
         body_out_.append(chunk.get(), kBodyChunk - body.size);
         if (parser->is_done()) out_end_ = true;
-        nghttp2_session_resume_data(session.codec(), id_);
-        session.wakeWriter();
+        nghttp2_session_resume_data(session_.codec(), id_);
+        session_.wakeWriter();
     }
     out_end_ = true;
     answered_ = true;
-    nghttp2_session_resume_data(session.codec(), id_);
-    session.wakeWriter();
+    nghttp2_session_resume_data(session_.codec(), id_);
+    session_.wakeWriter();
     if (reusable && body_pumped_ && in.size() == 0 && !closed_)
-        session.keepBridge(std::move(bridge_));
+        session_.keepBridge(std::move(bridge_));
 }
 
 }  // namespace hotgate::h2

@@ -46,10 +46,11 @@ public:
     Http2StreamEnd onClose();
 
     // Sends RST_STREAM (counted as cut); nothing once the stream is closed.
-    void cut(Http2Session& session, std::uint32_t error_code);
+    void cut(std::uint32_t error_code);
 
-    // Runs the exchange; started by the session once the header block is complete. `self` is
-    // this stream: the coroutine's frame holds it from its creation, before it first runs.
+    // Runs the exchange; started by the session once the header block is complete. `self` and
+    // `session` are held by the coroutine's frame from its creation, before it first runs: they
+    // keep this stream and session_ alive until it returns.
     awaitable<void> serve(std::shared_ptr<Http2Stream> self, std::shared_ptr<Http2Session> session);
 
 private:
@@ -58,14 +59,14 @@ private:
                                       std::uint32_t* data_flags, nghttp2_data_source* source, void* user_data);
     awaitable<void> pumpRequestBody(std::shared_ptr<Http2Stream> self, std::shared_ptr<Http2Session> session,
                                     RequestBody framing);
-    awaitable<void> relayResponse(Http2Session& session, beast::flat_buffer& in);
+    awaitable<void> relayResponse(beast::flat_buffer& in);
     // Answers from hotgate itself (text body), never via the bridge.
-    void answer(Http2Session& session, unsigned status, std::string text);
-    void submit(Http2Session& session, const std::vector<Field>& fields, bool with_body);
+    void answer(unsigned status, std::string text);
+    void submit(const std::vector<Field>& fields, bool with_body);
     awaitable<void> waitFor(asio::steady_timer& signal);
     // Waits until nghttp2 takes response bytes or the stream ends; false when it ended, or when
     // the client opened no window within the send timeout (zero-window stall: the stream is cut).
-    awaitable<bool> awaitSendProgress(Http2Session& session);
+    awaitable<bool> awaitSendProgress();
     void wake(asio::steady_timer& signal) { signal.cancel(); }
 
     Http2Session& session_;
@@ -87,8 +88,6 @@ private:
     std::size_t out_pos_ = 0;
     std::uint64_t sent_ = 0;        // response body bytes nghttp2 has taken
     bool out_end_ = false;
-    bool out_deferred_ = false;
-    bool response_submitted_ = false;
 
     bool closed_ = false;
     bool reset_by_client_ = false;
