@@ -84,6 +84,9 @@ clusters[pool].endpoints += 10.0.0.2:9000 weight=3
 clusters[pool].endpoints += 10.0.0.2:10000
 clusters[pool].endpoints += [::1]:80
 clusters[pool].max_idle_per_endpoint = 0
+clusters[pool].protocol = h2
+clusters[pool].http2.connections_per_endpoint = 4
+clusters[pool].http2.max_streams_per_connection = 50
 clusters[pool].tls.ca_file = "/etc/hotgate/ca.pem"
 clusters[pool].tls.sni = api.internal
 clusters[pool].tls.verify = false
@@ -157,7 +160,8 @@ TEST(ConfigHashPin, EveryKeyHasItsCanonicalLine) {
     const auto config = load(test::kEveryKeyConfig);
     ASSERT_TRUE(config);
     EXPECT_EQ(canonicalText(*config), kEveryKeyCanonical);
-    EXPECT_EQ(config->hash, "a7218e06b892");  // 60c5267ffe79 before listeners[].protocols and http2;
+    EXPECT_EQ(config->hash, "d9a6fd4b76b9");  // a7218e06b892 before clusters[].protocol and http2;
+                                              // 60c5267ffe79 before listeners[].protocols and http2;
                                               // 92fbb2061e78 before upgrade.verify and routes[].shadow;
                                               // 444a9f937643 before telemetry.sample_ratio;
                                               // 6f631383690f before telemetry;

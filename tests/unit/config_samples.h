@@ -57,6 +57,8 @@ clusters:
   - name: pool
     endpoints: ["10.0.0.2:10000", {address: "10.0.0.2:9000", weight: 3}, "[::1]:80", 10.0.0.10:80]
     max_idle_per_endpoint: 0
+    protocol: h2
+    http2: { connections_per_endpoint: 4, max_streams_per_connection: 50 }
     tls: { ca_file: ca.pem, sni: API.Internal, verify: no }
     lb: { policy: maglev, hash_key: header:X-User-Id, table_size: 655373 }
     outlier_detection:

@@ -239,8 +239,24 @@ struct ClusterLimitsConfig {
     std::uint64_t max_requests = 0;          // requests in flight to the cluster
 };
 
+// The HTTP version a cluster's endpoints are spoken to in (docs/http2.md).
+enum class ClusterProtocol { Http1, H2 };
+
+// The multiplexed connections of an h2 cluster, per endpoint per worker: a stream goes on a
+// connection with a free stream (fewest streams first); a new connection opens when none has
+// one and there are fewer than connections_per_endpoint; else the stream waits for a free one
+// for timeouts.upstream_connect at most.
+struct ClusterHttp2Config {
+    std::uint64_t connections_per_endpoint = 2;
+    std::uint64_t max_streams_per_connection = 100;  // or the endpoint's SETTINGS, when lower
+
+    bool operator==(const ClusterHttp2Config&) const = default;
+};
+
 struct ClusterConfig {
     std::string name;
+    ClusterProtocol protocol = ClusterProtocol::Http1;
+    ClusterHttp2Config http2;
     std::vector<EndpointConfig> endpoints;  // a set, sorted by address
     std::size_t max_idle_per_endpoint = 0;  // pooled idle upstream connections per endpoint per worker
     std::optional<ClusterTlsConfig> tls;     // TLS to the endpoints when set

@@ -115,6 +115,21 @@ Table<ClusterLimitsConfig> clusterLimitsTable() {
     }};
 }
 
+Table<ClusterHttp2Config> clusterHttp2Table() {
+    using enum Applies;
+    return {{
+        // key, member, type and bounds, default, applies, doc
+        {"connections_per_endpoint", &ClusterHttp2Config::connections_per_endpoint, Integer{1, 64},
+         Default::addedLater("2"), InPlace,
+         "h2 connections per endpoint per worker at most; a new one opens only when the others have no free "
+         "stream"},
+        {"max_streams_per_connection", &ClusterHttp2Config::max_streams_per_connection, Integer{1, 10000},
+         Default::addedLater("100"), InPlace,
+         "streams in flight on one h2 connection (or the endpoint's own SETTINGS limit, when lower); with every "
+         "connection full a request waits up to timeouts.upstream_connect, then gets 503"},
+    }};
+}
+
 }  // namespace
 
 Table<ClusterConfig> clusterTable() {
@@ -126,6 +141,12 @@ Table<ClusterConfig> clusterTable() {
          kRequired, InPlace, "the upstream addresses, each with its weight (its share of the requests)"},
         {"max_idle_per_endpoint", &ClusterConfig::max_idle_per_endpoint, Integer{0, 100'000}, "64", InPlace,
          "pooled idle upstream connections per endpoint per worker"},
+        {"protocol", &ClusterConfig::protocol,
+         Choice<ClusterProtocol>{{{"http1", ClusterProtocol::Http1}, {"h2", ClusterProtocol::H2}}},
+         Default::addedLater("http1"), InPlace,
+         "http1: HTTP/1.1 with pooled keep-alive connections; h2: HTTP/2 (prior knowledge, or ALPN h2 with tls), "
+         "streams multiplexed on a few connections, trailers passed through: what gRPC needs (docs/http2.md)"},
+        block("http2", &ClusterConfig::http2, clusterHttp2Table(), kEmpty, "h2 clusters: the connections per endpoint"),
         optionalBlock("tls", &ClusterConfig::tls, clusterTlsTable(), "TLS to the endpoints"),
         block("lb", &ClusterConfig::lb, lbTable(), kEmpty, "how a request's endpoint is picked (docs/routing.md)"),
         optionalBlock("outlier_detection", &ClusterConfig::outlier_detection, outlierDetectionTable(),
