@@ -117,6 +117,8 @@ Metrics::Metrics(const std::string& version, const Config& config)
                       "Endpoint picks made with every endpoint ejected (ejections ignored)");
     cluster_overflows_ = counter("hotgate_cluster_overflow_total",
                                  "Requests answered 503 because the cluster was at a static limit, by limit");
+    grpc_responses_ = counter("hotgate_grpc_responses_total",
+                              "gRPC responses by route and grpc-status, hotgate's own refusals included");
     config_applies_ = &prometheus::BuildCounter()
                            .Name("hotgate_config_applies_total")
                            .Help(
@@ -195,6 +197,9 @@ std::shared_ptr<const Metrics::SnapshotSeries> Metrics::seriesFor(const Config& 
                 rs.by_status_class[c] =
                     &requests_->Add({{"listener", listener.name}, {"route", route}, {"status_class", kClasses[c]}});
             rs.duration = &durations_->Add({{"listener", listener.name}, {"route", route}}, kLatencyBuckets);
+            rs.grpc = std::make_shared<GrpcSeries>();
+            rs.grpc->listener = listener.name;
+            rs.grpc->route = route;
             routes.push_back(rs);
         }
         out->routes.push_back(std::move(routes));
@@ -215,6 +220,21 @@ std::shared_ptr<const Metrics::SnapshotSeries> Metrics::seriesFor(const Config& 
         out->clusters.push_back(cs);
     }
     return out;
+}
+
+void Metrics::recordGrpcStatus(const SnapshotSeries& series, std::size_t listener, std::size_t route,
+                               std::uint32_t code) {
+    GrpcSeries& grpc = *series.routes[listener][route].grpc;
+    if (code >= grpc.by_code.size()) return;
+    prometheus::Counter* counter = grpc.by_code[code].load(std::memory_order_acquire);
+    if (!counter) {
+        // The first response with this status on this route: Add() returns the series when
+        // another worker made it meanwhile.
+        counter = &grpc_responses_->Add(
+            {{"listener", grpc.listener}, {"route", grpc.route}, {"grpc_status", std::to_string(code)}});
+        grpc.by_code[code].store(counter, std::memory_order_release);
+    }
+    counter->Increment();
 }
 
 void Metrics::recordRequest(const SnapshotSeries& series, std::size_t listener, std::optional<std::size_t> route,

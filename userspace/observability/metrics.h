@@ -46,9 +46,16 @@ enum class Http2GoawayReason { Drain, Idle, RapidReset, ControlFlood, HeaderFloo
 
 class Metrics {
 public:
+    // A route's gRPC responses by grpc-status, each series made on its first response.
+    struct GrpcSeries {
+        std::string listener;
+        std::string route;
+        std::array<std::atomic<prometheus::Counter*>, 17> by_code{};
+    };
     struct RouteSeries {
         std::array<prometheus::Counter*, 5> by_status_class{};  // 1xx..5xx
         prometheus::Histogram* duration = nullptr;
+        std::shared_ptr<GrpcSeries> grpc;
     };
     struct ClusterSeries {
         prometheus::Counter* connect_errors = nullptr;
@@ -80,6 +87,8 @@ public:
     void recordRequest(const SnapshotSeries& series, std::size_t listener, std::optional<std::size_t> route,
                               unsigned status, double seconds);
     void recordRejected(std::size_t listener, RejectReason reason);
+    // A gRPC response (grpc-status `code`, below 17) on `listener` by `route`.
+    void recordGrpcStatus(const SnapshotSeries& series, std::size_t listener, std::size_t route, std::uint32_t code);
     static void recordUpstreamConnectError(const ClusterSeries& cluster) { cluster.connect_errors->Increment(); }
     static void recordUpstreamTimeout(const ClusterSeries& cluster, UpstreamPhase phase);
 
@@ -150,6 +159,7 @@ private:
     prometheus::Family<prometheus::Counter>* hash_key_missing_ = nullptr;
     prometheus::Family<prometheus::Counter>* panics_ = nullptr;
     prometheus::Family<prometheus::Counter>* cluster_overflows_ = nullptr;
+    prometheus::Family<prometheus::Counter>* grpc_responses_ = nullptr;
     prometheus::Family<prometheus::Counter>* config_applies_ = nullptr;
     prometheus::Family<prometheus::Gauge>* config_info_ = nullptr;
     std::mutex config_mutex_;  // guards config_info_series_ and series creation

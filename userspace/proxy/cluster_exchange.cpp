@@ -41,6 +41,9 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
             pool.series().hash_key_missing->Increment();
     }
     std::optional<ExchangeFailure> failure;
+    // An eager parser delivers a chunk only once the next chunk's header is in: a streaming
+    // client (gRPC) that waits for an answer to each message would wait forever.
+    if (pool.protocol() == ClusterProtocol::H2) parser.eager(false);
     // Read the first piece of the body before touching the upstream: a malformed or oversized
     // body found there is refused without the upstream ever seeing the request.
     if (!parser.is_done()) {
@@ -49,17 +52,19 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
         exchange.first_piece = co_await readBodyPiece(parser, exchange.request_chunk.get(), kBodyChunk, ec);
         if (ec) failure = ExchangeFailure::requestBody(ec);
     }
-    if (!failure) {
-        prepareUpstreamHead(exchange);
+    if (!failure) prepareUpstreamHead(exchange);
+    if (!failure && pool.protocol() == ClusterProtocol::H2) {
+        failure = co_await exchangeOverHttp2(exchange);
+    } else if (!failure) {
         failure = co_await exchangeWithUpstream(exchange);
+        if (!failure) {
+            if (exchange.response->get().result_int() == 101)
+                failure = co_await tunnel(exchange);
+            else
+                failure = co_await relayResponse(exchange);
+        }
     }
-    if (!failure) {
-        if (exchange.response->get().result_int() == 101)
-            failure = co_await tunnel(exchange);
-        else
-            failure = co_await relayResponse(exchange);
-    }
-    if (exchange.trace.record) recordRequestSpan(exchange, failure ? failure->status : 0);
+    if (exchange.trace.record) recordRequestSpan(exchange, failure ? failure->status : exchange.relayed_status);
     if (!failure) co_return exchange.next;
     HOTGATE_CO_RETURN_AWAIT(answerFailure(exchange, std::move(*failure)));
 }

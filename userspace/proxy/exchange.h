@@ -86,6 +86,8 @@ struct HttpConnection::Exchange {
     std::optional<http1::ResponseParser> response;
     http1::BodyFraming response_framing;
     Next next = Next::Close;
+    unsigned relayed_status = 0;  // h2 clusters: the status relayed (there is no `response`)
+    Clock::time_point stream_deadline = Clock::time_point::max();  // h2 clusters: a gRPC request's grpc-timeout
     RequestTrace trace;                 // its traceparent upstream, and whether it records a span
     std::uint64_t started_unix_nanos = 0;  // set when `trace` records a span
 

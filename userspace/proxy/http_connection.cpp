@@ -7,6 +7,7 @@
 #include "observability/logging.h"
 #include "proxy/connection_hand_off.h"
 #include "proxy/forwarding_headers.h"
+#include "proxy/h2/grpc_status.h"
 #include "proxy/h2/http2_session.h"
 #include "proxy/h2/message_translation.h"
 #include "proxy/route_admission.h"
@@ -357,6 +358,7 @@ awaitable<HttpConnection::Next> HttpConnection::serveRequest(std::size_t header_
     parser.eager(true);  // body reads fill each piece as far as the bytes at hand go
     request_framing_ = *framing;
     auto& request = parser.get();
+    grpc_request_ = bridged_ && grpc::isGrpcRequest(request);  // gRPC comes over HTTP/2 only
 
     const bool keep_alive = shouldKeepAlive(request.keep_alive());
     const auto route = snapshot_->router.match(request[http::field::host], request.target());
@@ -496,6 +498,9 @@ awaitable<HttpConnection::Next> HttpConnection::answerError(std::optional<std::s
                                                             std::string text, bool keep_alive, unsigned attempts,
                                                             std::optional<ExtraField> extra) {
     log::debug("answering ", status, " to ", client_ip_, ": ", text);
+    if (grpc_request_) {
+        HOTGATE_CO_RETURN_AWAIT(answerGrpcError(route, status, std::move(text), keep_alive, std::move(extra)));
+    }
     const bool ok = co_await writeSimple(status, text + "\n", keep_alive, attempts, std::move(extra));
     finishRequest(route, status);
     co_return ok && keep_alive ? Next::KeepAlive : Next::Close;

@@ -28,6 +28,8 @@ inline constexpr std::string_view kRetryableField = "x-hotgate-retryable";
 class Worker;
 namespace h2 {
 class Http2Session;
+class UpstreamSession;
+struct UpstreamStream;
 }
 
 class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
@@ -126,6 +128,17 @@ private:
     awaitable<std::optional<ExchangeFailure>> relayResponse(Exchange& exchange);
     awaitable<std::optional<ExchangeFailure>> tunnel(Exchange& exchange);
     awaitable<Next> answerFailure(Exchange& exchange, ExchangeFailure failure);
+    // h2 clusters (h2/upstream_exchange.cpp): the tries, the body pump beside the response relay.
+    struct Http2Pump;
+    awaitable<std::optional<ExchangeFailure>> exchangeOverHttp2(Exchange& exchange);
+    awaitable<void> pumpToHttp2(Exchange& exchange, std::shared_ptr<h2::UpstreamSession> session, std::int32_t id,
+                                std::shared_ptr<h2::UpstreamStream> stream, std::shared_ptr<Http2Pump> pump);
+    awaitable<void> finishPump(Http2Pump& pump);
+    awaitable<std::optional<ExchangeFailure>> relayHttp2Response(Exchange& exchange, h2::UpstreamSession& session,
+                                                                 std::int32_t id, h2::UpstreamStream& stream,
+                                                                 bool grpc);
+    // A gRPC response's status, counted for its route (hotgate_grpc_responses_total).
+    void recordGrpcStatus(std::size_t route, std::uint32_t code);
     // Submits the request's span (it records one): the status answered, or the failure's.
     void recordRequestSpan(const Exchange& exchange, unsigned failure_status);
 
@@ -166,6 +179,10 @@ private:
     // `keep_alive`.
     awaitable<Next> answerError(std::optional<std::size_t> route, unsigned status, std::string text,
                                 bool keep_alive, unsigned attempts = 0, std::optional<ExtraField> extra = std::nullopt);
+    // answerError for a gRPC request: 200 with grpc-status and grpc-message and no body (a
+    // Trailers-Only response once on HTTP/2), the code chosen by grpc::codeForRefusal.
+    awaitable<Next> answerGrpcError(std::optional<std::size_t> route, unsigned status, std::string text,
+                                    bool keep_alive, std::optional<ExtraField> extra);
 
     // Closes the client socket after a half-close, so the client reads everything sent first.
     void closeSocket();
@@ -199,6 +216,7 @@ private:
     bool request_counted_ = false;  // in_flight_requests holds this connection's request
     bool shadow_ = false;           // see Shadow
     bool bridged_ = false;          // see Bridged
+    bool grpc_request_ = false;     // the request in hand is gRPC (bridged only): errors answer grpc-status
     bool client_tls_ = false;       // the client's connection is TLS (this one, or the bridged one)
     std::shared_ptr<h2::Http2Session> http2_;  // Phase::Http2: the session serving this connection
     std::optional<shadow::Capture> pending_shadow_;  // reserved in the shadow tap, offered once answered

@@ -6,6 +6,7 @@
 
 #include "observability/logging.h"
 #include "proxy/deadline.h"
+#include "proxy/h2/upstream_session.h"
 
 namespace hotgate {
 namespace {
@@ -23,6 +24,14 @@ bool stillOpen(tcp::socket& socket) {
     char probe;
     const ssize_t n = ::recv(socket.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+// Whether the TLS handshake agreed on h2 (ALPN).
+bool alpnIsH2(SSL* ssl) {
+    const unsigned char* selected = nullptr;
+    unsigned length = 0;
+    SSL_get0_alpn_selected(ssl, &selected, &length);
+    return length == 2 && selected[0] == 'h' && selected[1] == '2';
 }
 
 }  // namespace
@@ -46,6 +55,8 @@ UpstreamPool::UpstreamPool(asio::any_io_executor executor, const Settings& setti
       tls_(settings.tls),
       tls_server_name_(settings.cluster->tls ? settings.cluster->tls->sni : std::string()),
       limits_(settings.cluster->limits),
+      protocol_(settings.cluster->protocol),
+      http2_(settings.cluster->http2),
       current_weight_(endpoints_.size(), 0.0),
       random_(static_cast<std::minstd_rand::result_type>(std::random_device{}())) {
     for (const auto& endpoint : settings.cluster->endpoints) {
@@ -189,6 +200,13 @@ awaitable<UpstreamAcquisition> UpstreamPool::acquire(const EndpointChoice& choic
             co_return result;
         }
     }
+    HOTGATE_CO_RETURN_AWAIT(connect(*index, connect_timeout));
+}
+
+awaitable<UpstreamAcquisition> UpstreamPool::connect(std::size_t index, std::chrono::milliseconds connect_timeout) {
+    UpstreamAcquisition result;
+    result.endpoint = index;
+    UpstreamEndpoint& endpoint = *endpoints_[index];
     // A new connection: counted against max_connections from now (connecting included) until
     // it closes, and against max_pending_requests until the connect ends, either way.
     ClusterSlot counted(*counts_, ClusterLimit::MaxConnections, limits_.max_connections);
@@ -197,7 +215,7 @@ awaitable<UpstreamAcquisition> UpstreamPool::acquire(const EndpointChoice& choic
     if (!pending) co_return overflowed(ClusterLimit::MaxPendingRequests);
     auto connection = std::make_unique<UpstreamConnection>(executor_);
     connection->counted = std::move(counted);
-    connection->endpoint = endpoints_[*index];
+    connection->endpoint = endpoints_[index];
     Deadline deadline(executor_);
     error_code ec;
     tcp::socket& socket = connection->stream.socket();
@@ -212,10 +230,18 @@ awaitable<UpstreamAcquisition> UpstreamPool::acquire(const EndpointChoice& choic
     if (!ec && tls_) {
         // The TLS handshake counts as part of the connect, under the same timeout.
         connection->stream.startClientTls(tls_, tls_server_name_);
+        if (protocol_ == ClusterProtocol::H2) {
+            static constexpr unsigned char kAlpnH2[] = {2, 'h', '2'};
+            SSL_set_alpn_protos(connection->stream.ssl(), kAlpnH2, sizeof kAlpnH2);
+        }
         deadline.arm(connect_timeout, socket);
         co_await connection->stream.handshake(withError(ec));
         deadline.disarm();
         tls_failed = static_cast<bool>(ec);
+        if (!ec && protocol_ == ClusterProtocol::H2 && !alpnIsH2(connection->stream.ssl())) {
+            ec = asio::error::no_protocol_option;  // the endpoint would not speak h2
+            tls_failed = true;
+        }
     }
     pending.reset();
     if (!ec) {
@@ -238,6 +264,55 @@ awaitable<UpstreamAcquisition> UpstreamPool::acquire(const EndpointChoice& choic
         if (ec == asio::error::connection_refused) result.failure = TryFailure::ConnectRefused;
         result.error = "upstream connect failed: " + endpoint.label + ": " + ec.message();
     }
+    co_return result;
+}
+
+awaitable<UpstreamAcquisition> UpstreamPool::acquireHttp2(const EndpointChoice& choice,
+                                                          std::chrono::milliseconds connect_timeout) {
+    UpstreamAcquisition result;
+    const auto index = pickEndpoint(choice);
+    if (!index) {
+        result.error_status = 503;
+        result.error = "no healthy upstream in cluster " + cluster_name_;
+        co_return result;
+    }
+    result.endpoint = index;
+    std::shared_ptr<UpstreamEndpoint> endpoint = endpoints_[*index];
+    const auto give_up = Clock::now() + connect_timeout;
+    for (;;) {
+        std::shared_ptr<h2::UpstreamSession> best;
+        for (const auto& session : endpoint->h2)
+            if (session->hasFreeStream() && (!best || session->openStreams() < best->openStreams())) best = session;
+        if (best) {
+            result.session = std::move(best);
+            co_return result;
+        }
+        if (endpoint->h2.size() + endpoint->h2_connecting < http2_.connections_per_endpoint) {
+            ++endpoint->h2_connecting;
+            auto connected = co_await connect(*index, connect_timeout);
+            --endpoint->h2_connecting;
+            if (!connected.connection) co_return connected;
+            auto session = std::make_shared<h2::UpstreamSession>(std::move(connected.connection),
+                                                                 http2_.max_streams_per_connection);
+            session->start();
+            endpoint->h2.push_back(session);
+            result.session = std::move(session);
+            co_return result;
+        }
+        // Every connection is full: wait for a stream to end (or a connection to close).
+        const auto now = Clock::now();
+        if (now >= give_up) break;
+        asio::steady_timer freed(executor_);
+        freed.expires_at(give_up);
+        endpoint->h2_waiters.push_back(&freed);
+        error_code ignored;
+        co_await freed.async_wait(withError(ignored));
+        std::erase(endpoint->h2_waiters, &freed);
+    }
+    result.error_status = 503;
+    result.error = "no free h2 stream to " + endpoint->label + " in cluster " + cluster_name_ + " (" +
+                   std::to_string(http2_.connections_per_endpoint) + " connections of " +
+                   std::to_string(http2_.max_streams_per_connection) + " streams busy)";
     co_return result;
 }
 

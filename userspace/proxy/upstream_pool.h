@@ -31,6 +31,9 @@
 namespace hotgate {
 
 struct UpstreamConnection;
+namespace h2 {
+class UpstreamSession;
+}
 
 // One endpoint of one cluster on one worker.
 struct UpstreamEndpoint {
@@ -46,6 +49,11 @@ struct UpstreamEndpoint {
     OutlierState outlier;
     Clock::time_point joined{};  // when a snapshot after the worker's first added it (slow start); else epoch
     std::shared_ptr<EndpointReport> report;  // what /metrics and /status show of it
+    // h2 clusters (h2/upstream_session.h): the multiplexed connections, those being opened,
+    // and the requests waiting for a free stream (the first is woken when one frees).
+    std::vector<std::shared_ptr<h2::UpstreamSession>> h2;
+    unsigned h2_connecting = 0;
+    std::vector<asio::steady_timer*> h2_waiters;
 };
 
 // Counts a request in flight on an endpoint for as long as it lives.
@@ -93,6 +101,7 @@ struct UpstreamAcquisition {
     std::string error;
     std::optional<std::size_t> endpoint;  // the endpoint tried (index in the cluster's endpoints)
     std::optional<ClusterLimit> overflow;  // 503 because the cluster is at this static limit (nothing tried)
+    std::shared_ptr<h2::UpstreamSession> session;  // acquireHttp2(): the connection the stream goes on
 };
 
 // What a request brings to the choice of its endpoint.
@@ -125,6 +134,15 @@ public:
     // and the acquisition says `overflow` (503). Needs bindCounts() first.
     awaitable<UpstreamAcquisition> acquire(const EndpointChoice& choice, std::chrono::milliseconds connect_timeout,
                                            bool fresh_only = false);
+
+    // h2 clusters: an HTTP/2 connection with a free stream to the endpoint the policy picks
+    // (fewest open streams first), a new one when none has a free stream and the endpoint has
+    // fewer than http2.connections_per_endpoint, else the first to free a stream within
+    // `connect_timeout` (503 after it). Connect failures and limits as acquire().
+    awaitable<UpstreamAcquisition> acquireHttp2(const EndpointChoice& choice,
+                                                std::chrono::milliseconds connect_timeout);
+    ClusterProtocol protocol() const { return protocol_; }
+    bool upstreamTls() const { return tls_ != nullptr; }
 
     // Returns a connection whose last response was complete and keep-alive; dropped (closed)
     // when its endpoint is retired or already has max_idle_per_endpoint idle connections.
@@ -173,6 +191,8 @@ private:
     // weight x the slow-start ramp (at least 10% of the weight while it ramps).
     double effectiveWeight(std::size_t index, Clock::time_point now) const;
     static std::unique_ptr<UpstreamConnection> takeIdle(UpstreamEndpoint& endpoint);
+    // A new connection to endpoint `index` (TLS handshake included), or why there is none.
+    awaitable<UpstreamAcquisition> connect(std::size_t index, std::chrono::milliseconds connect_timeout);
     // The acquisition of a request refused by `limit`.
     UpstreamAcquisition overflowed(ClusterLimit limit) const;
 
@@ -193,6 +213,8 @@ private:
     std::shared_ptr<asio::ssl::context> tls_;
     std::string tls_server_name_;
     ClusterLimitsConfig limits_;
+    ClusterProtocol protocol_;
+    ClusterHttp2Config http2_;
     ClusterCounts* counts_ = nullptr;  // ClusterCountsRegistry's, which outlives every pool
     std::size_t next_ = 0;                // round robin with equal weights
     std::vector<double> current_weight_;  // smooth weighted round robin otherwise

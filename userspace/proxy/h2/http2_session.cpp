@@ -296,7 +296,7 @@ void Http2Session::drain() {
 
 void Http2Session::cutStreams() {
     if (ended_) return;
-    for (auto& [id, stream] : streams_) stream->cut(NGHTTP2_CANCEL);
+    for (auto& [id, stream] : streams_) stream->cutAtDrain();
     if (!final_goaway_sent_) {
         draining_ = true;
         sendFinalGoaway();

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "observability/logging.h"
+#include "proxy/h2/grpc_status.h"
 #include "proxy/h2/http2_session.h"
 #include "proxy/serving_context.h"
 
@@ -26,6 +27,19 @@ std::vector<nghttp2_nv> nameValues(const std::vector<Field>& fields) {
                        reinterpret_cast<std::uint8_t*>(const_cast<char*>(field.value.data())), field.name.size(),
                        field.value.size(), NGHTTP2_NV_FLAG_NONE});
     return nva;
+}
+
+// The fields of `message` after its first `head_fields`, lower-case: the trailer section.
+std::vector<Field> trailerFields(const http::response<http::buffer_body>& message, std::ptrdiff_t head_fields) {
+    std::vector<Field> trailers;
+    auto field = message.begin();
+    std::advance(field, head_fields);
+    for (; field != message.end(); ++field) {
+        std::string name(field->name_string());
+        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        trailers.push_back({std::move(name), std::string(field->value())});
+    }
+    return trailers;
 }
 
 }  // namespace
@@ -49,8 +63,10 @@ void Http2Stream::onField(std::string_view name, std::string_view value) {
         request_.path = value;
     else if (name == ":authority")
         request_.authority = value;
-    else if (!name.starts_with(':'))
+    else if (!name.starts_with(':')) {
+        if (name == "content-type" && value.starts_with("application/grpc")) grpc_ = true;
         request_.fields.push_back({std::string(name), std::string(value)});
+    }
 }
 
 void Http2Stream::onHeadersEnd(bool ends_stream) {
@@ -99,6 +115,7 @@ void Http2Stream::submit(const std::vector<Field>& fields, bool with_body) {
     provider.read_callback = &Http2Stream::readResponse;
     const int rv = nghttp2_submit_response(session_.codec(), id_, nva.data(), nva.size(), with_body ? &provider : nullptr);
     if (rv != 0) log::debug("HTTP/2 stream ", id_, ": response not submitted: ", nghttp2_strerror(rv));
+    submitted_ = true;
     if (!with_body) {
         out_end_ = true;
         answered_ = true;
@@ -116,6 +133,27 @@ void Http2Stream::answer(unsigned status, std::string text) {
     out_end_ = true;
     answered_ = true;
     submit(fields, true);
+}
+
+void Http2Stream::cutAtDrain() {
+    if (closed_ || cut_) return;
+    if (!grpc_ || (answered_ && out_end_)) {
+        cut(NGHTTP2_CANCEL);
+        return;
+    }
+    cut_ = true;
+    auto status = grpc::statusFields(grpc::Code::Unavailable, "the gateway version serving this stream stopped; retry");
+    if (!submitted_) {
+        std::vector<Field> fields{{":status", "200"}, {"content-type", "application/grpc"}};
+        fields.insert(fields.end(), status.begin(), status.end());
+        submit(fields, false);
+    } else {
+        // What is buffered goes, then the trailers (readResponse); the bridge is no longer read.
+        trailers_ = std::move(status);
+        out_end_ = answered_ = true;
+        nghttp2_session_resume_data(session_.codec(), id_);
+    }
+    session_.wakeWriter();
 }
 
 void Http2Stream::cut(std::uint32_t error_code) {
@@ -137,7 +175,14 @@ ssize_t Http2Stream::readResponse(nghttp2_session*, std::int32_t, std::uint8_t* 
     if (stream.out_pos_ == stream.body_out_.size()) {
         stream.body_out_.clear();
         stream.out_pos_ = 0;
-        if (stream.out_end_) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (stream.out_end_) {
+            *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+            if (!stream.trailers_.empty()) {
+                *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+                const auto nva = nameValues(stream.trailers_);
+                nghttp2_submit_trailer(stream.session_.codec(), stream.id_, nva.data(), nva.size());
+            }
+        }
     }
     stream.wake(stream.out_signal_);
     return static_cast<ssize_t>(n);
@@ -266,6 +311,8 @@ awaitable<void> Http2Stream::relayResponse(beast::flat_buffer& in) {
     }
     const bool reusable = parser->get().keep_alive();
     submit(toHttp2(parser->get().base()), !parser->is_done());
+    // Fields the parser adds after the head are the chunked body's trailer section.
+    const auto head_fields = std::distance(parser->get().begin(), parser->get().end());
     auto chunk = std::make_unique_for_overwrite<char[]>(kBodyChunk);
     while (!parser->is_done()) {
         while (!closed_ && !cut_ && body_out_.size() - out_pos_ >= kResponseBuffered)
@@ -283,7 +330,10 @@ awaitable<void> Http2Stream::relayResponse(beast::flat_buffer& in) {
             co_return;
         }
         body_out_.append(chunk.get(), kBodyChunk - body.size);
-        if (parser->is_done()) out_end_ = true;
+        if (parser->is_done()) {
+            trailers_ = trailerFields(parser->get(), head_fields);
+            out_end_ = true;
+        }
         nghttp2_session_resume_data(session_.codec(), id_);
         session_.wakeWriter();
     }

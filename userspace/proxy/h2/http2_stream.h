@@ -47,6 +47,10 @@ public:
 
     // Sends RST_STREAM (counted as cut); nothing once the stream is closed.
     void cut(std::uint32_t error_code);
+    // The drain ran out (counted as cut): a gRPC stream ends with grpc-status UNAVAILABLE, which
+    // its client may retry (after the response so far, or as a Trailers-Only response); any
+    // other gets RST_STREAM CANCEL.
+    void cutAtDrain();
 
     // Runs the exchange; started by the session once the header block is complete. `self` and
     // `session` are held by the coroutine's frame from its creation, before it first runs: they
@@ -77,6 +81,7 @@ private:
     bool headers_done_ = false;
     bool ends_at_headers_ = false;
     RequestFields request_;
+    bool grpc_ = false;             // content-type application/grpc
 
     std::string body_in_;           // request DATA not yet written to the bridge
     std::size_t unconsumed_ = 0;    // received and not yet acknowledged (WINDOW_UPDATE)
@@ -88,6 +93,8 @@ private:
     std::size_t out_pos_ = 0;
     std::uint64_t sent_ = 0;        // response body bytes nghttp2 has taken
     bool out_end_ = false;
+    bool submitted_ = false;        // the response HEADERS were given to nghttp2
+    std::vector<Field> trailers_;   // sent after the last DATA (the bridge's chunked trailer fields)
 
     bool closed_ = false;
     bool reset_by_client_ = false;
