@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <iostream>
 #include <set>
 
 #include "support/grpc_echo_server.h"
@@ -164,30 +165,40 @@ protected:
         if (IsSkipped() || HasFatalFailure()) return;
         std::string error;
         ASSERT_TRUE(echo_.start(gateway_.dir(), "a", error)) << error;
-        addGrpcRoute(config_, echo_.port());
-        config_.drain = "3s";  // the streams outlive it: they are ended with UNAVAILABLE
     }
+
+    // 20 ping-pong bidirectional streams and 200 unary RPCs a second through an upgrade,
+    // cutover and commit; the old version must be gone within `old_version_gone`.
+    nlohmann::json loadThroughAnUpgrade(std::chrono::milliseconds old_version_gone) {
+        EXPECT_TRUE(startGateway());
+        ChildProcess load;
+        constexpr int kSeconds = 14;
+        std::string error;
+        EXPECT_TRUE(load.start(grpcEchoCommand({"load", "--target", "127.0.0.1:" + std::to_string(port()),
+                                                "--seconds", std::to_string(kSeconds), "--streams", "20",
+                                                "--interval", "0.1", "--unary-rate", "200"}),
+                               gateway_.dir() / "grpc-load.json", gateway_.dir() / "grpc-load.err", error))
+            << error;
+        std::this_thread::sleep_for(2s);
+        const std::string old_version(httpGet(port(), "/").response["x-hotgate-version"]);
+        upgradeCycle(hotgateBBinary(), gateway_.configFile().string());  // upgrade, cutover, commit
+        EXPECT_TRUE(onlyOneVersionLeft(old_version_gone));
+        EXPECT_NE(std::string(httpGet(port(), "/").response["x-hotgate-version"]), old_version);
+        EXPECT_TRUE(load.waitExit(std::chrono::seconds(kSeconds + 30)).has_value()) << "the load did not stop";
+        auto summary = nlohmann::json::parse(load.readStdout(), nullptr, false);
+        EXPECT_FALSE(summary.is_discarded()) << load.readStdout() << load.readStderr();
+        std::cout << "grpc load: " << summary.dump() << "\n";
+        return summary.is_discarded() ? nlohmann::json::object() : summary;
+    }
+
     GrpcEchoServer echo_;
 };
 
 TEST_P(GrpcUpgradeTest, UpgradeUnderStreamsAndUnaryLoadFailsNoRpc) {
-    ASSERT_TRUE(startGateway());
-    ChildProcess load;
-    constexpr int kSeconds = 14;
-    std::string error;
-    ASSERT_TRUE(load.start(grpcEchoCommand({"load", "--target", "127.0.0.1:" + std::to_string(port()), "--seconds",
-                                            std::to_string(kSeconds), "--streams", "20", "--interval", "0.1",
-                                            "--unary-rate", "200"}),
-                           gateway_.dir() / "grpc-load.json", gateway_.dir() / "grpc-load.err", error))
-        << error;
-    std::this_thread::sleep_for(2s);
-    const std::string old_version(httpGet(port(), "/").response["x-hotgate-version"]);
-    upgradeCycle(hotgateBBinary(), gateway_.configFile().string());  // upgrade, cutover, commit
+    addGrpcRoute(config_, echo_.port());
+    config_.drain = "3s";  // the streams outlive it: they are ended with UNAVAILABLE
+    const auto summary = loadThroughAnUpgrade(15s);
     if (HasFatalFailure()) return;
-    ASSERT_TRUE(onlyOneVersionLeft());
-    ASSERT_TRUE(load.waitExit(std::chrono::seconds(kSeconds + 30)).has_value()) << "the load did not stop";
-    const auto summary = nlohmann::json::parse(load.readStdout(), nullptr, false);
-    ASSERT_FALSE(summary.is_discarded()) << load.readStdout() << load.readStderr();
     EXPECT_EQ(summary.value("unary_failed", -1), 0) << summary.dump(2);
     EXPECT_GT(summary.value("unary_ok", 0), 1000) << summary.dump(2);
     EXPECT_EQ(summary.value("messages_bad", -1), 0) << summary.dump(2);
@@ -199,7 +210,20 @@ TEST_P(GrpcUpgradeTest, UpgradeUnderStreamsAndUnaryLoadFailsNoRpc) {
     const auto codes = summary.value("retry_codes", nlohmann::json::object());
     EXPECT_EQ(codes.size(), 1u) << summary.dump(2);
     EXPECT_TRUE(codes.contains("UNAVAILABLE")) << summary.dump(2);
-    EXPECT_NE(std::string(httpGet(port(), "/").response["x-hotgate-version"]), old_version);
+}
+
+TEST_P(GrpcUpgradeTest, RouteStreamDrainEndsStreamsBeforeTheVersionDrain) {
+    // timeouts.drain would keep the old version 30 s; the route's streams get 1 s.
+    addGrpcRoute(config_, echo_.port(), "    stream_drain: 1s\n");
+    config_.drain = "30s";
+    const auto summary = loadThroughAnUpgrade(8s);
+    if (HasFatalFailure()) return;
+    EXPECT_EQ(summary.value("unary_failed", -1), 0) << summary.dump(2);
+    EXPECT_EQ(summary.value("streams_failed", -1), 0) << summary.dump(2);
+    EXPECT_EQ(summary.value("messages_bad", -1), 0) << summary.dump(2);
+    EXPECT_EQ(summary.value("streams_ok", 0), 20) << summary.dump(2);
+    EXPECT_GE(summary.value("streams_retried", 0), 20) << summary.dump(2);
+    EXPECT_EQ(summary.value("retry_codes", nlohmann::json::object()).size(), 1u) << summary.dump(2);
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, GrpcUpgradeTest, ::testing::Values("auto", "off"),

@@ -68,6 +68,7 @@ routes[any].circuit_breaker.p95_delta = 500ms
 routes[any].circuit_breaker.shed_percent = 10
 routes[any].circuit_breaker.min_requests = 50
 routes[any].shadow = true
+routes[any].stream_drain = 2000ms
 routes[empty].order = 2
 routes[empty].match.host = 
 routes[empty].match.path_prefix = /
@@ -160,7 +161,8 @@ TEST(ConfigHashPin, EveryKeyHasItsCanonicalLine) {
     const auto config = load(test::kEveryKeyConfig);
     ASSERT_TRUE(config);
     EXPECT_EQ(canonicalText(*config), kEveryKeyCanonical);
-    EXPECT_EQ(config->hash, "d9a6fd4b76b9");  // a7218e06b892 before clusters[].protocol and http2;
+    EXPECT_EQ(config->hash, "d9759044724e");  // d9a6fd4b76b9 before routes[].stream_drain;
+                                              // a7218e06b892 before clusters[].protocol and http2;
                                               // 60c5267ffe79 before listeners[].protocols and http2;
                                               // 92fbb2061e78 before upgrade.verify and routes[].shadow;
                                               // 444a9f937643 before telemetry.sample_ratio;

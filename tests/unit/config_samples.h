@@ -50,6 +50,7 @@ routes:
       shed_percent: 10
       min_requests: 50
     shadow: yes
+    stream_drain: 2s
   - name: empty
     match: { path_prefix: / }
     direct_response: { body: "" }

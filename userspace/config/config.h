@@ -163,6 +163,7 @@ struct RouteConfig {
     std::optional<RateLimitConfig> rate_limit;    // absent: no limit
     CircuitBreakerOverride circuit_breaker;       // over Config::circuit_breaker
     bool shadow = false;  // gwctl verify also mirrors its other methods (docs/verification.md)
+    std::chrono::milliseconds stream_drain{};  // 0: timeouts.drain; HTTP/2 streams open this long into a drain are ended
 };
 
 // TLS from the gateway to a cluster's endpoints.

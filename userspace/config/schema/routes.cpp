@@ -1,5 +1,6 @@
 // routes[]: tried in order, the first whose match fits the request takes it, and either
 // proxies to a cluster or answers itself.
+#include "config/schema/cluster_values.h"
 #include "config/schema/tables.h"
 
 namespace hotgate::schema {
@@ -52,6 +53,10 @@ Table<RouteConfig> routeTable() {
             {"shadow", &RouteConfig::shadow, Boolean{}, Default::addedLater("false"), InPlace,
              "gwctl verify mirrors this route's requests of every method, not only GET and HEAD; a "
              "non-idempotent one (POST, PATCH) is answered by each version's routing, never sent upstream"},
+            {"stream_drain", &RouteConfig::stream_drain, DurationOrOff{}, Default::addedLater("off"), InPlace,
+             "HTTP/2 streams of this route still open this long after the version's drain began (commit, "
+             "rollback, SIGTERM) are ended, gRPC ones with UNAVAILABLE (retryable); off: at timeouts.drain, "
+             "which also bounds it (docs/http2.md)"},
         },
         {{"cluster", "direct_response"}},
     };

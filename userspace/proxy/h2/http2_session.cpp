@@ -285,6 +285,7 @@ void Http2Session::terminate(std::uint32_t error_code, Http2GoawayReason reason)
 void Http2Session::drain() {
     if (draining_ || ended_) return;
     draining_ = true;
+    for (auto& [id, stream] : streams_) stream->startDrainClock();
     nghttp2_submit_shutdown_notice(codec_);
     nghttp2_submit_ping(codec_, NGHTTP2_FLAG_NONE, kDrainPing);
     drain_grace_.expires_after(kDrainNoticeGrace);

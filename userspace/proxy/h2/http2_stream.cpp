@@ -51,7 +51,8 @@ Http2Stream::Http2Stream(Http2Session& session, std::int32_t id, std::size_t max
       bridge_(session.executor()),
       body_signal_(bridge_.get_executor()),
       out_signal_(bridge_.get_executor()),
-      stall_(bridge_.get_executor()) {}
+      stall_(bridge_.get_executor()),
+      drain_cut_(bridge_.get_executor()) {}
 
 void Http2Stream::onField(std::string_view name, std::string_view value) {
     header_bytes_ += name.size() + value.size() + kFieldOverhead;
@@ -91,6 +92,7 @@ void Http2Stream::onRequestEnd() {
 
 Http2StreamEnd Http2Stream::onClose() {
     closed_ = true;
+    drain_cut_.cancel();
     if (unconsumed_ > 0) nghttp2_session_consume_connection(session_.codec(), std::exchange(unconsumed_, 0));
     error_code ignored;
     bridge_.close(ignored);
@@ -156,6 +158,15 @@ void Http2Stream::cutAtDrain() {
     session_.wakeWriter();
 }
 
+void Http2Stream::startDrainClock() {
+    if (stream_drain_.count() == 0 || closed_ || drain_clock_started_) return;
+    drain_clock_started_ = true;
+    drain_cut_.expires_after(stream_drain_);
+    drain_cut_.async_wait([self = shared_from_this()](const error_code& ec) {
+        if (!ec) self->cutAtDrain();
+    });
+}
+
 void Http2Stream::cut(std::uint32_t error_code) {
     if (closed_) return;
     cut_ = true;
@@ -203,6 +214,14 @@ awaitable<void> Http2Stream::serve(std::shared_ptr<Http2Stream> self, std::share
         answer(request.error().status, request.error().reason);
         co_return;
     }
+    // Its route's stream_drain, for a drain that begins while it is open (or began already).
+    const auto snapshot = context.current();
+    std::string_view host = request_.authority;
+    for (const auto& field : request_.fields)
+        if (host.empty() && field.name == "host") host = field.value;
+    if (const auto route = snapshot->router.match(host, request_.path))
+        stream_drain_ = snapshot->config->routes[*route].stream_drain;
+    if (session_.draining()) startDrainClock();
     error_code ec;
     bridge_ = session_.takeBridge(ec);
     if (ec || closed_) {

@@ -51,6 +51,9 @@ public:
     // its client may retry (after the response so far, or as a Trailers-Only response); any
     // other gets RST_STREAM CANCEL.
     void cutAtDrain();
+    // The session's drain began: a stream whose route sets stream_drain is ended (cutAtDrain)
+    // that long from now. Idempotent.
+    void startDrainClock();
 
     // Runs the exchange; started by the session once the header block is complete. `self` and
     // `session` are held by the coroutine's frame from its creation, before it first runs: they
@@ -82,6 +85,8 @@ private:
     bool ends_at_headers_ = false;
     RequestFields request_;
     bool grpc_ = false;             // content-type application/grpc
+    std::chrono::milliseconds stream_drain_{};  // its route's stream_drain; 0: the process's drain bounds it
+    bool drain_clock_started_ = false;
 
     std::string body_in_;           // request DATA not yet written to the bridge
     std::size_t unconsumed_ = 0;    // received and not yet acknowledged (WINDOW_UPDATE)
@@ -104,6 +109,7 @@ private:
     asio::steady_timer body_signal_;  // cancelled: request DATA came, or the stream closed
     asio::steady_timer out_signal_;   // cancelled: nghttp2 took response bytes, or the stream closed
     asio::steady_timer stall_;        // the send timeout of a stream whose client opens no window
+    asio::steady_timer drain_cut_;    // stream_drain, from the drain's start
 };
 
 }  // namespace hotgate::h2
