@@ -13,6 +13,7 @@
 #include <set>
 
 #include "support/grpc_echo_server.h"
+#include "support/test_certificates.h"
 #include "upgrade_fixture.h"
 
 namespace hotgate::test {
@@ -156,6 +157,61 @@ TEST_F(GrpcTest, StreamsBeyondTheConnectionAndStreamLimitsWaitThenGetUnavailable
     // Each takes 1.5 s: the second gives up after 700 ms.
     EXPECT_EQ(concurrently("1500"), (std::multiset<std::string>{"OK", "UNAVAILABLE"}));
     EXPECT_TRUE(metricReaches("hotgate_grpc_responses_total", {{"route", "grpc"}, {"grpc_status", "14"}}, 1));
+}
+
+TEST_F(GrpcTest, AnEndpointThatGoesAwayLosesNoRpc) {
+    // Two endpoints; one stops gracefully (GOAWAY, then its RPCs in flight finish) under load:
+    // hotgate stops opening streams on its connection, and what the endpoint refused or could
+    // not take goes to the other one.
+    GrpcEchoServer second;
+    std::string error;
+    ASSERT_TRUE(second.start(gateway_.dir(), "b", error)) << error;
+    addGrpcRoute(config_, echo_.port());
+    config_.clusters.back().endpoints.push_back("127.0.0.1:" + std::to_string(second.port()));
+    ASSERT_TRUE(startGateway());
+    ChildProcess load;
+    ASSERT_TRUE(load.start(grpcEchoCommand({"load", "--target", "127.0.0.1:" + std::to_string(port()), "--seconds",
+                                            "5", "--streams", "0", "--unary-rate", "200"}),
+                           gateway_.dir() / "load.json", gateway_.dir() / "load.err", error))
+        << error;
+    std::this_thread::sleep_for(2s);
+    echo_.terminate();
+    ASSERT_TRUE(load.waitExit(40s).has_value());
+    const auto summary = nlohmann::json::parse(load.readStdout(), nullptr, false);
+    ASSERT_FALSE(summary.is_discarded()) << load.readStdout() << load.readStderr();
+    EXPECT_EQ(summary.value("unary_failed", -1), 0) << summary.dump(2);
+    EXPECT_GT(summary.value("unary_ok", 0), 600) << summary.dump(2);
+    const auto servers = summary.value("servers", nlohmann::json::object());
+    EXPECT_GT(servers.value("a", 0), 0) << summary.dump(2);
+    EXPECT_GT(servers.value("b", 0), servers.value("a", 0)) << summary.dump(2);
+}
+
+TEST_F(GrpcTest, AnH2ClusterOverTlsAgreesOnH2ByAlpn) {
+    TestCa ca(gateway_.dir().string());
+    const auto certificate = ca.issue("grpc-upstream", {"grpc.internal"});
+    GrpcEchoServer secure;
+    std::string error;
+    ASSERT_TRUE(secure.start(gateway_.dir(), "tls", error, certificate.certificate_file, certificate.key_file))
+        << error;
+    addGrpcRoute(config_, secure.port());
+    auto& cluster = config_.clusters.back();
+    cluster.tls = true;
+    cluster.tls_ca_file = ca.caFile();
+    cluster.tls_sni = "grpc.internal";
+    ASSERT_TRUE(startGateway());
+    const auto unary = call({"--message", "over tls"});
+    EXPECT_EQ(unary.value("code", ""), "OK") << unary.dump();
+    EXPECT_EQ(unary["responses"], nlohmann::json::array({"tls over tls"})) << unary.dump();
+    const auto bidi = call({"--method", "Bidi", "--message", "m", "--count", "2"});
+    EXPECT_EQ(bidi["responses"], nlohmann::json::array({"tls m", "tls m"})) << bidi.dump();
+    // A certificate for another name: the handshake fails, and the client hears UNAVAILABLE.
+    auto other = gateway_.writtenConfig();
+    other.clusters.back().tls_sni = "other.internal";
+    const auto applied = gwctl({"config", "apply", gateway_.writeFile("other.yaml", other.toYaml()).string()});
+    ASSERT_EQ(applied.exit_code, 0) << applied.out << applied.err;
+    const auto refused = call({});
+    EXPECT_EQ(refused.value("code", ""), "UNAVAILABLE") << refused.dump();
+    EXPECT_NE(refused.value("details", "").find("TLS handshake failed"), std::string::npos) << refused.dump();
 }
 
 class GrpcUpgradeTest : public UpgradeTest {

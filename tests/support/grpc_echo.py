@@ -11,7 +11,7 @@ Service hotgate.test.Echo, on 127.0.0.1 without TLS:
 Both set the trailing metadata "x-echo-trailer: NAME".
 
 Usage:
-  grpc_echo.py server --port P --name NAME [--port-file F]
+  grpc_echo.py server --port P --name NAME [--port-file F] [--tls-cert PEM --tls-key PEM]
       Serves until SIGTERM or SIGINT (then stops with 0.5 s of grace). Port 0 binds any free
       port, written to F. Prints one line, "ready <port>", once serving.
   grpc_echo.py call --target HOST:PORT [--method Unary|Bidi] [--message TEXT] [--count N]
@@ -107,7 +107,12 @@ def run_server(args):
     # A Bidi stream holds a worker for its whole life: room for 64 of them and the Unary calls.
     server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=128),
                          handlers=(handler,))
-    port = server.add_insecure_port("127.0.0.1:%d" % args.port)
+    if args.tls_cert:
+        with open(args.tls_cert, "rb") as cert, open(args.tls_key, "rb") as key:
+            credentials = grpc.ssl_server_credentials([(key.read(), cert.read())])
+        port = server.add_secure_port("127.0.0.1:%d" % args.port, credentials)  # ALPN h2
+    else:
+        port = server.add_insecure_port("127.0.0.1:%d" % args.port)
     if port == 0:
         print("cannot listen on 127.0.0.1:%d" % args.port, file=sys.stderr)
         return 1
@@ -380,6 +385,8 @@ def main():
     server.add_argument("--port", type=int, required=True)
     server.add_argument("--name", required=True)
     server.add_argument("--port-file")
+    server.add_argument("--tls-cert", help="PEM chain: serve TLS (ALPN h2) with it and --tls-key")
+    server.add_argument("--tls-key")
     call = commands.add_parser("call")
     call.add_argument("--target", required=True)
     call.add_argument("--method", choices=("Unary", "Bidi"), default="Unary")

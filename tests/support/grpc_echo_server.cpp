@@ -13,10 +13,13 @@ std::vector<std::string> grpcEchoCommand(std::vector<std::string> args) {
     return argv;
 }
 
-bool GrpcEchoServer::start(const std::filesystem::path& dir, const std::string& name, std::string& error) {
+bool GrpcEchoServer::start(const std::filesystem::path& dir, const std::string& name, std::string& error,
+                           const std::string& tls_cert, const std::string& tls_key) {
     const auto port_file = dir / ("grpc-" + name + ".port");
     std::filesystem::remove(port_file);
-    if (!process_.start(grpcEchoCommand({"server", "--port", "0", "--name", name, "--port-file", port_file.string()}),
+    std::vector<std::string> args{"server", "--port", "0", "--name", name, "--port-file", port_file.string()};
+    if (!tls_cert.empty()) args.insert(args.end(), {"--tls-cert", tls_cert, "--tls-key", tls_key});
+    if (!process_.start(grpcEchoCommand(args),
                         dir / ("grpc-" + name + ".out"), dir / ("grpc-" + name + ".err"), error))
         return false;
     const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(15);

@@ -4,6 +4,8 @@
 // JSON reports the tests read.
 #pragma once
 
+#include <csignal>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -21,9 +23,16 @@ std::vector<std::string> grpcEchoCommand(std::vector<std::string> args);
 class GrpcEchoServer {
 public:
     // Starts the server named `name` in `dir`; port() is 0 when it did not start (`error` says why).
-    bool start(const std::filesystem::path& dir, const std::string& name, std::string& error);
+    // With `tls_cert` and `tls_key` (PEM files) it serves TLS, ALPN h2.
+    bool start(const std::filesystem::path& dir, const std::string& name, std::string& error,
+               const std::string& tls_cert = "", const std::string& tls_key = "");
     std::uint16_t port() const { return port_; }
     void stop() { process_.kill(); }
+    // SIGTERM: the server sends GOAWAY and lets its RPCs in flight finish (grpcio's stop(0.5)).
+    void terminate() {
+        process_.signal(SIGTERM);
+        process_.waitExit(std::chrono::seconds(5));
+    }
 
 private:
     ChildProcess process_;
