@@ -139,8 +139,10 @@ def cmd_summary(args):
     out.append("Median of %d reps, interleaved across targets; load: `%s`. p50/p99: median over reps of "
                "each run's percentile, from h2load's --log-file (responses received). Errors: failed "
                "requests (network errors, resets, timeouts, 4xx/5xx) + 3xx; should be 0. h2c: HTTP/2 "
-               "without TLS, by prior knowledge; both proxies speak HTTP/1.1 to the upstream." % (
-                   nreps, meta.get("h2load", "h2load")))
+               "without TLS, by prior knowledge; %s" % (
+                   nreps, meta.get("h2load", "h2load"),
+                   "both proxies speak h2c to the upstream (hotgate `protocol: h2`, NGINX `grpc_pass`)."
+                   if meta.get("upstream") == "h2" else "both proxies speak HTTP/1.1 to the upstream."))
 
     peers = [p for p in ("hotgate-base", "nginx") if p in med]
     if "hotgate" in med and peers:
