@@ -268,7 +268,8 @@ awaitable<UpstreamAcquisition> UpstreamPool::connect(std::size_t index, std::chr
 }
 
 awaitable<UpstreamAcquisition> UpstreamPool::acquireHttp2(const EndpointChoice& choice,
-                                                          std::chrono::milliseconds connect_timeout) {
+                                                          std::chrono::milliseconds connect_timeout,
+                                                          std::chrono::milliseconds write_timeout) {
     UpstreamAcquisition result;
     const auto index = pickEndpoint(choice);
     if (!index) {
@@ -292,8 +293,8 @@ awaitable<UpstreamAcquisition> UpstreamPool::acquireHttp2(const EndpointChoice& 
             auto connected = co_await connect(*index, connect_timeout);
             --endpoint->h2_connecting;
             if (!connected.connection) co_return connected;
-            auto session = std::make_shared<h2::UpstreamSession>(std::move(connected.connection),
-                                                                 http2_.max_streams_per_connection);
+            auto session = std::make_shared<h2::UpstreamSession>(
+                std::move(connected.connection), http2_.max_streams_per_connection, write_timeout);
             session->start();
             endpoint->h2.push_back(session);
             result.session = std::move(session);

@@ -138,9 +138,11 @@ public:
     // h2 clusters: an HTTP/2 connection with a free stream to the endpoint the policy picks
     // (fewest open streams first), a new one when none has a free stream and the endpoint has
     // fewer than http2.connections_per_endpoint, else the first to free a stream within
-    // `connect_timeout` (503 after it). Connect failures and limits as acquire().
+    // `connect_timeout` (503 after it). Connect failures and limits as acquire(). A new
+    // connection ends when the endpoint takes none of a write for `write_timeout`.
     awaitable<UpstreamAcquisition> acquireHttp2(const EndpointChoice& choice,
-                                                std::chrono::milliseconds connect_timeout);
+                                                std::chrono::milliseconds connect_timeout,
+                                                std::chrono::milliseconds write_timeout);
     ClusterProtocol protocol() const { return protocol_; }
     bool upstreamTls() const { return tls_ != nullptr; }
 

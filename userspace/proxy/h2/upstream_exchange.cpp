@@ -64,6 +64,7 @@ awaitable<bool> awaitSignal(asio::steady_timer& timer, Clock::duration timeout) 
 struct HttpConnection::Http2Pump {
     explicit Http2Pump(const asio::any_io_executor& executor) : done(executor) {}
     bool running = false;
+    bool stopped = false;    // finishPump() ended it: its read's error is no client error
     bool read_more = false;  // body bytes beyond the first piece were read: the request is no longer in hand
     error_code ec;           // reading the client's body failed
     asio::steady_timer done;  // cancelled when the pump returns
@@ -89,8 +90,10 @@ awaitable<void> HttpConnection::pumpToHttp2(Exchange& x, std::shared_ptr<h2::Ups
         deadline.disarm();
         if (ec == http::error::need_buffer) ec = {};
         if (ec) {
-            pump->ec = deadline.expired() ? error_code(asio::error::timed_out) : ec;
-            session->reset(id, NGHTTP2_CANCEL);
+            if (!pump->stopped) {
+                pump->ec = deadline.expired() ? error_code(asio::error::timed_out) : ec;
+                session->reset(id, NGHTTP2_CANCEL);
+            }
             break;
         }
         if (stream->closed) break;
@@ -133,7 +136,8 @@ awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::exchan
     std::optional<ExchangeFailure> previous;
     for (;;) {
         ++x.attempts;
-        auto acquisition = co_await x.pool.acquireHttp2(x.choice, config.timeouts.upstream_connect);
+        auto acquisition =
+            co_await x.pool.acquireHttp2(x.choice, config.timeouts.upstream_connect, config.timeouts.upstream_response);
         if (acquisition.overflow) {
             x.pool.series().overflows[static_cast<std::size_t>(*acquisition.overflow)]->Increment();
             co_return ExchangeFailure::overflowed(*acquisition.overflow, acquisition.error, false);
@@ -218,6 +222,7 @@ awaitable<void> HttpConnection::finishPump(Http2Pump& pump) {
     if (!pump.running) co_return;
     // The response is over while the client still sends: stop reading its body (the
     // connection then closes, as the rest of the body is unread).
+    pump.stopped = true;
     error_code ignored;
     client_.socket().cancel(ignored);
     while (pump.running) co_await awaitSignal(pump.done, std::chrono::hours(1));

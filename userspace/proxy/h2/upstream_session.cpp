@@ -29,9 +29,12 @@ struct Options {
 
 }  // namespace
 
-UpstreamSession::UpstreamSession(std::unique_ptr<UpstreamConnection> connection, std::uint64_t max_streams)
+UpstreamSession::UpstreamSession(std::unique_ptr<UpstreamConnection> connection, std::uint64_t max_streams,
+                                 std::chrono::milliseconds write_timeout)
     : connection_(std::move(connection)),
       max_streams_(max_streams),
+      write_timeout_(write_timeout),
+      write_deadline_(connection_->stream.get_executor()),
       write_signal_(connection_->stream.get_executor()),
       idle_close_(connection_->stream.get_executor()) {
     Callbacks callbacks;
@@ -183,9 +186,13 @@ awaitable<void> UpstreamSession::writeLoop(std::shared_ptr<UpstreamSession> self
         }
         if (!out.empty()) {
             error_code ec;
+            write_deadline_.arm(write_timeout_, connection_->stream.socket());
             co_await asio::async_write(connection_->stream, asio::buffer(out), withError(ec));
+            write_deadline_.disarm();
             if (ec) {
-                if (!ended_) log::debug("h2 upstream ", endpoint()->label, ": write: ", ec.message());
+                if (!ended_)
+                    log::debug("h2 upstream ", endpoint()->label, ": write: ",
+                               write_deadline_.expired() ? "timed out" : ec.message());
                 end();
                 co_return;
             }

@@ -68,8 +68,10 @@ struct UpstreamStream {
 
 class UpstreamSession : public std::enable_shared_from_this<UpstreamSession> {
 public:
-    // Takes over a connected (and, with TLS, handshaken) connection; run() starts it.
-    UpstreamSession(std::unique_ptr<UpstreamConnection> connection, std::uint64_t max_streams);
+    // Takes over a connected (and, with TLS, handshaken) connection; start() starts it. A write
+    // the endpoint does not take within `write_timeout` ends the connection.
+    UpstreamSession(std::unique_ptr<UpstreamConnection> connection, std::uint64_t max_streams,
+                    std::chrono::milliseconds write_timeout);
     ~UpstreamSession();
     UpstreamSession(const UpstreamSession&) = delete;
     UpstreamSession& operator=(const UpstreamSession&) = delete;
@@ -119,6 +121,8 @@ private:
 
     std::unique_ptr<UpstreamConnection> connection_;
     std::uint64_t max_streams_;
+    std::chrono::milliseconds write_timeout_;
+    Deadline write_deadline_;
     nghttp2_session* codec_ = nullptr;
     std::map<std::int32_t, std::shared_ptr<UpstreamStream>> streams_;
     asio::steady_timer write_signal_;
