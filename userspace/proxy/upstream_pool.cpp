@@ -187,11 +187,7 @@ awaitable<UpstreamAcquisition> UpstreamPool::acquire(const EndpointChoice& choic
                                                      std::chrono::milliseconds connect_timeout, bool fresh_only) {
     UpstreamAcquisition result;
     const auto index = pickEndpoint(choice);
-    if (!index) {
-        result.error_status = 503;
-        result.error = "no healthy upstream in cluster " + cluster_name_;
-        co_return result;
-    }
+    if (!index) co_return noHealthyEndpoint();
     result.endpoint = index;
     UpstreamEndpoint& endpoint = *endpoints_[*index];
     if (!fresh_only) {
@@ -272,11 +268,7 @@ awaitable<UpstreamAcquisition> UpstreamPool::acquireHttp2(const EndpointChoice& 
                                                           std::chrono::milliseconds write_timeout) {
     UpstreamAcquisition result;
     const auto index = pickEndpoint(choice);
-    if (!index) {
-        result.error_status = 503;
-        result.error = "no healthy upstream in cluster " + cluster_name_;
-        co_return result;
-    }
+    if (!index) co_return noHealthyEndpoint();
     result.endpoint = index;
     std::shared_ptr<UpstreamEndpoint> endpoint = endpoints_[*index];
     const auto give_up = Clock::now() + connect_timeout;
@@ -315,6 +307,13 @@ awaitable<UpstreamAcquisition> UpstreamPool::acquireHttp2(const EndpointChoice& 
                    std::to_string(http2_.connections_per_endpoint) + " connections of " +
                    std::to_string(http2_.max_streams_per_connection) + " streams busy)";
     co_return result;
+}
+
+UpstreamAcquisition UpstreamPool::noHealthyEndpoint() const {
+    UpstreamAcquisition result;
+    result.error_status = 503;
+    result.error = "no healthy upstream in cluster " + cluster_name_;
+    return result;
 }
 
 UpstreamAcquisition UpstreamPool::overflowed(ClusterLimit limit) const {

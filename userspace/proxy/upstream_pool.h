@@ -195,6 +195,8 @@ private:
     static std::unique_ptr<UpstreamConnection> takeIdle(UpstreamEndpoint& endpoint);
     // A new connection to endpoint `index` (TLS handshake included), or why there is none.
     awaitable<UpstreamAcquisition> connect(std::size_t index, std::chrono::milliseconds connect_timeout);
+    // The acquisition of a request no endpoint can take (503).
+    UpstreamAcquisition noHealthyEndpoint() const;
     // The acquisition of a request refused by `limit`.
     UpstreamAcquisition overflowed(ClusterLimit limit) const;
 

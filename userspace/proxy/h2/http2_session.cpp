@@ -8,6 +8,7 @@
 
 #include "observability/logging.h"
 #include "proxy/h2/http2_stream.h"
+#include "proxy/h2/nghttp2_support.h"
 #include "proxy/http_connection.h"
 #include "proxy/worker.h"
 
@@ -35,16 +36,6 @@ constexpr std::uint8_t kDrainPing[8] = {'h', 'g', 'd', 'r', 'a', 'i', 'n', '1'};
 
 Http2Session& sessionOf(void* user_data) { return *static_cast<Http2Session*>(user_data); }
 
-struct Callbacks {
-    nghttp2_session_callbacks* callbacks = nullptr;
-    ~Callbacks() { nghttp2_session_callbacks_del(callbacks); }
-};
-
-struct Options {
-    nghttp2_option* option = nullptr;
-    ~Options() { nghttp2_option_del(option); }
-};
-
 }  // namespace
 
 Http2Session::Http2Session(Worker& worker, std::size_t listener, TcpOrTlsStream& client,
@@ -66,16 +57,14 @@ Http2Session::Http2Session(Worker& worker, std::size_t listener, TcpOrTlsStream&
       bridge_trim_(client.get_executor()),
       resets_(kResetBurst, kResetsPerSecond, FrameBudget::Clock::now()),
       control_frames_(kControlBurst, kControlPerSecond, FrameBudget::Clock::now()) {
-    Callbacks callbacks;
-    nghttp2_session_callbacks_new(&callbacks.callbacks);
+    CallbacksHandle callbacks;
     nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks.callbacks, &Http2Session::onBeginHeaders);
     nghttp2_session_callbacks_set_on_header_callback(callbacks.callbacks, &Http2Session::onHeader);
     nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks.callbacks, &Http2Session::onFrameRecv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks.callbacks, &Http2Session::onDataChunkRecv);
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks.callbacks, &Http2Session::onStreamClose);
     nghttp2_session_callbacks_set_on_frame_send_callback(callbacks.callbacks, &Http2Session::onFrameSend);
-    Options options;
-    nghttp2_option_new(&options.option);
+    OptionsHandle options;
     nghttp2_option_set_no_auto_window_update(options.option, 1);
     nghttp2_option_set_no_closed_streams(options.option, 1);
     nghttp2_option_set_stream_reset_rate_limit(options.option, 2 * kResetBurst, 2 * kResetsPerSecond);

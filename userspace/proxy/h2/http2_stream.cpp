@@ -8,6 +8,7 @@
 #include "observability/logging.h"
 #include "proxy/h2/grpc_status.h"
 #include "proxy/h2/http2_session.h"
+#include "proxy/h2/nghttp2_support.h"
 #include "proxy/serving_context.h"
 
 namespace hotgate::h2 {
@@ -18,16 +19,6 @@ constexpr std::size_t kResponseBuffered = 64 * 1024;  // response bytes held for
 constexpr std::size_t kBodyChunk = 32 * 1024;
 constexpr std::size_t kMaxResponseHead = 64 * 1024;
 constexpr int kMaxInterimResponses = 16;
-
-std::vector<nghttp2_nv> nameValues(const std::vector<Field>& fields) {
-    std::vector<nghttp2_nv> nva;
-    nva.reserve(fields.size());
-    for (const Field& field : fields)
-        nva.push_back({reinterpret_cast<std::uint8_t*>(const_cast<char*>(field.name.data())),
-                       reinterpret_cast<std::uint8_t*>(const_cast<char*>(field.value.data())), field.name.size(),
-                       field.value.size(), NGHTTP2_NV_FLAG_NONE});
-    return nva;
-}
 
 // The fields of `message` after its first `head_fields`, lower-case: the trailer section.
 std::vector<Field> trailerFields(const http::response<http::buffer_body>& message, std::ptrdiff_t head_fields) {
@@ -98,7 +89,7 @@ Http2StreamEnd Http2Stream::onClose() {
     bridge_.close(ignored);
     wake(body_signal_);
     wake(out_signal_);
-    if (answered_ && out_end_ && out_pos_ == body_out_.size() && !cut_)
+    if (answered_ && out_.end && out_.size() == 0 && !cut_)
         return session_.draining() ? Http2StreamEnd::Drained : Http2StreamEnd::Finished;
     if (cut_) return Http2StreamEnd::Cut;
     return reset_by_client_ ? Http2StreamEnd::ResetByClient : Http2StreamEnd::Cut;
@@ -119,7 +110,7 @@ void Http2Stream::submit(const std::vector<Field>& fields, bool with_body) {
     if (rv != 0) log::debug("HTTP/2 stream ", id_, ": response not submitted: ", nghttp2_strerror(rv));
     submitted_ = true;
     if (!with_body) {
-        out_end_ = true;
+        out_.end = true;
         answered_ = true;
     }
     session_.wakeWriter();
@@ -131,15 +122,15 @@ void Http2Stream::answer(unsigned status, std::string text) {
                               {"content-type", "text/plain"},
                               {"content-length", std::to_string(text.size() + 1)},
                               {"x-hotgate-version", context.version()}};
-    body_out_ = std::move(text) + "\n";
-    out_end_ = true;
+    out_.bytes = std::move(text) + "\n";
+    out_.end = true;
     answered_ = true;
     submit(fields, true);
 }
 
 void Http2Stream::cutAtDrain() {
     if (closed_ || cut_) return;
-    if (!grpc_ || (answered_ && out_end_)) {
+    if (!grpc_ || (answered_ && out_.end)) {
         cut(NGHTTP2_CANCEL);
         return;
     }
@@ -152,7 +143,7 @@ void Http2Stream::cutAtDrain() {
     } else {
         // What is buffered goes, then the trailers (readResponse); the bridge is no longer read.
         trailers_ = std::move(status);
-        out_end_ = answered_ = true;
+        out_.end = answered_ = true;
         nghttp2_session_resume_data(session_.codec(), id_);
     }
     session_.wakeWriter();
@@ -177,26 +168,16 @@ void Http2Stream::cut(std::uint32_t error_code) {
 ssize_t Http2Stream::readResponse(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t length,
                                   std::uint32_t* data_flags, nghttp2_data_source* source, void*) {
     auto& stream = *static_cast<Http2Stream*>(source->ptr);
-    const std::size_t available = stream.body_out_.size() - stream.out_pos_;
-    if (available == 0 && !stream.out_end_) return NGHTTP2_ERR_DEFERRED;
-    const std::size_t n = std::min(length, available);
-    std::memcpy(buf, stream.body_out_.data() + stream.out_pos_, n);
-    stream.out_pos_ += n;
-    stream.sent_ += n;
-    if (stream.out_pos_ == stream.body_out_.size()) {
-        stream.body_out_.clear();
-        stream.out_pos_ = 0;
-        if (stream.out_end_) {
-            *data_flags |= NGHTTP2_DATA_FLAG_EOF;
-            if (!stream.trailers_.empty()) {
-                *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-                const auto nva = nameValues(stream.trailers_);
-                nghttp2_submit_trailer(stream.session_.codec(), stream.id_, nva.data(), nva.size());
-            }
-        }
+    const ssize_t n = stream.out_.take(buf, length, data_flags);
+    if (n == NGHTTP2_ERR_DEFERRED) return n;
+    stream.sent_ += static_cast<std::uint64_t>(n);
+    if ((*data_flags & NGHTTP2_DATA_FLAG_EOF) && !stream.trailers_.empty()) {
+        *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+        const auto nva = nameValues(stream.trailers_);
+        nghttp2_submit_trailer(stream.session_.codec(), stream.id_, nva.data(), nva.size());
     }
     stream.wake(stream.out_signal_);
-    return static_cast<ssize_t>(n);
+    return n;
 }
 
 awaitable<void> Http2Stream::serve(std::shared_ptr<Http2Stream> self, std::shared_ptr<Http2Session> session) {
@@ -241,7 +222,7 @@ awaitable<void> Http2Stream::serve(std::shared_ptr<Http2Stream> self, std::share
     co_await relayResponse(in);
     if (closed_) co_return;
     // The rest goes to the client as fast as its window allows.
-    while (!closed_ && !cut_ && (out_pos_ < body_out_.size() || !answered_))
+    while (!closed_ && !cut_ && (out_.size() > 0 || !answered_))
         if (!co_await awaitSendProgress()) break;
 }
 
@@ -254,7 +235,7 @@ awaitable<bool> Http2Stream::awaitSendProgress() {
     co_await waitFor(out_signal_);
     stall_.cancel();
     if (closed_ || cut_) co_return false;
-    if (sent_ == seen && out_pos_ < body_out_.size()) {
+    if (sent_ == seen && out_.size() > 0) {
         log::debug("HTTP/2 stream ", id_, ": the client opened no window for ", session_.sendTimeout().count(),
                    " ms; stream reset");
         cut(NGHTTP2_CANCEL);
@@ -334,7 +315,7 @@ awaitable<void> Http2Stream::relayResponse(beast::flat_buffer& in) {
     const auto head_fields = std::distance(parser->get().begin(), parser->get().end());
     auto chunk = std::make_unique_for_overwrite<char[]>(kBodyChunk);
     while (!parser->is_done()) {
-        while (!closed_ && !cut_ && body_out_.size() - out_pos_ >= kResponseBuffered)
+        while (!closed_ && !cut_ && out_.size() >= kResponseBuffered)
             if (!co_await awaitSendProgress()) co_return;
         if (closed_ || cut_) co_return;
         auto& body = parser->get().body();
@@ -348,15 +329,15 @@ awaitable<void> Http2Stream::relayResponse(beast::flat_buffer& in) {
             cut(NGHTTP2_INTERNAL_ERROR);
             co_return;
         }
-        body_out_.append(chunk.get(), kBodyChunk - body.size);
+        out_.bytes.append(chunk.get(), kBodyChunk - body.size);
         if (parser->is_done()) {
             trailers_ = trailerFields(parser->get(), head_fields);
-            out_end_ = true;
+            out_.end = true;
         }
         nghttp2_session_resume_data(session_.codec(), id_);
         session_.wakeWriter();
     }
-    out_end_ = true;
+    out_.end = true;
     answered_ = true;
     nghttp2_session_resume_data(session_.codec(), id_);
     session_.wakeWriter();

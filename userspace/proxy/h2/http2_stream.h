@@ -20,6 +20,7 @@
 #include "observability/metrics.h"
 #include "proxy/asio.h"
 #include "proxy/h2/message_translation.h"
+#include "proxy/h2/nghttp2_support.h"
 
 namespace hotgate::h2 {
 
@@ -94,10 +95,8 @@ private:
     bool body_discarded_ = false;   // the bridge is gone: DATA is acknowledged and dropped
     bool body_pumped_ = false;      // the whole request went over the bridge
 
-    std::string body_out_;          // response bytes for nghttp2 to send
-    std::size_t out_pos_ = 0;
+    PendingBytes out_;              // response bytes for nghttp2 to send; end: the whole response is in
     std::uint64_t sent_ = 0;        // response body bytes nghttp2 has taken
-    bool out_end_ = false;
     bool submitted_ = false;        // the response HEADERS were given to nghttp2
     std::vector<Field> trailers_;   // sent after the last DATA (the bridge's chunked trailer fields)
 

@@ -77,7 +77,7 @@ awaitable<void> HttpConnection::pumpToHttp2(Exchange& x, std::shared_ptr<h2::Ups
     Deadline deadline(client_.get_executor());
     auto chunk = std::make_unique_for_overwrite<char[]>(kBodyChunk);
     while (!x.parser.is_done() && !stream->closed) {
-        if (stream->request_body.size() - stream->request_pos >= kRequestBuffered) {
+        if (stream->request.size() >= kRequestBuffered) {
             co_await awaitSignal(stream->request_signal, body_read);  // nghttp2 takes it as the window opens
             continue;
         }
@@ -98,9 +98,9 @@ awaitable<void> HttpConnection::pumpToHttp2(Exchange& x, std::shared_ptr<h2::Ups
         }
         if (stream->closed) break;
         const std::size_t n = kBodyChunk - body.size;
-        stream->request_body.append(chunk.get(), n);
+        stream->request.bytes.append(chunk.get(), n);
         pump->read_more = pump->read_more || n > 0;
-        stream->request_end = x.parser.is_done();
+        stream->request.end = x.parser.is_done();
         session->resumeRequest(id);
     }
     pump->running = false;
@@ -152,8 +152,8 @@ awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::exchan
         } else {
             auto session = acquisition.session;
             stream = std::make_shared<h2::UpstreamStream>(client_.get_executor());
-            stream->request_body.assign(x.request_chunk.get(), x.first_piece);
-            stream->request_end = x.parser.is_done();
+            stream->request.bytes.assign(x.request_chunk.get(), x.first_piece);
+            stream->request.end = x.parser.is_done();
             const bool with_body = x.first_piece > 0 || !x.parser.is_done();
             const std::int32_t id = session->open(fields, with_body, stream);
             pump = std::make_shared<Http2Pump>(client_.get_executor());

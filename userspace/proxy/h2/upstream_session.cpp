@@ -17,16 +17,6 @@ constexpr std::chrono::seconds kIdleClose{60};
 
 UpstreamSession& sessionOf(void* user_data) { return *static_cast<UpstreamSession*>(user_data); }
 
-struct Callbacks {
-    nghttp2_session_callbacks* callbacks = nullptr;
-    ~Callbacks() { nghttp2_session_callbacks_del(callbacks); }
-};
-
-struct Options {
-    nghttp2_option* option = nullptr;
-    ~Options() { nghttp2_option_del(option); }
-};
-
 }  // namespace
 
 UpstreamSession::UpstreamSession(std::unique_ptr<UpstreamConnection> connection, std::uint64_t max_streams,
@@ -37,14 +27,12 @@ UpstreamSession::UpstreamSession(std::unique_ptr<UpstreamConnection> connection,
       write_deadline_(connection_->stream.get_executor()),
       write_signal_(connection_->stream.get_executor()),
       idle_close_(connection_->stream.get_executor()) {
-    Callbacks callbacks;
-    nghttp2_session_callbacks_new(&callbacks.callbacks);
+    CallbacksHandle callbacks;
     nghttp2_session_callbacks_set_on_header_callback(callbacks.callbacks, &UpstreamSession::onHeader);
     nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks.callbacks, &UpstreamSession::onFrameRecv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks.callbacks, &UpstreamSession::onDataChunkRecv);
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks.callbacks, &UpstreamSession::onStreamClose);
-    Options options;
-    nghttp2_option_new(&options.option);
+    OptionsHandle options;
     nghttp2_option_set_no_auto_window_update(options.option, 1);
     nghttp2_option_set_no_closed_streams(options.option, 1);
     // Until the endpoint's SETTINGS say otherwise, assume it takes what we would send.
@@ -83,12 +71,7 @@ UpstreamStream* UpstreamSession::streamOf(std::int32_t id) {
 
 std::int32_t UpstreamSession::open(const std::vector<Field>& fields, bool with_body,
                                    std::shared_ptr<UpstreamStream> stream) {
-    std::vector<nghttp2_nv> nva;
-    nva.reserve(fields.size());
-    for (const Field& field : fields)
-        nva.push_back({reinterpret_cast<std::uint8_t*>(const_cast<char*>(field.name.data())),
-                       reinterpret_cast<std::uint8_t*>(const_cast<char*>(field.value.data())), field.name.size(),
-                       field.value.size(), NGHTTP2_NV_FLAG_NONE});
+    const auto nva = nameValues(fields);
     nghttp2_data_provider provider{};
     provider.source.ptr = stream.get();
     provider.read_callback = &UpstreamSession::readRequest;
@@ -134,18 +117,9 @@ void UpstreamSession::reset(std::int32_t id, std::uint32_t error_code) {
 ssize_t UpstreamSession::readRequest(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t length,
                                      std::uint32_t* data_flags, nghttp2_data_source* source, void*) {
     auto& stream = *static_cast<UpstreamStream*>(source->ptr);
-    const std::size_t available = stream.request_body.size() - stream.request_pos;
-    if (available == 0 && !stream.request_end) return NGHTTP2_ERR_DEFERRED;
-    const std::size_t n = std::min(length, available);
-    std::memcpy(buf, stream.request_body.data() + stream.request_pos, n);
-    stream.request_pos += n;
-    if (stream.request_pos == stream.request_body.size()) {
-        stream.request_body.clear();
-        stream.request_pos = 0;
-        if (stream.request_end) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
-    }
-    stream.request_signal.cancel();  // the exchange may read more of the client's body
-    return static_cast<ssize_t>(n);
+    const ssize_t n = stream.request.take(buf, length, data_flags);
+    if (n != NGHTTP2_ERR_DEFERRED) stream.request_signal.cancel();  // the exchange may read more of the client's body
+    return n;
 }
 
 awaitable<void> UpstreamSession::readLoop(std::shared_ptr<UpstreamSession> self) {

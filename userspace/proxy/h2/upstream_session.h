@@ -27,6 +27,7 @@
 #include "proxy/asio.h"
 #include "proxy/deadline.h"
 #include "proxy/h2/message_translation.h"
+#include "proxy/h2/nghttp2_support.h"
 
 namespace hotgate {
 struct UpstreamConnection;
@@ -40,10 +41,8 @@ namespace hotgate::h2 {
 struct UpstreamStream {
     explicit UpstreamStream(const asio::any_io_executor& executor) : signal(executor), request_signal(executor) {}
 
-    // Request body: bytes not yet taken by nghttp2; `request_end` once the whole body is in.
-    std::string request_body;
-    std::size_t request_pos = 0;
-    bool request_end = false;
+    // Request body: bytes not yet taken by nghttp2; end once the whole body is in.
+    PendingBytes request;
 
     // Response: the final head (":status" as `status`, the other fields in order; 1xx heads
     // are dropped), DATA not yet passed on, the trailer fields, and how the stream ended.
@@ -86,10 +85,10 @@ public:
     std::size_t openStreams() const { return streams_.size(); }
 
     // Opens a stream with `fields` (pseudo-fields first); the request body follows through
-    // `stream->request_body` and resumeRequest(). Returns the stream id, or 0 when refused
+    // `stream->request` and resumeRequest(). Returns the stream id, or 0 when refused
     // (then `stream` is closed and unprocessed).
     std::int32_t open(const std::vector<Field>& fields, bool with_body, std::shared_ptr<UpstreamStream> stream);
-    // More request body (or its end) is in the stream's request_body.
+    // More request body (or its end) is in the stream's `request`.
     void resumeRequest(std::int32_t id);
     // `bytes` of the stream's response DATA were passed on: the endpoint may send as much again.
     void consume(std::int32_t id, std::size_t bytes);
