@@ -228,7 +228,7 @@ protected:
     nlohmann::json loadThroughAnUpgrade(std::chrono::milliseconds old_version_gone) {
         EXPECT_TRUE(startGateway());
         ChildProcess load;
-        constexpr int kSeconds = 14;
+        constexpr int kSeconds = 10;
         std::string error;
         EXPECT_TRUE(load.start(grpcEchoCommand({"load", "--target", "127.0.0.1:" + std::to_string(port()),
                                                 "--seconds", std::to_string(kSeconds), "--streams", "20",
