@@ -136,6 +136,10 @@ telemetry.service_name = "gw-edge"
 telemetry.otlp.endpoint = "http://127.0.0.1:4318/v1/traces"
 telemetry.otlp.timeout = 3000ms
 telemetry.sample_ratio = 0.25
+config_source.etcd.endpoints = ["http://10.0.0.1:2379", "http://10.0.0.2:2379"]
+config_source.etcd.prefix = "/hotgate/prod"
+config_source.etcd.host_id = "gw-01"
+config_source.etcd.last_good = /var/lib/hotgate/last-good.yaml
 )";
 
 // Only what is required: every other key at its default.
@@ -161,7 +165,8 @@ TEST(ConfigHashPin, EveryKeyHasItsCanonicalLine) {
     const auto config = load(test::kEveryKeyConfig);
     ASSERT_TRUE(config);
     EXPECT_EQ(canonicalText(*config), kEveryKeyCanonical);
-    EXPECT_EQ(config->hash, "d9759044724e");  // d9a6fd4b76b9 before routes[].stream_drain;
+    EXPECT_EQ(config->hash, "eb95c964385a");  // d9759044724e before config_source;
+                                              // d9a6fd4b76b9 before routes[].stream_drain;
                                               // a7218e06b892 before clusters[].protocol and http2;
                                               // 60c5267ffe79 before listeners[].protocols and http2;
                                               // 92fbb2061e78 before upgrade.verify and routes[].shadow;

@@ -110,6 +110,12 @@ telemetry:
     encoding: json
     timeout: 3s
   sample_ratio: 0.25
+config_source:
+  etcd:
+    endpoints: ["http://10.0.0.1:2379", "http://10.0.0.2:2379"]
+    prefix: /hotgate/prod
+    host_id: gw-01
+    last_good: /var/lib/hotgate/last-good.yaml
 )";
 
 // A gateway with several listeners, clusters and routes, units on limits and timeouts: the

@@ -329,6 +329,20 @@ struct UpgradeConfig {
     ShadowVerifyConfig verify;
 };
 
+// Where the fleet's shared config comes from (docs/fleet.md): etcd's <prefix>/config, merged
+// with the local file (this host's part), watched, and kept in `last_good`.
+struct EtcdSourceConfig {
+    std::vector<std::string> endpoints;  // "http://127.0.0.1:2379", tried in order
+    std::string prefix;                  // "/hotgate/prod": <prefix>/config, <prefix>/hosts/<host_id>
+    std::string host_id;                 // empty: the host name
+    std::string last_good;               // every applied config is written here (0600)
+
+    bool operator==(const EtcdSourceConfig&) const = default;
+};
+struct ConfigSourceConfig {
+    std::optional<EtcdSourceConfig> etcd;  // absent: the local file alone
+};
+
 struct Config {
     unsigned workers = 0;
     AdminConfig admin;
@@ -344,6 +358,7 @@ struct Config {
     CircuitBreakerConfig circuit_breaker;  // every route's, unless it overrides
     UpgradeConfig upgrade;
     TelemetryConfig telemetry;
+    ConfigSourceConfig config_source;
 
     std::string source_path;  // the file it was loaded from
     std::string hash;         // 12 hex digits of SHA-256 over the normalized form (canonicalText)

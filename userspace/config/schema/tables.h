@@ -35,5 +35,6 @@ Table<CircuitBreakerConfig> circuitBreakerTable();
 Table<CircuitBreakerOverride> circuitBreakerOverrideTable();
 Table<UpgradeConfig> upgradeTable();
 Table<TelemetryConfig> telemetryTable();
+Table<ConfigSourceConfig> configSourceTable();
 
 }  // namespace hotgate::schema

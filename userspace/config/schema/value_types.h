@@ -128,6 +128,7 @@ private:
 
 // Free text, possibly empty, any bytes (a response body). Quoted in the canonical form.
 struct Text {
+    using Value = std::string;
     std::optional<std::string> parse(Reader& reader, const YAML::Node& node, const std::string& path) const;
     std::string canonical(const std::string& value) const;
     TypeDoc doc() const;
