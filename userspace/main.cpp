@@ -5,8 +5,10 @@
 
 #include <csignal>
 #include <exception>
+#include <fstream>
 #include <functional>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -22,6 +24,8 @@
 #include "control/handover.h"
 #include "control/upgrade_controller.h"
 #include "dataplane/steer_loader.h"
+#include "fleet/config_document.h"
+#include "fleet/etcd_config_source.h"
 #include "observability/logging.h"
 #include "proxy/asio.h"
 #include "telemetry/otlp_exporter.h"
@@ -118,7 +122,16 @@ void countSpans(telemetry::OtlpExporter* exporter, const std::string& version, G
     });
 }
 
-int serve(ConfigSnapshot config, const Options& options) {
+// The whole of a file ("" when it cannot be read: the loader then says why).
+std::string readWholeFile(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+}
+
+int serve(ConfigSnapshot config, const Options& options, fleet::EtcdConfigSource* fleet_source,
+          const fleet::EtcdConfigSource::Start& fleet_start) {
     const std::string version = std::string(buildVersion()) + "/" + config->hash;
     std::shared_ptr<control::PeerLink> predecessor;
     control::Handover from;  // what the predecessor said about itself (its fds are in `plan`)
@@ -193,6 +206,13 @@ int serve(ConfigSnapshot config, const Options& options) {
         [&upgrades](const std::string& path) { return upgrades.upgradeToConfig(path, std::chrono::seconds(30)); },
         spans->get());
     router.setConfigEngine(&config_engine);
+    if (fleet_source)
+        fleet_source->run(
+            fleet_start,
+            [&config_engine](const std::string& path, const std::string& origin) {
+                return config_engine.apply(path, origin, /*wait=*/false);
+            },
+            [&context] { return context.version(); });
     std::thread reload;  // SIGHUP's apply: off the signal loop, which must stay responsive
     std::atomic<bool> reloading{false};
 
@@ -236,6 +256,7 @@ int serve(ConfigSnapshot config, const Options& options) {
     // Served no more: the versions after this one serve its final request counts.
     (*admin)->leaveFinalMetrics();
     if (reload.joinable()) reload.join();
+    if (fleet_source) fleet_source->stop();
     router.setConfigEngine(nullptr);
     // A gwctl verify in progress stops waiting for samples: its control thread is joined next.
     (*gateway)->context().shadow_tap.disarm();
@@ -283,7 +304,29 @@ int run(int argc, char** argv) {
     // A client that vanishes mid-write must cost an EPIPE on that connection, not the process.
     std::signal(SIGPIPE, SIG_IGN);
 
-    const std::string& path = check_path.empty() ? options.config_path : check_path;
+    std::string path = check_path.empty() ? options.config_path : check_path;
+    // A fleet host's own file names etcd: what it serves is that file merged with etcd's
+    // document (docs/fleet.md), or with last_good's when etcd cannot be reached.
+    std::unique_ptr<hotgate::fleet::EtcdConfigSource> fleet_source;
+    hotgate::fleet::EtcdConfigSource::Start fleet_start;
+    if (check_path.empty()) {
+        const std::string text = readWholeFile(path);
+        auto etcd = hotgate::fleet::etcdSourceOf(text, path);
+        if (!etcd) {
+            std::cerr << etcd.error().message << "\n";
+            return 1;
+        }
+        if (*etcd) {
+            fleet_source = std::make_unique<hotgate::fleet::EtcdConfigSource>(**etcd, path, text);
+            auto start = fleet_source->prepareStart();
+            if (!start) {
+                std::cerr << "hotgate: " << start.error().message << "\n";
+                return 1;
+            }
+            fleet_start = *start;
+            path = start->path;
+        }
+    }
     auto config = hotgate::loadConfigFile(path);
     if (!config) {
         std::cerr << hotgate::formatProblems(config.error());
@@ -301,7 +344,7 @@ int run(int argc, char** argv) {
         std::cout << "config ok: " << path << " (hash " << (*config)->hash << ")\n";
         return 0;
     }
-    return serve(*config, options);
+    return serve(*config, options, fleet_source.get(), fleet_start);
 }
 
 }  // namespace

@@ -53,6 +53,17 @@ std::string GatewayConfig::toYaml() const {
         }
     }
     if (!session_ticket_keys.empty()) y << "tls:\n  session_ticket_keys: " << quoted(session_ticket_keys) << "\n";
+    if (host_part_only) {
+        y << extra;
+        return y.str();
+    }
+    y << sharedPart();
+    y << extra;
+    return y.str();
+}
+
+std::string GatewayConfig::sharedPart() const {
+    std::ostringstream y;
     y << "limits:\n"
       << "  max_header_bytes: " << max_header_bytes << "\n"
       << "  max_body_bytes: " << max_body_bytes << "\n"
@@ -89,7 +100,6 @@ std::string GatewayConfig::toYaml() const {
             y << c.extra;
         }
     }
-    y << extra;
     return y.str();
 }
 

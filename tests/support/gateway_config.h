@@ -70,9 +70,14 @@ struct GatewayConfig {
     std::vector<Cluster> clusters;
     // More top-level sections, as YAML text ("circuit_breaker:\n  enabled: true\n").
     std::string extra;
+    // A fleet host's own file (docs/fleet.md): workers, admin, dataplane, listeners, tls and
+    // `extra` (its config_source) only; sharedPart() is what etcd then holds.
+    bool host_part_only = false;
 
     // The config file text. Strings are emitted double-quoted and escaped.
     std::string toYaml() const;
+    // limits, timeouts, routes and clusters: what a fleet shares through etcd.
+    std::string sharedPart() const;
 };
 
 // The configuration most integration tests use: listener and admin on the given ports,

@@ -1,0 +1,90 @@
+// EtcdClient: the few etcd v3 calls a hotgate host makes (docs/fleet.md), over etcd's JSON
+// gateway (HTTP/1.1, POST /v3/...): read a key, put one (under a lease), grant and keep alive a
+// lease, and watch a key from a revision. Keys and values travel base64; 64-bit numbers as
+// strings; absent fields mean zero. Calls block, each bounded by the client's timeout, and go
+// to the endpoints in order until one answers. Leader-less members refuse at once (the
+// `hasleader` metadata), so a partitioned member does not look like a quiet one.
+//
+// Contract: one thread uses an instance; interruptWatch() may be called from any other.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+
+namespace hotgate::fleet {
+
+struct EtcdValue {
+    std::string value;
+    std::int64_t mod_revision = 0;
+};
+
+// A read: the store's revision when it was served, and the key's value if it exists.
+struct EtcdRead {
+    std::int64_t revision = 0;
+    std::optional<EtcdValue> kv;
+};
+
+// Why a watch ended.
+struct WatchEnd {
+    enum class Kind {
+        Interrupted,  // interruptWatch()
+        Compacted,    // start_revision was compacted: read the key again, watch from compact_revision
+        Failed,       // the connection or the member failed: reconnect
+    };
+    Kind kind = Kind::Failed;
+    std::int64_t compact_revision = 0;
+    std::string error;
+};
+
+class EtcdClient {
+public:
+    // `endpoints`: "http://host:port" (config_source.etcd.endpoints).
+    explicit EtcdClient(std::vector<std::string> endpoints,
+                        std::chrono::milliseconds timeout = std::chrono::milliseconds(3000));
+
+    Result<EtcdRead> get(const std::string& key);
+    // Every key under `prefix` with its value, in key order.
+    Result<std::vector<std::pair<std::string, EtcdValue>>> list(const std::string& prefix);
+    // Returns the revision of the put. `lease` 0: none.
+    Result<std::int64_t> put(const std::string& key, const std::string& value, std::int64_t lease = 0);
+    // Returns the lease id.
+    Result<std::int64_t> grantLease(std::chrono::seconds ttl);
+    // Renews `lease`; false when etcd no longer has it (expired or revoked).
+    Result<bool> keepAlive(std::int64_t lease);
+
+    // Calls `on_change(mod_revision)` for every change of `key` (put or delete) from
+    // `start_revision` on, in revision order, until interrupted or the watch fails. Blocks.
+    WatchEnd watch(const std::string& key, std::int64_t start_revision,
+                   const std::function<void(std::int64_t mod_revision)>& on_change);
+    // Ends a watch() in progress (and the next one, until it starts): any thread.
+    void interruptWatch();
+    void resumeWatch() { interrupted_ = false; }
+
+    // The endpoint that answered last (for messages).
+    std::string endpoint() const { return endpoints_[current_]; }
+
+private:
+    struct Reply {
+        unsigned status = 0;
+        std::string body;
+    };
+    // POSTs `body` to `path` on the endpoints in turn, from the one that answered last.
+    Result<Reply> call(const std::string& path, const std::string& body);
+
+    std::vector<std::string> endpoints_;
+    std::size_t current_ = 0;
+    std::chrono::milliseconds timeout_;
+    std::mutex watch_mutex_;
+    int watch_fd_ = -1;  // the watch's socket, for interruptWatch()
+    std::atomic<bool> interrupted_{false};
+};
+
+}  // namespace hotgate::fleet
