@@ -22,6 +22,7 @@ void addConfigCommands(CLI::App& app, GlobalOptions& global);     // config vali
 void addTlsCommands(CLI::App& app, GlobalOptions& global);        // certs reload, tls rotate-ticket-key
 void addTopCommand(CLI::App& app, GlobalOptions& global);         // live health view (admin /health, /spikes)
 void addVerifyCommand(CLI::App& app, GlobalOptions& global);      // shadow comparison of two versions
+void addFleetCommands(CLI::App& app, GlobalOptions& global);      // fleet status (etcd)
 
 // gwctl verify's options (also cutover --verify N's).
 struct VerifyOptions {

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
     gwctl::addTlsCommands(app, global);
     gwctl::addTopCommand(app, global);
     gwctl::addVerifyCommand(app, global);
+    gwctl::addFleetCommands(app, global);
     CLI11_PARSE(app, argc, argv);
     return 0;
 }
