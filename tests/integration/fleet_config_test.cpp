@@ -63,12 +63,14 @@ protected:
         if (!read || !read->kv) return nlohmann::json::object();
         return nlohmann::json::parse(read->kv->value, nullptr, false);
     }
+    // The host reports `state` for `revision`: the one it serves, or the one it refused.
     bool statusReaches(const std::string& state, std::int64_t revision, std::chrono::milliseconds within = 5s) {
+        const char* field = state == "refused" ? "refused_revision" : "revision";
         return eventually(
             [&] {
                 const auto status = hostStatus();
                 return status.is_object() && status.value("state", "") == state &&
-                       status.value("revision", std::int64_t{0}) == revision;
+                       status.value(field, std::int64_t{0}) == revision;
             },
             within);
     }
@@ -90,7 +92,7 @@ TEST_F(FleetConfigTest, ThePutConfigIsServedAndAChangeReachesTheHostWithinASecon
     EXPECT_TRUE(statusReaches("serving", revision)) << hostStatus().dump();
     EXPECT_NE(hostStatus().value("version", "").find('/'), std::string::npos) << hostStatus().dump();
     // gwctl fleet status reads the same from etcd, through the host's own file.
-    const auto listed = runCommand({gwctlBinary(), "fleet", "status", "--config", gateway_.configFile().string()},
+    const auto listed = runCommand({gwctlBinary(), "fleet", "status", "--host-config", gateway_.configFile().string()},
                                    gateway_.dir(), 15s);
     EXPECT_EQ(listed.exit_code, 0) << listed.err;
     EXPECT_NE(listed.out.find("mod_revision " + std::to_string(revision)), std::string::npos) << listed.out;

@@ -78,6 +78,15 @@ http::request<http::string_body> postRequest(const std::string& url, const std::
     return request;
 }
 
+// The end of the range of keys that start with `prefix`: the prefix with its last byte + 1
+// ("\0", every key, when there is no such byte).
+std::string prefixEnd(std::string prefix) {
+    while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xff) prefix.pop_back();
+    if (prefix.empty()) return std::string(1, '\0');
+    prefix.back() = static_cast<char>(prefix.back() + 1);
+    return prefix;
+}
+
 // The message of an etcd error body ({"error", "message", "code"}), or the body itself.
 std::string errorText(const std::string& body) {
     const auto json = nlohmann::json::parse(body, nullptr, false);
@@ -141,21 +150,17 @@ Result<EtcdRead> EtcdClient::get(const std::string& key) {
     return read;
 }
 
-Result<std::vector<std::pair<std::string, EtcdValue>>> EtcdClient::list(const std::string& prefix) {
-    // The range [prefix, prefix with its last byte + 1): every key that starts with it.
-    std::string end = prefix;
-    while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) end.pop_back();
-    if (!end.empty()) end.back() = static_cast<char>(end.back() + 1);
-    auto reply = call("/v3/kv/range", nlohmann::json{{"key", encodeBase64(prefix)},
-                                                     {"range_end", encodeBase64(end.empty() ? std::string(1, '\0') : end)}}
-                                          .dump());
+Result<EtcdList> EtcdClient::list(const std::string& prefix) {
+    auto reply = call("/v3/kv/range",
+                      nlohmann::json{{"key", encodeBase64(prefix)}, {"range_end", encodeBase64(prefixEnd(prefix))}}.dump());
     if (!reply) return tl::unexpected(reply.error());
     if (reply->status != 200) return fail("etcd list of ", prefix, ": ", reply->status, " ", errorText(reply->body));
     const auto json = nlohmann::json::parse(reply->body, nullptr, false);
     if (!json.is_object()) return fail("etcd list of ", prefix, ": not JSON: ", reply->body.substr(0, 200));
-    std::vector<std::pair<std::string, EtcdValue>> out;
+    EtcdList out;
+    out.revision = numberField(json.value("header", nlohmann::json::object()), "revision");
     for (const auto& kv : json.value("kvs", nlohmann::json::array()))
-        out.emplace_back(decoded(kv, "key"), EtcdValue{decoded(kv, "value"), numberField(kv, "mod_revision")});
+        out.kvs.emplace_back(decoded(kv, "key"), EtcdValue{decoded(kv, "value"), numberField(kv, "mod_revision")});
     return out;
 }
 
@@ -167,6 +172,23 @@ Result<std::int64_t> EtcdClient::put(const std::string& key, const std::string& 
     if (reply->status != 200) return fail("etcd put of ", key, ": ", reply->status, " ", errorText(reply->body));
     const auto json = nlohmann::json::parse(reply->body, nullptr, false);
     return json.is_object() ? numberField(json.value("header", nlohmann::json::object()), "revision") : 0;
+}
+
+Result<bool> EtcdClient::putIfUnchanged(const std::vector<std::pair<std::string, std::string>>& puts,
+                                        const std::vector<std::pair<std::string, std::int64_t>>& unchanged) {
+    nlohmann::json body{{"compare", nlohmann::json::array()}, {"success", nlohmann::json::array()}};
+    for (const auto& [key, revision] : unchanged)
+        body["compare"].push_back({{"key", encodeBase64(key)},
+                                   {"target", "MOD"},
+                                   {"result", "EQUAL"},
+                                   {"mod_revision", std::to_string(revision)}});
+    for (const auto& [key, value] : puts)
+        body["success"].push_back({{"request_put", {{"key", encodeBase64(key)}, {"value", encodeBase64(value)}}}});
+    auto reply = call("/v3/kv/txn", body.dump());
+    if (!reply) return tl::unexpected(reply.error());
+    if (reply->status != 200) return fail("etcd transaction: ", reply->status, " ", errorText(reply->body));
+    const auto json = nlohmann::json::parse(reply->body, nullptr, false);
+    return json.is_object() && json.value("succeeded", false);
 }
 
 Result<std::int64_t> EtcdClient::grantLease(std::chrono::seconds ttl) {
@@ -196,11 +218,11 @@ void EtcdClient::interruptWatch() {
 }
 
 WatchEnd EtcdClient::watch(const std::string& key, std::int64_t start_revision,
-                           const std::function<void(std::int64_t)>& on_change) {
+                           const std::function<void(std::int64_t)>& on_change, bool prefix) {
     WatchEnd end;
-    const std::string body =
-        nlohmann::json{{"create_request", {{"key", encodeBase64(key)}, {"start_revision", std::to_string(start_revision)}}}}
-            .dump();
+    nlohmann::json create{{"key", encodeBase64(key)}, {"start_revision", std::to_string(start_revision)}};
+    if (prefix) create["range_end"] = encodeBase64(prefixEnd(key));
+    const std::string body = nlohmann::json{{"create_request", create}}.dump();
     asio::io_context io;
     beast::tcp_stream stream(io);
     Result<void> connected = fail("no etcd endpoint configured");

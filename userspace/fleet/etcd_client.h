@@ -32,6 +32,12 @@ struct EtcdRead {
     std::optional<EtcdValue> kv;
 };
 
+// A read of several keys, and the store's revision when it was served.
+struct EtcdList {
+    std::int64_t revision = 0;
+    std::vector<std::pair<std::string, EtcdValue>> kvs;
+};
+
 // Why a watch ended.
 struct WatchEnd {
     enum class Kind {
@@ -51,10 +57,14 @@ public:
                         std::chrono::milliseconds timeout = std::chrono::milliseconds(3000));
 
     Result<EtcdRead> get(const std::string& key);
-    // Every key under `prefix` with its value, in key order.
-    Result<std::vector<std::pair<std::string, EtcdValue>>> list(const std::string& prefix);
+    // Every key that starts with `prefix`, with its value, in key order.
+    Result<EtcdList> list(const std::string& prefix);
     // Returns the revision of the put. `lease` 0: none.
     Result<std::int64_t> put(const std::string& key, const std::string& value, std::int64_t lease = 0);
+    // Puts every pair of `puts` in one transaction if each key of `unchanged` still has its
+    // mod_revision (0: the key is absent); false when one moved (nothing is written then).
+    Result<bool> putIfUnchanged(const std::vector<std::pair<std::string, std::string>>& puts,
+                                const std::vector<std::pair<std::string, std::int64_t>>& unchanged);
     // Returns the lease id.
     Result<std::int64_t> grantLease(std::chrono::seconds ttl);
     // Renews `lease`; false when etcd no longer has it (expired or revoked).
@@ -62,8 +72,9 @@ public:
 
     // Calls `on_change(mod_revision)` for every change of `key` (put or delete) from
     // `start_revision` on, in revision order, until interrupted or the watch fails. Blocks.
+    // With `prefix`, every key that starts with `key`.
     WatchEnd watch(const std::string& key, std::int64_t start_revision,
-                   const std::function<void(std::int64_t mod_revision)>& on_change);
+                   const std::function<void(std::int64_t mod_revision)>& on_change, bool prefix = false);
     // Ends a watch() in progress (and the next one, until it starts): any thread.
     void interruptWatch();
     void resumeWatch() { interrupted_ = false; }

@@ -11,6 +11,7 @@
 
 #include "config/config_loader.h"
 #include "fleet/config_document.h"
+#include "fleet/rollout.h"
 #include "observability/logging.h"
 
 namespace hotgate::fleet {
@@ -95,17 +96,49 @@ Result<std::string> EtcdConfigSource::candidateFile(const EtcdValue& kv) {
     return path;
 }
 
+EtcdConfigSource::Effective EtcdConfigSource::effectiveOf(const EtcdList& keys) const {
+    Effective effective;
+    std::optional<Rollout> rollout;
+    std::int64_t rollout_revision = 0;
+    for (const auto& [key, value] : keys.kvs) {
+        if (key == fleetKey()) {
+            effective.document = value;
+        } else if (key == rolloutKey(source_.prefix)) {
+            rollout_revision = value.mod_revision;
+            if (auto parsed = Rollout::fromJson(value.value))
+                rollout = std::move(*parsed);
+            else
+                log::warn("fleet: ", rolloutKey(source_.prefix), " ignored: ", parsed.error().message);
+        } else {
+            continue;
+        }
+        effective.generation = std::max(effective.generation, value.mod_revision);
+    }
+    if (rollout && rollout->includes(source_.host_id)) {
+        effective.document = EtcdValue{rollout->candidate, rollout_revision};
+        effective.rollout = rollout->id;
+    }
+    return effective;
+}
+
 Result<EtcdConfigSource::Start> EtcdConfigSource::prepareStart() {
     Start start;
-    auto read = watch_client_.get(fleetKey());
-    if (read && read->kv) {
-        auto path = candidateFile(*read->kv);
-        if (!path) return fail("the config in ", fleetName(), " (mod_revision ", read->kv->mod_revision,
-                               ") is refused:\n", path.error().message);
-        start.path = *path;
-        start.revision = read->kv->mod_revision;
-        start.watch_from = read->revision;
-        return start;
+    auto read = watch_client_.list(fleetKey());
+    if (read) {
+        const auto effective = effectiveOf(*read);
+        if (effective.document) {
+            auto path = candidateFile(*effective.document);
+            if (!path) return fail("the config in ", fleetName(), " (mod_revision ", effective.document->mod_revision,
+                                   effective.rollout.empty() ? "" : ", rollout " + effective.rollout, ") is refused:\n",
+                                   path.error().message);
+            start.path = *path;
+            start.fleet_text = effective.document->value;
+            start.revision = effective.document->mod_revision;
+            start.generation = effective.generation;
+            start.rollout = effective.rollout;
+            start.watch_from = read->revision;
+            return start;
+        }
     }
     // etcd cannot be reached, or holds no config: the last config applied, with this host's
     // current part.
@@ -121,7 +154,9 @@ Result<EtcdConfigSource::Start> EtcdConfigSource::prepareStart() {
     if (!path) return fail(why, " and the config in ", source_.last_good, " is refused:\n", path.error().message);
     log::warn(why, ": serving ", source_.last_good, " (mod_revision ", revision, ") until it can");
     start.path = *path;
+    start.fleet_text = fleet;
     start.revision = revision;
+    start.generation = revision;
     start.watch_from = revision;
     start.from_last_good = true;
     return start;
@@ -132,7 +167,10 @@ void EtcdConfigSource::run(const Start& start, Apply apply, std::function<std::s
     version_ = std::move(version);
     {
         std::lock_guard lock(mutex_);
-        applied_ = start.revision;
+        generation_ = start.generation;
+        revision_ = start.revision;
+        served_text_ = start.fleet_text;
+        rollout_ = start.rollout;
         watch_from_ = start.watch_from;
         state_ = start.from_last_good ? "serving_last_good" : "serving";
     }
@@ -169,54 +207,73 @@ void EtcdConfigSource::setStatus(const std::string& state, std::vector<std::stri
 }
 
 Result<std::int64_t> EtcdConfigSource::catchUp() {
-    auto read = watch_client_.get(fleetKey());
+    auto read = watch_client_.list(fleetKey());
     if (!read) return tl::unexpected(read.error());
-    if (!read->kv) {
+    const auto effective = effectiveOf(*read);
+    if (!effective.document) {
         log::warn("fleet: ", fleetName(), " is gone; serving what this host has");
         setStatus("no_config", {});
     } else {
-        applyValue(*read->kv);
+        applyEffective(effective);
     }
     return read->revision;
 }
 
-void EtcdConfigSource::applyValue(const EtcdValue& kv) {
+void EtcdConfigSource::applyEffective(const Effective& effective) {
+    const EtcdValue& document = *effective.document;
+    const std::string origin = "etcd mod_revision " + std::to_string(document.mod_revision) +
+                               (effective.rollout.empty() ? "" : " (rollout " + effective.rollout + ")");
     {
         std::lock_guard lock(mutex_);
-        // Only forward: a revision at or below the one served is never applied.
-        if (kv.mod_revision <= applied_) return;
+        // Only forward: what is at or below the generation served is never applied.
+        if (effective.generation <= generation_) return;
+        generation_ = effective.generation;
+        if (document.value == served_text_) {
+            // The same document under another revision (a rollout's next wave, or its candidate
+            // written to <prefix>/config at the end): nothing to apply.
+            revision_ = document.mod_revision;
+            rollout_ = effective.rollout;
+            state_ = "serving";
+            problems_.clear();
+            ++status_generation_;
+            changed_.notify_all();
+            return;
+        }
     }
-    auto path = candidateFile(kv);
+    auto refuse = [&](std::vector<std::string> problems) {
+        {
+            std::lock_guard lock(mutex_);
+            rollout_ = effective.rollout;  // a refused candidate says which rollout it was
+            refused_revision_ = document.mod_revision;
+        }
+        log::warn("fleet: ", fleetName(), " at ", origin, " refused; serving what this host has: ", problems.front());
+        setStatus("refused", std::move(problems));
+    };
+    auto path = candidateFile(document);
     if (!path) {
-        log::warn("fleet: the config in ", fleetName(), " at mod_revision ", kv.mod_revision,
-                  " is refused; serving what this host has:\n", path.error().message);
         std::vector<std::string> problems;
         std::istringstream lines(path.error().message);
         for (std::string line; std::getline(lines, line);) problems.push_back(line);
-        {
-            std::lock_guard lock(mutex_);
-            applied_ = kv.mod_revision;  // refused, not retried until etcd holds a newer one
-        }
-        setStatus("refused", std::move(problems));
+        refuse(std::move(problems));
         return;
     }
-    const auto reply = apply_(*path, "etcd mod_revision " + std::to_string(kv.mod_revision));
-    {
-        std::lock_guard lock(mutex_);
-        applied_ = kv.mod_revision;
-    }
-    if (reply.value("ok", false)) {
-        log::info("fleet: applied ", fleetName(), " at mod_revision ", kv.mod_revision, ": ",
-                  reply.value("message", std::string()));
-        writeLastGood(*path);
-        setStatus("serving", {});
-    } else {
+    const auto reply = apply_(*path, origin);
+    if (!reply.value("ok", false)) {
         std::vector<std::string> problems{reply.value("message", std::string())};
         for (const auto& problem : reply.value("problems", nlohmann::json::array()))
             if (problem.is_string()) problems.push_back(problem.get<std::string>());
-        log::warn("fleet: ", fleetName(), " at mod_revision ", kv.mod_revision, " refused: ", problems.front());
-        setStatus("refused", std::move(problems));
+        refuse(std::move(problems));
+        return;
     }
+    log::info("fleet: applied ", fleetName(), " at ", origin, ": ", reply.value("message", std::string()));
+    writeLastGood(*path);
+    {
+        std::lock_guard lock(mutex_);
+        served_text_ = document.value;
+        revision_ = document.mod_revision;
+        rollout_ = effective.rollout;
+    }
+    setStatus("serving", {});
 }
 
 void EtcdConfigSource::watchLoop() {
@@ -244,19 +301,23 @@ void EtcdConfigSource::watchLoop() {
             from = *read;
             need_read = false;
         }
-        const auto end = watch_client_.watch(fleetKey(), from + 1, [&](std::int64_t mod_revision) {
-            from = std::max(from, mod_revision);
-            // The event says a change happened; the key's value is read whole, as it is now.
-            std::int64_t applied;
-            {
-                std::lock_guard lock(mutex_);
-                applied = applied_;
-            }
-            if (mod_revision > applied) {
-                if (auto read = catchUp(); read) from = std::max(from, *read);
-            }
-            backoff = kFirstBackoff;
-        });
+        // <prefix>/config and <prefix>/config.rollout (every key that starts with the first).
+        const auto end = watch_client_.watch(
+            fleetKey(), from + 1,
+            [&](std::int64_t mod_revision) {
+                from = std::max(from, mod_revision);
+                // The event says a change happened; the keys are read whole, as they are now.
+                std::int64_t generation;
+                {
+                    std::lock_guard lock(mutex_);
+                    generation = generation_;
+                }
+                if (mod_revision > generation) {
+                    if (auto read = catchUp(); read) from = std::max(from, *read);
+                }
+                backoff = kFirstBackoff;
+            },
+            /*prefix=*/true);
         switch (end.kind) {
             case WatchEnd::Kind::Interrupted: return;
             case WatchEnd::Kind::Compacted:
@@ -278,7 +339,9 @@ nlohmann::json EtcdConfigSource::statusDocument() {
     std::lock_guard lock(mutex_);
     return {{"host", source_.host_id},
             {"version", version_ ? version_() : std::string()},
-            {"revision", applied_},
+            {"revision", revision_},
+            {"refused_revision", state_ == "refused" ? refused_revision_ : 0},
+            {"rollout", rollout_},
             {"state", state_},
             {"problems", problems_},
             {"updated", std::chrono::duration_cast<std::chrono::seconds>(

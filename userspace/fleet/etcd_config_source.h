@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,7 +34,10 @@ public:
     // What the process starts with.
     struct Start {
         std::string path;           // the merged config file to load
-        std::int64_t revision = 0;  // the etcd document's mod_revision
+        std::string fleet_text;     // its etcd part
+        std::int64_t revision = 0;  // the mod_revision of the key that part came from
+        std::int64_t generation = 0;  // the highest mod_revision of <prefix>/config and its rollout
+        std::string rollout;        // the rollout whose candidate it is, if it is one
         std::int64_t watch_from = 0;  // the store revision read: changes after it are watched
         bool from_last_good = false;
     };
@@ -55,6 +59,14 @@ public:
     void stop();
 
 private:
+    // What this host serves of a read of <prefix>/config and <prefix>/config.rollout: the
+    // rollout's candidate while the host is in one of its active waves, else the config.
+    struct Effective {
+        std::optional<EtcdValue> document;
+        std::int64_t generation = 0;  // the higher mod_revision of the two keys: only forward
+        std::string rollout;
+    };
+    Effective effectiveOf(const EtcdList& keys) const;
     std::string fleetKey() const { return source_.prefix + "/config"; }
     std::string fleetName() const { return "etcd " + fleetKey(); }
     // Merges, validates and writes the candidate file for `kv`; the problems, attributed.
@@ -64,7 +76,7 @@ private:
     void statusLoop();
     // Reads <prefix>/config and applies it when newer than what is served; the store revision read.
     Result<std::int64_t> catchUp();
-    void applyValue(const EtcdValue& kv);
+    void applyEffective(const Effective& effective);
     void setStatus(const std::string& state, std::vector<std::string> problems);
     nlohmann::json statusDocument();
 
@@ -78,7 +90,11 @@ private:
 
     std::mutex mutex_;
     std::condition_variable changed_;
-    std::int64_t applied_ = 0;          // the mod_revision served (0: none yet)
+    std::int64_t generation_ = 0;       // of what was last applied or refused (0: none yet)
+    std::int64_t revision_ = 0;         // the mod_revision of the key what is served came from
+    std::string served_text_;           // the etcd part served
+    std::string rollout_;               // the rollout whose candidate is served (or was refused)
+    std::int64_t refused_revision_ = 0;  // the mod_revision of the last document refused
     std::int64_t watch_from_ = 0;
     std::string state_ = "starting";    // serving | serving_last_good | refused | no_config
     std::vector<std::string> problems_;
