@@ -26,9 +26,7 @@ std::vector<Field> trailerFields(const http::response<http::buffer_body>& messag
     auto field = message.begin();
     std::advance(field, head_fields);
     for (; field != message.end(); ++field) {
-        std::string name(field->name_string());
-        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        trailers.push_back({std::move(name), std::string(field->value())});
+        trailers.push_back({lower(field->name_string()), std::string(field->value())});
     }
     return trailers;
 }

@@ -27,7 +27,8 @@ bool validToken(std::string_view text) {
     });
 }
 
-// Connection-specific fields (RFC 9113 8.2.2): never in an HTTP/2 message.
+}  // namespace
+
 bool connectionSpecific(std::string_view name) {
     static constexpr std::array<std::string_view, 6> kNames{"connection",        "keep-alive", "proxy-connection",
                                                            "transfer-encoding", "upgrade",    "te"};
@@ -39,8 +40,6 @@ std::string lower(std::string_view text) {
     for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return out;
 }
-
-}  // namespace
 
 tl::expected<Http1Request, Refusal> toHttp1(const RequestFields& request, bool ends_stream) {
     auto refuse = [](std::string reason) { return tl::unexpected(Refusal{400, std::move(reason)}); };

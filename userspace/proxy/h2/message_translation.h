@@ -52,6 +52,11 @@ struct Refusal {
     std::string reason;
 };
 
+// Connection-specific fields (RFC 9113 8.2.2, lower-case names): never in an HTTP/2 message.
+bool connectionSpecific(std::string_view name);
+// A field name as HTTP/2 writes it: lower-case.
+std::string lower(std::string_view text);
+
 // The HTTP/1.1 head for `request`; `ends_stream`: no DATA follows.
 tl::expected<Http1Request, Refusal> toHttp1(const RequestFields& request, bool ends_stream);
 

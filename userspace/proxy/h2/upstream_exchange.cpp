@@ -31,18 +31,8 @@ std::vector<h2::Field> requestFields(const http::request_header<>& request, bool
     fields.push_back({":authority", std::string(request[http::field::host])});
     fields.push_back({":path", std::string(request.target())});
     for (const auto& field : request) {
-        switch (field.name()) {
-            case http::field::host:
-            case http::field::connection:
-            case http::field::keep_alive:
-            case http::field::proxy_connection:
-            case http::field::transfer_encoding:
-            case http::field::upgrade:
-            case http::field::te: continue;
-            default: break;
-        }
-        std::string name(field.name_string());
-        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        std::string name = h2::lower(field.name_string());
+        if (field.name() == http::field::host || h2::connectionSpecific(name)) continue;
         fields.push_back({std::move(name), std::string(field.value())});
     }
     if (grpc) fields.push_back({"te", "trailers"});
