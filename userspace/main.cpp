@@ -5,10 +5,8 @@
 
 #include <csignal>
 #include <exception>
-#include <fstream>
 #include <functional>
 #include <iostream>
-#include <sstream>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -120,14 +118,6 @@ void countSpans(telemetry::OtlpExporter* exporter, const std::string& version, G
         }
         return std::vector<prometheus::MetricFamily>{std::move(spans)};
     });
-}
-
-// The whole of a file ("" when it cannot be read: the loader then says why).
-std::string readWholeFile(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream out;
-    out << in.rdbuf();
-    return out.str();
 }
 
 int serve(ConfigSnapshot config, const Options& options, fleet::EtcdConfigSource* fleet_source,
@@ -310,7 +300,8 @@ int run(int argc, char** argv) {
     std::unique_ptr<hotgate::fleet::EtcdConfigSource> fleet_source;
     hotgate::fleet::EtcdConfigSource::Start fleet_start;
     if (check_path.empty()) {
-        const std::string text = readWholeFile(path);
+        // Unreadable: "" here, and the loader says why below.
+        const std::string text = hotgate::fleet::readFileText(path).value_or("");
         auto etcd = hotgate::fleet::etcdSourceOf(text, path);
         if (!etcd) {
             std::cerr << etcd.error().message << "\n";

@@ -2,13 +2,11 @@
 // endpoints and prefix of a host's config_source, or given), not a hotgate's control socket.
 #include <cctype>
 #include <chrono>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <thread>
 #include <iomanip>
 #include <iostream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -39,15 +37,13 @@ bool locateFleet(const FleetOptions& options, const char* verb, std::vector<std:
     endpoints = options.endpoints;
     prefix = options.prefix;
     if (!endpoints.empty() && !prefix.empty()) return true;
-    std::ifstream in(options.host_config, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (!in) {
+    const auto text = hotgate::fleet::readFileText(options.host_config);
+    if (!text) {
         std::cerr << "gwctl fleet " << verb << ": cannot read " << options.host_config
                   << " (give --host-config FILE, or --etcd URL and --prefix P)\n";
         return false;
     }
-    auto source = hotgate::fleet::etcdSourceOf(text.str(), options.host_config);
+    auto source = hotgate::fleet::etcdSourceOf(*text, options.host_config);
     if (!source || !*source) {
         std::cerr << "gwctl fleet " << verb << ": "
                   << (source ? options.host_config + " has no config_source.etcd" : source.error().message) << "\n";
@@ -168,14 +164,12 @@ int runRollout(const FleetOptions& options) {
     std::vector<std::string> endpoints;
     std::string prefix;
     if (!locateFleet(options, "rollout", endpoints, prefix)) return 2;
-    std::ifstream in(options.candidate, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (!in) {
+    const auto text = hotgate::fleet::readFileText(options.candidate);
+    if (!text) {
         std::cerr << "gwctl fleet rollout: cannot read --config " << options.candidate << "\n";
         return 2;
     }
-    const std::string candidate = text.str();
+    const std::string& candidate = *text;
     // What every host would refuse alike (not YAML, a host's key) is refused here; the rest
     // each host validates with its own part.
     if (auto merged = fleet::mergeConfig("", "(host)", candidate, options.candidate, 0); !merged) {

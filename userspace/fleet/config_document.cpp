@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <array>
+#include <fstream>
+#include <sstream>
 
 #include <yaml-cpp/yaml.h>
 
@@ -34,6 +36,14 @@ Result<std::vector<std::pair<std::string, int>>> topLevelKeys(const std::string&
 }
 
 }  // namespace
+
+std::optional<std::string> readFileText(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return std::nullopt;
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
 
 std::string localPart(const std::string& file_text) {
     const auto marker = file_text.find(kEtcdPartMarker);

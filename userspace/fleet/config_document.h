@@ -40,6 +40,9 @@ Result<MergedConfig> mergeConfig(const std::string& local, const std::string& lo
 // `fleet_name`:line within it.
 ConfigProblems attributeProblems(ConfigProblems problems, const MergedConfig& merged, const std::string& fleet_name);
 
+// The whole of the file at `path`; nullopt when it cannot be opened.
+std::optional<std::string> readFileText(const std::string& path);
+
 // config_source.etcd of a host's own file, read before the rest can be validated (the file
 // alone has no routes); nullopt when it has none. The merged config is validated in full.
 Result<std::optional<EtcdSourceConfig>> etcdSourceOf(const std::string& local_text, const std::string& local_name);

@@ -6,7 +6,6 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
 #include "config/config_loader.h"
@@ -24,13 +23,6 @@ constexpr std::chrono::seconds kRenewEvery{3};
 constexpr std::chrono::milliseconds kFirstBackoff{200};
 constexpr std::chrono::milliseconds kMaxBackoff{5000};
 constexpr int kCandidatesKept = 3;
-
-std::string readText(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream out;
-    out << in.rdbuf();
-    return out.str();
-}
 
 // Writes `text` to `path` atomically (a temporary beside it, fsynced, renamed), mode 0600.
 Result<void> writeAtomically(const std::string& path, const std::string& text) {
@@ -144,7 +136,7 @@ Result<EtcdConfigSource::Start> EtcdConfigSource::prepareStart() {
     // current part.
     const std::string why = read ? fleetName() + " holds no config (etcd " + watch_client_.endpoint() + ")"
                                  : "etcd cannot be reached (" + read.error().message + ")";
-    const std::string last = readText(source_.last_good);
+    const std::string last = readFileText(source_.last_good).value_or("");
     const std::string fleet = etcdPart(last);
     if (fleet.empty()) return fail(why, " and ", source_.last_good, " holds no config applied from it");
     std::int64_t revision = 0;
@@ -192,7 +184,7 @@ void EtcdConfigSource::stop() {
 }
 
 void EtcdConfigSource::writeLastGood(const std::string& path) {
-    if (auto written = writeAtomically(source_.last_good, readText(path)); !written)
+    if (auto written = writeAtomically(source_.last_good, readFileText(path).value_or("")); !written)
         log::warn("fleet: cannot keep the applied config: ", written.error().message);
 }
 
