@@ -88,5 +88,17 @@ TEST(ConfigDocument, ConfigSourceIsReadBeforeTheRestCanBeValidated) {
     EXPECT_FALSE(etcdSourceOf(std::string(kLocal) + "config_source:\n  etcd: {prefix: /p}\n", "host.yaml"));
 }
 
+TEST(ConfigDocument, ABadConfigSourceIsNamedByTheLoader) {
+    const std::string merged = std::string(kLocal) + kFleet +
+                               "config_source:\n  etcd:\n    endpoints: [\"https://127.0.0.1:2379/v3\"]\n"
+                               "    prefix: hotgate/\n    last_good: relative.yaml\n";
+    auto loaded = loadConfigText(merged, "host.yaml");
+    ASSERT_FALSE(loaded);
+    const std::string problems = formatProblems(loaded.error());
+    EXPECT_NE(problems.find("config_source.etcd.endpoints[0]"), std::string::npos) << problems;
+    EXPECT_NE(problems.find("config_source.etcd.prefix: must start with /"), std::string::npos) << problems;
+    EXPECT_NE(problems.find("config_source.etcd.last_good: must be an absolute path"), std::string::npos) << problems;
+}
+
 }  // namespace
 }  // namespace hotgate::fleet
