@@ -24,6 +24,7 @@
 #include "dataplane/steer_loader.h"
 #include "fleet/config_document.h"
 #include "fleet/etcd_config_source.h"
+#include "health/health_service.h"
 #include "observability/logging.h"
 #include "proxy/asio.h"
 #include "telemetry/otlp_exporter.h"
@@ -197,12 +198,21 @@ int serve(ConfigSnapshot config, const Options& options, fleet::EtcdConfigSource
         spans->get());
     router.setConfigEngine(&config_engine);
     if (fleet_source)
-        fleet_source->run(
-            fleet_start,
-            [&config_engine](const std::string& path, const std::string& origin) {
-                return config_engine.apply(path, origin, /*wait=*/false);
-            },
-            [&context] { return context.version(); });
+        fleet_source->run(fleet_start,
+                          {.apply = [&config_engine](const std::string& path,
+                                                     const std::string& origin) {
+                               return config_engine.apply(path, origin, /*wait=*/false);
+                           },
+                           .verdict_of = [&config_engine](std::uint64_t verification) {
+                               return config_engine.verdictOf(verification);
+                           },
+                           .version = [&context] { return context.version(); },
+                           .health = [&gateway]() -> std::optional<fleet::TcpReading> {
+                               const auto reading = (*gateway)->health().ownReading();
+                               if (!reading) return std::nullopt;
+                               return fleet::TcpReading{reading->handshake_us.p99, reading->handshake_us.count,
+                                                        reading->connections, reading->resets_sent};
+                           }});
     std::thread reload;  // SIGHUP's apply: off the signal loop, which must stay responsive
     std::atomic<bool> reloading{false};
 

@@ -37,12 +37,13 @@ protected:
         etcd_.stop();
     }
 
-    // The fleet's document: the fixture's shared sections, with /fleet answering `body`.
+    // The fleet's document: the fixture's shared sections, with /fleet answering `body`. The
+    // host reports "serving" (and keeps last_good) once the engine's verification window ends.
     std::string fleetDocument(const std::string& body) const {
         GatewayConfig shared = config_;
         shared.routes.insert(shared.routes.begin(),
                              {.name = "fleet", .match = "{ path: /fleet }", .direct_body = body});
-        return shared.sharedPart();
+        return shared.sharedPart() + "config_engine:\n  verification_window: 500ms\n";
     }
     std::int64_t putConfig(const std::string& text) {
         fleet::EtcdClient client({etcd_.url()});
@@ -90,6 +91,7 @@ TEST_F(FleetConfigTest, ThePutConfigIsServedAndAChangeReachesTheHostWithinASecon
               << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - put_at).count()
               << " ms\n";
     EXPECT_TRUE(statusReaches("serving", revision)) << hostStatus().dump();
+    EXPECT_EQ(hostStatus().value("verdict", ""), "healthy") << hostStatus().dump();
     EXPECT_NE(hostStatus().value("version", "").find('/'), std::string::npos) << hostStatus().dump();
     // gwctl fleet status reads the same from etcd, through the host's own file.
     const auto listed = runCommand({gwctlBinary(), "fleet", "status", "--host-config", gateway_.configFile().string()},

@@ -1,7 +1,8 @@
 // Rolling a fleet config out in waves (docs/fleet.md, "Rollouts") over three hosts and a real
 // etcd: while a wave runs only its hosts serve the candidate; each wave waits until its hosts
 // serve it for the gate; at the end the candidate becomes <prefix>/config. A candidate that the
-// second wave refuses rolls the first wave back too, and <prefix>/config never changes.
+// second wave refuses, or fails the config engine's verification on, rolls the first wave back
+// too, and <prefix>/config never changes.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -49,10 +50,12 @@ protected:
         etcd_.stop();
     }
 
-    std::string fleetDocument(const std::string& answer) const {
-        GatewayConfig shared = config_;
+    // The fleet's part: config_ with a /fleet route answering `answer`, verified for `window`.
+    std::string fleetDocument(const std::string& answer, const GatewayConfig* base = nullptr,
+                              const std::string& window = "1s") const {
+        GatewayConfig shared = base ? *base : config_;
         shared.routes.insert(shared.routes.begin(), {.name = "fleet", .match = "{ path: /fleet }", .direct_body = answer});
-        return shared.sharedPart();
+        return shared.sharedPart() + "config_engine:\n  verification_window: " + window + "\n  min_requests: 20\n";
     }
     void putConfig(const std::string& text) {
         fleet::EtcdClient client({etcd_.url()});
@@ -130,6 +133,43 @@ TEST_F(FleetRolloutTest, ACandidateTheSecondWaveRefusesRollsTheFirstBackToo) {
                                 gateway_.dir(), 15s);
     EXPECT_EQ(bad.exit_code, 2) << bad.out << bad.err;
     EXPECT_NE(bad.err.find("end it with 100%"), std::string::npos) << bad.err;
+}
+
+TEST_F(FleetRolloutTest, ACandidateTheSecondWaveFailsVerificationOnRollsTheFirstBackToo) {
+    // Traffic reaches h2 and h3 only: the candidate sends the catch-all route where nothing
+    // listens, which their verification sees as a 5xx rise; h1, without traffic, verifies it.
+    std::atomic<bool> done{false};
+    std::atomic<int> answers{0};
+    std::vector<std::thread> clients;
+    for (std::size_t host : {1, 2})
+        clients.emplace_back([&, host] {
+            HttpClient client(ports_[host]);
+            for (int i = 0; i < 20000 && !done; ++i) {  // bounded: about 60 s
+                (void)client.get("/api");
+                ++answers;
+                std::this_thread::sleep_for(3ms);
+            }
+        });
+    auto bad = config_;
+    bad.routes[2].cluster = "dead";
+    const auto candidate = gateway_.writeFile("v4.yaml", fleetDocument("v4\n", &bad, "4s"));
+    const auto result = runCommand(gwctlFleet({"rollout", "--config", candidate.string(), "--waves", "1,100%",
+                                               "--gate", "1s", "--timeout", "20s"}),
+                                   gateway_.dir(), 60s);
+    done = true;
+    for (auto& client : clients) client.join();
+    EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
+    EXPECT_NE(result.out.find("wave 1 healthy"), std::string::npos) << result.out;
+    EXPECT_NE(result.err.find("failed verification: rolled back: 5xx share"), std::string::npos) << result.err;
+    EXPECT_GT(answers.load(), 100);
+    for (std::size_t i = 0; i < ports_.size(); ++i)
+        EXPECT_TRUE(eventually([&] { return body(i) == "v1\n"; }, 10s)) << "host h" << i + 1 << ": " << body(i);
+    EXPECT_EQ(fleetConfig(), fleetDocument("v1\n"));
+    const auto status = runCommand(gwctlFleet({"status", "--json"}), gateway_.dir(), 15s);
+    ASSERT_EQ(status.exit_code, 0) << status.err;
+    const auto hosts = nlohmann::json::parse(status.out)["hosts"];
+    ASSERT_EQ(hosts.size(), 3u) << status.out;
+    for (const auto& host : hosts) EXPECT_TRUE(host.contains("verdict")) << host.dump();
 }
 
 }  // namespace

@@ -89,7 +89,7 @@ int runStatus(const FleetOptions& options) {
     }
     std::cout << prefix << "/config: " << (latest ? "mod_revision " + std::to_string(latest) : "no config") << "\n";
     std::cout << std::left << std::setw(16) << "HOST" << std::setw(34) << "VERSION" << std::setw(10) << "REVISION"
-              << std::setw(20) << "STATE" << "AGE\n";
+              << std::setw(20) << "STATE" << std::setw(11) << "VERDICT" << "AGE\n";
     for (const auto& [key, value] : hosts->kvs) {
         const auto status = nlohmann::json::parse(value.value, nullptr, false);
         if (!status.is_object()) {
@@ -101,7 +101,10 @@ int runStatus(const FleetOptions& options) {
         if (state == "serving" && revision < latest) state = "behind";
         std::cout << std::setw(16) << status.value("host", std::string("?")) << std::setw(34)
                   << status.value("version", std::string("?")) << std::setw(10) << revision << std::setw(20) << state
+                  << std::setw(11) << status.value("verdict", std::string("?"))
                   << ageOf(status.value("updated", std::int64_t{0})) << "\n";
+        if (const auto why = status.value("verdict_reason", std::string()); !why.empty())
+            std::cout << "    " << why << "\n";
         for (const auto& problem : status.value("problems", nlohmann::json::array()))
             if (problem.is_string()) std::cout << "    " << problem.get<std::string>() << "\n";
     }
@@ -246,13 +249,21 @@ int runRollout(const FleetOptions& options) {
                     const auto& status = found->second;
                     const bool on_candidate = status.value("rollout", std::string()) == rollout.id;
                     const std::string state = status.value("state", std::string());
-                    if (on_candidate && state == "refused") {
+                    const std::string verdict = status.value("verdict", std::string());
+                    if (on_candidate && (state == "refused" || state == "rolled_back")) {
                         std::string why;
                         for (const auto& problem : status.value("problems", nlohmann::json::array()))
                             if (problem.is_string() && why.empty()) why = problem.get<std::string>();
-                        return rollBack(client, prefix, rollout, "host " + host + " refused the candidate: " + why);
+                        return rollBack(client, prefix, rollout,
+                                        "host " + host +
+                                            (state == "refused" ? " refused the candidate: " : " failed verification: ") +
+                                            why);
                     }
-                    if (!on_candidate || state != "serving") waiting.push_back(host);
+                    if (on_candidate && state == "serving" && verdict == "unhealthy")
+                        return rollBack(client, prefix, rollout,
+                                        "host " + host + " is unhealthy on the candidate: " +
+                                            status.value("verdict_reason", std::string()));
+                    if (!on_candidate || state != "serving" || verdict != "healthy") waiting.push_back(host);
                 }
             if (waiting.empty()) {
                 if (!healthy_since) healthy_since = Clock::now();

@@ -230,6 +230,7 @@ nlohmann::json ConfigEngine::apply(const std::string& path, const std::string& o
               diff.changes.size(), " change(s), verifying routes [", joined(diff.affected_routes), "] for ",
               next->config_engine.verification_window.count(), "ms");
     reply["applies"] = "in_place";
+    reply["verification"] = verification_id;
     reply["apply_us"] = apply_us;
     reply["message"] = "applied " + next->hash + " (was " + running->hash + "), " +
                        std::to_string(diff.changes.size()) + " change(s) in place; verifying for " +
@@ -245,6 +246,13 @@ nlohmann::json ConfigEngine::apply(const std::string& path, const std::string& o
     reply["message"] = reply["message"].get<std::string>() + "; " + reply["verdict"].get<std::string>();
     if (found != verdicts_.end() && found->second.rfind("rolled back", 0) == 0) reply["ok"] = false;
     return reply;
+}
+
+std::optional<std::string> ConfigEngine::verdictOf(std::uint64_t verification) const {
+    std::lock_guard lock(mutex_);
+    if (const auto found = verdicts_.find(verification); found != verdicts_.end()) return found->second;
+    if (stopping_) return std::string("unknown: this version stopped during the verification window");
+    return std::nullopt;
 }
 
 nlohmann::json ConfigEngine::rollback(const std::string& why) {

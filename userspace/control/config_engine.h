@@ -54,6 +54,9 @@ public:
     // The replies of control/protocol.h's config messages: {"ok": bool, "message", ...}.
     // `origin` says who asked ("gwctl", "SIGHUP"); `wait` holds the reply until the verdict.
     nlohmann::json apply(const std::string& path, const std::string& origin, bool wait);
+    // An in-place apply's reply carries "verification": its id. The verdict on it ("verified",
+    // "rolled back: <why>", "superseded by ..."), or nullopt while its window runs.
+    std::optional<std::string> verdictOf(std::uint64_t verification) const;
     nlohmann::json rollback(const std::string& why);
     nlohmann::json history() const;
     nlohmann::json diffAgainstRunning(const std::string& path) const;

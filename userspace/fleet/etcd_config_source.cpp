@@ -51,6 +51,19 @@ Result<void> writeAtomically(const std::string& path, const std::string& text) {
 
 }  // namespace
 
+std::string_view hostStateName(HostState state) {
+    switch (state) {
+        case HostState::Starting: return "starting";
+        case HostState::Serving: return "serving";
+        case HostState::ServingLastGood: return "serving_last_good";
+        case HostState::Verifying: return "verifying";
+        case HostState::Refused: return "refused";
+        case HostState::RolledBack: return "rolled_back";
+        case HostState::NoConfig: return "no_config";
+    }
+    return "starting";
+}
+
 EtcdConfigSource::EtcdConfigSource(EtcdSourceConfig source, std::string local_path, const std::string& local_text)
     : source_(std::move(source)),
       local_path_(std::move(local_path)),
@@ -154,9 +167,9 @@ Result<EtcdConfigSource::Start> EtcdConfigSource::prepareStart() {
     return start;
 }
 
-void EtcdConfigSource::run(const Start& start, Apply apply, std::function<std::string()> version) {
-    apply_ = std::move(apply);
-    version_ = std::move(version);
+void EtcdConfigSource::run(const Start& start, Hooks hooks) {
+    hooks_ = std::move(hooks);
+    auto baseline = readHealth();
     {
         std::lock_guard lock(mutex_);
         generation_ = start.generation;
@@ -164,7 +177,8 @@ void EtcdConfigSource::run(const Start& start, Apply apply, std::function<std::s
         served_text_ = start.fleet_text;
         rollout_ = start.rollout;
         watch_from_ = start.watch_from;
-        state_ = start.from_last_good ? "serving_last_good" : "serving";
+        state_ = start.from_last_good ? HostState::ServingLastGood : HostState::Serving;
+        baseline_ = baseline;
     }
     if (!start.from_last_good) writeLastGood(start.path);
     watcher_ = std::thread([this] { watchLoop(); });
@@ -188,7 +202,7 @@ void EtcdConfigSource::writeLastGood(const std::string& path) {
         log::warn("fleet: cannot keep the applied config: ", written.error().message);
 }
 
-void EtcdConfigSource::setStatus(const std::string& state, std::vector<std::string> problems) {
+void EtcdConfigSource::setStatus(HostState state, std::vector<std::string> problems) {
     {
         std::lock_guard lock(mutex_);
         state_ = state;
@@ -204,7 +218,7 @@ Result<std::int64_t> EtcdConfigSource::catchUp() {
     const auto effective = effectiveOf(*read);
     if (!effective.document) {
         log::warn("fleet: ", fleetName(), " is gone; serving what this host has");
-        setStatus("no_config", {});
+        setStatus(HostState::NoConfig, {});
     } else {
         applyEffective(effective);
     }
@@ -225,8 +239,11 @@ void EtcdConfigSource::applyEffective(const Effective& effective) {
             // written to <prefix>/config at the end): nothing to apply.
             revision_ = document.mod_revision;
             rollout_ = effective.rollout;
-            state_ = "serving";
-            problems_.clear();
+            if (engine_ != EngineOutcome::Verifying) {  // else its verdict decides
+                state_ = HostState::Serving;
+                engine_ = EngineOutcome::Verified;
+                problems_.clear();
+            }
             ++status_generation_;
             changed_.notify_all();
             return;
@@ -239,7 +256,7 @@ void EtcdConfigSource::applyEffective(const Effective& effective) {
             refused_revision_ = document.mod_revision;
         }
         log::warn("fleet: ", fleetName(), " at ", origin, " refused; serving what this host has: ", problems.front());
-        setStatus("refused", std::move(problems));
+        setStatus(HostState::Refused, std::move(problems));
     };
     auto path = candidateFile(document);
     if (!path) {
@@ -249,7 +266,9 @@ void EtcdConfigSource::applyEffective(const Effective& effective) {
         refuse(std::move(problems));
         return;
     }
-    const auto reply = apply_(*path, origin);
+    // The health profile's numbers before the apply are the baseline.
+    auto baseline = readHealth();
+    const auto reply = hooks_.apply(*path, origin);
     if (!reply.value("ok", false)) {
         std::vector<std::string> problems{reply.value("message", std::string())};
         for (const auto& problem : reply.value("problems", nlohmann::json::array()))
@@ -258,14 +277,25 @@ void EtcdConfigSource::applyEffective(const Effective& effective) {
         return;
     }
     log::info("fleet: applied ", fleetName(), " at ", origin, ": ", reply.value("message", std::string()));
-    writeLastGood(*path);
+    // Served from here on. In place, the engine's verification window runs: the state is
+    // Verifying until its verdict (settleVerification); a new version was verified on its way.
+    const std::uint64_t verification = reply.value("verification", std::uint64_t{0});
     {
         std::lock_guard lock(mutex_);
+        // What the engine returns to if its verification rolls this back.
+        text_before_ = served_text_;
+        revision_before_ = revision_;
         served_text_ = document.value;
         revision_ = document.mod_revision;
         rollout_ = effective.rollout;
+        baseline_ = baseline;
+        engine_reason_.clear();
+        verification_ = verification;
+        verifying_path_ = *path;
+        engine_ = verification == 0 ? EngineOutcome::Verified : EngineOutcome::Verifying;
     }
-    setStatus("serving", {});
+    if (verification == 0) writeLastGood(*path);
+    setStatus(verification == 0 ? HostState::Serving : HostState::Verifying, {});
 }
 
 void EtcdConfigSource::watchLoop() {
@@ -327,14 +357,62 @@ void EtcdConfigSource::watchLoop() {
     }
 }
 
+bool EtcdConfigSource::settleVerification() {
+    std::uint64_t verification;
+    {
+        std::lock_guard lock(mutex_);
+        if (engine_ != EngineOutcome::Verifying) return false;
+        verification = verification_;
+    }
+    const auto verdict = hooks_.verdict_of ? hooks_.verdict_of(verification) : std::optional<std::string>("verified");
+    if (!verdict) return true;
+    std::string path;
+    {
+        std::lock_guard lock(mutex_);
+        if (engine_ != EngineOutcome::Verifying || verification_ != verification) return true;  // a newer apply
+        if (verdict->rfind("rolled back", 0) == 0) {
+            // Applied, then undone by the verification: the host serves what it had before.
+            engine_ = EngineOutcome::RolledBack;
+            engine_reason_ = *verdict;
+            refused_revision_ = revision_;
+            revision_ = revision_before_;
+            served_text_ = text_before_;
+            if (state_ == HostState::Verifying) {  // else a newer document's refusal stands
+                state_ = HostState::RolledBack;
+                problems_ = {*verdict};
+            }
+            log::warn("fleet: ", fleetName(), " at mod_revision ", refused_revision_, " failed verification: ", *verdict);
+        } else {
+            engine_ = EngineOutcome::Verified;
+            if (state_ == HostState::Verifying) state_ = HostState::Serving;
+            path = verifying_path_;
+        }
+        ++status_generation_;
+    }
+    if (!path.empty()) writeLastGood(path);
+    return false;
+}
+
 nlohmann::json EtcdConfigSource::statusDocument() {
+    const auto now = readHealth();
     std::lock_guard lock(mutex_);
+    const bool undone = state_ == HostState::Refused || state_ == HostState::RolledBack;
+    const auto judgement = judgeHealth(engine_, engine_reason_, baseline_, now);
+    nlohmann::json health = nullptr;
+    if (now)
+        health = {{"handshake_p99_us", now->handshake_p99_us},
+                  {"baseline_handshake_p99_us", baseline_ ? baseline_->handshake_p99_us : 0},
+                  {"connections_since_apply", now->connections - std::min(now->connections, baseline_ ? baseline_->connections : 0)},
+                  {"resets_sent_since_apply", now->resets_sent - std::min(now->resets_sent, baseline_ ? baseline_->resets_sent : 0)}};
     return {{"host", source_.host_id},
-            {"version", version_ ? version_() : std::string()},
+            {"version", hooks_.version ? hooks_.version() : std::string()},
             {"revision", revision_},
-            {"refused_revision", state_ == "refused" ? refused_revision_ : 0},
+            {"refused_revision", undone ? refused_revision_ : 0},
             {"rollout", rollout_},
-            {"state", state_},
+            {"state", hostStateName(state_)},
+            {"verdict", verdictName(judgement.verdict)},
+            {"verdict_reason", judgement.reason},
+            {"health", health},
             {"problems", problems_},
             {"updated", std::chrono::duration_cast<std::chrono::seconds>(
                             std::chrono::system_clock::now().time_since_epoch())
@@ -342,36 +420,51 @@ nlohmann::json EtcdConfigSource::statusDocument() {
 }
 
 void EtcdConfigSource::statusLoop() {
+    constexpr auto kVerdictPoll = std::chrono::milliseconds(50);
     const std::string key = source_.prefix + "/hosts/" + source_.host_id;
     std::int64_t lease = 0;
     std::uint64_t published = 0;
     auto next_renewal = std::chrono::steady_clock::now();
+    bool verifying = false;
     for (;;) {
-        std::uint64_t generation;
         {
             std::unique_lock lock(mutex_);
-            changed_.wait_until(lock, next_renewal, [&] { return stopping_ || status_generation_ != published; });
+            const auto until = verifying ? std::min(next_renewal, std::chrono::steady_clock::now() + kVerdictPoll)
+                                         : next_renewal;
+            changed_.wait_until(lock, until, [&] { return stopping_ || status_generation_ != published; });
             if (stopping_) return;
+        }
+        verifying = settleVerification();
+        std::uint64_t generation;
+        {
+            std::lock_guard lock(mutex_);
             generation = status_generation_;
         }
-        next_renewal = std::chrono::steady_clock::now() + kRenewEvery;
-        // Renewed, and written again every round: another process of this host (the version
-        // before an upgrade, on its way out) may have written its own meanwhile.
-        if (lease != 0) {
-            auto alive = status_client_.keepAlive(lease);
-            if (!alive || !*alive) lease = 0;  // expired or unreachable: registered again below
+        const auto now = std::chrono::steady_clock::now();
+        const bool renew = now >= next_renewal;
+        if (!renew && generation == published) continue;
+        if (renew) {
+            next_renewal = now + kRenewEvery;
+            // Renewed, and written again every round: another process of this host (the version
+            // before an upgrade, on its way out) may have written its own meanwhile.
+            if (lease != 0) {
+                auto alive = status_client_.keepAlive(lease);
+                if (!alive || !*alive) lease = 0;  // expired or unreachable: registered again below
+            }
         }
         if (lease == 0) {
             auto granted = status_client_.grantLease(kLeaseTtl);
             if (!granted) {
                 log::debug("fleet: status: ", granted.error().message);
+                next_renewal = std::min(next_renewal, now + std::chrono::milliseconds(500));
                 continue;
             }
             lease = *granted;
         }
         if (auto put = status_client_.put(key, statusDocument().dump(), lease); !put) {
             log::debug("fleet: status: ", put.error().message);
-            lease = 0;
+            lease = 0;  // expired, perhaps: granted again and written on the next round
+            next_renewal = std::min(next_renewal, now + std::chrono::milliseconds(500));
             continue;
         }
         published = generation;

@@ -26,8 +26,21 @@
 #include "common/error.h"
 #include "config/config.h"
 #include "fleet/etcd_client.h"
+#include "fleet/host_verdict.h"
 
 namespace hotgate::fleet {
+
+// Where a host stands with the fleet's document (docs/fleet.md, "Host status").
+enum class HostState {
+    Starting,
+    Serving,          // the document at `revision`
+    ServingLastGood,  // started without etcd, not caught up yet
+    Verifying,        // applied, inside the config engine's verification window
+    Refused,          // the document at `refused_revision` was refused; `problems` says why
+    RolledBack,       // ... applied, and rolled back by the config engine's verification
+    NoConfig,         // <prefix>/config is gone
+};
+std::string_view hostStateName(HostState state);
 
 class EtcdConfigSource {
 public:
@@ -41,8 +54,19 @@ public:
         std::int64_t watch_from = 0;  // the store revision read: changes after it are watched
         bool from_last_good = false;
     };
-    // Applies a merged config file; the config engine's reply ({"ok", "message", "problems"}).
-    using Apply = std::function<nlohmann::json(const std::string& path, const std::string& origin)>;
+    // What the source needs of the gateway it runs in.
+    struct Hooks {
+        // Applies a merged config file; the config engine's reply once it serves it ({"ok",
+        // "message", "problems", and "verification" for an in-place change, whose window runs).
+        std::function<nlohmann::json(const std::string& path, const std::string& origin)> apply;
+        // The engine's verdict on a verification ("verified", "rolled back: ..."); nullopt while
+        // its window runs.
+        std::function<std::optional<std::string>(std::uint64_t verification)> verdict_of;
+        // The serving version ("0.1.0-abc/hash"), for the status.
+        std::function<std::string()> version;
+        // This process's TCP health reading; nullopt when the health profile is unavailable.
+        std::function<std::optional<TcpReading>()> health;
+    };
 
     // `local_path` and `local_text`: the file the process was started with (the host's own, or
     // a merged one whose host part is used).
@@ -54,8 +78,7 @@ public:
     Result<Start> prepareStart();
 
     // Once the gateway serves `start`: keeps last_good, registers the host, and watches.
-    // `version` gives the serving version ("0.1.0-abc/hash") for the status.
-    void run(const Start& start, Apply apply, std::function<std::string()> version);
+    void run(const Start& start, Hooks hooks);
     void stop();
 
 private:
@@ -77,7 +100,11 @@ private:
     // Reads <prefix>/config and applies it when newer than what is served; the store revision read.
     Result<std::int64_t> catchUp();
     void applyEffective(const Effective& effective);
-    void setStatus(const std::string& state, std::vector<std::string> problems);
+    void setStatus(HostState state, std::vector<std::string> problems);
+    // Takes the engine's verdict on the verification running, if it came: the state moves on
+    // from Verifying. Whether one is still running.
+    bool settleVerification();
+    std::optional<TcpReading> readHealth() const { return hooks_.health ? hooks_.health() : std::nullopt; }
     nlohmann::json statusDocument();
 
     EtcdSourceConfig source_;
@@ -85,8 +112,7 @@ private:
     std::string local_text_;  // the host's own part
     EtcdClient watch_client_;
     EtcdClient status_client_;
-    Apply apply_;
-    std::function<std::string()> version_;
+    Hooks hooks_;
 
     std::mutex mutex_;
     std::condition_variable changed_;
@@ -96,8 +122,15 @@ private:
     std::string rollout_;               // the rollout whose candidate is served (or was refused)
     std::int64_t refused_revision_ = 0;  // the mod_revision of the last document refused
     std::int64_t watch_from_ = 0;
-    std::string state_ = "starting";    // serving | serving_last_good | refused | no_config
+    HostState state_ = HostState::Starting;
     std::vector<std::string> problems_;
+    EngineOutcome engine_ = EngineOutcome::Verified;  // of the last document applied
+    std::string engine_reason_;
+    std::optional<TcpReading> baseline_;  // read just before that apply
+    std::uint64_t verification_ = 0;      // the engine's, while Verifying
+    std::string verifying_path_;          // the merged file under verification
+    std::int64_t revision_before_ = 0;    // what the engine returns to if it rolls back
+    std::string text_before_;
     std::uint64_t status_generation_ = 0;
     bool stopping_ = false;
     std::thread watcher_;

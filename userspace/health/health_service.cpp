@@ -150,6 +150,18 @@ std::string HealthService::upstreamLabel(std::uint32_t index) const {
     return "#" + std::to_string(index);
 }
 
+std::optional<HealthService::OwnReading> HealthService::ownReading() const {
+    if (!pins_ || !monitor_) return std::nullopt;
+    OwnReading reading;
+    const std::uint32_t slot = registration_.slot;
+    reading.handshake_us = monitor_->window(HEALTH_H_HANDSHAKE, slot);
+    if (auto listener = pins_->readCounters(slot * HEALTH_SIDES + HEALTH_SIDE_LISTENER)) {
+        reading.connections = listener->count[HEALTH_CTR_OPENED];
+        reading.resets_sent = listener->count[HEALTH_CTR_RESETS_SENT];
+    }
+    return reading;
+}
+
 nlohmann::json HealthService::healthJson(std::optional<std::uint32_t> active_slot, const std::string& own_phase) const {
     nlohmann::json out;
     out["available"] = available();

@@ -52,6 +52,16 @@ public:
     HealthPins* pins() const { return pins_.get(); }
     HealthMonitor* monitor() const { return monitor_.get(); }
 
+    // This process's own numbers, for a fleet host's verdict (docs/fleet.md): the handshake
+    // quantiles over the monitor's window and the listener connections and resets it sent so
+    // far; nullopt when unavailable.
+    struct OwnReading {
+        Quantiles handshake_us;
+        std::uint64_t connections = 0;
+        std::uint64_t resets_sent = 0;
+    };
+    std::optional<OwnReading> ownReading() const;
+
     // GET /health. `active_slot`: the slot of the steering control entry, when known.
     // `own_phase`: this process's phase (starting, active, draining...).
     nlohmann::json healthJson(std::optional<std::uint32_t> active_slot, const std::string& own_phase) const;
