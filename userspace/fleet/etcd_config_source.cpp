@@ -231,8 +231,22 @@ void EtcdConfigSource::applyEffective(const Effective& effective) {
                                (effective.rollout.empty() ? "" : " (rollout " + effective.rollout + ")");
     {
         std::lock_guard lock(mutex_);
-        // Only forward: what is at or below the generation served is never applied.
-        if (effective.generation <= generation_) return;
+        // Only forward: what is at or below the generation served is never applied. Below it
+        // means etcd's store went back (restored from an older snapshot): said once a revision.
+        if (effective.generation < generation_ && effective.generation != behind_warned_) {
+            behind_warned_ = effective.generation;
+            log::warn("fleet: ", fleetName(), " is at mod_revision ", effective.generation, ", below the ",
+                      generation_, " this host serves: not applied (etcd restored from an older snapshot?); ",
+                      "it applies the next document above ", generation_);
+        }
+        if (effective.generation <= generation_) {
+            if (state_ == HostState::ServingLastGood) {  // etcd reached: what it has is current
+                state_ = HostState::Serving;
+                ++status_generation_;
+                changed_.notify_all();
+            }
+            return;
+        }
         generation_ = effective.generation;
         if (document.value == served_text_) {
             // The same document under another revision (a rollout's next wave, or its candidate

@@ -120,7 +120,8 @@ private:
     std::int64_t revision_ = 0;         // the mod_revision of the key what is served came from
     std::string served_text_;           // the etcd part served
     std::string rollout_;               // the rollout whose candidate is served (or was refused)
-    std::int64_t refused_revision_ = 0;  // the mod_revision of the last document refused
+    std::int64_t refused_revision_ = 0;
+    std::int64_t behind_warned_ = 0;    // a generation below generation_ logged  // the mod_revision of the last document refused
     std::int64_t watch_from_ = 0;
     HostState state_ = HostState::Starting;
     std::vector<std::string> problems_;
