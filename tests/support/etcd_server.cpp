@@ -16,6 +16,12 @@ void EtcdServer::pickPorts() {
     peer_port_ = pickFreePort();
 }
 
+void EtcdServer::useTls(EtcdTlsConfig tls, std::string cert_file, std::string key_file) {
+    tls_ = std::move(tls);
+    cert_file_ = std::move(cert_file);
+    key_file_ = std::move(key_file);
+}
+
 bool EtcdServer::launch(const std::filesystem::path& dir, std::string& error) {
     dir_ = dir;
     pickPorts();
@@ -26,13 +32,16 @@ bool EtcdServer::launch(const std::filesystem::path& dir, std::string& error) {
                                   "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
                                   "--initial-cluster", initial_cluster_.empty() ? name_ + "=" + peer : initial_cluster_,
                                   "--log-level", "warn"};
+    if (tls_)
+        argv.insert(argv.end(), {"--cert-file", cert_file_, "--key-file", key_file_, "--trusted-ca-file",
+                                 tls_->ca_file, "--client-cert-auth"});
     if (!initial_cluster_.empty())
         argv.insert(argv.end(), {"--initial-cluster-token", "hotgate-test-" + std::to_string(::getpid())});
     return process_.start(argv, dir / ("etcd-" + name_ + ".out"), dir / ("etcd-" + name_ + ".err"), error);
 }
 
 bool EtcdServer::waitAnswer(std::string& error) {
-    fleet::EtcdClient probe({url()}, std::chrono::milliseconds(500));
+    fleet::EtcdClient probe({url()}, std::chrono::milliseconds(500), tls_);
     const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(15);
     while (std::chrono::steady_clock::now() < give_up) {
         if (probe.get("/probe")) return true;
@@ -55,6 +64,8 @@ void EtcdServer::stop() {
 
 std::string EtcdServer::etcdctl(const std::vector<std::string>& args) const {
     std::vector<std::string> argv{"/usr/bin/etcdctl", "--endpoints", url()};
+    if (tls_)
+        argv.insert(argv.end(), {"--cacert", tls_->ca_file, "--cert", tls_->cert_file, "--key", tls_->key_file});
     argv.insert(argv.end(), args.begin(), args.end());
     const auto result = runCommand(argv, dir_, std::chrono::seconds(15));
     EXPECT_EQ(result.exit_code, 0) << "etcdctl failed: " << result.err;

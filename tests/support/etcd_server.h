@@ -8,12 +8,17 @@
 #include <string>
 #include <vector>
 
+#include "config/config.h"
 #include "support/child_process.h"
 
 namespace hotgate::test {
 
 class EtcdServer {
 public:
+    // Before start(): the member serves https:// with `cert_file`/`key_file` and requires
+    // client certificates signed by `tls.ca_file`; `tls` is also what this side's clients use.
+    void useTls(EtcdTlsConfig tls, std::string cert_file, std::string key_file);
+    const std::optional<EtcdTlsConfig>& tls() const { return tls_; }
     // Starts etcd with its data in `dir`/etcd-<name> and waits until it answers; false with
     // `error` when it does not within 15 s. Again after stop(): the same ports and data.
     bool start(const std::filesystem::path& dir, std::string& error);
@@ -21,7 +26,9 @@ public:
     void stop();
     // SIGKILL: a member lost without a goodbye.
     void kill() { process_.kill(); }
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(client_port_); }
+    std::string url() const {
+        return (tls_ ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(client_port_);
+    }
     std::uint16_t clientPort() const { return client_port_; }
     // etcdctl against this member; its stdout, or "" when it failed (reported as a failure).
     std::string etcdctl(const std::vector<std::string>& args) const;
@@ -41,6 +48,9 @@ private:
     std::string initial_cluster_;  // "name=peer,...": empty for a one-member cluster
     std::uint16_t client_port_ = 0;
     std::uint16_t peer_port_ = 0;
+    std::optional<EtcdTlsConfig> tls_;
+    std::string cert_file_;
+    std::string key_file_;
 };
 
 // Three members on loopback, each restartable on its data; stopped by PID.

@@ -89,10 +89,14 @@ IssuedCertificate TestCa::issue(const std::string& stem, const std::vector<std::
     X509_set_issuer_name(cert, X509_get_subject_name(state_->cert));
     X509_set_pubkey(cert, key);
     std::string alt;
-    for (const std::string& dns : dns_names) alt += (alt.empty() ? "DNS:" : ",DNS:") + dns;
+    // A name of digits and dots is an IP address SAN (etcd's members are named by address).
+    for (const std::string& name : dns_names) {
+        const bool ip = name.find_first_not_of("0123456789.") == std::string::npos;
+        alt += std::string(alt.empty() ? "" : ",") + (ip ? "IP:" : "DNS:") + name;
+    }
     if (!alt.empty()) addExtension(cert, state_->cert, NID_subject_alt_name, alt.c_str());
     addExtension(cert, state_->cert, NID_basic_constraints, "critical,CA:FALSE");
-    addExtension(cert, state_->cert, NID_ext_key_usage, "serverAuth");
+    addExtension(cert, state_->cert, NID_ext_key_usage, "serverAuth,clientAuth");
     check(X509_sign(cert, state_->key, EVP_sha256()) > 0, "leaf signature");
 
     IssuedCertificate issued;

@@ -28,7 +28,8 @@ public:
 
     const std::string& caFile() const { return ca_file_; }
 
-    // A leaf for `dns_names` (subjectAltName), files <dir>/<stem>.{crt,leaf.crt,key}.
+    // A leaf for `dns_names` (subjectAltName; "127.0.0.1" is an IP address name), for servers
+    // and clients alike, files <dir>/<stem>.{crt,leaf.crt,key}.
     IssuedCertificate issue(const std::string& stem, const std::vector<std::string>& dns_names,
                             std::chrono::hours valid_from = std::chrono::hours(-1),
                             std::chrono::hours valid_until = std::chrono::hours(24 * 30));

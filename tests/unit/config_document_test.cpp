@@ -88,6 +88,35 @@ TEST(ConfigDocument, ConfigSourceIsReadBeforeTheRestCanBeValidated) {
     EXPECT_FALSE(etcdSourceOf(std::string(kLocal) + "config_source:\n  etcd: {prefix: /p}\n", "host.yaml"));
 }
 
+TEST(ConfigDocument, TlsToEtcdIsReadWithItsSchemeAndCheckedWhole) {
+    const std::string etcd = "config_source:\n  etcd:\n    prefix: /p\n    last_good: /var/lib/hotgate/lg.yaml\n";
+    auto source = etcdSourceOf(std::string(kLocal) + etcd +
+                                   "    endpoints: [\"https://127.0.0.1:2379\"]\n    tls:\n      ca_file: /etc/ca.pem\n"
+                                   "      cert_file: /etc/c.pem\n      key_file: /etc/c.key\n",
+                               "host.yaml");
+    ASSERT_TRUE(source) << source.error().message;
+    ASSERT_TRUE(source->has_value() && (*source)->tls);
+    EXPECT_EQ((*source)->tls->ca_file, "/etc/ca.pem");
+    EXPECT_EQ((*source)->tls->key_file, "/etc/c.key");
+    // https without tls, http with it, a certificate without its key: each named.
+    auto plain = etcdSourceOf(std::string(kLocal) + etcd + "    endpoints: [\"https://127.0.0.1:2379\"]\n", "host.yaml");
+    ASSERT_FALSE(plain);
+    EXPECT_NE(plain.error().message.find("host.yaml:6: config_source.etcd.endpoints[0]: an etcd endpoint is "
+                                         "http://host:port (https:// needs config_source.etcd.tls)"),
+              std::string::npos)
+        << plain.error().message;
+    auto mixed = etcdSourceOf(std::string(kLocal) + etcd +
+                                  "    endpoints: [\"http://127.0.0.1:2379\"]\n    tls:\n      ca_file: /etc/ca.pem\n"
+                                  "      cert_file: /etc/c.pem\n",
+                              "host.yaml");
+    ASSERT_FALSE(mixed);
+    EXPECT_NE(mixed.error().message.find("with tls, an etcd endpoint is https://host:port"), std::string::npos)
+        << mixed.error().message;
+    EXPECT_NE(mixed.error().message.find("config_source.etcd.tls: cert_file and key_file go together"),
+              std::string::npos)
+        << mixed.error().message;
+}
+
 TEST(ConfigDocument, ABadConfigSourceIsNamedByTheLoader) {
     const std::string merged = std::string(kLocal) + kFleet +
                                "config_source:\n  etcd:\n    endpoints: [\"https://127.0.0.1:2379/v3\"]\n"

@@ -136,10 +136,13 @@ telemetry.service_name = "gw-edge"
 telemetry.otlp.endpoint = "http://127.0.0.1:4318/v1/traces"
 telemetry.otlp.timeout = 3000ms
 telemetry.sample_ratio = 0.25
-config_source.etcd.endpoints = ["http://10.0.0.1:2379", "http://10.0.0.2:2379"]
+config_source.etcd.endpoints = ["https://10.0.0.1:2379", "https://10.0.0.2:2379"]
 config_source.etcd.prefix = "/hotgate/prod"
 config_source.etcd.host_id = "gw-01"
 config_source.etcd.last_good = /var/lib/hotgate/last-good.yaml
+config_source.etcd.tls.ca_file = /etc/hotgate/etcd-ca.pem
+config_source.etcd.tls.cert_file = /etc/hotgate/etcd-client.pem
+config_source.etcd.tls.key_file = /etc/hotgate/etcd-client.key
 )";
 
 // Only what is required: every other key at its default.
@@ -165,7 +168,8 @@ TEST(ConfigHashPin, EveryKeyHasItsCanonicalLine) {
     const auto config = load(test::kEveryKeyConfig);
     ASSERT_TRUE(config);
     EXPECT_EQ(canonicalText(*config), kEveryKeyCanonical);
-    EXPECT_EQ(config->hash, "eb95c964385a");  // d9759044724e before config_source;
+    EXPECT_EQ(config->hash, "6ba28ac7b507");  // eb95c964385a before config_source.etcd.tls;
+                                              // d9759044724e before config_source;
                                               // d9a6fd4b76b9 before routes[].stream_drain;
                                               // a7218e06b892 before clusters[].protocol and http2;
                                               // 60c5267ffe79 before listeners[].protocols and http2;

@@ -112,10 +112,14 @@ telemetry:
   sample_ratio: 0.25
 config_source:
   etcd:
-    endpoints: ["http://10.0.0.1:2379", "http://10.0.0.2:2379"]
+    endpoints: ["https://10.0.0.1:2379", "https://10.0.0.2:2379"]
     prefix: /hotgate/prod
     host_id: gw-01
     last_good: /var/lib/hotgate/last-good.yaml
+    tls:
+      ca_file: /etc/hotgate/etcd-ca.pem
+      cert_file: /etc/hotgate/etcd-client.pem
+      key_file: /etc/hotgate/etcd-client.key
 )";
 
 // A gateway with several listeners, clusters and routes, units on limits and timeouts: the

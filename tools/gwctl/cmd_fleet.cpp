@@ -22,6 +22,7 @@ struct FleetOptions {
     std::string host_config = "/etc/hotgate/hotgate.yaml";
     std::vector<std::string> endpoints;
     std::string prefix;
+    hotgate::EtcdTlsConfig tls;  // --cacert, --cert, --key
     bool json = false;
     // rollout
     std::string candidate;
@@ -31,27 +32,44 @@ struct FleetOptions {
     std::string reason = "by hand (gwctl fleet rollback)";
 };
 
-// Where the fleet is: --etcd and --prefix, else a host's config_source.etcd. Prints why not.
-bool locateFleet(const FleetOptions& options, const char* verb, std::vector<std::string>& endpoints,
-                 std::string& prefix) {
-    endpoints = options.endpoints;
-    prefix = options.prefix;
-    if (!endpoints.empty() && !prefix.empty()) return true;
+// Where the fleet is, and how to reach it.
+struct FleetLocation {
+    std::vector<std::string> endpoints;
+    std::string prefix;
+    std::optional<hotgate::EtcdTlsConfig> tls;
+
+    hotgate::fleet::EtcdClient client() const {
+        return hotgate::fleet::EtcdClient(endpoints, std::chrono::milliseconds(3000), tls);
+    }
+};
+
+// --etcd and --prefix (and --cacert...), else a host's config_source.etcd. Prints why not.
+std::optional<FleetLocation> locateFleet(const FleetOptions& options, const char* verb) {
+    FleetLocation where{options.endpoints, options.prefix, std::nullopt};
+    if (options.tls.cert_file.empty() != options.tls.key_file.empty()) {
+        std::cerr << "gwctl fleet " << verb << ": --cert and --key go together\n";
+        return std::nullopt;
+    }
+    if (!options.tls.ca_file.empty()) where.tls = options.tls;
+    if (!where.endpoints.empty() && !where.prefix.empty()) return where;
     const auto text = hotgate::fleet::readFileText(options.host_config);
     if (!text) {
         std::cerr << "gwctl fleet " << verb << ": cannot read " << options.host_config
                   << " (give --host-config FILE, or --etcd URL and --prefix P)\n";
-        return false;
+        return std::nullopt;
     }
     auto source = hotgate::fleet::etcdSourceOf(*text, options.host_config);
     if (!source || !*source) {
         std::cerr << "gwctl fleet " << verb << ": "
                   << (source ? options.host_config + " has no config_source.etcd" : source.error().message) << "\n";
-        return false;
+        return std::nullopt;
     }
-    if (endpoints.empty()) endpoints = (*source)->endpoints;
-    if (prefix.empty()) prefix = (*source)->prefix;
-    return true;
+    if (where.endpoints.empty()) {
+        where.endpoints = (*source)->endpoints;
+        if (!where.tls) where.tls = (*source)->tls;
+    }
+    if (where.prefix.empty()) where.prefix = (*source)->prefix;
+    return where;
 }
 
 std::string ageOf(std::int64_t updated) {
@@ -62,10 +80,10 @@ std::string ageOf(std::int64_t updated) {
 }
 
 int runStatus(const FleetOptions& options) {
-    std::vector<std::string> endpoints;
-    std::string prefix;
-    if (!locateFleet(options, "status", endpoints, prefix)) return 2;
-    hotgate::fleet::EtcdClient client(endpoints);
+    const auto where = locateFleet(options, "status");
+    if (!where) return 2;
+    const std::string& prefix = where->prefix;
+    auto client = where->client();
     auto fleet_config = client.get(prefix + "/config");
     if (!fleet_config) {
         std::cerr << "gwctl fleet status: " << fleet_config.error().message << "\n";
@@ -164,9 +182,9 @@ int runRollout(const FleetOptions& options) {
         std::cerr << "gwctl fleet rollout: --gate and --timeout take a duration (60s, 1500ms, 2m)\n";
         return 2;
     }
-    std::vector<std::string> endpoints;
-    std::string prefix;
-    if (!locateFleet(options, "rollout", endpoints, prefix)) return 2;
+    const auto where = locateFleet(options, "rollout");
+    if (!where) return 2;
+    const std::string& prefix = where->prefix;
     const auto text = hotgate::fleet::readFileText(options.candidate);
     if (!text) {
         std::cerr << "gwctl fleet rollout: cannot read --config " << options.candidate << "\n";
@@ -179,7 +197,7 @@ int runRollout(const FleetOptions& options) {
         std::cerr << "gwctl fleet rollout: " << merged.error().message << "\n";
         return 1;
     }
-    fleet::EtcdClient client(endpoints);
+    auto client = where->client();
     std::string error;
     auto statuses = hostStatuses(client, prefix, error);
     if (!error.empty()) {
@@ -297,10 +315,10 @@ int runRollout(const FleetOptions& options) {
 
 int runRollback(const FleetOptions& options) {
     namespace fleet = hotgate::fleet;
-    std::vector<std::string> endpoints;
-    std::string prefix;
-    if (!locateFleet(options, "rollback", endpoints, prefix)) return 2;
-    fleet::EtcdClient client(endpoints);
+    const auto where = locateFleet(options, "rollback");
+    if (!where) return 2;
+    const std::string& prefix = where->prefix;
+    auto client = where->client();
     auto record = client.get(fleet::rolloutKey(prefix));
     if (!record) {
         std::cerr << "gwctl fleet rollback: " << record.error().message << "\n";
@@ -330,6 +348,9 @@ void addFleetCommands(CLI::App& app, GlobalOptions&) {
             ->capture_default_str();
         command->add_option("--etcd", options->endpoints, "etcd endpoint URLs (instead of --host-config's)");
         command->add_option("--prefix", options->prefix, "the fleet's prefix (instead of --host-config's)");
+        command->add_option("--cacert", options->tls.ca_file, "TLS to etcd (https:// endpoints): the CA file");
+        command->add_option("--cert", options->tls.cert_file, "TLS to etcd: a client certificate")->needs("--cacert");
+        command->add_option("--key", options->tls.key_file, "TLS to etcd: its key")->needs("--cert");
     };
     auto* status = fleet->add_subcommand("status", "one row per host: version, config revision, state, age");
     located(status);

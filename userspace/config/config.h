@@ -331,11 +331,21 @@ struct UpgradeConfig {
 
 // Where the fleet's shared config comes from (docs/fleet.md): etcd's <prefix>/config, merged
 // with the local file (this host's part), watched, and kept in `last_good`.
+// TLS to etcd's members (their --cert-file, and --client-cert-auth when a client certificate
+// is given).
+struct EtcdTlsConfig {
+    std::string ca_file;    // PEM CAs the members' certificates are verified against
+    std::string cert_file;  // PEM client certificate (chain); empty: none
+    std::string key_file;   // its private key
+
+    bool operator==(const EtcdTlsConfig&) const = default;
+};
 struct EtcdSourceConfig {
-    std::vector<std::string> endpoints;  // "http://127.0.0.1:2379", tried in order
+    std::vector<std::string> endpoints;  // "http://127.0.0.1:2379" ("https://" with tls), tried in order
     std::string prefix;                  // "/hotgate/prod": <prefix>/config, <prefix>/hosts/<host_id>
     std::string host_id;                 // empty: the host name
     std::string last_good;               // every applied config is written here (0600)
+    std::optional<EtcdTlsConfig> tls;    // absent: plain HTTP
 
     bool operator==(const EtcdSourceConfig&) const = default;
 };

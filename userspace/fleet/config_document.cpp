@@ -9,6 +9,10 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "config/schema/reader.h"
+#include "config/schema/row.h"
+#include "config/schema/tables.h"
+
 namespace hotgate::fleet {
 namespace {
 
@@ -108,18 +112,17 @@ Result<std::optional<EtcdSourceConfig>> etcdSourceOf(const std::string& local_te
     }
     if (!root || !root.IsMap() || !root["config_source"] || !root["config_source"]["etcd"])
         return std::optional<EtcdSourceConfig>();
-    const YAML::Node etcd = root["config_source"]["etcd"];
-    EtcdSourceConfig source;
-    try {
-        for (const auto& endpoint : etcd["endpoints"]) source.endpoints.push_back(endpoint.as<std::string>());
-        source.prefix = etcd["prefix"].as<std::string>("");
-        source.host_id = etcd["host_id"].as<std::string>("");
-        source.last_good = etcd["last_good"].as<std::string>("");
-    } catch (const YAML::Exception& e) {
-        return fail(local_name, ":", e.mark.line + 1, ": config_source.etcd: ", e.msg);
+    // Read by the schema's own table: the same keys, defaults and checks as the loader's.
+    schema::Reader reader(local_name, root);
+    ConfigSourceConfig section;
+    schema::readMapping(schema::configSourceTable(), reader, root["config_source"], "config_source", section);
+    if (!reader.problems.empty()) {
+        std::string message;
+        for (const auto& problem : reader.problems) message += (message.empty() ? "" : "\n") + problem.format();
+        return fail(message);
     }
-    if (source.endpoints.empty() || source.prefix.empty() || source.last_good.empty())
-        return fail(local_name, ": config_source.etcd needs endpoints, prefix and last_good");
+    if (!section.etcd) return std::optional<EtcdSourceConfig>();
+    EtcdSourceConfig source = std::move(*section.etcd);
     if (source.host_id.empty()) {
         char name[256] = {};
         ::gethostname(name, sizeof name - 1);

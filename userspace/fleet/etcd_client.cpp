@@ -4,10 +4,14 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <type_traits>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <nlohmann/json.hpp>
 
 #include "common/base64.h"
@@ -21,6 +25,12 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// "https://h:p" is parsed as "http://h:p": the scheme only says whether TLS runs on top.
+std::string plainUrl(const std::string& url) {
+    return url.starts_with("https://") ? "http://" + url.substr(8) : url;
+}
 
 // etcd's numbers are JSON strings, and absent when zero.
 std::int64_t numberField(const nlohmann::json& object, const char* name) {
@@ -46,7 +56,7 @@ std::string decoded(const nlohmann::json& object, const char* name) {
 // without a reset (a partition) is noticed within ~10 s. (No receive timeout on the socket:
 // those are the health profile's version marks, health/version_mark.h.)
 Result<void> connectTo(beast::tcp_stream& stream, const std::string& url, std::chrono::milliseconds timeout) {
-    auto endpoint = telemetry::parseHttpEndpoint(url);
+    auto endpoint = telemetry::parseHttpEndpoint(plainUrl(url));
     if (!endpoint) return fail("etcd endpoint ", url, ": ", endpoint.error().message);
     error_code ec;
     const auto address = asio::ip::make_address(endpoint->host, ec);
@@ -64,6 +74,30 @@ Result<void> connectTo(beast::tcp_stream& stream, const std::string& url, std::c
     ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
     ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
     ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+    return {};
+}
+
+// The TLS handshake on a connected stream; the member's certificate must be for the URL's host
+// (an IP address SAN for an address).
+Result<void> handshake(TlsStream& stream, const std::string& url, std::chrono::milliseconds timeout) {
+    auto endpoint = telemetry::parseHttpEndpoint(plainUrl(url));
+    if (!endpoint) return fail("etcd endpoint ", url, ": ", endpoint.error().message);
+    stream.set_verify_callback(asio::ssl::host_name_verification(endpoint->host));
+    error_code ec;
+    beast::get_lowest_layer(stream).expires_after(timeout);
+    stream.async_handshake(asio::ssl::stream_base::client, [&ec](error_code e) { ec = e; });
+    auto& io = static_cast<asio::io_context&>(stream.get_executor().context());
+    io.run();
+    io.restart();
+    if (ec) return fail("etcd ", url, ": TLS handshake: ", ec.message());
+    return {};
+}
+
+// A stream to `url` within `timeout`: connected, and with TLS shaken hands.
+template <typename Stream>
+Result<void> open(Stream& stream, const std::string& url, std::chrono::milliseconds timeout) {
+    if (auto connected = connectTo(beast::get_lowest_layer(stream), url, timeout); !connected) return connected;
+    if constexpr (std::is_same_v<Stream, TlsStream>) return handshake(stream, url, timeout);
     return {};
 }
 
@@ -95,44 +129,73 @@ std::string errorText(const std::string& body) {
     return body.substr(0, 200);
 }
 
+
+// One request and its response on a fresh stream to `url`.
+template <typename Stream>
+Result<http::response<http::string_body>> exchange(Stream& stream, const std::string& url, const std::string& path,
+                                                   const std::string& body, std::chrono::milliseconds timeout) {
+    if (auto opened = open(stream, url, timeout); !opened) return tl::unexpected(opened.error());
+    // Write and read under one bound (tcp_stream's expiry).
+    auto request = postRequest(url, path, body);
+    beast::flat_buffer buffer;
+    http::response<http::string_body> response;
+    error_code ec;
+    beast::get_lowest_layer(stream).expires_after(timeout);
+    http::async_write(stream, request, [&](error_code e, std::size_t) {
+        if ((ec = e)) return;
+        http::async_read(stream, buffer, response, [&](error_code e2, std::size_t) { ec = e2; });
+    });
+    static_cast<asio::io_context&>(stream.get_executor().context()).run();
+    if (ec) return fail("etcd ", url, " ", path, ": ", ec.message());
+    return response;
+}
+
 }  // namespace
 
-EtcdClient::EtcdClient(std::vector<std::string> endpoints, std::chrono::milliseconds timeout)
-    : endpoints_(std::move(endpoints)), timeout_(timeout) {}
+EtcdClient::EtcdClient(std::vector<std::string> endpoints, std::chrono::milliseconds timeout,
+                       const std::optional<EtcdTlsConfig>& tls)
+    : endpoints_(std::move(endpoints)), timeout_(timeout) {
+    if (!tls) return;
+    tls_ = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+    tls_->set_verify_mode(asio::ssl::verify_peer);
+    error_code ec;
+    if (tls_->load_verify_file(tls->ca_file, ec); ec) {
+        tls_error_ = "etcd tls: ca_file " + tls->ca_file + ": " + ec.message();
+        return;
+    }
+    if (tls->cert_file.empty()) return;
+    if (tls_->use_certificate_chain_file(tls->cert_file, ec); ec)
+        tls_error_ = "etcd tls: cert_file " + tls->cert_file + ": " + ec.message();
+    else if (tls_->use_private_key_file(tls->key_file, asio::ssl::context::pem, ec); ec)
+        tls_error_ = "etcd tls: key_file " + tls->key_file + ": " + ec.message();
+}
 
 Result<EtcdClient::Reply> EtcdClient::call(const std::string& path, const std::string& body) {
+    if (!tls_error_.empty()) return fail(tls_error_);
     std::string errors;
     for (std::size_t tried = 0; tried < endpoints_.size(); ++tried) {
         const std::size_t index = (current_ + tried) % endpoints_.size();
         const std::string& url = endpoints_[index];
         asio::io_context io;
-        beast::tcp_stream stream(io);
-        if (auto connected = connectTo(stream, url, timeout_); !connected) {
-            errors += (errors.empty() ? "" : "; ") + connected.error().message;
-            continue;
+        Result<http::response<http::string_body>> response = fail("unreached");
+        if (tls_) {
+            TlsStream stream(io, *tls_);
+            response = exchange(stream, url, path, body, timeout_);
+        } else {
+            beast::tcp_stream stream(io);
+            response = exchange(stream, url, path, body, timeout_);
         }
-        // Write and read under one bound (tcp_stream's expiry).
-        auto request = postRequest(url, path, body);
-        beast::flat_buffer buffer;
-        http::response<http::string_body> response;
-        error_code ec;
-        stream.expires_after(timeout_);
-        http::async_write(stream, request, [&](error_code e, std::size_t) {
-            if ((ec = e)) return;
-            http::async_read(stream, buffer, response, [&](error_code e2, std::size_t) { ec = e2; });
-        });
-        io.run();
-        if (ec) {
-            errors += (errors.empty() ? "" : "; ") + ("etcd " + url + " " + path + ": " + ec.message());
+        if (!response) {
+            errors += (errors.empty() ? "" : "; ") + response.error().message;
             continue;
         }
         // Unavailable (no leader, shutting down): another member may serve.
-        if (response.result_int() == 503) {
-            errors += (errors.empty() ? "" : "; ") + ("etcd " + url + " " + path + ": " + errorText(response.body()));
+        if (response->result_int() == 503) {
+            errors += (errors.empty() ? "" : "; ") + ("etcd " + url + " " + path + ": " + errorText(response->body()));
             continue;
         }
         current_ = index;
-        return Reply{response.result_int(), std::move(response.body())};
+        return Reply{response->result_int(), std::move(response->body())};
     }
     return fail(errors.empty() ? "no etcd endpoint configured" : errors);
 }
@@ -219,34 +282,51 @@ void EtcdClient::interruptWatch() {
 
 WatchEnd EtcdClient::watch(const std::string& key, std::int64_t start_revision,
                            const std::function<void(std::int64_t)>& on_change, bool prefix) {
-    WatchEnd end;
     nlohmann::json create{{"key", encodeBase64(key)}, {"start_revision", std::to_string(start_revision)}};
     if (prefix) create["range_end"] = encodeBase64(prefixEnd(key));
     const std::string body = nlohmann::json{{"create_request", create}}.dump();
-    asio::io_context io;
-    beast::tcp_stream stream(io);
-    Result<void> connected = fail("no etcd endpoint configured");
-    std::string url;
+    if (!tls_error_.empty()) return {WatchEnd::Kind::Failed, 0, tls_error_};
+    std::string errors = "no etcd endpoint configured";
     for (std::size_t tried = 0; tried < endpoints_.size() && !interrupted_; ++tried) {
-        url = endpoints_[(current_ + tried) % endpoints_.size()];
-        if (stream.socket().is_open()) stream.close();
-        connected = connectTo(stream, url, timeout_);
-        if (connected) {
-            current_ = (current_ + tried) % endpoints_.size();
-            break;
+        const std::size_t index = (current_ + tried) % endpoints_.size();
+        const std::string& url = endpoints_[index];
+        asio::io_context io;
+        auto watchWith = [&](auto& stream) -> std::optional<WatchEnd> {
+            if (auto opened = open(stream, url, timeout_); !opened) {
+                errors = tried == 0 ? opened.error().message : errors + "; " + opened.error().message;
+                return std::nullopt;
+            }
+            current_ = index;
+            return watchOn(stream, url, body, on_change);
+        };
+        std::optional<WatchEnd> end;
+        if (tls_) {
+            TlsStream stream(io, *tls_);
+            end = watchWith(stream);
+        } else {
+            beast::tcp_stream stream(io);
+            end = watchWith(stream);
         }
+        if (end) return *end;
     }
     if (interrupted_) return {WatchEnd::Kind::Interrupted, 0, {}};
-    if (!connected) return {WatchEnd::Kind::Failed, 0, connected.error().message};
-    stream.expires_never();
-    tcp::socket& socket = stream.socket();
+    return {WatchEnd::Kind::Failed, 0, errors};
+}
+
+template <typename Stream>
+WatchEnd EtcdClient::watchOn(Stream& stream, const std::string& url, const std::string& body,
+                             const std::function<void(std::int64_t)>& on_change) {
+    WatchEnd end;
+    auto& lowest = beast::get_lowest_layer(stream);
+    lowest.expires_never();
     {
         std::lock_guard lock(watch_mutex_);
-        watch_fd_ = socket.native_handle();
+        watch_fd_ = lowest.socket().native_handle();
     }
+    if (interrupted_) ::shutdown(watch_fd_, SHUT_RDWR);  // asked while connecting
     error_code ec;
     auto request = postRequest(url, "/v3/watch", body);
-    http::write(socket, request, ec);  // small: it fits the socket's buffer at once
+    http::write(stream, request, ec);  // small: it fits the socket's buffer at once
     beast::flat_buffer buffer;
     http::response_parser<http::buffer_body> parser;
     parser.body_limit(boost::none);
@@ -256,7 +336,7 @@ WatchEnd EtcdClient::watch(const std::string& key, std::int64_t start_revision,
     while (!ec) {
         parser.get().body().data = chunk;
         parser.get().body().size = sizeof chunk;
-        http::read_some(socket, buffer, parser, ec);  // blocks until etcd says something
+        http::read_some(stream, buffer, parser, ec);  // blocks until etcd says something
         if (ec == http::error::need_buffer) ec = {};
         if (ec) break;
         if (parser.is_header_done() && parser.get().result_int() != 200) {

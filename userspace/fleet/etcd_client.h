@@ -5,6 +5,9 @@
 // to the endpoints in order until one answers. Leader-less members refuse at once (the
 // `hasleader` metadata), so a partitioned member does not look like a quiet one.
 //
+// With TLS (config_source.etcd.tls) the endpoints are https:// and each member's certificate
+// is verified against the CA file and the URL's host; a client certificate is sent when given.
+//
 // Contract: one thread uses an instance; interruptWatch() may be called from any other.
 #pragma once
 
@@ -12,12 +15,18 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/error.h"
+#include "config/config.h"
+
+namespace boost::asio::ssl {
+class context;
+}
 
 namespace hotgate::fleet {
 
@@ -52,9 +61,12 @@ struct WatchEnd {
 
 class EtcdClient {
 public:
-    // `endpoints`: "http://host:port" (config_source.etcd.endpoints).
+    // `endpoints`: "http://host:port", or "https://host:port" with `tls`
+    // (config_source.etcd). The TLS files are read here; when one cannot be, every call fails
+    // saying so.
     explicit EtcdClient(std::vector<std::string> endpoints,
-                        std::chrono::milliseconds timeout = std::chrono::milliseconds(3000));
+                        std::chrono::milliseconds timeout = std::chrono::milliseconds(3000),
+                        const std::optional<EtcdTlsConfig>& tls = std::nullopt);
 
     Result<EtcdRead> get(const std::string& key);
     // Every key that starts with `prefix`, with its value, in key order.
@@ -89,10 +101,16 @@ private:
     };
     // POSTs `body` to `path` on the endpoints in turn, from the one that answered last.
     Result<Reply> call(const std::string& path, const std::string& body);
+    // The watch's request and stream on a connected `stream` (TCP, or TLS over it).
+    template <typename Stream>
+    WatchEnd watchOn(Stream& stream, const std::string& url, const std::string& body,
+                     const std::function<void(std::int64_t)>& on_change);
 
     std::vector<std::string> endpoints_;
     std::size_t current_ = 0;
     std::chrono::milliseconds timeout_;
+    std::shared_ptr<boost::asio::ssl::context> tls_;  // null: plain HTTP
+    std::string tls_error_;                          // why the TLS files could not be used
     std::mutex watch_mutex_;
     int watch_fd_ = -1;  // the watch's socket, for interruptWatch()
     std::atomic<bool> interrupted_{false};

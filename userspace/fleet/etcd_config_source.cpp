@@ -68,8 +68,8 @@ EtcdConfigSource::EtcdConfigSource(EtcdSourceConfig source, std::string local_pa
     : source_(std::move(source)),
       local_path_(std::move(local_path)),
       local_text_(localPart(local_text)),
-      watch_client_(source_.endpoints),
-      status_client_(source_.endpoints) {}
+      watch_client_(source_.endpoints, std::chrono::milliseconds(3000), source_.tls),
+      status_client_(source_.endpoints, std::chrono::milliseconds(3000), source_.tls) {}
 
 EtcdConfigSource::~EtcdConfigSource() { stop(); }
 
