@@ -25,6 +25,7 @@
 #include "fleet/config_document.h"
 #include "fleet/etcd_config_source.h"
 #include "health/health_service.h"
+#include "release/artifact.h"
 #include "observability/logging.h"
 #include "proxy/asio.h"
 #include "telemetry/otlp_exporter.h"
@@ -121,6 +122,20 @@ void countSpans(telemetry::OtlpExporter* exporter, const std::string& version, G
     });
 }
 
+// A binary rollout's step on this host (docs/fleet.md): the binary fetched into the fleet's
+// state directory (a URL) or taken where it is (a path), its SHA-256 checked, then run as the
+// new version with the config this one serves; a successor that fails says why before cutover.
+Result<std::string> upgradeToFleetBinary(control::UpgradeController& upgrades, const Config& config,
+                                         const fleet::BinaryTarget& target) {
+    release::ArtifactRequest request;
+    request.source = target.source;
+    request.expected_sha256 = target.sha256;
+    request.bundle_dir = std::filesystem::path(config.config_source.etcd->last_good).parent_path() / "bundles";
+    const auto artifact = release::prepareArtifact(request);
+    if (!artifact.ok()) return fail(artifact.error->message);
+    return upgrades.upgradeTo(artifact.binary.string(), config.source_path, std::chrono::seconds(30));
+}
+
 int serve(ConfigSnapshot config, const Options& options, fleet::EtcdConfigSource* fleet_source,
           const fleet::EtcdConfigSource::Start& fleet_start) {
     const std::string version = std::string(buildVersion()) + "/" + config->hash;
@@ -212,6 +227,9 @@ int serve(ConfigSnapshot config, const Options& options, fleet::EtcdConfigSource
                                if (!reading) return std::nullopt;
                                return fleet::TcpReading{reading->handshake_us.p99, reading->handshake_us.count,
                                                         reading->connections, reading->resets_sent};
+                           },
+                           .upgrade_to = [&upgrades, &context](const fleet::BinaryTarget& target) {
+                               return upgradeToFleetBinary(upgrades, *context.config(), target);
                            }});
     std::thread reload;  // SIGHUP's apply: off the signal loop, which must stay responsive
     std::atomic<bool> reloading{false};

@@ -2,13 +2,16 @@
 // etcd: while a wave runs only its hosts serve the candidate; each wave waits until its hosts
 // serve it for the gate; at the end the candidate becomes <prefix>/config. A candidate that the
 // second wave refuses, or fails the config engine's verification on, rolls the first wave back
-// too, and <prefix>/config never changes.
+// too, and <prefix>/config never changes. A binary rollout (gwctl fleet upgrade) runs the new
+// version on each host in turn without a failed request, and a rolled-back one returns every
+// upgraded host to the binary it ran before.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
 #include "fleet/etcd_client.h"
 #include "fleet/rollout.h"
+#include "release/artifact_verify.h"
 #include "gateway_fixture.h"
 #include "support/etcd_server.h"
 
@@ -44,8 +47,19 @@ protected:
         for (std::size_t i = 0; i < ports_.size(); ++i) ASSERT_EQ(body(i), "v1\n");
     }
     void TearDown() override {
+        // Versions a binary rollout started are no children of the test: stopped by their PIDs.
+        std::vector<pid_t> successors;
+        for (const auto& [key, status] : statuses()) {
+            const pid_t pid = status.value("pid", 0);
+            bool own = false;
+            for (auto& host : hosts_) own = own || host->pid() == pid;
+            if (pid > 0 && !own) successors.push_back(pid);
+        }
+        for (pid_t pid : successors) ::kill(pid, SIGTERM);
         for (auto& host : hosts_) host->signal(SIGTERM);
         for (auto& host : hosts_) host->waitExit(30s);
+        for (pid_t pid : successors)
+            if (!eventually([pid] { return ::kill(pid, 0) != 0; }, 30s)) ::kill(pid, SIGKILL);
         GatewayFixture::TearDown();
         etcd_.stop();
     }
@@ -75,6 +89,21 @@ protected:
         argv.insert(argv.end(), args.begin(), args.end());
         argv.insert(argv.end(), {"--etcd", etcd_.url(), "--prefix", kPrefix});
         return argv;
+    }
+
+    // Every registered host's status document by key.
+    std::map<std::string, nlohmann::json> statuses() {
+        std::map<std::string, nlohmann::json> out;
+        fleet::EtcdClient client({etcd_.url()});
+        if (auto listed = client.list(std::string(kPrefix) + "/hosts/"))
+            for (const auto& [key, value] : listed->kvs) out[key] = nlohmann::json::parse(value.value, nullptr, false);
+        return out;
+    }
+    std::string binaryOf(std::size_t host) {
+        const auto all = statuses();
+        const auto found = all.find(std::string(kPrefix) + "/hosts/h" + std::to_string(host + 1));
+        return found == all.end() || !found->second.is_object() ? std::string()
+                                                                 : found->second.value("binary_sha256", "");
     }
 
     EtcdServer etcd_;
@@ -170,6 +199,81 @@ TEST_F(FleetRolloutTest, ACandidateTheSecondWaveFailsVerificationOnRollsTheFirst
     const auto hosts = nlohmann::json::parse(status.out)["hosts"];
     ASSERT_EQ(hosts.size(), 3u) << status.out;
     for (const auto& host : hosts) EXPECT_TRUE(host.contains("verdict")) << host.dump();
+}
+
+std::string hotgateB() { return std::string(HOTGATE_BIN_DIR) + "/hotgate_b"; }
+
+TEST_F(FleetRolloutTest, ABinaryRolloutRunsTheNewVersionOnEveryHostWithoutAFailedRequest) {
+    const auto sha256 = release::sha256OfFile(hotgateB());
+    ASSERT_TRUE(sha256) << sha256.error().message;
+    const std::string before = binaryOf(0);
+    ASSERT_EQ(before.size(), 64u);
+    std::atomic<bool> done{false};
+    std::atomic<int> failed{0};
+    std::atomic<int> answered{0};
+    std::vector<std::thread> clients;
+    for (std::size_t host = 0; host < ports_.size(); ++host)
+        clients.emplace_back([&, host] {
+            HttpClient client(ports_[host]);
+            for (int i = 0; i < 30000 && !done; ++i) {  // bounded: about 90 s
+                auto result = client.get("/fleet");
+                if (!result.ok() || result.status() != 200) ++failed;
+                ++answered;
+                std::this_thread::sleep_for(3ms);
+            }
+        });
+    const auto result = runCommand(gwctlFleet({"upgrade", "--binary", hotgateB(), "--sha256", *sha256, "--waves",
+                                               "1,100%", "--gate", "1s", "--timeout", "60s"}),
+                                   gateway_.dir(), 150s);
+    std::this_thread::sleep_for(500ms);
+    done = true;
+    for (auto& client : clients) client.join();
+    ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+    EXPECT_NE(result.out.find("wave 1/2: h1\n"), std::string::npos) << result.out;
+    EXPECT_NE(result.out.find("done: every host runs"), std::string::npos) << result.out;
+    for (const auto& [key, status] : statuses()) {
+        EXPECT_EQ(status.value("binary_sha256", ""), *sha256) << key;
+        EXPECT_NE(status.value("version", "").find("-b/"), std::string::npos) << status.dump();
+    }
+    for (std::size_t i = 0; i < ports_.size(); ++i) EXPECT_EQ(body(i), "v1\n") << "host h" << i + 1;
+    EXPECT_EQ(failed.load(), 0) << "of " << answered.load() << " requests";
+    EXPECT_GT(answered.load(), 300);
+}
+
+TEST_F(FleetRolloutTest, ABinaryRolloutRolledBackReturnsEveryUpgradedHostToItsBinary) {
+    const auto sha256 = release::sha256OfFile(hotgateB());
+    ASSERT_TRUE(sha256) << sha256.error().message;
+    const std::string before = binaryOf(0);
+    // A SHA-256 the binary does not have: the first host refuses to run it, and nothing moves.
+    const std::string wrong(64, 'a');
+    const auto refused = runCommand(gwctlFleet({"upgrade", "--binary", hotgateB(), "--sha256", wrong, "--waves",
+                                                "1,100%", "--gate", "1s", "--timeout", "30s"}),
+                                    gateway_.dir(), 60s);
+    EXPECT_EQ(refused.exit_code, 1) << refused.out << refused.err;
+    EXPECT_NE(refused.err.find("host h1 could not run the binary: sha256 mismatch"), std::string::npos)
+        << refused.err;
+    for (std::size_t i = 0; i < ports_.size(); ++i) EXPECT_EQ(binaryOf(i), before) << "host h" << i + 1;
+
+    // The right one, rolled back by hand while its first wave runs it.
+    ChildProcess upgrade;
+    std::string error;
+    ASSERT_TRUE(upgrade.start(gwctlFleet({"upgrade", "--binary", hotgateB(), "--sha256", *sha256, "--waves", "1,100%",
+                                          "--gate", "60s", "--timeout", "90s"}),
+                              gateway_.dir() / "upgrade.out", gateway_.dir() / "upgrade.err", error))
+        << error;
+    ASSERT_TRUE(eventually([&] { return binaryOf(0) == *sha256; }, 60s)) << upgrade.readStderr();
+    const auto rollback = runCommand(gwctlFleet({"rollback", "--reason", "test"}), gateway_.dir(), 15s);
+    EXPECT_EQ(rollback.exit_code, 0) << rollback.err;
+    EXPECT_EQ(upgrade.waitExit(30s).value_or(-1), 1) << upgrade.readStdout() << upgrade.readStderr();
+    EXPECT_TRUE(eventually([&] { return binaryOf(0) == before; }, 60s)) << "h1 runs " << binaryOf(0);
+    EXPECT_TRUE(eventually(
+        [&] {
+            const auto h1 = statuses()[std::string(kPrefix) + "/hosts/h1"];
+            return h1.is_object() && h1.value("version", "").find("-b/") == std::string::npos;
+        },
+        10s));
+    for (std::size_t i = 1; i < ports_.size(); ++i) EXPECT_EQ(binaryOf(i), before) << "host h" << i + 1;
+    for (std::size_t i = 0; i < ports_.size(); ++i) EXPECT_EQ(body(i), "v1\n") << "host h" << i + 1;
 }
 
 }  // namespace

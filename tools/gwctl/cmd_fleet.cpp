@@ -11,12 +11,17 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "config/units.h"
+#include "fleet_waves.h"
+#include "release/artifact_verify.h"
 #include "fleet/config_document.h"
 #include "fleet/etcd_client.h"
 #include "fleet/rollout.h"
 
 namespace gwctl {
 namespace {
+
+namespace fleet = hotgate::fleet;
 
 struct FleetOptions {
     std::string host_config = "/etc/hotgate/hotgate.yaml";
@@ -30,6 +35,9 @@ struct FleetOptions {
     std::string gate = "60s";
     std::string timeout = "120s";
     std::string reason = "by hand (gwctl fleet rollback)";
+    // upgrade
+    std::string binary;
+    std::string sha256;
 };
 
 // Where the fleet is, and how to reach it.
@@ -131,61 +139,93 @@ int runStatus(const FleetOptions& options) {
 }
 
 
-// "60s", "1500ms", "2m": a duration for the rollout's gate and timeout; nullopt when malformed.
-std::optional<std::chrono::milliseconds> parseDuration(const std::string& text) {
-    std::size_t digits = 0;
-    while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
-    if (digits == 0 || digits > 9) return std::nullopt;
-    const long long amount = std::stoll(text.substr(0, digits));
-    const std::string unit = text.substr(digits);
-    if (unit == "ms") return std::chrono::milliseconds(amount);
-    if (unit == "s") return std::chrono::seconds(amount);
-    if (unit == "m") return std::chrono::minutes(amount);
+// A rollout written to etcd, its waves still closed.
+struct StartedRollout {
+    std::string prefix;
+    std::unique_ptr<fleet::EtcdClient> client;
+    fleet::Rollout rollout;
+    WaveBounds bounds;
+    std::int64_t config_revision = 0;  // of <prefix>/config when the rollout was written
+};
+using Statuses = std::map<std::string, nlohmann::json>;
+
+// Plans the waves over the registered hosts, lets `fill` say what is rolled out, and writes the
+// record, only if neither <prefix>/config nor the rollout record moved since they were read.
+// The exit status when it cannot.
+std::optional<int> startRollout(const FleetOptions& options, const char* verb,
+                                const std::function<void(fleet::Rollout&, const Statuses&)>& fill,
+                                StartedRollout& started) {
+    const std::string command = std::string("gwctl fleet ") + verb + ": ";
+    const auto gate = hotgate::parseDuration(options.gate);
+    const auto timeout = hotgate::parseDuration(options.timeout);
+    if (!gate || !timeout) {
+        std::cerr << command << "--gate and --timeout take a duration (60s, 1500ms, 2m)\n";
+        return 2;
+    }
+    started.bounds = {*gate, *timeout, options.gate, options.timeout};
+    const auto where = locateFleet(options, verb);
+    if (!where) return 2;
+    started.prefix = where->prefix;
+    const std::string& prefix = started.prefix;
+    started.client = std::make_unique<fleet::EtcdClient>(where->endpoints, std::chrono::milliseconds(3000), where->tls);
+    auto& client = *started.client;
+    std::string error;
+    const auto statuses = hostStatuses(client, prefix, error);
+    if (!error.empty()) {
+        std::cerr << command << error << "\n";
+        return 3;
+    }
+    std::vector<std::string> hosts;
+    hosts.reserve(statuses.size());
+    for (const auto& [host, status] : statuses) hosts.push_back(host);
+    auto waves = fleet::planWaves(options.waves, hosts);
+    if (!waves) {
+        std::cerr << command << waves.error().message << "\n";
+        return 2;
+    }
+    auto current = client.get(prefix + "/config");
+    auto previous = client.get(fleet::rolloutKey(prefix));
+    if (!current || !previous) {
+        std::cerr << command << (!current ? current.error().message : previous.error().message) << "\n";
+        return 3;
+    }
+    if (previous->kv) {
+        if (auto running = fleet::Rollout::fromJson(previous->kv->value);
+            running && running->state == fleet::RolloutState::Running) {
+            std::cerr << command << "rollout " << running->id << " is running; wait for it or gwctl fleet rollback\n";
+            return 1;
+        }
+    }
+    started.config_revision = current->kv ? current->kv->mod_revision : 0;
+    auto& rollout = started.rollout;
+    rollout.id = "r" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+    rollout.waves = *waves;
+    fill(rollout, statuses);
+    auto written = client.putIfUnchanged({{fleet::rolloutKey(prefix), rollout.toJson()}},
+                                         {{prefix + "/config", started.config_revision},
+                                          {fleet::rolloutKey(prefix), previous->kv ? previous->kv->mod_revision : 0}});
+    if (!written || !*written) {
+        std::cerr << command
+                  << (written ? "the fleet's config or rollout changed meanwhile; try again" : written.error().message)
+                  << "\n";
+        return written ? 1 : 3;
+    }
+    std::cout << "rollout " << rollout.id << ": " << hosts.size() << " hosts in " << waves->size() << " waves, gate "
+              << options.gate << "\n";
     return std::nullopt;
 }
 
-// The registered hosts' status documents by host id.
-std::map<std::string, nlohmann::json> hostStatuses(hotgate::fleet::EtcdClient& client, const std::string& prefix,
-                                                   std::string& error) {
-    std::map<std::string, nlohmann::json> out;
-    auto hosts = client.list(prefix + "/hosts/");
-    if (!hosts) {
-        error = hosts.error().message;
-        return out;
-    }
-    for (const auto& [key, value] : hosts->kvs) {
-        auto status = nlohmann::json::parse(value.value, nullptr, false);
-        if (status.is_object()) out[key.substr(prefix.size() + 7)] = std::move(status);
-    }
-    return out;
-}
-
-// Marks the rollout rolled back (every host in it returns to <prefix>/config) and says why.
-int rollBack(hotgate::fleet::EtcdClient& client, const std::string& prefix, hotgate::fleet::Rollout rollout,
-             const std::string& reason) {
-    rollout.state = hotgate::fleet::RolloutState::RolledBack;
-    rollout.reason = reason;
-    if (auto put = client.put(hotgate::fleet::rolloutKey(prefix), rollout.toJson()); !put) {
-        std::cerr << "gwctl fleet rollout: rolling back failed: " << put.error().message << "\n";
-        return 3;
-    }
-    std::cerr << "gwctl fleet rollout: rolled back " << rollout.id << ": " << reason << "\n";
-    return 1;
+// The first problem a host status lists.
+std::string firstProblem(const nlohmann::json& status) {
+    for (const auto& problem : status.value("problems", nlohmann::json::array()))
+        if (problem.is_string()) return problem.get<std::string>();
+    return {};
 }
 
 int runRollout(const FleetOptions& options) {
-    using Clock = std::chrono::steady_clock;
-    namespace fleet = hotgate::fleet;
-    const auto gate = parseDuration(options.gate);
-    const auto timeout = parseDuration(options.timeout);
-    if (!gate || !timeout) {
-        std::cerr << "gwctl fleet rollout: --gate and --timeout take a duration (60s, 1500ms, 2m)\n";
-        return 2;
-    }
-    const auto where = locateFleet(options, "rollout");
-    if (!where) return 2;
-    const std::string& prefix = where->prefix;
-    const auto text = hotgate::fleet::readFileText(options.candidate);
+    const auto text = fleet::readFileText(options.candidate);
     if (!text) {
         std::cerr << "gwctl fleet rollout: cannot read --config " << options.candidate << "\n";
         return 2;
@@ -197,113 +237,30 @@ int runRollout(const FleetOptions& options) {
         std::cerr << "gwctl fleet rollout: " << merged.error().message << "\n";
         return 1;
     }
-    auto client = where->client();
-    std::string error;
-    auto statuses = hostStatuses(client, prefix, error);
-    if (!error.empty()) {
-        std::cerr << "gwctl fleet rollout: " << error << "\n";
-        return 3;
-    }
-    std::vector<std::string> hosts;
-    hosts.reserve(statuses.size());
-    for (const auto& [host, status] : statuses) hosts.push_back(host);
-    auto waves = fleet::planWaves(options.waves, hosts);
-    if (!waves) {
-        std::cerr << "gwctl fleet rollout: " << waves.error().message << "\n";
-        return 2;
-    }
-    auto current = client.get(prefix + "/config");
-    auto previous = client.get(fleet::rolloutKey(prefix));
-    if (!current || !previous) {
-        std::cerr << "gwctl fleet rollout: " << (!current ? current.error().message : previous.error().message) << "\n";
-        return 3;
-    }
-    if (previous->kv) {
-        if (auto running = fleet::Rollout::fromJson(previous->kv->value);
-            running && running->state == fleet::RolloutState::Running) {
-            std::cerr << "gwctl fleet rollout: rollout " << running->id
-                      << " is running; wait for it or gwctl fleet rollback\n";
-            return 1;
-        }
-    }
-    const std::int64_t config_revision = current->kv ? current->kv->mod_revision : 0;
-    fleet::Rollout rollout;
-    rollout.id = "r" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                          std::chrono::system_clock::now().time_since_epoch())
-                                          .count());
-    rollout.candidate = candidate;
-    rollout.waves = *waves;
-    // Written only if neither the config nor the rollout record moved since they were read.
-    auto written = client.putIfUnchanged({{fleet::rolloutKey(prefix), rollout.toJson()}},
-                                         {{prefix + "/config", config_revision},
-                                          {fleet::rolloutKey(prefix), previous->kv ? previous->kv->mod_revision : 0}});
-    if (!written || !*written) {
-        std::cerr << "gwctl fleet rollout: "
-                  << (written ? "the fleet's config or rollout changed meanwhile; try again" : written.error().message)
-                  << "\n";
-        return written ? 1 : 3;
-    }
-    std::cout << "rollout " << rollout.id << ": " << hosts.size() << " hosts in " << waves->size() << " waves, gate "
-              << options.gate << "\n";
-    for (std::size_t wave = 0; wave < waves->size(); ++wave) {
-        rollout.active = wave + 1;
-        if (auto put = client.put(fleet::rolloutKey(prefix), rollout.toJson()); !put)
-            return rollBack(client, prefix, rollout, "etcd: " + put.error().message);
-        std::cout << "wave " << wave + 1 << "/" << waves->size() << ":";
-        for (const auto& host : (*waves)[wave]) std::cout << " " << host;
-        std::cout << std::endl;
-        const auto give_up = Clock::now() + *timeout;
-        std::optional<Clock::time_point> healthy_since;
-        for (;;) {
-            statuses = hostStatuses(client, prefix, error);
-            std::vector<std::string> waiting;
-            for (std::size_t w = 0; w <= wave; ++w)
-                for (const auto& host : (*waves)[w]) {
-                    const auto found = statuses.find(host);
-                    if (found == statuses.end()) {
-                        waiting.push_back(host + " (not registered)");
-                        continue;
-                    }
-                    const auto& status = found->second;
-                    const bool on_candidate = status.value("rollout", std::string()) == rollout.id;
-                    const std::string state = status.value("state", std::string());
-                    const std::string verdict = status.value("verdict", std::string());
-                    if (on_candidate && (state == "refused" || state == "rolled_back")) {
-                        std::string why;
-                        for (const auto& problem : status.value("problems", nlohmann::json::array()))
-                            if (problem.is_string() && why.empty()) why = problem.get<std::string>();
-                        return rollBack(client, prefix, rollout,
-                                        "host " + host +
-                                            (state == "refused" ? " refused the candidate: " : " failed verification: ") +
-                                            why);
-                    }
-                    if (on_candidate && state == "serving" && verdict == "unhealthy")
-                        return rollBack(client, prefix, rollout,
-                                        "host " + host + " is unhealthy on the candidate: " +
-                                            status.value("verdict_reason", std::string()));
-                    if (!on_candidate || state != "serving" || verdict != "healthy") waiting.push_back(host);
-                }
-            if (waiting.empty()) {
-                if (!healthy_since) healthy_since = Clock::now();
-                if (Clock::now() - *healthy_since >= *gate) break;
-            } else {
-                healthy_since.reset();
-            }
-            if (Clock::now() >= give_up) {
-                std::string list;
-                for (const auto& host : waiting) list += (list.empty() ? "" : ", ") + host;
-                return rollBack(client, prefix, rollout,
-                                "wave " + std::to_string(wave + 1) + " not healthy within " + options.timeout + ": " +
-                                    list);
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        }
-        std::cout << "wave " << wave + 1 << " healthy for " << options.gate << std::endl;
-    }
+    StartedRollout started;
+    if (auto failed = startRollout(
+            options, "rollout", [&](fleet::Rollout& rollout, const Statuses&) { rollout.candidate = candidate; },
+            started))
+        return *failed;
+    auto& client = *started.client;
+    const auto& prefix = started.prefix;
+    auto& rollout = started.rollout;
+    const auto judge = [&](const nlohmann::json& status, std::string& why) {
+        const bool on_candidate = status.value("rollout", std::string()) == rollout.id;
+        const std::string state = status.value("state", std::string());
+        const std::string verdict = status.value("verdict", std::string());
+        if (on_candidate && state == "refused") why = "refused the candidate: " + firstProblem(status);
+        if (on_candidate && state == "rolled_back") why = "failed verification: " + firstProblem(status);
+        if (on_candidate && state == "serving" && verdict == "unhealthy")
+            why = "is unhealthy on the candidate: " + status.value("verdict_reason", std::string());
+        if (!why.empty()) return HostStep::Failed;
+        return on_candidate && state == "serving" && verdict == "healthy" ? HostStep::Healthy : HostStep::Waiting;
+    };
+    if (const int code = driveWaves(client, prefix, rollout, started.bounds, judge); code != 0) return code;
     // Every host serves the candidate: it becomes the fleet's config, unless that moved.
     rollout.state = fleet::RolloutState::Done;
     auto finished = client.putIfUnchanged({{prefix + "/config", candidate}, {fleet::rolloutKey(prefix), rollout.toJson()}},
-                                          {{prefix + "/config", config_revision}});
+                                          {{prefix + "/config", started.config_revision}});
     if (!finished || !*finished) {
         rollout.state = fleet::RolloutState::Running;
         return rollBack(client, prefix, rollout,
@@ -313,8 +270,49 @@ int runRollout(const FleetOptions& options) {
     return 0;
 }
 
+int runUpgrade(const FleetOptions& options) {
+    auto sha256 = hotgate::release::parseSha256Hex(options.sha256);
+    if (options.binary.empty() || !sha256) {
+        std::cerr << "gwctl fleet upgrade: --binary PATH|URL and --sha256 HEX are required"
+                  << (sha256 || options.sha256.empty() ? "" : " (--sha256: " + sha256.error().message + ")") << "\n";
+        return 2;
+    }
+    StartedRollout started;
+    if (auto failed = startRollout(
+            options, "upgrade",
+            [&](fleet::Rollout& rollout, const Statuses& statuses) {
+                rollout.binary = fleet::BinaryTarget{options.binary, *sha256};
+                // What each host returns to if this is rolled back.
+                for (const auto& [host, status] : statuses)
+                    rollout.previous[host] = status.value("binary_sha256", std::string());
+            },
+            started))
+        return *failed;
+    auto& rollout = started.rollout;
+    const auto judge = [&](const nlohmann::json& status, std::string& why) {
+        const bool on_binary = status.value("binary_sha256", std::string()) == rollout.binary->sha256;
+        const std::string state = status.value("state", std::string());
+        const std::string verdict = status.value("verdict", std::string());
+        if (!on_binary && state == "upgrade_failed" && status.value("rollout", std::string()) == rollout.id)
+            why = "could not run the binary: " + firstProblem(status);
+        if (on_binary && verdict == "unhealthy")
+            why = "is unhealthy on the binary: " + status.value("verdict_reason", std::string());
+        if (!why.empty()) return HostStep::Failed;
+        return on_binary && state == "serving" && verdict == "healthy" ? HostStep::Healthy : HostStep::Waiting;
+    };
+    if (const int code = driveWaves(*started.client, started.prefix, rollout, started.bounds, judge); code != 0)
+        return code;
+    rollout.state = fleet::RolloutState::Done;
+    if (auto put = started.client->put(fleet::rolloutKey(started.prefix), rollout.toJson()); !put) {
+        std::cerr << "gwctl fleet upgrade: every host runs the binary, but recording it failed: "
+                  << put.error().message << "\n";
+        return 3;
+    }
+    std::cout << "rollout " << rollout.id << " done: every host runs " << options.binary << "\n";
+    return 0;
+}
+
 int runRollback(const FleetOptions& options) {
-    namespace fleet = hotgate::fleet;
     const auto where = locateFleet(options, "rollback");
     if (!where) return 2;
     const std::string& prefix = where->prefix;
@@ -352,6 +350,14 @@ void addFleetCommands(CLI::App& app, GlobalOptions&) {
         command->add_option("--cert", options->tls.cert_file, "TLS to etcd: a client certificate")->needs("--cacert");
         command->add_option("--key", options->tls.key_file, "TLS to etcd: its key")->needs("--cert");
     };
+    auto add_waves = [options](CLI::App* command) {
+        command->add_option("--waves", options->waves, "host counts or shares, from the start: 1,25%,100%")
+            ->capture_default_str();
+        command->add_option("--gate", options->gate, "how long each wave must be healthy on it before the next")
+            ->capture_default_str();
+        command->add_option("--timeout", options->timeout, "each wave's bound to become healthy")
+            ->capture_default_str();
+    };
     auto* status = fleet->add_subcommand("status", "one row per host: version, config revision, state, age");
     located(status);
     status->add_flag("--json", options->json, "print as JSON");
@@ -363,15 +369,22 @@ void addFleetCommands(CLI::App& app, GlobalOptions&) {
                    "refusal or --timeout rolls every host back");
     located(rollout);
     rollout->add_option("--config", options->candidate, "the fleet config (YAML) to roll out")->required();
-    rollout->add_option("--waves", options->waves, "host counts or shares, from the start: 1,25%,100%")
-        ->capture_default_str();
-    rollout->add_option("--gate", options->gate, "how long each wave must serve it before the next")
-        ->capture_default_str();
-    rollout->add_option("--timeout", options->timeout, "each wave's bound to become healthy")->capture_default_str();
+    add_waves(rollout);
     rollout->callback([options] {
         if (const int code = runRollout(*options); code != 0) throw CLI::RuntimeError(code);
     });
-    auto* rollback = fleet->add_subcommand("rollback", "end the running rollout: its hosts return to the fleet config");
+    auto* upgrade = fleet->add_subcommand(
+        "upgrade", "run a binary on the hosts in waves (each host: upgrade, cutover, commit); a host that "
+                   "cannot, or is unhealthy on it, or --timeout returns every host to its binary before");
+    located(upgrade);
+    upgrade->add_option("--binary", options->binary, "the binary: a path on every host, or an http(s):// URL")
+        ->required();
+    upgrade->add_option("--sha256", options->sha256, "its SHA-256 (64 hex digits): each host checks it")->required();
+    add_waves(upgrade);
+    upgrade->callback([options] {
+        if (const int code = runUpgrade(*options); code != 0) throw CLI::RuntimeError(code);
+    });
+    auto* rollback = fleet->add_subcommand("rollback", "end the running rollout: its hosts return to the fleet config (or binary)");
     located(rollback);
     rollback->add_option("--reason", options->reason, "recorded in the rollout")->capture_default_str();
     rollback->callback([options] {

@@ -156,14 +156,19 @@ void UpgradeController::heartbeatLoop() {
 
 Result<std::string> UpgradeController::upgradeToConfig(const std::string& config_path,
                                                        std::chrono::milliseconds ready_timeout) {
-    if (const auto now = machine_.snapshot(); now.successor || now.phase != UpgradePhase::None)
-        return fail("an upgrade is already in progress (", upgradeStateName(wireState(now.phase)), ")");
     auto self = currentExecutable();
     if (!self) return tl::unexpected(self.error());
-    auto child = SuccessorProcess::launch({*self, config_path, control_path_, std::nullopt});
+    return upgradeTo(*self, config_path, ready_timeout);
+}
+
+Result<std::string> UpgradeController::upgradeTo(const std::string& binary, const std::string& config_path,
+                                                 std::chrono::milliseconds ready_timeout) {
+    if (const auto now = machine_.snapshot(); now.successor || now.phase != UpgradePhase::None)
+        return fail("an upgrade is already in progress (", upgradeStateName(wireState(now.phase)), ")");
+    auto child = SuccessorProcess::launch({binary, config_path, control_path_, std::nullopt});
     if (!child) return tl::unexpected(child.error());
     const pid_t pid = child->pid();
-    log::info("config: started ", *self, " (pid ", pid, ") with ", config_path, " as the new version");
+    log::info("upgrade: started ", binary, " (pid ", pid, ") with ", config_path, " as the new version");
     const auto waited = child->waitUntilReady(
         [&] {
             const auto now = machine_.snapshot();
@@ -190,7 +195,7 @@ Result<std::string> UpgradeController::upgradeToConfig(const std::string& config
     }
     const auto committed = machine_.commit();
     if (!committed.ok) return fail(committed.message);
-    return "pid " + std::to_string(pid) + " serves the new config; " + cut.message +
+    return "pid " + std::to_string(pid) + " (" + binary + ") serves; " + cut.message +
            ", and this version hands its connections over and exits";
 }
 

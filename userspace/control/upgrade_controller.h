@@ -69,6 +69,10 @@ public:
     // commits (this process then hands its connections over and exits). Fails, with the
     // successor's reason, leaving this version serving, if any step fails before cutover.
     Result<std::string> upgradeToConfig(const std::string& config_path, std::chrono::milliseconds ready_timeout);
+    // The same with another binary (a fleet's binary rollout, docs/fleet.md): verified and
+    // config-checked by the caller.
+    Result<std::string> upgradeTo(const std::string& binary, const std::string& config_path,
+                                  std::chrono::milliseconds ready_timeout);
 
     void stop();
 

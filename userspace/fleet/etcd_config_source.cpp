@@ -60,6 +60,8 @@ std::string_view hostStateName(HostState state) {
         case HostState::Refused: return "refused";
         case HostState::RolledBack: return "rolled_back";
         case HostState::NoConfig: return "no_config";
+        case HostState::HandedOver: return "handed_over";
+        case HostState::UpgradeFailed: return "upgrade_failed";
     }
     return "starting";
 }
@@ -69,7 +71,8 @@ EtcdConfigSource::EtcdConfigSource(EtcdSourceConfig source, std::string local_pa
       local_path_(std::move(local_path)),
       local_text_(localPart(local_text)),
       watch_client_(source_.endpoints, std::chrono::milliseconds(3000), source_.tls),
-      status_client_(source_.endpoints, std::chrono::milliseconds(3000), source_.tls) {}
+      status_client_(source_.endpoints, std::chrono::milliseconds(3000), source_.tls),
+      follower_(std::filesystem::path(source_.last_good).parent_path()) {}
 
 EtcdConfigSource::~EtcdConfigSource() { stop(); }
 
@@ -119,7 +122,10 @@ EtcdConfigSource::Effective EtcdConfigSource::effectiveOf(const EtcdList& keys) 
         }
         effective.generation = std::max(effective.generation, value.mod_revision);
     }
-    if (rollout && rollout->includes(source_.host_id)) {
+    if (rollout && rollout->binary) {
+        effective.binary = rollout->binaryFor(source_.host_id, follower_.stash().string());
+        effective.binary_rollout = rollout->id;
+    } else if (rollout && rollout->includes(source_.host_id)) {
         effective.document = EtcdValue{rollout->candidate, rollout_revision};
         effective.rollout = rollout->id;
     }
@@ -222,6 +228,7 @@ Result<std::int64_t> EtcdConfigSource::catchUp() {
     } else {
         applyEffective(effective);
     }
+    followBinary(effective);
     return read->revision;
 }
 
@@ -319,7 +326,7 @@ void EtcdConfigSource::watchLoop() {
         std::lock_guard lock(mutex_);
         from = watch_from_;
     }
-    bool need_read = from == 0;  // started from last_good: read first
+    bool need_read = true;  // what a binary rollout asks of this host, and anything since the start
     for (;;) {
         {
             std::unique_lock lock(mutex_);
@@ -368,6 +375,26 @@ void EtcdConfigSource::watchLoop() {
         std::unique_lock lock(mutex_);
         changed_.wait_for(lock, backoff, [this] { return stopping_; });
         backoff = std::min(backoff * 2, kMaxBackoff);
+    }
+}
+
+void EtcdConfigSource::followBinary(const Effective& effective) {
+    if (!hooks_.upgrade_to) return;
+    const auto step = follower_.follow(effective.binary_rollout, effective.binary, hooks_.upgrade_to);
+    switch (step.outcome) {
+        case BinaryFollower::Outcome::Nothing: return;
+        case BinaryFollower::Outcome::Upgraded:
+            log::info("fleet: rollout ", effective.binary_rollout, ": ", step.message);
+            setStatus(HostState::HandedOver, {});
+            return;
+        case BinaryFollower::Outcome::Failed:
+            log::warn("fleet: rollout ", effective.binary_rollout, ": ", step.message, "; this version serves on");
+            {
+                std::lock_guard lock(mutex_);
+                rollout_ = effective.binary_rollout;
+            }
+            setStatus(HostState::UpgradeFailed, {step.message});
+            return;
     }
 }
 
@@ -420,6 +447,8 @@ nlohmann::json EtcdConfigSource::statusDocument() {
                   {"resets_sent_since_apply", now->resets_sent - std::min(now->resets_sent, baseline_ ? baseline_->resets_sent : 0)}};
     return {{"host", source_.host_id},
             {"version", hooks_.version ? hooks_.version() : std::string()},
+            {"binary_sha256", follower_.ownSha256()},
+            {"pid", ::getpid()},
             {"revision", revision_},
             {"refused_revision", undone ? refused_revision_ : 0},
             {"rollout", rollout_},

@@ -25,6 +25,7 @@
 
 #include "common/error.h"
 #include "config/config.h"
+#include "fleet/binary_follower.h"
 #include "fleet/etcd_client.h"
 #include "fleet/host_verdict.h"
 
@@ -39,6 +40,8 @@ enum class HostState {
     Refused,          // the document at `refused_revision` was refused; `problems` says why
     RolledBack,       // ... applied, and rolled back by the config engine's verification
     NoConfig,         // <prefix>/config is gone
+    HandedOver,       // a binary rollout's new version took over; this process drains and exits
+    UpgradeFailed,    // a binary rollout's binary could not take over; `problems` says why
 };
 std::string_view hostStateName(HostState state);
 
@@ -66,6 +69,8 @@ public:
         std::function<std::string()> version;
         // This process's TCP health reading; nullopt when the health profile is unavailable.
         std::function<std::optional<TcpReading>()> health;
+        // Runs `target` as the new version (verified, config checked, cut over, committed).
+        BinaryFollower::Upgrade upgrade_to;
     };
 
     // `local_path` and `local_text`: the file the process was started with (the host's own, or
@@ -88,6 +93,8 @@ private:
         std::optional<EtcdValue> document;
         std::int64_t generation = 0;  // the higher mod_revision of the two keys: only forward
         std::string rollout;
+        std::optional<BinaryTarget> binary;  // what a binary rollout asks this host to run
+        std::string binary_rollout;
     };
     Effective effectiveOf(const EtcdList& keys) const;
     std::string fleetKey() const { return source_.prefix + "/config"; }
@@ -100,6 +107,7 @@ private:
     // Reads <prefix>/config and applies it when newer than what is served; the store revision read.
     Result<std::int64_t> catchUp();
     void applyEffective(const Effective& effective);
+    void followBinary(const Effective& effective);
     void setStatus(HostState state, std::vector<std::string> problems);
     // Takes the engine's verdict on the verification running, if it came: the state moves on
     // from Verifying. Whether one is still running.
@@ -112,6 +120,7 @@ private:
     std::string local_text_;  // the host's own part
     EtcdClient watch_client_;
     EtcdClient status_client_;
+    BinaryFollower follower_;
     Hooks hooks_;
 
     std::mutex mutex_;

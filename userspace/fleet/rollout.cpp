@@ -23,14 +23,27 @@ bool Rollout::includes(const std::string& host) const {
     return false;
 }
 
+std::optional<BinaryTarget> Rollout::binaryFor(const std::string& host, const std::string& stash) const {
+    if (!binary) return std::nullopt;
+    if (includes(host)) return binary;
+    if (state != RolloutState::RolledBack) return std::nullopt;
+    const auto before = previous.find(host);
+    if (before == previous.end() || before->second.empty()) return std::nullopt;
+    return BinaryTarget{stash + "/hotgate-bin-" + before->second, before->second};
+}
+
 std::string Rollout::toJson() const {
-    return nlohmann::json{{"id", id},
-                          {"candidate", candidate},
-                          {"waves", waves},
-                          {"active", active},
-                          {"state", rolloutStateName(state)},
-                          {"reason", reason}}
-        .dump();
+    nlohmann::json json{{"id", id},
+                        {"candidate", candidate},
+                        {"waves", waves},
+                        {"active", active},
+                        {"state", rolloutStateName(state)},
+                        {"reason", reason}};
+    if (binary) {
+        json["binary"] = {{"source", binary->source}, {"sha256", binary->sha256}};
+        json["previous"] = previous;
+    }
+    return json.dump();
 }
 
 Result<Rollout> Rollout::fromJson(const std::string& text) {
@@ -43,6 +56,11 @@ Result<Rollout> Rollout::fromJson(const std::string& text) {
         rollout.waves = json.at("waves").get<std::vector<std::vector<std::string>>>();
         rollout.active = json.at("active").get<std::size_t>();
         rollout.reason = json.value("reason", std::string());
+        if (json.contains("binary")) {
+            rollout.binary = BinaryTarget{json["binary"].at("source").get<std::string>(),
+                                          json["binary"].at("sha256").get<std::string>()};
+            rollout.previous = json.value("previous", std::map<std::string, std::string>());
+        }
         const auto state = json.at("state").get<std::string>();
         if (state == "running")
             rollout.state = RolloutState::Running;

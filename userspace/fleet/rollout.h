@@ -1,11 +1,15 @@
-// A rollout of a fleet config in waves (docs/fleet.md, "Rollouts"): gwctl fleet rollout writes
-// it to <prefix>/config.rollout; each host whose id is in one of the first `active` waves of a
-// running rollout serves its candidate instead of <prefix>/config; the others, and every host
-// once it is done or rolled back, serve <prefix>/config (to which a finished rollout's
-// candidate is written).
+// A rollout in waves (docs/fleet.md, "Rollouts"), of a fleet config or of a binary: gwctl fleet
+// rollout (or upgrade) writes it to <prefix>/config.rollout. Of a config: each host whose id is
+// in one of the first `active` waves of a running rollout serves its candidate instead of
+// <prefix>/config; the others, and every host once it is done or rolled back, serve
+// <prefix>/config (to which a finished rollout's candidate is written). Of a binary: each such
+// host runs the binary as its new version (upgrade, cutover, commit); once the rollout is
+// rolled back, every host returns to the binary it ran before (`previous`).
 #pragma once
 
 #include <cstddef>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,16 +19,28 @@ namespace hotgate::fleet {
 
 enum class RolloutState { Running, Done, RolledBack };
 
+// A binary a host is to run: where it is (a path on the host, or a URL) and its SHA-256.
+struct BinaryTarget {
+    std::string source;
+    std::string sha256;  // 64 lower-case hex digits
+};
+
 struct Rollout {
     std::string id;
-    std::string candidate;  // the fleet document (YAML) being rolled out
+    std::string candidate;  // the fleet document (YAML) being rolled out; empty for a binary
+    std::optional<BinaryTarget> binary;             // a binary rollout's
+    std::map<std::string, std::string> previous;    // host id -> the SHA-256 it ran before
     std::vector<std::vector<std::string>> waves;  // host ids, wave by wave
     std::size_t active = 0;  // waves whose hosts serve the candidate
     RolloutState state = RolloutState::Running;
     std::string reason;  // why it was rolled back
 
-    // Whether `host` serves the candidate now.
+    // Whether `host` serves the candidate (runs the binary) now.
     bool includes(const std::string& host) const;
+    // The binary `host` is to run under this record, if it says: the rollout's while the host
+    // is in an active wave; after a rollback, the one it ran before (found in `stash`, the
+    // host's copies by SHA-256).
+    std::optional<BinaryTarget> binaryFor(const std::string& host, const std::string& stash) const;
     std::string toJson() const;
     static Result<Rollout> fromJson(const std::string& text);
 };
