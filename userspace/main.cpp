@@ -325,11 +325,14 @@ int run(int argc, char** argv) {
     std::string path = check_path.empty() ? options.config_path : check_path;
     // A fleet host's own file names etcd: what it serves is that file merged with etcd's
     // document (docs/fleet.md), or with last_good's when etcd cannot be reached.
+    // Checked, a host's file alone is checked merged the same way; a merged file (an upgrade's
+    // pre-check) as it is.
     std::unique_ptr<hotgate::fleet::EtcdConfigSource> fleet_source;
     hotgate::fleet::EtcdConfigSource::Start fleet_start;
-    if (check_path.empty()) {
-        // Unreadable: "" here, and the loader says why below.
-        const std::string text = hotgate::fleet::readFileText(path).value_or("");
+    // Unreadable: "" here, and the loader says why below.
+    const std::string text = hotgate::fleet::readFileText(path).value_or("");
+    std::string merged_from;  // for --check-config's answer
+    if (check_path.empty() || hotgate::fleet::etcdPart(text).empty()) {
         auto etcd = hotgate::fleet::etcdSourceOf(text, path);
         if (!etcd) {
             std::cerr << etcd.error().message << "\n";
@@ -343,6 +346,8 @@ int run(int argc, char** argv) {
                 return 1;
             }
             fleet_start = *start;
+            merged_from = " with " + (start->from_last_good ? (*etcd)->last_good : "etcd " + (*etcd)->prefix + "/config") +
+                          " (mod_revision " + std::to_string(start->revision) + ", merged into " + start->path + ")";
             path = start->path;
         }
     }
@@ -360,7 +365,7 @@ int run(int argc, char** argv) {
             std::cerr << path << ": config rejected (TLS)\n";
             return 1;
         }
-        std::cout << "config ok: " << path << " (hash " << (*config)->hash << ")\n";
+        std::cout << "config ok: " << check_path << merged_from << " (hash " << (*config)->hash << ")\n";
         return 0;
     }
     return serve(*config, options, fleet_source.get(), fleet_start);

@@ -141,6 +141,24 @@ TEST_F(FleetConfigTest, ARefusedConfigKeepsWhatIsServedAndSaysWhere) {
     EXPECT_TRUE(statusReaches("serving", good)) << hostStatus().dump();
 }
 
+TEST_F(FleetConfigTest, CheckConfigOnAHostFileChecksItMergedWithEtcd) {
+    const auto host_file = gateway_.writeFile("host.yaml", config_.toYaml());
+    const auto revision = putConfig(fleetDocument("v1\n"));
+    auto checked = runCommand({hotgateBinary(), "--check-config", host_file.string()}, gateway_.dir(), 30s);
+    EXPECT_EQ(checked.exit_code, 0) << checked.out << checked.err;
+    EXPECT_NE(checked.out.find("config ok: " + host_file.string() + " with etcd " + kPrefix + "/config (mod_revision " +
+                               std::to_string(revision)),
+              std::string::npos)
+        << checked.out;
+    // etcd's part is checked as the host would: its problems carry etcd's lines.
+    std::string bad = fleetDocument("bad\n");
+    bad.replace(bad.find("max_header_bytes: 16k"), 21, "max_header_bytes: lots");
+    putConfig(bad);
+    checked = runCommand({hotgateBinary(), "--check-config", host_file.string()}, gateway_.dir(), 30s);
+    EXPECT_EQ(checked.exit_code, 1) << checked.out << checked.err;
+    EXPECT_NE(checked.err.find(std::string("etcd ") + kPrefix + "/config:2"), std::string::npos) << checked.err;
+}
+
 TEST_F(FleetConfigTest, WithoutEtcdTheHostServesOnAndARestartServesLastGoodThenCatchesUp) {
     putConfig(fleetDocument("v1\n"));
     ASSERT_TRUE(startGateway());
