@@ -144,6 +144,8 @@ TEST_F(FleetRolloutTest, ACandidateTheSecondWaveRefusesRollsTheFirstBackToo) {
     EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
     EXPECT_NE(result.err.find("refused the candidate"), std::string::npos) << result.err;
     EXPECT_NE(result.err.find("health is set both here and in"), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find(std::string("etcd ") + kPrefix + "/config.rollout candidate r"), std::string::npos)
+        << "the candidate is named, not <prefix>/config: " << result.err;
     // Every host is back on the fleet's config, which never changed.
     for (std::size_t i = 0; i < ports_.size(); ++i)
         EXPECT_TRUE(eventually([&] { return body(i) == "v1\n"; }, 10s)) << "host h" << i + 1 << ": " << body(i);

@@ -46,5 +46,26 @@ TEST(Rollout, OnlyTheActiveWavesOfARunningRolloutServeTheCandidate) {
     EXPECT_FALSE(Rollout::fromJson("not json"));
 }
 
+TEST(Rollout, ABinaryRolloutAsksItsWavesForTheBinaryAndARollbackForTheOneBefore) {
+    Rollout rollout{"r2", "", {{"a"}, {"b"}}, 1, RolloutState::Running, ""};
+    rollout.binary = BinaryTarget{"https://releases.example/hotgate", std::string(64, 'b')};
+    rollout.previous = {{"a", std::string(64, '1')}, {"b", std::string(64, '2')}};
+    ASSERT_TRUE(rollout.binaryFor("a", "/var/lib/hotgate"));
+    EXPECT_EQ(rollout.binaryFor("a", "/var/lib/hotgate")->source, "https://releases.example/hotgate");
+    EXPECT_FALSE(rollout.binaryFor("b", "/var/lib/hotgate")) << "its wave is not open";
+    rollout.state = RolloutState::RolledBack;
+    const auto back = rollout.binaryFor("a", "/var/lib/hotgate");
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->source, "/var/lib/hotgate/hotgate-bin-" + std::string(64, '1'));
+    EXPECT_EQ(back->sha256, std::string(64, '1'));
+    EXPECT_FALSE(rollout.binaryFor("z", "/var/lib/hotgate")) << "a host that was not there has nothing to return to";
+    rollout.state = RolloutState::Done;
+    EXPECT_FALSE(rollout.binaryFor("a", "/var/lib/hotgate"));
+    const auto parsed = Rollout::fromJson(rollout.toJson());
+    ASSERT_TRUE(parsed && parsed->binary) << rollout.toJson();
+    EXPECT_EQ(parsed->binary->sha256, std::string(64, 'b'));
+    EXPECT_EQ(parsed->previous, rollout.previous);
+}
+
 }  // namespace
 }  // namespace hotgate::fleet

@@ -86,7 +86,10 @@ Result<MergedConfig> mergeConfig(const std::string& local, const std::string& lo
     MergedConfig merged;
     merged.text = local;
     if (!merged.text.empty() && merged.text.back() != '\n') merged.text += '\n';
-    merged.text += std::string(kEtcdPartMarker) + fleet_name + ", mod_revision " + std::to_string(revision) +
+    // The marker says "from etcd" already: a name "etcd <key>" is not said twice.
+    const std::string_view source =
+        std::string_view(fleet_name).starts_with("etcd ") ? std::string_view(fleet_name).substr(5) : fleet_name;
+    merged.text += std::string(kEtcdPartMarker) + std::string(source) + ", mod_revision " + std::to_string(revision) +
                    " (edit it there, not here) ----\n";
     merged.etcd_first_line = lineCount(merged.text) + 1;
     merged.text += fleet;

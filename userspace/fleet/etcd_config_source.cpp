@@ -76,15 +76,20 @@ EtcdConfigSource::EtcdConfigSource(EtcdSourceConfig source, std::string local_pa
 
 EtcdConfigSource::~EtcdConfigSource() { stop(); }
 
-Result<std::string> EtcdConfigSource::candidateFile(const EtcdValue& kv) {
-    auto merged = mergeConfig(local_text_, local_path_, kv.value, fleetName(), kv.mod_revision);
+std::string EtcdConfigSource::documentName(const Effective& effective) const {
+    return effective.rollout.empty() ? fleetName()
+                                     : "etcd " + rolloutKey(source_.prefix) + " candidate " + effective.rollout;
+}
+
+Result<std::string> EtcdConfigSource::candidateFile(const EtcdValue& kv, const std::string& name) {
+    auto merged = mergeConfig(local_text_, local_path_, kv.value, name, kv.mod_revision);
     if (!merged) return tl::unexpected(merged.error());
     const auto directory = std::filesystem::path(source_.last_good).parent_path();
     const auto path = (directory / ("hotgate-etcd-" + std::to_string(kv.mod_revision) + ".yaml")).string();
     auto loaded = loadConfigText(merged->text, path);
     if (!loaded) {
         std::string message;
-        for (const auto& problem : attributeProblems(loaded.error(), *merged, fleetName()))
+        for (const auto& problem : attributeProblems(loaded.error(), *merged, name))
             message += (message.empty() ? "" : "\n") + problem.format();
         return fail(message);
     }
@@ -92,8 +97,15 @@ Result<std::string> EtcdConfigSource::candidateFile(const EtcdValue& kv) {
     // Keep the newest few candidates: the file a running version was loaded from stays.
     std::vector<std::filesystem::path> old;
     std::error_code ignored;
+    std::string served;
+    {
+        std::lock_guard lock(mutex_);
+        served = served_path_;
+    }
     for (const auto& entry : std::filesystem::directory_iterator(directory, ignored))
-        if (entry.path().filename().string().starts_with("hotgate-etcd-")) old.push_back(entry.path());
+        if (entry.path().filename().string().starts_with("hotgate-etcd-") && entry.path() != served &&
+            entry.path().extension() == ".yaml")
+            old.push_back(entry.path());
     std::sort(old.begin(), old.end(), [](const auto& a, const auto& b) {
         const auto revision = [](const std::filesystem::path& p) {
             return std::atoll(p.filename().string().substr(13).c_str());
@@ -138,8 +150,8 @@ Result<EtcdConfigSource::Start> EtcdConfigSource::prepareStart() {
     if (read) {
         const auto effective = effectiveOf(*read);
         if (effective.document) {
-            auto path = candidateFile(*effective.document);
-            if (!path) return fail("the config in ", fleetName(), " (mod_revision ", effective.document->mod_revision,
+            auto path = candidateFile(*effective.document, documentName(effective));
+            if (!path) return fail("the config in ", documentName(effective), " (mod_revision ", effective.document->mod_revision,
                                    effective.rollout.empty() ? "" : ", rollout " + effective.rollout, ") is refused:\n",
                                    path.error().message);
             start.path = *path;
@@ -161,7 +173,7 @@ Result<EtcdConfigSource::Start> EtcdConfigSource::prepareStart() {
     std::int64_t revision = 0;
     if (const auto at = last.find(", mod_revision "); at != std::string::npos)
         revision = std::atoll(last.c_str() + at + 15);
-    auto path = candidateFile(EtcdValue{fleet, revision});
+    auto path = candidateFile(EtcdValue{fleet, revision}, fleetName());
     if (!path) return fail(why, " and the config in ", source_.last_good, " is refused:\n", path.error().message);
     log::warn(why, ": serving ", source_.last_good, " (mod_revision ", revision, ") until it can");
     start.path = *path;
@@ -181,6 +193,7 @@ void EtcdConfigSource::run(const Start& start, Hooks hooks) {
         generation_ = start.generation;
         revision_ = start.revision;
         served_text_ = start.fleet_text;
+        served_path_ = start.path;
         rollout_ = start.rollout;
         watch_from_ = start.watch_from;
         state_ = start.from_last_good ? HostState::ServingLastGood : HostState::Serving;
@@ -276,10 +289,11 @@ void EtcdConfigSource::applyEffective(const Effective& effective) {
             rollout_ = effective.rollout;  // a refused candidate says which rollout it was
             refused_revision_ = document.mod_revision;
         }
-        log::warn("fleet: ", fleetName(), " at ", origin, " refused; serving what this host has: ", problems.front());
+        log::warn("fleet: ", documentName(effective), " at ", origin, " refused; serving what this host has: ",
+                  problems.front());
         setStatus(HostState::Refused, std::move(problems));
     };
-    auto path = candidateFile(document);
+    auto path = candidateFile(document, documentName(effective));
     if (!path) {
         std::vector<std::string> problems;
         std::istringstream lines(path.error().message);
@@ -307,6 +321,7 @@ void EtcdConfigSource::applyEffective(const Effective& effective) {
         text_before_ = served_text_;
         revision_before_ = revision_;
         served_text_ = document.value;
+        served_path_ = *path;
         revision_ = document.mod_revision;
         rollout_ = effective.rollout;
         baseline_ = baseline;

@@ -99,8 +99,11 @@ private:
     Effective effectiveOf(const EtcdList& keys) const;
     std::string fleetKey() const { return source_.prefix + "/config"; }
     std::string fleetName() const { return "etcd " + fleetKey(); }
-    // Merges, validates and writes the candidate file for `kv`; the problems, attributed.
-    Result<std::string> candidateFile(const EtcdValue& kv);
+    // Where `effective`'s document came from, for problems and the merged file's marker.
+    std::string documentName(const Effective& effective) const;
+    // Merges, validates and writes the candidate file for `kv` (named `name`); the problems,
+    // attributed. Older candidates are removed, never the one served.
+    Result<std::string> candidateFile(const EtcdValue& kv, const std::string& name);
     void writeLastGood(const std::string& path);
     void watchLoop();
     void statusLoop();
@@ -128,6 +131,7 @@ private:
     std::int64_t generation_ = 0;       // of what was last applied or refused (0: none yet)
     std::int64_t revision_ = 0;         // the mod_revision of the key what is served came from
     std::string served_text_;           // the etcd part served
+    std::string served_path_;           // the merged file a version of this host was started or applied with
     std::string rollout_;               // the rollout whose candidate is served (or was refused)
     std::int64_t refused_revision_ = 0;
     std::int64_t behind_warned_ = 0;    // a generation below generation_ logged  // the mod_revision of the last document refused

@@ -28,12 +28,12 @@ struct BinaryTarget {
 struct Rollout {
     std::string id;
     std::string candidate;  // the fleet document (YAML) being rolled out; empty for a binary
-    std::optional<BinaryTarget> binary;             // a binary rollout's
-    std::map<std::string, std::string> previous;    // host id -> the SHA-256 it ran before
     std::vector<std::vector<std::string>> waves;  // host ids, wave by wave
     std::size_t active = 0;  // waves whose hosts serve the candidate
     RolloutState state = RolloutState::Running;
     std::string reason;  // why it was rolled back
+    std::optional<BinaryTarget> binary;           // a binary rollout's
+    std::map<std::string, std::string> previous;  // host id -> the SHA-256 it ran before
 
     // Whether `host` serves the candidate (runs the binary) now.
     bool includes(const std::string& host) const;
