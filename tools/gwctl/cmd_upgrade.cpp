@@ -82,19 +82,28 @@ std::string stateText(const std::optional<UpgradeState>& state) {
 struct ConfigCheck {
     bool ok = false;
     std::string output;  // what the binary printed ("config ok: ... (hash ...)", or the problems)
+    std::string failure;  // when not ok: the whole sentence for the operator
 };
 
-// Runs `binary --check-config config`.
+// Runs `binary --check-config config`. A rejection (exit status 1, hotgate's answer to a bad
+// config) is told apart from a binary that failed otherwise (another status, a signal: it
+// crashed, or it is not a hotgate).
 ConfigCheck checkConfigWith(const std::string& binary, const std::string& config) {
     const std::string command = "'" + binary + "' --check-config '" + config + "' 2>&1";
     FILE* pipe = ::popen(command.c_str(), "r");
-    if (!pipe) return {false, "cannot run " + binary};
+    if (!pipe) return {false, {}, "cannot run " + binary + ": " + std::strerror(errno)};
     std::string output;
     char buffer[4096];
     while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
     const int status = ::pclose(pipe);
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {true, output};
-    return {false, output.empty() ? std::string("exit status ") + std::to_string(status) : output};
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {true, output, {}};
+    if (!output.empty() && output.back() != '\n') output += '\n';
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 1)
+        return {false, output, "the new version rejects " + config + ":\n" + output + "The running version serves on."};
+    return {false, output,
+            "the new binary " + binary + " failed while checking " + config + " (" +
+                hotgate::control::describeExit(status) + ")" + (output.empty() ? ". " : ":\n" + output) +
+                "Nothing was started; the running version serves on."};
 }
 
 int runUpgrade(const GlobalOptions& global, const UpgradeOptions& options) {
@@ -141,7 +150,7 @@ int runUpgrade(const GlobalOptions& global, const UpgradeOptions& options) {
     stages.addPreCheck(checked_at, checked.ok, checked.output, *timeout);
     if (!checked.ok) {
         stages.send(global, 0);
-        failWith("upgrade", "the new version rejects " + config + ":\n" + checked.output + "the running version serves on");
+        failWith("upgrade", checked.failure);
     }
 
     const std::string log_file = options.log_file.empty()

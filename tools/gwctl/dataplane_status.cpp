@@ -65,7 +65,11 @@ void printGroup(const GroupStatus& g, std::ostream& out) {
 void printFront(const std::string& bpffs_root, std::ostream& out) {
     auto pins = FrontPins::open(bpffs_root);
     if (!pins) {
-        out << "xdp front: not loaded (" << pins.error().what() << ")\n";
+        // No pins at all is the common case: the front is off unless dataplane.xdp_interfaces names some.
+        if (pins.error().errnum == ENOENT)
+            out << "xdp front: not configured (nothing pinned under " << bpffs_root << ")\n";
+        else
+            out << "xdp front: unreadable (" << pins.error().what() << ")\n";
         return;
     }
     auto deny = pins->listDeny();

@@ -5,7 +5,8 @@
 
 int main(int argc, char** argv) {
     CLI::App app{
-        "gwctl: operate hotgate (status, top, upgrade, cutover, commit, rollback, canary, deny list, config, certs, tls)"};
+        "gwctl: operate hotgate (status, top, upgrade, cutover, commit, rollback, canary, deny list, config, certs, tls, "
+        "verify, fleet)"};
     app.require_subcommand(1);
     // Global options may follow the verb too: `gwctl status --admin 127.0.0.1:9901`.
     app.fallthrough();
@@ -23,6 +24,15 @@ int main(int argc, char** argv) {
     gwctl::addTopCommand(app, global);
     gwctl::addVerifyCommand(app, global);
     gwctl::addFleetCommands(app, global);
-    CLI11_PARSE(app, argc, argv);
+    // Exit statuses (docs/operations.md): 0 ok, 1 refused, 2 usage, 3 hotgate or etcd not
+    // reachable. A verb reports 1 or 3 itself; every command-line error is 2.
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::RuntimeError& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        const int code = app.exit(e);  // prints the help asked for, or the usage error
+        return code == 0 ? 0 : 2;
+    }
     return 0;
 }

@@ -137,7 +137,7 @@ Result<void> loadInto(const std::string& dir, const HealthOptions& options) {
             break;
         }
         refused += std::string(refused.empty() ? "" : "; ") + modeName(static_cast<std::uint32_t>(mode)) +
-                   " refused: " + loaded.error().message;
+                   " unavailable (" + loaded.error().message + ")";
     }
     if (!chosen) return fail("health programs: no variant loads and attaches (", refused, ")");
     auto meta = dataplane::openPinnedMap(dir, kMaps[kMeta]);

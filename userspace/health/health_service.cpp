@@ -120,8 +120,12 @@ std::unique_ptr<HealthService> HealthService::start(Registration registration) {
     }
     service->pins_ = std::move(*pins);
     service->monitor_ = std::move(*monitor);
+    // Falling back to tracepoints is the expected outcome on kernels without fentry or kprobes
+    // (docs/health.md): said as information, with what the better variants met.
     log::info("health profile: ", service->mode(), " programs under ", service->pins_->directory(), ", slot ", r.slot,
-              service->pins_->reason().empty() ? "" : " (" + service->pins_->reason() + ")");
+              service->pins_->reason().empty()
+                  ? std::string()
+                  : "; the best variant this kernel attaches (" + service->pins_->reason() + ")");
     return service;
 }
 
