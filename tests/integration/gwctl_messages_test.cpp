@@ -42,7 +42,7 @@ TEST_F(GwctlMessagesTest, AUserWithoutAccessToTheControlSocketIsToldWhoseItIs) {
     ASSERT_TRUE(startGateway());
     const auto result =
         runCommand({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", gwctlBinary(), "--control",
-                    gateway_.controlSocket().string(), "status"},
+                    gateway_.controlSocket().string(), "config", "history"},
                    "/", 30s);
     EXPECT_NE(result.exit_code, 0) << result.out;
     EXPECT_NE(result.err.find("is for the gateway's user: run gwctl as that user (or with sudo)"), std::string::npos)
