@@ -144,8 +144,9 @@ TEST_F(HealthCutoverTest, ConnectionsCarryTheSlotOfTheVersionThatAcceptedThem) {
         << spikes.dump();
     EXPECT_EQ(reset_slots, (std::vector<unsigned>{0, 1})) << spikes.dump();
     for (const auto& e : spikes["events"])
-        if (e["kind"] == "reset_received")
+        if (e["kind"] == "reset_received") {
             EXPECT_EQ(e["version"], e["slot"] == 0 ? old_version : new_version) << e.dump();
+        }
 
     // The same attribution in the Prometheus families.
     EXPECT_TRUE(metricReaches("hotgate_tcp_handshake_seconds_count", {{"version", new_version}}, kAfter));

@@ -45,7 +45,9 @@ protected:
             10s);
         EXPECT_TRUE(arrived) << "no config-apply trace from " << origin << "\n" << receiver_.spanTree();
         for (const auto& span : receiver_.spans())
-            if (span.trace_id == trace) EXPECT_TRUE(by_name.emplace(span.name, span).second) << "twice: " << span.name;
+            if (span.trace_id == trace) {
+                EXPECT_TRUE(by_name.emplace(span.name, span).second) << "twice: " << span.name;
+            }
         EXPECT_TRUE(receiver_.invalidBodies().empty()) << ::testing::PrintToString(receiver_.invalidBodies());
         return by_name;
     }
@@ -58,7 +60,9 @@ protected:
             EXPECT_EQ(spans[stage].parent_span_id, root.span_id) << stage;
             EXPECT_GE(spans[stage].start_unix_nanos, root.start_unix_nanos) << stage;
             EXPECT_LE(spans[stage].end_unix_nanos, root.end_unix_nanos) << stage;
-            if (before) EXPECT_LE(before->end_unix_nanos, spans[stage].start_unix_nanos) << stage;
+            if (before) {
+                EXPECT_LE(before->end_unix_nanos, spans[stage].start_unix_nanos) << stage;
+            }
             before = &spans[stage];
         }
     }

@@ -122,7 +122,9 @@ TEST_P(UpgradeTraceTest, GwctlsDownloadAndVerifyAreStagesOfTheTrace) {
         ASSERT_TRUE(spans.count(order[i])) << order[i] << "\n" << receiver_.spanTree();
         EXPECT_EQ(spans[order[i]].parent_span_id, spans["hot-update"].span_id) << order[i];
         EXPECT_GE(spans[order[i]].start_unix_nanos, spans["hot-update"].start_unix_nanos) << order[i];
-        if (i) EXPECT_LE(spans[order[i - 1]].end_unix_nanos, spans[order[i]].start_unix_nanos) << order[i];
+        if (i) {
+            EXPECT_LE(spans[order[i - 1]].end_unix_nanos, spans[order[i]].start_unix_nanos) << order[i];
+        }
     }
     EXPECT_EQ(spans["hot-update:download"].attribute("url"), url);
     EXPECT_EQ(spans["hot-update:download"].attribute("bundle_id"), *sha256);

@@ -163,8 +163,12 @@ TEST(LatencyBins, EveryLatencyIsBelowItsBinsUpperBoundAndWithinAnEighth) {
         const std::size_t bin = LatencyBins::binOf(micros);
         ASSERT_LT(bin, LatencyBins::kCount);
         EXPECT_LT(micros, LatencyBins::upperBound(bin)) << micros;
-        if (micros >= 8) EXPECT_LE(LatencyBins::upperBound(bin), micros + micros / 8 + 1) << micros;
-        if (bin > 0) EXPECT_GE(micros, LatencyBins::upperBound(bin - 1)) << micros;
+        if (micros >= 8) {
+            EXPECT_LE(LatencyBins::upperBound(bin), micros + micros / 8 + 1) << micros;
+        }
+        if (bin > 0) {
+            EXPECT_GE(micros, LatencyBins::upperBound(bin - 1)) << micros;
+        }
     }
     EXPECT_EQ(LatencyBins::binOf(UINT64_MAX), LatencyBins::kCount - 1);
 }

@@ -36,7 +36,9 @@ TEST(StagedTrace, StagesEndInOrderUnderTheRoot) {
         EXPECT_EQ(stage.trace_id, root.trace_id);
         ASSERT_TRUE(stage.parent_span_id);
         EXPECT_EQ(*stage.parent_span_id, root.span_id);
-        if (i) EXPECT_LE(sink.spans[i - 1].end_unix_nanos, stage.start_unix_nanos);
+        if (i) {
+            EXPECT_LE(sink.spans[i - 1].end_unix_nanos, stage.start_unix_nanos);
+        }
     }
     EXPECT_EQ(sink.spans[1].status.message, "two broke");
 }

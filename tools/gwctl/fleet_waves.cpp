@@ -1,7 +1,6 @@
 #include "fleet_waves.h"
 
 #include <iostream>
-#include <optional>
 #include <thread>
 #include <vector>
 
@@ -47,7 +46,8 @@ int driveWaves(fleet::EtcdClient& client, const std::string& prefix, fleet::Roll
         for (const auto& host : waves[wave]) std::cout << " " << host;
         std::cout << std::endl;
         const auto give_up = Clock::now() + bounds.timeout;
-        std::optional<Clock::time_point> healthy_since;
+        bool healthy = false;  // every host of the open waves, since healthy_since
+        Clock::time_point healthy_since;
         for (;;) {
             // Rolled back meanwhile (gwctl fleet rollback, another operator): nothing more to do.
             if (auto record = client.get(fleet::rolloutKey(prefix)); record && record->kv) {
@@ -77,10 +77,11 @@ int driveWaves(fleet::EtcdClient& client, const std::string& prefix, fleet::Roll
                     }
                 }
             if (waiting.empty()) {
-                if (!healthy_since) healthy_since = Clock::now();
-                if (Clock::now() - *healthy_since >= bounds.gate) break;
+                if (!healthy) healthy_since = Clock::now();
+                healthy = true;
+                if (Clock::now() - healthy_since >= bounds.gate) break;
             } else {
-                healthy_since.reset();
+                healthy = false;
             }
             if (Clock::now() >= give_up) {
                 std::string list;

@@ -6,7 +6,6 @@
 namespace hotgate {
 namespace {
 
-tcp::socket& tcpOf(tcp::socket& socket) { return socket; }
 tcp::socket& tcpOf(TcpOrTlsStream& stream) { return stream.socket(); }
 
 // Half-closes and aborts act on the TCP sockets; on a TLS client the EOF is passed on as a TCP
