@@ -255,6 +255,10 @@ TEST_F(FleetRolloutTest, ABinaryRolloutRolledBackReturnsEveryUpgradedHostToItsBi
     EXPECT_NE(refused.err.find("host h1 could not run the binary: sha256 mismatch"), std::string::npos)
         << refused.err;
     for (std::size_t i = 0; i < ports_.size(); ++i) EXPECT_EQ(binaryOf(i), before) << "host h" << i + 1;
+    // Rolled back, the binary is asked for no more: h1 reports serving again.
+    EXPECT_TRUE(eventually(
+        [&] { return statuses()[std::string(kPrefix) + "/hosts/h1"].value("state", "") == "serving"; }, 10s))
+        << statuses()[std::string(kPrefix) + "/hosts/h1"].dump();
 
     // The right one, rolled back by hand while its first wave runs it.
     ChildProcess upgrade;
