@@ -1,9 +1,14 @@
 // gwctl: the operator's command line for hotgate. Each verb family lives in its cmd_*.cpp.
 #include <CLI/CLI.hpp>
 
+#include <exception>
+#include <iostream>
+
 #include "commands.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
     CLI::App app{
         "gwctl: operate hotgate (status, top, upgrade, cutover, commit, rollback, canary, deny list, config, certs, tls, "
         "verify, fleet)"};
@@ -35,4 +40,17 @@ int main(int argc, char** argv) {
         return code == 0 ? 0 : 2;
     }
     return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // Anything a verb did not expect (a malformed reply, no memory) is a message and status 1,
+    // not std::terminate.
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {
+        std::cerr << "gwctl: " << e.what() << "\n";
+        return 1;
+    }
 }
