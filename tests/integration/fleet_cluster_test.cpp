@@ -11,6 +11,7 @@
 #include "fleet/etcd_client.h"
 #include "gateway_fixture.h"
 #include "support/etcd_server.h"
+#include "support/fleet_documents.h"
 
 namespace hotgate::test {
 namespace {
@@ -56,11 +57,7 @@ protected:
                      (state / "last-good.yaml").string() + "\"\n";
         return host;
     }
-    std::string fleetDocument(const std::string& answer) const {
-        GatewayConfig shared = config_;
-        shared.routes.insert(shared.routes.begin(), {.name = "fleet", .match = "{ path: /fleet }", .direct_body = answer});
-        return shared.sharedPart() + "config_engine:\n  verification_window: 500ms\n";
-    }
+    std::string fleetDocument(const std::string& answer) const { return test::fleetDocument(config_, answer); }
     std::int64_t put(const std::string& text) {
         fleet::EtcdClient client(etcd_.urls());
         auto revision = client.put(std::string(kPrefix) + "/config", text);
@@ -82,12 +79,8 @@ protected:
     }
     // The registered hosts' status documents.
     std::map<std::string, nlohmann::json> statuses() {
-        std::map<std::string, nlohmann::json> out;
         fleet::EtcdClient client(etcd_.urls());
-        auto listed = client.list(std::string(kPrefix) + "/hosts/");
-        if (!listed) return out;
-        for (const auto& [key, value] : listed->kvs) out[key] = nlohmann::json::parse(value.value, nullptr, false);
-        return out;
+        return fleetStatuses(client, kPrefix);
     }
     // Every host registered, serving `revision` with a healthy verdict.
     bool allReport(std::int64_t revision, std::chrono::milliseconds within) {

@@ -12,6 +12,7 @@
 #include "fleet/etcd_client.h"
 #include "gateway_fixture.h"
 #include "support/etcd_server.h"
+#include "support/fleet_documents.h"
 
 namespace hotgate::test {
 namespace {
@@ -39,12 +40,7 @@ protected:
 
     // The fleet's document: the fixture's shared sections, with /fleet answering `body`. The
     // host reports "serving" (and keeps last_good) once the engine's verification window ends.
-    std::string fleetDocument(const std::string& body) const {
-        GatewayConfig shared = config_;
-        shared.routes.insert(shared.routes.begin(),
-                             {.name = "fleet", .match = "{ path: /fleet }", .direct_body = body});
-        return shared.sharedPart() + "config_engine:\n  verification_window: 500ms\n";
-    }
+    std::string fleetDocument(const std::string& body) const { return test::fleetDocument(config_, body); }
     std::int64_t putConfig(const std::string& text) {
         fleet::EtcdClient client({etcd_.url()});
         auto revision = client.put(std::string(kPrefix) + "/config", text);

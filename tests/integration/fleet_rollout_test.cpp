@@ -14,6 +14,7 @@
 #include "release/artifact_verify.h"
 #include "gateway_fixture.h"
 #include "support/etcd_server.h"
+#include "support/fleet_documents.h"
 
 namespace hotgate::test {
 namespace {
@@ -67,9 +68,8 @@ protected:
     // The fleet's part: config_ with a /fleet route answering `answer`, verified for `window`.
     std::string fleetDocument(const std::string& answer, const GatewayConfig* base = nullptr,
                               const std::string& window = "1s") const {
-        GatewayConfig shared = base ? *base : config_;
-        shared.routes.insert(shared.routes.begin(), {.name = "fleet", .match = "{ path: /fleet }", .direct_body = answer});
-        return shared.sharedPart() + "config_engine:\n  verification_window: " + window + "\n  min_requests: 20\n";
+        return test::fleetDocument(base ? *base : config_, answer,
+                                   "  verification_window: " + window + "\n  min_requests: 20\n");
     }
     void putConfig(const std::string& text) {
         fleet::EtcdClient client({etcd_.url()});
@@ -93,11 +93,8 @@ protected:
 
     // Every registered host's status document by key.
     std::map<std::string, nlohmann::json> statuses() {
-        std::map<std::string, nlohmann::json> out;
         fleet::EtcdClient client({etcd_.url()});
-        if (auto listed = client.list(std::string(kPrefix) + "/hosts/"))
-            for (const auto& [key, value] : listed->kvs) out[key] = nlohmann::json::parse(value.value, nullptr, false);
-        return out;
+        return fleetStatuses(client, kPrefix);
     }
     std::string binaryOf(std::size_t host) {
         const auto all = statuses();

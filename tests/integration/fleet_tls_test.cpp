@@ -10,6 +10,7 @@
 #include "fleet/etcd_client.h"
 #include "gateway_fixture.h"
 #include "support/etcd_server.h"
+#include "support/fleet_documents.h"
 #include "support/test_certificates.h"
 
 namespace hotgate::test {
@@ -44,11 +45,7 @@ protected:
         GatewayFixture::TearDown();
         etcd_.stop();
     }
-    std::string fleetDocument(const std::string& body) const {
-        GatewayConfig shared = config_;
-        shared.routes.insert(shared.routes.begin(), {.name = "fleet", .match = "{ path: /fleet }", .direct_body = body});
-        return shared.sharedPart() + "config_engine:\n  verification_window: 500ms\n";
-    }
+    std::string fleetDocument(const std::string& body) const { return test::fleetDocument(config_, body); }
     std::int64_t putConfig(const std::string& text) {
         fleet::EtcdClient client({etcd_.url()}, 3000ms, tls_);
         auto revision = client.put(std::string(kPrefix) + "/config", text);
