@@ -200,31 +200,29 @@ Result<EtcdClient::Reply> EtcdClient::call(const std::string& path, const std::s
     return fail(errors.empty() ? "no etcd endpoint configured" : errors);
 }
 
-Result<EtcdRead> EtcdClient::get(const std::string& key) {
-    auto reply = call("/v3/kv/range", nlohmann::json{{"key", encodeBase64(key)}}.dump());
+Result<EtcdList> EtcdClient::range(const nlohmann::json& request, const std::string& what) {
+    auto reply = call("/v3/kv/range", request.dump());
     if (!reply) return tl::unexpected(reply.error());
-    if (reply->status != 200) return fail("etcd read of ", key, ": ", reply->status, " ", errorText(reply->body));
+    if (reply->status != 200) return fail("etcd ", what, ": ", reply->status, " ", errorText(reply->body));
     const auto json = nlohmann::json::parse(reply->body, nullptr, false);
-    if (!json.is_object()) return fail("etcd read of ", key, ": not JSON: ", reply->body.substr(0, 200));
-    EtcdRead read;
-    read.revision = numberField(json.value("header", nlohmann::json::object()), "revision");
-    const auto kvs = json.value("kvs", nlohmann::json::array());
-    if (!kvs.empty()) read.kv = EtcdValue{decoded(kvs[0], "value"), numberField(kvs[0], "mod_revision")};
-    return read;
-}
-
-Result<EtcdList> EtcdClient::list(const std::string& prefix) {
-    auto reply = call("/v3/kv/range",
-                      nlohmann::json{{"key", encodeBase64(prefix)}, {"range_end", encodeBase64(prefixEnd(prefix))}}.dump());
-    if (!reply) return tl::unexpected(reply.error());
-    if (reply->status != 200) return fail("etcd list of ", prefix, ": ", reply->status, " ", errorText(reply->body));
-    const auto json = nlohmann::json::parse(reply->body, nullptr, false);
-    if (!json.is_object()) return fail("etcd list of ", prefix, ": not JSON: ", reply->body.substr(0, 200));
+    if (!json.is_object()) return fail("etcd ", what, ": not JSON: ", reply->body.substr(0, 200));
     EtcdList out;
     out.revision = numberField(json.value("header", nlohmann::json::object()), "revision");
     for (const auto& kv : json.value("kvs", nlohmann::json::array()))
         out.kvs.emplace_back(decoded(kv, "key"), EtcdValue{decoded(kv, "value"), numberField(kv, "mod_revision")});
     return out;
+}
+
+Result<EtcdRead> EtcdClient::get(const std::string& key) {
+    auto listed = range({{"key", encodeBase64(key)}}, "read of " + key);
+    if (!listed) return tl::unexpected(listed.error());
+    EtcdRead read{listed->revision, std::nullopt};
+    if (!listed->kvs.empty()) read.kv = std::move(listed->kvs.front().second);
+    return read;
+}
+
+Result<EtcdList> EtcdClient::list(const std::string& prefix) {
+    return range({{"key", encodeBase64(prefix)}, {"range_end", encodeBase64(prefixEnd(prefix))}}, "list of " + prefix);
 }
 
 Result<std::int64_t> EtcdClient::put(const std::string& key, const std::string& value, std::int64_t lease) {

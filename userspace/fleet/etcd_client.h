@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "common/error.h"
 #include "config/config.h"
 
@@ -101,6 +103,8 @@ private:
     };
     // POSTs `body` to `path` on the endpoints in turn, from the one that answered last.
     Result<Reply> call(const std::string& path, const std::string& body);
+    // A /v3/kv/range `request`; `what` names it in errors ("read of /p/config").
+    Result<EtcdList> range(const nlohmann::json& request, const std::string& what);
     // The watch's request and stream on a connected `stream` (TCP, or TLS over it).
     template <typename Stream>
     WatchEnd watchOn(Stream& stream, const std::string& url, const std::string& body,
