@@ -1,13 +1,12 @@
 #include "fleet/etcd_config_source.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <sstream>
 
+#include "common/atomic_file.h"
 #include "config/config_loader.h"
 #include "fleet/config_document.h"
 #include "fleet/rollout.h"
@@ -21,31 +20,6 @@ using namespace std::chrono_literals;
 constexpr std::chrono::milliseconds kFirstBackoff{200};
 constexpr std::chrono::milliseconds kMaxBackoff{5000};
 constexpr int kCandidatesKept = 3;
-
-// Writes `text` to `path` atomically (a temporary beside it, fsynced, renamed), mode 0600.
-Result<void> writeAtomically(const std::string& path, const std::string& text) {
-    const std::string temporary = path + ".tmp";
-    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return sysError(errno, "write ", temporary);
-    std::size_t written = 0;
-    while (written < text.size()) {
-        const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
-        if (n < 0) {
-            const int err = errno;
-            ::close(fd);
-            return sysError(err, "write ", temporary);
-        }
-        written += static_cast<std::size_t>(n);
-    }
-    if (::fchmod(fd, 0600) != 0 || ::fsync(fd) != 0) {
-        const int err = errno;
-        ::close(fd);
-        return sysError(err, "sync ", temporary);
-    }
-    ::close(fd);
-    if (::rename(temporary.c_str(), path.c_str()) != 0) return sysError(errno, "rename ", temporary, " to ", path);
-    return {};
-}
 
 }  // namespace
 
@@ -76,7 +50,7 @@ Result<std::string> EtcdConfigSource::candidateFile(const EtcdValue& kv, const s
             message += (message.empty() ? "" : "\n") + problem.format();
         return fail(message);
     }
-    if (auto written = writeAtomically(path, merged->text); !written) return tl::unexpected(written.error());
+    if (auto written = writeFileAtomically(path, merged->text); !written) return tl::unexpected(written.error());
     // Keep the newest few candidates: the file a running version was loaded from stays.
     std::vector<std::filesystem::path> old;
     std::error_code ignored;
@@ -200,7 +174,7 @@ void EtcdConfigSource::stop() {
 }
 
 void EtcdConfigSource::writeLastGood(const std::string& path) {
-    if (auto written = writeAtomically(source_.last_good, readFileText(path).value_or("")); !written)
+    if (auto written = writeFileAtomically(source_.last_good, readFileText(path).value_or("")); !written)
         log::warn("fleet: cannot keep the applied config: ", written.error().message);
 }
 

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/atomic_file.h"
 #include "dataplane/capability_probe.h"
 #include "dataplane/front_loader.h"
 #include "dataplane/steer_loader.h"
@@ -448,16 +449,9 @@ Result<std::vector<std::string>> Gateway::rotateTicketKey() {
     if (auto rotated = ring.rotate(); !rotated) return tl::unexpected(rotated.error());
     const std::string& file = context_->config()->tls.session_ticket_keys;
     if (!file.empty()) {
-        // Write beside, then rename: a reader never sees half a key file. 0600: these are secrets.
-        const std::string temp = file + ".tmp";
-        const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0) return sysError(errno, "session ticket key file ", temp, ": cannot create");
-        const std::string text = ring.serialize();
-        const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-        const int write_errno = errno;
-        ::close(fd);
-        if (!written) return sysError(write_errno, "session ticket key file ", temp, ": write");
-        if (::rename(temp.c_str(), file.c_str()) != 0) return sysError(errno, "session ticket key file ", file, ": rename");
+        // A reader never sees half a key file; 0600: these are secrets.
+        if (auto written = writeFileAtomically(file, ring.serialize()); !written)
+            return tl::unexpected(Error{"session ticket key file: " + written.error().message, written.error().errnum});
     }
     ticket_keys_->replace(ring);
     return ring.fingerprints();
