@@ -239,8 +239,15 @@ int serve(ConfigSnapshot config, const Options& options, fleet::EtcdConfigSource
               config->admin.address.toString());
 
     asio::signal_set signals(main_io, SIGTERM, SIGINT, SIGHUP);
+    signals.add(SIGUSR1);
     std::function<void(const error_code&, int)> on_signal = [&](const error_code& ec, int signal) {
         if (ec) return;
+        if (signal == SIGUSR1) {  // logrotate moved the access log files away: write to new ones
+            log::info("received SIGUSR1: reopening the access log files");
+            (*gateway)->requestAccessLogReopen();
+            signals.async_wait(on_signal);
+            return;
+        }
         if (signal == SIGHUP) {
             // Re-read the file this process was started with and apply it like gwctl config apply.
             if (reloading.exchange(true)) {
@@ -321,6 +328,9 @@ int run(int argc, char** argv) {
     hotgate::log::routeLibbpfMessages();
     // A client that vanishes mid-write must cost an EPIPE on that connection, not the process.
     std::signal(SIGPIPE, SIG_IGN);
+    // SIGUSR1 reopens the access log once serving; before that (a successor starting while
+    // logrotate signals every process of the service) it must not end the process.
+    std::signal(SIGUSR1, SIG_IGN);
 
     std::string path = check_path.empty() ? options.config_path : check_path;
     // A fleet host's own file names etcd: what it serves is that file merged with etcd's

@@ -136,6 +136,11 @@ telemetry.service_name = "gw-edge"
 telemetry.otlp.endpoint = "http://127.0.0.1:4318/v1/traces"
 telemetry.otlp.timeout = 3000ms
 telemetry.sample_ratio = 0.25
+access_log[0].path = "/var/log/hotgate/access.log"
+access_log[0].fields = [time, status, version, upstream_ms]
+access_log[0].sample = 0.5
+access_log[1].path = "-"
+access_log[1].format = combined
 config_source.etcd.endpoints = ["https://10.0.0.1:2379", "https://10.0.0.2:2379"]
 config_source.etcd.prefix = "/hotgate/prod"
 config_source.etcd.host_id = "gw-01"
@@ -168,7 +173,8 @@ TEST(ConfigHashPin, EveryKeyHasItsCanonicalLine) {
     const auto config = load(test::kEveryKeyConfig);
     ASSERT_TRUE(config);
     EXPECT_EQ(canonicalText(*config), kEveryKeyCanonical);
-    EXPECT_EQ(config->hash, "6ba28ac7b507");  // eb95c964385a before config_source.etcd.tls;
+    EXPECT_EQ(config->hash, "3d0fcf54678a");  // 6ba28ac7b507 before access_log;
+                                              // eb95c964385a before config_source.etcd.tls;
                                               // d9759044724e before config_source;
                                               // d9a6fd4b76b9 before routes[].stream_drain;
                                               // a7218e06b892 before clusters[].protocol and http2;

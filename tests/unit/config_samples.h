@@ -110,6 +110,12 @@ telemetry:
     encoding: json
     timeout: 3s
   sample_ratio: 0.25
+access_log:
+  - path: /var/log/hotgate/access.log
+    format: json
+    fields: [time, status, version, upstream_ms]
+    sample: 0.5
+  - { path: "-", format: combined }
 config_source:
   etcd:
     endpoints: ["https://10.0.0.1:2379", "https://10.0.0.2:2379"]

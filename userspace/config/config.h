@@ -353,6 +353,44 @@ struct ConfigSourceConfig {
     std::optional<EtcdSourceConfig> etcd;  // absent: the local file alone
 };
 
+// The access log (docs/operations.md "Access log"): one line per answered request, per sink.
+enum class AccessLogFormat {
+    Json,      // one JSON object a line, with the sink's fields
+    Combined,  // NGINX/Apache combined, then the serving version in quotes
+};
+// What a JSON line says of its request, in the order the sink lists them.
+enum class AccessField {
+    Time,         // when the answer ended, UTC, RFC 3339 with milliseconds
+    ClientIp,
+    Method,
+    Path,         // the request target as the client sent it (path and query)
+    Protocol,     // HTTP/1.0, HTTP/1.1 or HTTP/2.0
+    Host,
+    Status,       // the status answered (0: none, the client left first)
+    BytesSent,    // bytes written to the client for this request, head included
+    DurationMs,   // from the complete request head to the end of the answer
+    Route,
+    Cluster,
+    Upstream,     // the endpoint of the last try
+    UpstreamMs,   // the last try: from sending the request to the response head
+    Attempts,     // tries (retries included)
+    Version,      // the serving version (x-hotgate-version)
+    RequestId,    // X-Request-Id as sent upstream (the client's, or the one hotgate made)
+    Traceparent,  // as sent upstream
+    TlsVersion,
+    Sni,
+    UserAgent,
+    Referer,
+};
+struct AccessLogConfig {
+    std::string path;  // absolute, or "-" for standard output
+    AccessLogFormat format = AccessLogFormat::Json;
+    std::vector<AccessField> fields;  // json only
+    double sample = 1;  // share of requests logged; answers of 500 and above always are
+
+    bool operator==(const AccessLogConfig&) const = default;
+};
+
 struct Config {
     unsigned workers = 0;
     AdminConfig admin;
@@ -368,6 +406,7 @@ struct Config {
     CircuitBreakerConfig circuit_breaker;  // every route's, unless it overrides
     UpgradeConfig upgrade;
     TelemetryConfig telemetry;
+    std::vector<AccessLogConfig> access_log;  // sinks; none: no access log
     ConfigSourceConfig config_source;
 
     std::string source_path;  // the file it was loaded from

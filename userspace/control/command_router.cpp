@@ -84,6 +84,9 @@ void CommandRouter::serveConnection(int fd, const ucred& peer) {
         case MessageType::RotateTicketKey:
             reply = rotateTicketKey();
             break;
+        case MessageType::LogsReopen:
+            reply = reopenLogs();
+            break;
         default:
             reply = Reply::failure(std::string("unexpected ") +
                                    messageTypeName(static_cast<std::uint16_t>(message->type)) +
@@ -122,6 +125,13 @@ Reply CommandRouter::reloadCertificates() {
     }
     log::info("TLS: certificates reloaded");
     return Reply::success("certificates reloaded", {{"tls", gateway_.tlsStatus()}});
+}
+
+Reply CommandRouter::reopenLogs() {
+    auto reopened = gateway_.reopenAccessLogs();
+    if (!reopened) return Reply::failure(reopened.error().message);
+    return Reply::success("access log: reopened " + std::to_string(*reopened) + " file" + (*reopened == 1 ? "" : "s"),
+                          {{"files", *reopened}});
 }
 
 Reply CommandRouter::rotateTicketKey() {

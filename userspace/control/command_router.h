@@ -48,6 +48,7 @@ private:
     Reply configRequest(const Message& message);
     Reply reloadCertificates();
     Reply rotateTicketKey();
+    Reply reopenLogs();  // gwctl logs reopen: every access log file
 
     Gateway& gateway_;
     UpgradeController& upgrades_;

@@ -199,6 +199,14 @@ nlohmann::json ConfigEngine::apply(const std::string& path, const std::string& o
         v.bounds = next->config_engine;
         v.before = windowBefore(v.bounds.verification_window, v.routes);
         v.at_start = sum(gateway_.context().route_stats.sampleAll(), v.routes);
+        if (auto opened = gateway_.openAccessLogs(*next); !opened) {
+            metrics.recordConfigApply("rejected");
+            log::warn("config apply (", origin, ") of ", path, " refused: ", opened.error().message);
+            auto refused =
+                errorReply("config rejected: " + opened.error().message + "; the running config is unchanged");
+            refused["changes"] = reply["changes"];
+            return answer(refused);
+        }
         if (auto tls = gateway_.applyTlsConfig(*next); !tls) {
             metrics.recordConfigApply("rejected");
             log::warn("config apply (", origin, ") of ", path, " refused: ", tls.error().message);

@@ -81,6 +81,7 @@ const char* messageTypeName(std::uint16_t type) {
         case MessageType::ConfigHistory: return "ConfigHistory";
         case MessageType::ConfigDiff: return "ConfigDiff";
         case MessageType::CertsReload: return "CertsReload";
+        case MessageType::LogsReopen: return "LogsReopen";
         case MessageType::RotateTicketKey: return "RotateTicketKey";
     }
     return nullptr;

@@ -35,6 +35,8 @@
 //                                               listener's certificate files (all or nothing per listener)
 //     -> RotateTicketKey {}                  <- Ok {message, session_ticket_keys: [fingerprint...]}
 //                                               | Error {message}
+//     -> LogsReopen {}                       <- Ok {message, files} | Error {message}: reopen every
+//                                               access log file (logrotate moved them away)
 //     -> UpgradeStages {pid, stages: [...]}  <- Ok {message} | Error {message}: what gwctl upgrade
 //                                               did before the new version ran, for the upgrade
 //                                               trace (control/upgrade_stages.h); versions before
@@ -131,6 +133,7 @@ enum class MessageType : std::uint16_t {
     ConfigDiff = 33,
     CertsReload = 40,
     RotateTicketKey = 41,
+    LogsReopen = 42,
 };
 
 struct FrameHeader {

@@ -34,6 +34,12 @@ awaitable<HttpConnection::Next> HttpConnection::proxyToCluster(RequestParser& pa
     auto pools = worker_.pools(*snapshot_);
     UpstreamPool& pool = *pools->clusters[*snapshot_->route_cluster[route]];
     Exchange exchange(parser, route, keep_alive, std::move(pools), pool, client_.get_executor());
+    exchange.timed = !snapshot_->access_sinks.empty();
+    exchange_ = &exchange;
+    struct ExchangeEnds {  // exchange_ never outlives the exchange
+        const Exchange*& current;
+        ~ExchangeEnds() { current = nullptr; }
+    } ends{exchange_};
     if (pool.policy() == LbPolicy::RingHash || pool.policy() == LbPolicy::Maglev) {
         if (auto key = lb::requestKey(pool.hashKey(), parser.get(), client_ip_))
             exchange.choice.key_hash = lb::hashKey(*key);
@@ -242,7 +248,7 @@ awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::relayR
     // slow stream must not wait for the first body byte to see the response start.
     if (!parser.is_done() && x.upstream->buffer.size() == 0) {
         deadline_.arm(config.timeouts.send, client_.socket());
-        co_await http::async_write_header(client_, serializer, withError(ec));
+        response_bytes_ += co_await http::async_write_header(client_, serializer, withError(ec));
         deadline_.disarm();
     }
     bool upstream_ok = !ec;
@@ -286,7 +292,7 @@ awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::relayR
             body.more = false;
         }
         deadline_.arm(config.timeouts.send, client_.socket());
-        co_await http::async_write(client_, serializer, withError(ec));
+        response_bytes_ += co_await http::async_write(client_, serializer, withError(ec));
         deadline_.disarm();
         if (ec == http::error::need_buffer) ec = {};
         sent_any = true;
@@ -312,7 +318,7 @@ awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::tunnel
     response.set("x-hotgate-version", snapshot_->version);
     http::response_serializer<http::buffer_body> serializer{response};
     error_code ec;
-    co_await http::async_write_header(client_, serializer, withError(ec));
+    response_bytes_ += co_await http::async_write_header(client_, serializer, withError(ec));
     finishRequest(x.route, 101);
     if (ec) co_return ExchangeFailure::clientGone();
     // Bytes each side sent right behind its header belong to the tunnel.

@@ -90,6 +90,22 @@ struct HttpConnection::Exchange {
     Clock::time_point stream_deadline = Clock::time_point::max();  // h2 clusters: a gRPC request's grpc-timeout
     RequestTrace trace;                 // its traceparent upstream, and whether it records a span
     std::uint64_t started_unix_nanos = 0;  // set when `trace` records a span
+    // For the access log: the last try's endpoint and, when `timed` (the snapshot logs), its
+    // time from sending the request to the response head.
+    const UpstreamEndpoint* endpoint = nullptr;
+    bool timed = false;
+    Clock::time_point try_sent{};
+    std::optional<Clock::duration> upstream_time;
+
+    // Marks the start of a try (sending) and the arrival of its response head, when timed.
+    void startTryClock(const UpstreamEndpoint* tried) {
+        endpoint = tried;
+        upstream_time.reset();
+        if (timed) try_sent = Clock::now();
+    }
+    void stopTryClock() {
+        if (timed) upstream_time = Clock::now() - try_sent;
+    }
 
     // Arms upstream_deadline for one wait of this try: timeouts.upstream_response, or what is
     // left of the per-try timeout when that is sooner.

@@ -14,6 +14,7 @@
 #include "dataplane/steer_loader.h"
 #include "health/gateway_pins.h"
 #include "health/health_log.h"
+#include "access_log/access_log_metrics.h"
 #include "health/health_service.h"
 #include "observability/logging.h"
 #include "proxy/listener.h"
@@ -37,8 +38,11 @@ Result<std::unique_ptr<Gateway>> Gateway::start(const ConfigSnapshot& config, co
     gateway->metrics_ = std::make_unique<Metrics>(version, *config);
     auto protection = ProcessProtection::open(std::move(plan.protection), *config);
     if (!protection) return tl::unexpected(protection.error());
-    gateway->context_ =
-        std::make_unique<ServingContext>(config, build_version, *gateway->metrics_, std::move(*protection));
+    gateway->access_log_ = std::make_unique<AccessLog>(config->workers);
+    if (auto opened = gateway->access_log_->open(config->access_log); !opened) return tl::unexpected(opened.error());
+    countAccessLogLines(*gateway->access_log_, version, *gateway->metrics_);
+    gateway->context_ = std::make_unique<ServingContext>(config, build_version, *gateway->metrics_,
+                                                         std::move(*protection), gateway->access_log_.get());
     gateway->context_->spans = plan.spans;
     const unsigned workers = config->workers;
     std::vector<std::vector<ListeningSocket>> per_worker(workers);
@@ -249,6 +253,7 @@ bool Gateway::waitForConnectionsToEnd() {
     }
     const std::size_t left = context_->open_connections.load();
     for (auto& worker : workers_) worker->stop();
+    access_log_->flush();  // every answered request's line is written before the process ends
     if (left > 0) log::warn("drain timeout: ", left, " connection(s) still open were closed");
     return left == 0;
 }
@@ -265,6 +270,12 @@ bool Gateway::handOffAndDrain(ConnectionHandOff hand_off) {
     for (auto& worker : workers_) worker->beginDrain();
     return waitForConnectionsToEnd();
 }
+
+Result<void> Gateway::openAccessLogs(const Config& next) { return access_log_->open(next.access_log); }
+
+Result<std::size_t> Gateway::reopenAccessLogs() { return access_log_->reopen(); }
+
+void Gateway::requestAccessLogReopen() { access_log_->requestReopen(); }
 
 ServingSnapshotPtr Gateway::publishConfig(ConfigSnapshot config) {
     auto published = context_->publish(std::move(config));

@@ -134,6 +134,12 @@ public:
     // changed get new contexts, a changed ticket key file is read. Turning TLS on or off for a
     // listener is refused (it needs a new version).
     Result<void> applyTlsConfig(const Config& next);
+    // Config engine, before it publishes `next` in place: opens the access log files it names
+    // that are not open yet. Fails naming the sink, path and errno; nothing changes then.
+    Result<void> openAccessLogs(const Config& next);
+    // Reopens every access log file (SIGUSR1, gwctl logs reopen): how many were reopened.
+    Result<std::size_t> reopenAccessLogs();
+    void requestAccessLogReopen();  // the same, without waiting (a signal handler)
     // Puts a fresh key first in the session ticket key ring (the others only decrypt), and
     // writes the ring to the configured key file, if any, so the next start reads the same ring.
     Result<std::vector<std::string>> rotateTicketKey();
@@ -170,6 +176,7 @@ private:
     Result<void> watchTlsFiles(const Config& config);
     bool waitForConnectionsToEnd();
 
+    std::unique_ptr<AccessLog> access_log_;  // outlives the workers, which submit to it
     std::unique_ptr<Metrics> metrics_;
     std::unique_ptr<ServingContext> context_;
     std::vector<std::unique_ptr<dataplane::SteerLoader>> steering_;  // one per listener in BPF mode

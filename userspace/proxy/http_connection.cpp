@@ -79,6 +79,8 @@ HttpConnection::HttpConnection(Worker& worker, std::size_t listener, tcp::socket
                                std::optional<asio::ip::address> peer, Bridged bridged)
     : HttpConnection(worker, listener, std::move(socket), std::move(peer), Kind::Bridged) {
     client_tls_ = bridged.tls;
+    bridged_tls_version_ = bridged.tls_version;
+    bridged_sni_ = std::move(bridged.sni);
 }
 
 HttpConnection::HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket,
@@ -212,9 +214,11 @@ awaitable<void> HttpConnection::run() {
         // The request's snapshot, from here to its last byte (see ServingSnapshot).
         snapshot_ = context_.current();
         request_started_ = std::chrono::steady_clock::now();
+        response_bytes_ = 0;
         context_.in_flight_requests.fetch_add(1, std::memory_order_relaxed);
         request_counted_ = true;
         const Next next = co_await serveRequest(header_end);
+        request_head_ = nullptr;
         context_.in_flight_requests.fetch_sub(1, std::memory_order_relaxed);
         request_counted_ = false;
         if (pending_shadow_) offerShadowCopy();  // answered: its copy may go to the versions now
@@ -358,6 +362,7 @@ awaitable<HttpConnection::Next> HttpConnection::serveRequest(std::size_t header_
     parser.eager(true);  // body reads fill each piece as far as the bytes at hand go
     request_framing_ = *framing;
     auto& request = parser.get();
+    request_head_ = &request;
     grpc_request_ = bridged_ && grpc::isGrpcRequest(request);  // gRPC comes over HTTP/2 only
 
     const bool keep_alive = shouldKeepAlive(request.keep_alive());
@@ -510,8 +515,10 @@ void HttpConnection::finishRequest(std::optional<std::size_t> route, unsigned st
     if (shadow_) return;  // a mirrored request: counted by the verifier, not in this version's numbers
     const auto started = request_started_ == std::chrono::steady_clock::time_point{} ? std::chrono::steady_clock::now()
                                                                                      : request_started_;
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const auto ended = std::chrono::steady_clock::now();
+    const double seconds = std::chrono::duration<double>(ended - started).count();
     context_.metrics.recordRequest(*snapshot_->series, listener_, route, status, seconds);
+    if (!snapshot_->access_sinks.empty()) logAccess(route, status, started, ended);
     if (auto* breaker = std::exchange(breaker_, nullptr))
         protection::BreakerBoard::countAnswered(*breaker, static_cast<std::uint64_t>(seconds * 1e6));
     if (route)

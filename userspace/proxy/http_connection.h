@@ -57,6 +57,8 @@ public:
     // connection is TLS (X-Forwarded-Proto, spans).
     struct Bridged {
         bool tls = false;
+        std::string_view tls_version;  // OpenSSL's name of the client's protocol (static text)
+        std::string sni;               // the name the client sent, if any
     };
     HttpConnection(Worker& worker, std::size_t listener, tcp::socket socket, std::optional<asio::ip::address> peer,
                    Bridged bridged);
@@ -150,7 +152,7 @@ private:
     template <class MessageOrSerializer>
     awaitable<void> writeToClient(MessageOrSerializer& message, error_code& ec) {
         deadline_.arm(snapshot_->config->timeouts.send, client_.socket());
-        co_await http::async_write(client_, message, withError(ec));
+        response_bytes_ += co_await http::async_write(client_, message, withError(ec));
         deadline_.disarm();
         if (ec == http::error::need_buffer) ec = {};
         if (ec && deadline_.expired()) ec = asio::error::timed_out;
@@ -190,6 +192,10 @@ private:
     awaitable<void> sendCloseNotify();
 
     void finishRequest(std::optional<std::size_t> route, unsigned status);
+    // The access log line of the request that just ended (access_logging.cpp), to each sink of
+    // its snapshot that samples it.
+    void logAccess(std::optional<std::size_t> route, unsigned status, std::chrono::steady_clock::time_point started,
+                   std::chrono::steady_clock::time_point ended);
     // Gives the socket and the unconsumed bytes to the other version; false if it was refused.
     bool handOff();
     bool shouldKeepAlive(bool requested) const;
@@ -219,6 +225,13 @@ private:
     bool grpc_request_ = false;     // the request in hand is gRPC (bridged only): errors answer grpc-status
     bool client_tls_ = false;       // the client's connection is TLS (this one, or the bridged one)
     std::shared_ptr<h2::Http2Session> http2_;  // Phase::Http2: the session serving this connection
+    // The request in hand, for its access log line: its head once it parsed, its exchange with
+    // a cluster while it is proxied (both null otherwise), and the bytes written to the client.
+    const http::request<http::buffer_body>* request_head_ = nullptr;
+    const Exchange* exchange_ = nullptr;
+    std::uint64_t response_bytes_ = 0;
+    std::string_view bridged_tls_version_;  // Bridged: the HTTP/2 connection's TLS
+    std::string bridged_sni_;
     std::optional<shadow::Capture> pending_shadow_;  // reserved in the shadow tap, offered once answered
 };
 

@@ -12,6 +12,9 @@
 #include <utility>
 #include <vector>
 
+#include "access_log/access_line.h"
+#include "access_log/access_log.h"
+#include "config/access_fields.h"
 #include "config/config.h"
 #include "observability/metrics.h"
 #include "observability/logging.h"
@@ -38,6 +41,14 @@ enum class DrainMode {
 // it). Returns false when it could not; the caller then closes the fd. Called on worker threads.
 using ConnectionHandOff = std::function<bool(int fd, const std::string& listener, const std::string& buffered)>;
 
+// One access_log sink as a snapshot's requests use it: its file in the process's AccessLog.
+struct AccessSink {
+    std::size_t file = 0;
+    AccessLogFormat format = AccessLogFormat::Json;
+    std::vector<AccessField> fields;
+    double sample = 1;
+};
+
 // Everything a request needs from one config snapshot, built once per snapshot. A request
 // loads the current one when its header is complete and keeps it to its last byte, so no
 // request ever sees half of a config change.
@@ -50,7 +61,7 @@ using ConnectionHandOff = std::function<bool(int fd, const std::string& listener
 struct ServingSnapshot {
     ServingSnapshot(ConfigSnapshot snapshot, std::uint64_t snapshot_generation, const std::string& build_version,
                     Metrics& metrics, RouteStatsRegistry& stats, ProcessProtection& protection,
-                    const ServingSnapshot* previous = nullptr)
+                    const AccessLog* access_log, const ServingSnapshot* previous = nullptr)
         : config(std::move(snapshot)),  // the members below read `config`, declared first
           router(config),
           version(build_version + "/" + config->hash),
@@ -65,6 +76,13 @@ struct ServingSnapshot {
             route_cluster.push_back(cluster);
             route_stats.push_back(stats.get(route.name));
         }
+        // The files are open: the config engine (or the start) opened them before publishing.
+        for (const auto& sink : config->access_log)
+            if (auto file = access_log ? access_log->fileOf(sink.path) : std::nullopt) {
+                access_sinks.push_back({*file, sink.format, sink.fields, sink.sample});
+                for (const AccessField field : sink.format == AccessLogFormat::Json ? sink.fields : kCombinedFields)
+                    access_fields |= accessFieldBit(field);
+            }
     }
 
     ConfigSnapshot config;
@@ -76,6 +94,8 @@ struct ServingSnapshot {
     std::vector<std::shared_ptr<RouteStats>> route_stats;   // per route
     std::vector<std::shared_ptr<const lb::ConsistentHash>> cluster_hash;  // per cluster; null unless hashing
     std::vector<RouteProtection> route_protection;  // per route: its rate limit and breaker
+    std::vector<AccessSink> access_sinks;            // none: requests are not logged
+    std::uint32_t access_fields = 0;                 // what the sinks write (accessFieldBit)
 
 private:
     static std::shared_ptr<const lb::ConsistentHash> hashTable(const ClusterConfig& cluster,
@@ -95,12 +115,14 @@ private:
 using ServingSnapshotPtr = std::shared_ptr<const ServingSnapshot>;
 
 struct ServingContext {
+    // `access`: the process's access log, with the files of `snapshot` open (null: none).
     ServingContext(ConfigSnapshot snapshot, std::string build_version_label, Metrics& metrics_registry,
-                   std::unique_ptr<ProcessProtection> process_protection)
+                   std::unique_ptr<ProcessProtection> process_protection, AccessLog* access)
         : metrics(metrics_registry),
           build_version(std::move(build_version_label)),
           upstream_board(snapshot->workers),
-          protection(std::move(process_protection)) {
+          protection(std::move(process_protection)),
+          access_log(access) {
         publish(std::move(snapshot));
         protection->startSampler([this] { return config(); });
     }
@@ -118,7 +140,7 @@ struct ServingContext {
         std::lock_guard lock(publish_mutex_);
         const ServingSnapshotPtr previous = snapshot_.load(std::memory_order_acquire);
         auto next = std::make_shared<const ServingSnapshot>(std::move(config), ++generation_, build_version, metrics,
-                                                            route_stats, *protection, previous.get());
+                                                            route_stats, *protection, access_log, previous.get());
         snapshot_.store(next, std::memory_order_release);
         metrics.setConfigHash(next->config->hash);
         return next;
@@ -129,6 +151,7 @@ struct ServingContext {
     RouteStatsRegistry route_stats;
     UpstreamBoard upstream_board;  // endpoints' ejections across workers (/metrics, /status)
     std::unique_ptr<ProcessProtection> protection;  // rate-limit buckets and breakers, shared across versions
+    AccessLog* access_log;  // owned by the gateway; null: none
     ClusterCountsRegistry cluster_counts;  // clusters' static-limit counts by name, across snapshots
 
     // Per listener (config order): its TLS state, null for a plain listener. Set before workers start.

@@ -66,9 +66,11 @@ awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::exchan
             x.upstream_timed_out = false;
             x.try_timed_out = false;
             x.request_bytes_sent = 0;
+            x.startTryClock(x.upstream->endpoint.get());
             if (auto client_failure = co_await sendRequest(x)) co_return client_failure;
             if (!x.upstream_ec) {
                 if (auto bad_response = co_await readResponseHead(x)) co_return bad_response;
+                if (!x.upstream_ec) x.stopTryClock();
             }
             UpstreamEndpoint& endpoint = *x.upstream->endpoint;
             if (!x.upstream_ec) {

@@ -67,6 +67,7 @@ public:
     std::vector<int> listeningFds(std::size_t listener) const;
 
     ServingContext& context() { return context_; }
+    std::size_t index() const { return index_; }
 
     // This worker's upstream pools for `snapshot` (worker thread only). The first request of a
     // newer snapshot builds them: endpoints that stay keep their pooled connections and health,

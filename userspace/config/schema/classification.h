@@ -32,6 +32,7 @@ enum class ConfigSection {
     CircuitBreaker,
     Upgrade,
     Telemetry,
+    AccessLog,
     ConfigSource,
 };
 

@@ -52,6 +52,7 @@ const std::vector<Section>& sections() {
                                        "verify compares the new version's answers")},
         {ConfigSection::Telemetry, block("telemetry", &Config::telemetry, telemetryTable(), kEmpty,
                                          "OpenTelemetry traces of upgrades and config applies (docs/telemetry.md)")},
+        {ConfigSection::AccessLog, accessLogRow()},
         {ConfigSection::ConfigSource, block("config_source", &Config::config_source, configSourceTable(), kEmpty,
                                             "where the fleet's shared config comes from besides this file "
                                             "(docs/fleet.md); this host's own keys stay in the file")},

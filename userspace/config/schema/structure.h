@@ -79,14 +79,20 @@ Row<Owner> optionalBlock(std::string_view key, std::optional<Sub> Owner::*member
     return Row<Owner>(key, read, write, describe);
 }
 
+// What a list of mappings may be written as.
+enum class ListShape {
+    Sequence,            // a YAML sequence only
+    SequenceOrMapping,   // or, for a list of one, that mapping alone (access_log: {path: ...})
+};
+
 // A list of mappings whose order means something (a listener's certificates: the first is
 // the default). Paths index them: certificates[0].key_file. `when_empty` is the problem an
 // empty list is ("" when it is fine).
 template <typename Owner, typename Item>
 Row<Owner> list(std::string_view key, std::vector<Item> Owner::*member, Table<Item> table, Default when_absent,
-                std::string_view when_empty, std::string_view doc) {
-    auto read = [key, member, table, when_absent, when_empty](Reader& reader, const YAML::Node& parent,
-                                                              const std::string& parent_path, Owner& owner) {
+                std::string_view when_empty, std::string_view doc, ListShape shape = ListShape::Sequence) {
+    auto read = [key, member, table, when_absent, when_empty, shape](Reader& reader, const YAML::Node& parent,
+                                                                     const std::string& parent_path, Owner& owner) {
         const std::string path = Reader::join(parent_path, key);
         const YAML::Node node = Reader::child(parent, key);
         auto& items = owner.*member;
@@ -95,6 +101,12 @@ Row<Owner> list(std::string_view key, std::vector<Item> Owner::*member, Table<It
             if (when_absent.kind() != Default::Kind::Required) return true;
             reader.missing(parent, parent_path, key, when_absent.text());
             return false;
+        }
+        if (shape == ListShape::SequenceOrMapping && node.IsMap()) {
+            Item item{};
+            readMapping(table, reader, node, path, item);
+            items.push_back(std::move(item));
+            return true;
         }
         if (!reader.expectSequence(node, path)) return false;
         if (node.size() == 0 && !when_empty.empty()) {
@@ -116,9 +128,12 @@ Row<Owner> list(std::string_view key, std::vector<Item> Owner::*member, Table<It
         for (std::size_t i = 0; i < items.size(); ++i)
             writeRows(table, writer, path + "[" + std::to_string(i) + "]", items[i]);
     };
-    auto describe = [key, table, when_absent, doc](Reference& reference, const std::string& parent_path) {
+    auto describe = [key, table, when_absent, doc, shape](Reference& reference, const std::string& parent_path) {
         const std::string path = Reader::join(parent_path, key);
-        reference.push_back(detail::mappingDoc(path, "list of mappings, in order", when_absent.describe(), doc));
+        const bool one_ok = shape == ListShape::SequenceOrMapping;
+        reference.push_back(detail::mappingDoc(
+            path, one_ok ? "list of mappings, in order (one: the mapping alone)" : "list of mappings, in order",
+            when_absent.describe(), doc));
         describeRows(table, reference, path + "[]");
     };
     return Row<Owner>(key, read, write, describe);

@@ -36,5 +36,7 @@ Table<CircuitBreakerOverride> circuitBreakerOverrideTable();
 Table<UpgradeConfig> upgradeTable();
 Table<TelemetryConfig> telemetryTable();
 Table<ConfigSourceConfig> configSourceTable();
+// access_log: a list of sinks, or one sink's mapping (access_log.cpp).
+Row<Config> accessLogRow();
 
 }  // namespace hotgate::schema

@@ -332,8 +332,13 @@ tcp::socket Http2Session::takeBridge(error_code& ec) {
         ours.close(ignored);
         return ours;
     }
-    worker_.serve(std::make_shared<HttpConnection>(worker_, listener_, std::move(theirs), peer_,
-                                                   HttpConnection::Bridged{client_.isTls()}));
+    HttpConnection::Bridged bridged{.tls = client_.isTls()};
+    if (bridged.tls) {
+        bridged.tls_version = SSL_get_version(client_.ssl());
+        if (const char* sni = SSL_get_servername(client_.ssl(), TLSEXT_NAMETYPE_host_name)) bridged.sni = sni;
+    }
+    worker_.serve(
+        std::make_shared<HttpConnection>(worker_, listener_, std::move(theirs), peer_, std::move(bridged)));
     return ours;
 }
 

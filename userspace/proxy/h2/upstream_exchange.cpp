@@ -145,6 +145,7 @@ awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::exchan
             stream->request.bytes.assign(x.request_chunk.get(), x.first_piece);
             stream->request.end = x.parser.is_done();
             const bool with_body = x.first_piece > 0 || !x.parser.is_done();
+            x.startTryClock(session->endpoint().get());
             const std::int32_t id = session->open(fields, with_body, stream);
             pump = std::make_shared<Http2Pump>(client_.get_executor());
             if (id != 0 && !x.parser.is_done()) {
@@ -164,6 +165,7 @@ awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::exchan
             }
             if (timed_out) session->reset(id, NGHTTP2_CANCEL);
             if (stream->head_done) {
+                x.stopTryClock();
                 x.pool.recordOutcome(*session->endpoint(), stream->status >= 502 && stream->status <= 504
                                                                ? TryOutcome::GatewayError
                                                                : TryOutcome::Success);
@@ -253,7 +255,7 @@ awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::relayH
     {
         http::response_serializer<http::empty_body> serializer{response};
         deadline_.arm(config.timeouts.send, client_.socket());
-        co_await http::async_write_header(client_, serializer, withError(ec));
+        response_bytes_ += co_await http::async_write_header(client_, serializer, withError(ec));
         deadline_.disarm();
     }
     std::uint32_t grpc_code = grpc::statusOf(stream.head, stream.trailers);
@@ -268,7 +270,7 @@ awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::relayH
             const std::size_t taken = stream.body.size();
             stream.body.clear();
             deadline_.arm(config.timeouts.send, client_.socket());
-            co_await asio::async_write(client_, asio::buffer(out), withError(ec));
+            response_bytes_ += co_await asio::async_write(client_, asio::buffer(out), withError(ec));
             deadline_.disarm();
             session.consume(id, taken);
             continue;
@@ -305,7 +307,7 @@ awaitable<std::optional<HttpConnection::ExchangeFailure>> HttpConnection::relayH
         }
         out.append("\r\n");
         deadline_.arm(config.timeouts.send, client_.socket());
-        co_await asio::async_write(client_, asio::buffer(out), withError(ec));
+        response_bytes_ += co_await asio::async_write(client_, asio::buffer(out), withError(ec));
         deadline_.disarm();
     }
     if (stream.trailers.size() > 0 && grpc_code == grpc::kNoStatus) grpc_code = grpc::statusOf({}, stream.trailers);
