@@ -79,7 +79,7 @@ TEST_F(GwctlTopArgumentsTest, BadArgumentsAreClearErrors) {
 TEST_F(GwctlTopArgumentsTest, FailsClearlyWhenNothingListens) {
     const std::string admin = "127.0.0.1:" + std::to_string(down_port_);
     auto r = runCommand({gwctlBinary(), "top", "--once", "--admin", admin}, gateway_.dir(), 20s);
-    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_EQ(r.exit_code, 3) << "not reachable: " << r.out << r.err;
     EXPECT_NE(r.err.find("cannot reach hotgate admin at " + admin), std::string::npos) << r.err;
 }
 

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "outcome.h"
 #include "config/config_diff.h"
 #include "config/config_loader.h"
 #include "config/units.h"
@@ -26,8 +27,7 @@ struct ConfigOptions {
 };
 
 [[noreturn]] void failWith(const std::string& verb, const std::string& message) {
-    std::cerr << "gwctl config " << verb << ": " << message << "\n";
-    throw CLI::RuntimeError(1);
+    gwctl::failWith("config " + verb, message);
 }
 
 std::string absolute(const std::string& path) {
@@ -66,7 +66,7 @@ void printChanges(const nlohmann::json& changes, std::ostream& out) {
 nlohmann::json request(const GlobalOptions& global, const std::string& verb, MessageType type,
                        const nlohmann::json& payload, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     auto reply = controlRequest(global.control_socket, type, payload, timeout);
-    if (!reply) failWith(verb, reply.error().message);
+    if (!reply) failReaching("config " + verb, reply.error());
     auto body = reply->payload;
     if (reply->type != MessageType::Ok) {
         for (const auto& problem : body.value("problems", nlohmann::json::array()))
@@ -92,7 +92,7 @@ int runDiff(const GlobalOptions& global, const ConfigOptions& options) {
         changes = nlohmann::json::array();
         for (const auto& change : hotgate::diffConfigs(*before, *after).changes) changes.push_back(change.toJson());
     }
-    if (options.json)
+    if (global.json(options.json))
         std::cout << changes.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     else
         printChanges(changes, std::cout);
@@ -105,7 +105,7 @@ int runApply(const GlobalOptions& global, const ConfigOptions& options) {
         options.wait ? std::chrono::milliseconds(std::chrono::hours(1)) : std::chrono::milliseconds(60'000);
     auto reply = request(global, "apply", MessageType::ConfigApply,
                          hotgate::control::ConfigApplyRequest{absolute(options.file), options.wait}.toJson(), timeout);
-    if (options.json) {
+    if (global.json(options.json)) {
         std::cout << reply.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
         return 0;
     }
@@ -116,7 +116,7 @@ int runApply(const GlobalOptions& global, const ConfigOptions& options) {
 
 int runHistory(const GlobalOptions& global, const ConfigOptions& options) {
     auto reply = request(global, "history", MessageType::ConfigHistory, nlohmann::json::object());
-    if (options.json) {
+    if (global.json(options.json)) {
         std::cout << reply.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
         return 0;
     }

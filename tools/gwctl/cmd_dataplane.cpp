@@ -9,6 +9,7 @@
 #include <string>
 
 #include "commands.h"
+#include "outcome.h"
 #include "dataplane/front_loader.h"
 #include "dataplane/steer_loader.h"
 #include "dataplane_status.h"
@@ -116,12 +117,6 @@ Result<std::vector<SteerPins>> openTargets(const GlobalOptions& global, const st
     return targets;
 }
 
-// Prints "gwctl <verb>: <error>" and makes gwctl exit 1.
-[[noreturn]] void failWith(const char* verb, const std::string& message) {
-    std::cerr << "gwctl " << verb << ": " << message << "\n";
-    throw CLI::RuntimeError(1);
-}
-
 // Unless `force`, every target must have a live socket in `slot` before any is written, so a
 // command over several listeners is applied to all of them or to none.
 void requireServedEverywhere(const char* verb, const std::vector<SteerPins>& targets, uint32_t slot, bool force,
@@ -225,11 +220,11 @@ void addDataplaneCommands(CLI::App& app, GlobalOptions& global) {
                 const int verified = runVerify(global, *verify_options, "cutover");
                 if (verified != 0 && !cutover_options->force) {
                     std::cerr << "gwctl cutover: refused: the new version did not verify (--force cuts over anyway)\n";
-                    throw CLI::RuntimeError(1);
+                    exitWith(ExitStatus::Refused);
                 }
                 if (verified != 0) std::cerr << "gwctl cutover: cutting over although it did not verify (--force)\n";
             }
-            if (runControlCutover(global) != 0) throw CLI::RuntimeError(1);
+            if (runControlCutover(global) != 0) exitWith(ExitStatus::Refused);
             return;
         }
         if (verify_options->samples > 0 || !verify_options->routes.empty())
@@ -274,6 +269,12 @@ void addDataplaneCommands(CLI::App& app, GlobalOptions& global) {
         auto pins = openFront(global, "deny list");
         auto entries = pins.listDeny();
         if (!entries) failWith("deny list", entries.error().what());
+        if (global.json()) {
+            nlohmann::json list = nlohmann::json::array();
+            for (const auto& e : *entries) list.push_back({{"prefix", formatPrefix(e.key)}, {"hits", e.hits}});
+            std::cout << list.dump(2) << "\n";
+            return;
+        }
         for (const auto& e : *entries) std::cout << formatPrefix(e.key) << "\t" << e.hits << " hits\n";
     });
 
@@ -285,9 +286,12 @@ void addDataplaneCommands(CLI::App& app, GlobalOptions& global) {
                         "pid gone)");
     dataplane->callback([&global, prune] {
         const std::string root = bpffsRootFor(global, askRunningGateway(global));
-        const bool pruned = !*prune || runPrune(root, std::cout);
-        printDataplaneStatus(root, std::cout);
-        if (!pruned) throw CLI::RuntimeError(1);
+        const bool pruned = !*prune || runPrune(root, global.json() ? std::cerr : std::cout);
+        if (global.json())
+            std::cout << dataplaneStatusJson(root).dump(2) << "\n";
+        else
+            printDataplaneStatus(root, std::cout);
+        if (!pruned) exitWith(ExitStatus::Refused);
     });
 }
 

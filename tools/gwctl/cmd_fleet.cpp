@@ -337,7 +337,7 @@ int runRollback(const FleetOptions& options) {
 
 }  // namespace
 
-void addFleetCommands(CLI::App& app, GlobalOptions&) {
+void addFleetCommands(CLI::App& app, GlobalOptions& global) {
     auto options = std::make_shared<FleetOptions>();
     auto* fleet = app.add_subcommand("fleet", "the hosts that share a config through etcd (docs/fleet.md)");
     fleet->require_subcommand(1);
@@ -361,7 +361,8 @@ void addFleetCommands(CLI::App& app, GlobalOptions&) {
     auto* status = fleet->add_subcommand("status", "one row per host: version, config revision, state, age");
     located(status);
     status->add_flag("--json", options->json, "print as JSON");
-    status->callback([options] {
+    status->callback([options, &global] {
+        options->json = global.json(options->json);
         if (const int code = runStatus(*options); code != 0) throw CLI::RuntimeError(code);
     });
     auto* rollout = fleet->add_subcommand(

@@ -6,6 +6,7 @@
 
 #include "admin/admin_client.h"
 #include "commands.h"
+#include "outcome.h"
 #include "protection_view.h"
 #include "dataplane_status.h"
 
@@ -20,15 +21,14 @@ int runStatus(const GlobalOptions& global, const StatusOptions& options) {
     auto reply = hotgate::adminGet(global.admin, "/status");
     if (!reply) {
         // The admin port may be elsewhere; the control socket still tells every running version.
-        if (!options.json && printVersions(global, std::cout)) return 0;
-        std::cerr << "gwctl status: " << reply.error().message << "\n";
-        return 1;
+        if (!global.json(options.json) && printVersions(global, std::cout)) return 0;
+        failWith("status", reply.error().message, ExitStatus::Unreachable);
     }
     if (reply->status != 200) {
         std::cerr << "gwctl status: admin answered " << reply->status << ": " << reply->body;
         return 1;
     }
-    if (options.json) {
+    if (global.json(options.json)) {
         std::cout << reply->body;
         return 0;
     }

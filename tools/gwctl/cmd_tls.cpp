@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "outcome.h"
 #include "control_client.h"
 
 namespace gwctl {
@@ -12,16 +13,17 @@ using hotgate::control::MessageType;
 
 int runTlsRequest(const GlobalOptions& global, MessageType type, const std::string& verb) {
     auto reply = controlRequest(global.control_socket, type);
-    if (!reply) {
-        std::cerr << "gwctl " << verb << ": " << reply.error().message << "\n";
-        return 1;
-    }
+    if (!reply) failReaching(verb, reply.error());
     const auto& payload = reply->payload;
     const std::string message = payload.value("message", std::string());
     if (reply->type != MessageType::Ok) {
         // The running version keeps its current certificates and keys; say so with the reason.
         std::cerr << "gwctl " << verb << ": refused, nothing changed:\n" << (message.empty() ? "refused" : message) << "\n";
         return 1;
+    }
+    if (global.json()) {
+        std::cout << payload.dump(2) << "\n";
+        return 0;
     }
     std::cout << message << "\n";
     if (payload.contains("tls"))

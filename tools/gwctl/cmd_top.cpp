@@ -5,6 +5,7 @@
 // (after two polls, so the rates are real) and exits: that is how scripts and tests use it.
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +18,7 @@
 
 #include "admin/admin_client.h"
 #include "commands.h"
+#include "outcome.h"
 #include "protection_view.h"
 #include "config/units.h"
 
@@ -36,6 +38,7 @@ struct Poll {
     json health;        // null when /health failed
     json protection;    // the admin /protection body; null when it failed (an older version)
     std::string error;  // why the poll failed, for the frame
+    bool unreachable = false;  // ... because the admin port did not answer
     std::chrono::steady_clock::time_point at;
 };
 
@@ -48,7 +51,11 @@ struct SpikeFeed {
 
 hotgate::Result<json> getJson(const std::string& admin, const std::string& target) {
     auto reply = hotgate::adminGet(admin, target);
-    if (!reply) return tl::unexpected(reply.error());
+    if (!reply) {  // not reached: errnum says so (ExitStatus::Unreachable)
+        auto error = reply.error();
+        if (error.errnum == 0) error.errnum = ECONNREFUSED;
+        return tl::unexpected(error);
+    }
     if (reply->status == 404)
         return hotgate::fail("admin ", admin, " has no ", target.substr(0, target.find('?')),
                              " (a hotgate without the health profile?)");
@@ -81,10 +88,12 @@ Poll pollHealth(const std::string& admin) {
     Poll poll;
     poll.at = std::chrono::steady_clock::now();
     auto health = getJson(admin, "/health");
-    if (health)
+    if (health) {
         poll.health = std::move(*health);
-    else
+    } else {
         poll.error = health.error().message;
+        poll.unreachable = health.error().errnum != 0;
+    }
     if (auto protection = getJson(admin, "/protection")) poll.protection = std::move(*protection);
     return poll;
 }
@@ -241,27 +250,32 @@ std::string renderFrame(const std::string& admin, const Poll& now, const Poll& b
 int runTop(const GlobalOptions& global, const TopOptions& options) {
     const auto interval = hotgate::parseDuration(options.interval);
     if (!interval || interval->count() < 100 || interval->count() > 60000) {
-        std::cerr << "gwctl top: --interval '" << options.interval
-                  << "' must be a duration from 100ms to 60s (e.g. 1s)\n";
-        return 2;
+        failWith("top", "--interval '" + options.interval + "' must be a duration from 100ms to 60s (e.g. 1s)",
+                 ExitStatus::Usage);
     }
     const bool tty = ::isatty(STDOUT_FILENO) == 1;
     const char* term = std::getenv("TERM");
     const bool dumb = term == nullptr || std::string_view(term) == "dumb" || std::string_view(term).empty();
     const Style style{tty && !dumb};
-    const bool once = options.once || !tty;
+    const bool once = options.once || !tty || global.json();
 
     SpikeFeed feed;
     const auto keep = static_cast<std::size_t>(options.spikes);
     Poll before = pollHealth(global.admin);
-    if (once && !before.error.empty()) {
-        std::cerr << "gwctl top: " << before.error << "\n";
-        return 1;
-    }
+    if (once && !before.error.empty())
+        failWith("top", before.error, before.unreachable ? ExitStatus::Unreachable : ExitStatus::Refused);
     for (;;) {
         std::this_thread::sleep_for(*interval);
         Poll now = pollHealth(global.admin);
         const std::string spike_error = pollSpikes(global.admin, feed, keep);
+        if (global.json()) {  // one poll, as the admin endpoints said it
+            if (!now.error.empty()) failWith("top", now.error, now.unreachable ? ExitStatus::Unreachable : ExitStatus::Refused);
+            json events = json::array();
+            for (const auto& event : feed.events) events.push_back(event);
+            std::cout << json{{"health", now.health}, {"protection", now.protection}, {"spikes", events}}.dump(2)
+                      << "\n";
+            return 0;
+        }
         const std::string frame = renderFrame(global.admin, now, before, feed, spike_error, style);
         // Cursor home and clear below: the frame replaces the previous one without flicker.
         if (style.ansi && !once) std::cout << "\x1b[H\x1b[J";

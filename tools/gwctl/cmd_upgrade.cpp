@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "commands.h"
+#include "outcome.h"
 #include "config/units.h"
 #include "control/messages.h"
 #include "control/successor_launcher.h"
@@ -32,38 +33,47 @@ struct UpgradeOptions {
     std::string log_file;
 };
 
-[[noreturn]] void failWith(const std::string& verb, const std::string& message) {
-    std::cerr << "gwctl " << verb << ": " << message << "\n";
-    throw CLI::RuntimeError(1);
+// Sends a command; a refusal ends gwctl. Returns the reply.
+nlohmann::json sendSimple(const GlobalOptions& global, MessageType type, const char* verb) {
+    auto reply = controlRequest(global.control_socket, type);
+    if (!reply) failReaching(verb, reply.error());
+    const auto message = reply->payload.value("message", std::string());
+    if (reply->type != MessageType::Ok) failWith(verb, message.empty() ? "refused" : message);
+    return reply->payload;
+}
+
+// The reply of a command as text: its message, and the write time of a control entry.
+void printReply(const nlohmann::json& reply, std::ostream& out) {
+    out << reply.value("message", std::string());
+    if (reply.contains("write_us")) out << " (control entry written in " << reply["write_us"].get<long>() << " us)";
+    out << "\n";
 }
 
 // Sends a command and prints its reply; returns the exit status.
 int runSimple(const GlobalOptions& global, MessageType type, const char* verb) {
-    auto reply = controlRequest(global.control_socket, type);
-    if (!reply) failWith(verb, reply.error().message);
-    const auto message = reply->payload.value("message", std::string());
-    if (reply->type != MessageType::Ok) failWith(verb, message.empty() ? "refused" : message);
-    std::cout << message;
-    if (reply->payload.contains("write_us"))
-        std::cout << " (control entry written in " << reply->payload["write_us"].get<long>() << " us)";
-    std::cout << "\n";
+    const auto reply = sendSimple(global, type, verb);
+    if (global.json())
+        std::cout << reply.dump(2) << "\n";
+    else
+        printReply(reply, std::cout);
     return 0;
 }
 
 // The running version's Status, or nothing when it does not answer one.
-std::optional<StatusReply> askStatus(const GlobalOptions& global, std::string* error = nullptr) {
+// `error` says why not; its errnum is the transport's (outcome.h), 0 for a reply gwctl cannot read.
+std::optional<StatusReply> askStatus(const GlobalOptions& global, hotgate::Error* error = nullptr) {
     auto reply = controlRequest(global.control_socket, MessageType::Status);
     if (!reply) {
-        if (error) *error = reply.error().message;
+        if (error) *error = reply.error();
         return std::nullopt;
     }
     if (reply->type != MessageType::StatusReply) {
-        if (error) *error = "unexpected reply to Status";
+        if (error) *error = {"unexpected reply to Status", 0};
         return std::nullopt;
     }
     auto status = StatusReply::fromJson(reply->payload);
     if (!status) {
-        if (error) *error = status.error().message;
+        if (error) *error = {status.error().message, 0};
         return std::nullopt;
     }
     return std::move(*status);
@@ -108,18 +118,22 @@ ConfigCheck checkConfigWith(const std::string& binary, const std::string& config
 
 int runUpgrade(const GlobalOptions& global, const UpgradeOptions& options) {
     const auto timeout = hotgate::parseDuration(options.timeout);
-    if (!timeout) failWith("upgrade", "--timeout '" + options.timeout + "' is not a duration (e.g. 30s)");
+    if (!timeout)
+        failWith("upgrade", "--timeout '" + options.timeout + "' is not a duration (e.g. 30s)", ExitStatus::Usage);
     std::optional<std::chrono::milliseconds> auto_commit;
     if (!options.auto_commit.empty()) {
         auto_commit = hotgate::parseDuration(options.auto_commit);
-        if (!auto_commit) failWith("upgrade", "--auto-commit '" + options.auto_commit + "' is not a duration (e.g. 5s)");
+        if (!auto_commit)
+            failWith("upgrade", "--auto-commit '" + options.auto_commit + "' is not a duration (e.g. 5s)",
+                     ExitStatus::Usage);
     }
     const auto request = artifactRequest(options.artifact);
     if (!request) failWith("upgrade", request.error().message);
 
-    std::string status_error;
+    hotgate::Error status_error;
     const auto status = askStatus(global, &status_error);
-    if (!status) failWith("upgrade", status_error);
+    if (!status && status_error.errnum != 0) failReaching("upgrade", status_error);
+    if (!status) failWith("upgrade", status_error.message);
     if (status->versions.empty()) failWith("upgrade", "the running version listed no versions");
     const auto& running = status->versions[0];  // the version answering: always first
     if (status->upgrade_state != UpgradeState::None)
@@ -142,7 +156,7 @@ int runUpgrade(const GlobalOptions& global, const UpgradeOptions& options) {
         stages.send(global, 0);
         failWith("upgrade", artifact.error->message + "; nothing was run, the running version serves on");
     }
-    describeArtifact(std::cout, artifact);
+    describeArtifact(global.json() ? std::cerr : std::cout, artifact);
     const std::string binary = artifact.binary.string();
     if (::access(binary.c_str(), X_OK) != 0) failWith("upgrade", "binary " + binary + ": " + std::strerror(errno));
     const auto checked_at = hotgate::telemetry::unixNanosNow();
@@ -161,7 +175,10 @@ int runUpgrade(const GlobalOptions& global, const UpgradeOptions& options) {
     auto child = hotgate::control::SuccessorProcess::launch({binary, config, global.control_socket, log_file});
     if (!child) failWith("upgrade", child.error().message + "; nothing was started, the running version serves on");
     const pid_t pid = child->pid();
-    std::cout << "started " << binary << " (pid " << pid << ", log " << log_file << ")\n";
+    // With --output json the steps go to stderr and one object to stdout at the end.
+    std::ostream& progress = global.json() ? std::cerr : std::cout;
+    nlohmann::json result{{"binary", binary}, {"pid", pid}, {"log", log_file}, {"previous", running.version}};
+    progress << "started " << binary << " (pid " << pid << ", log " << log_file << ")\n";
     stages.send(global, pid);
 
     std::optional<VersionInfo> successor;
@@ -183,16 +200,22 @@ int runUpgrade(const GlobalOptions& global, const UpgradeOptions& options) {
         failWith("upgrade", "the new version was not ready within " + options.timeout + "; stopped it. Its log:\n" +
                                 hotgate::control::logTail(log_file, 15));
     }
-    std::cout << "ready: " << successor->version << " (pid " << pid;
-    if (successor->slot) std::cout << ", slot " << *successor->slot;
-    std::cout << "); new connections still go to " << running.version << "\n";
-    if (!auto_commit) {
-        std::cout << "next: gwctl cutover, then gwctl commit (or gwctl rollback)\n";
-        return 0;
+    progress << "ready: " << successor->version << " (pid " << pid;
+    if (successor->slot) progress << ", slot " << *successor->slot;
+    progress << "); new connections still go to " << running.version << "\n";
+    result["version"] = successor->version;
+    if (successor->slot) result["slot"] = *successor->slot;
+    if (auto_commit) {
+        result["cutover"] = sendSimple(global, MessageType::Cutover, "upgrade");
+        printReply(result["cutover"], progress);
+        std::this_thread::sleep_for(*auto_commit);
+        result["commit"] = sendSimple(global, MessageType::Commit, "upgrade");
+        printReply(result["commit"], progress);
+    } else {
+        progress << "next: gwctl cutover, then gwctl commit (or gwctl rollback)\n";
     }
-    runSimple(global, MessageType::Cutover, "upgrade");
-    std::this_thread::sleep_for(*auto_commit);
-    return runSimple(global, MessageType::Commit, "upgrade");
+    if (global.json()) std::cout << result.dump(2) << "\n";
+    return 0;
 }
 
 }  // namespace

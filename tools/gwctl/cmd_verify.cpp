@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "outcome.h"
 #include "config/units.h"
 #include "control/verify_request.h"
 #include "control_client.h"
@@ -20,8 +21,7 @@ void addVerifyOptions(CLI::App& command, VerifyOptions& options) {
 int runVerify(const GlobalOptions& global, const VerifyOptions& options, const char* verb) {
     const auto timeout = hotgate::parseDuration(options.timeout);
     if (!timeout || timeout->count() < 1 || *timeout > hotgate::control::VerifyRequest::kMaxTimeout) {
-        std::cerr << "gwctl " << verb << ": --timeout '" << options.timeout << "' is not a duration from 1ms to 10m\n";
-        return 2;
+        failWith(verb, "--timeout '" + options.timeout + "' is not a duration from 1ms to 10m", ExitStatus::Usage);
     }
     hotgate::control::VerifyRequest request;
     request.samples = options.samples;
@@ -31,22 +31,18 @@ int runVerify(const GlobalOptions& global, const VerifyOptions& options, const c
     // The reply comes when the verification is done: its timeout, and each last sample's answer.
     auto reply = controlRequest(global.control_socket, MessageType::Verify, request.toJson(),
                                 *timeout + std::chrono::seconds(15));
-    if (!reply) {
-        std::cerr << "gwctl " << verb << ": " << reply.error().message << "\n";
-        return 2;
-    }
+    if (!reply) failReaching(verb, reply.error());
     const auto message = reply->payload.value("message", std::string());
-    bool reported = false;
-    if (reply->payload.contains("report")) {
-        auto report = hotgate::shadow::ShadowReport::fromJson(reply->payload["report"]);
-        if (report) std::cout << report->table();
-        reported = report.has_value();
+    if (global.json()) {
+        std::cout << reply->payload.dump(2) << "\n";
+    } else if (reply->payload.contains("report")) {
+        if (auto report = hotgate::shadow::ShadowReport::fromJson(reply->payload["report"])) std::cout << report->table();
     }
     if (reply->type != MessageType::Ok) {
         std::cerr << "gwctl " << verb << ": " << (message.empty() ? "refused" : message) << "\n";
-        return reported ? 1 : 2;  // a verification that found differences, or none that could run
+        return 1;  // a verification that found differences, or one the running version refused
     }
-    std::cout << message << "\n";
+    if (!global.json()) std::cout << message << "\n";
     return 0;
 }
 

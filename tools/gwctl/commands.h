@@ -5,12 +5,19 @@
 
 namespace gwctl {
 
+// How commands that print state print it (--output).
+enum class OutputFormat { Text, Json };
+
 // Options every verb shares (where the admin endpoint and the pinned BPF maps are).
 struct GlobalOptions {
     std::string admin = "127.0.0.1:9901";
     std::string bpffs_root = "/sys/fs/bpf/hotgate";
     std::string control_socket = "/run/hotgate/control.sock";
     const CLI::Option* bpffs_option = nullptr;  // set by main: tells a given --bpffs from the default
+    OutputFormat output = OutputFormat::Text;
+
+    // --output json, or the command's own --json.
+    bool json(bool command_json = false) const { return command_json || output == OutputFormat::Json; }
 
     bool bpffsGiven() const { return bpffs_option != nullptr && bpffs_option->count() > 0; }
 };
@@ -23,6 +30,7 @@ void addTlsCommands(CLI::App& app, GlobalOptions& global);        // certs reloa
 void addTopCommand(CLI::App& app, GlobalOptions& global);         // live health view (admin /health, /spikes)
 void addVerifyCommand(CLI::App& app, GlobalOptions& global);      // shadow comparison of two versions
 void addFleetCommands(CLI::App& app, GlobalOptions& global);      // fleet status (etcd)
+void addLogsCommands(CLI::App& app, GlobalOptions& global);       // logs reopen
 
 // gwctl verify's options (also cutover --verify N's).
 struct VerifyOptions {
@@ -33,8 +41,9 @@ struct VerifyOptions {
 };
 // Adds --routes and --timeout (verify, and cutover --verify).
 void addVerifyOptions(CLI::App& command, VerifyOptions& options);
-// Runs a verification through the running version and prints its table. Returns 0 when every
-// sample matched, 1 on a mismatch (or too few samples), 2 when it could not run.
+// Runs a verification through the running version and prints its table (or, with --output
+// json, the reply). Returns 0 when every sample matched, 1 on a mismatch, too few samples or a
+// refusal; ends gwctl with 2 for a bad --timeout and 3 when no hotgate answers.
 int runVerify(const GlobalOptions& global, const VerifyOptions& options, const char* verb);
 
 // `gwctl cutover` without --to: ask the running version (control socket) to cut over to its

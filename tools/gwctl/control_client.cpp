@@ -11,15 +11,26 @@ hotgate::Result<hotgate::control::Message> controlRequest(const std::string& soc
                                                           const nlohmann::json& payload,
                                                           std::chrono::milliseconds timeout) {
     using namespace hotgate;
+    // errnum says which failure it was (outcome.h): EACCES the socket refused our user; any
+    // other, hotgate could not be reached.
+    const auto failure = [](int errnum, std::string message) {
+        return tl::unexpected(Error{std::move(message), errnum});
+    };
     auto fd = control::connectControl(socket_path);
     if (!fd && (fd.error().errnum == EACCES || fd.error().errnum == EPERM))
-        return fail("the control socket ", socket_path,
-                    " is for the gateway's user: run gwctl as that user (or with sudo); ", fd.error().message);
-    if (!fd) return fail("no hotgate answers on ", socket_path, ": ", fd.error().message);
+        return failure(EACCES, "the control socket " + socket_path +
+                                   " is for the gateway's user: run gwctl as that user (or with sudo); " +
+                                   fd.error().message);
+    if (!fd)
+        return failure(fd.error().errnum ? fd.error().errnum : ECONNREFUSED,
+                       "no hotgate answers on " + socket_path + ": " + fd.error().message);
     if (auto sent = control::sendMessage(fd->get(), type, payload); !sent)
-        return tl::unexpected(sent.error());
+        return failure(sent.error().errnum ? sent.error().errnum : EPIPE,
+                       "hotgate on " + socket_path + " closed the connection: " + sent.error().message);
     auto reply = control::receiveMessage(fd->get(), timeout);
-    if (!reply) return fail("hotgate on ", socket_path, " did not answer: ", reply.error().message);
+    if (!reply)
+        return failure(reply.error().errnum ? reply.error().errnum : ETIMEDOUT,
+                       "hotgate on " + socket_path + " did not answer: " + reply.error().message);
     return reply;
 }
 

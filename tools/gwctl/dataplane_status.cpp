@@ -89,7 +89,77 @@ void printFront(const std::string& bpffs_root, std::ostream& out) {
     }
 }
 
+nlohmann::json countersJson(const steer_stats& s) {
+    return {{"selected", s.count[STEER_CTR_SELECTED]}, {"migrated", s.count[STEER_CTR_MIGRATED]},
+            {"canary", s.count[STEER_CTR_CANARY]},     {"fallback", s.count[STEER_CTR_FALLBACK]},
+            {"other_segments", s.count[STEER_CTR_NOT_SYN]}};
+}
+
+nlohmann::json groupJson(const GroupStatus& g) {
+    const auto& c = g.control;
+    nlohmann::json slots = nlohmann::json::array();
+    for (const auto& s : g.slots)
+        slots.push_back({{"slot", s.slot},
+                         {"live_sockets", s.live_sockets},
+                         {"registered_sockets", s.registered.socket_count},
+                         {"owner_pid", s.registered.owner_pid},
+                         {"owner_alive", s.owner_alive},
+                         {"counters", countersJson(s.stats)}});
+    return {{"listener", g.listener},
+            {"active_slot", c.active_slot},
+            {"canary_slot", c.canary_slot},
+            {"canary_weight_bp", c.canary_weight_bp},
+            {"generation", c.generation},
+            {"slots", std::move(slots)},
+            {"invalid_slot", countersJson(g.invalid_slot)}};
+}
+
+nlohmann::json frontJson(const std::string& bpffs_root) {
+    auto pins = FrontPins::open(bpffs_root);
+    if (!pins && pins.error().errnum == ENOENT) return {{"configured", false}};
+    if (!pins) return {{"error", pins.error().what()}};
+    nlohmann::json front{{"configured", true}};
+    if (auto deny = pins->listDeny())
+        front["deny_prefixes"] = deny->size();
+    else
+        front["deny_error"] = deny.error().what();
+    if (auto ports = pins->readPorts()) {
+        front["ports"] = nlohmann::json::array();
+        for (const auto& p : *ports)
+            front["ports"].push_back({{"protocol", p.proto == IPPROTO_TCP ? "tcp" : p.proto == IPPROTO_UDP ? "udp" : "ip"},
+                                      {"port", p.port},
+                                      {"packets", p.stats.packets},
+                                      {"syns", p.stats.syns},
+                                      {"denied", p.stats.denied}});
+    } else {
+        front["ports_error"] = ports.error().what();
+    }
+    return front;
+}
+
 }  // namespace
+
+nlohmann::json dataplaneStatusJson(const std::string& bpffs_root) {
+    nlohmann::json out{{"bpffs_root", bpffs_root}, {"listeners", nlohmann::json::array()}};
+    auto listeners = SteerPins::listListeners(bpffs_root);
+    if (!listeners) {
+        out["error"] = listeners.error().what();
+    } else if (listeners->empty()) {
+        out["steering"] = false;
+        if (auto support = probeSteeringSupport(); !support.usable) out["steering_unusable"] = support.reason;
+    } else {
+        out["steering"] = true;
+        for (const auto& name : *listeners) {
+            auto pins = SteerPins::open(bpffs_root, name);
+            hotgate::Result<GroupStatus> status =
+                pins ? pins->status() : hotgate::Result<GroupStatus>(tl::unexpected(pins.error()));
+            out["listeners"].push_back(status ? groupJson(*status)
+                                              : nlohmann::json{{"listener", name}, {"error", status.error().what()}});
+        }
+    }
+    out["xdp_front"] = frontJson(bpffs_root);
+    return out;
+}
 
 void printDataplaneStatus(const std::string& bpffs_root, std::ostream& out) {
     auto listeners = SteerPins::listListeners(bpffs_root);

@@ -3,6 +3,7 @@
 
 #include <exception>
 #include <iostream>
+#include <map>
 
 #include "commands.h"
 
@@ -21,6 +22,12 @@ int run(int argc, char** argv) {
                                          "where hotgate pins its BPF maps (default: the running hotgate's root)")
                               ->capture_default_str();
     app.add_option("--control", global.control_socket, "hotgate control socket")->capture_default_str();
+    app.add_option("--output,-o", global.output, "how commands that print state print it: text or json")
+        ->transform(CLI::CheckedTransformer(
+            std::map<std::string, gwctl::OutputFormat>{{"text", gwctl::OutputFormat::Text},
+                                                       {"json", gwctl::OutputFormat::Json}},
+            CLI::ignore_case))
+        ->capture_default_str();
     gwctl::addStatusCommand(app, global);
     gwctl::addDataplaneCommands(app, global);
     gwctl::addUpgradeCommands(app, global);
@@ -29,6 +36,7 @@ int run(int argc, char** argv) {
     gwctl::addTopCommand(app, global);
     gwctl::addVerifyCommand(app, global);
     gwctl::addFleetCommands(app, global);
+    gwctl::addLogsCommands(app, global);
     // Exit statuses (docs/operations.md): 0 ok, 1 refused, 2 usage, 3 hotgate or etcd not
     // reachable. A verb reports 1 or 3 itself; every command-line error is 2.
     try {
