@@ -23,6 +23,8 @@ void addTlsCommands(CLI::App& app, GlobalOptions& global);        // certs reloa
 void addTopCommand(CLI::App& app, GlobalOptions& global);         // live health view (admin /health, /spikes)
 void addVerifyCommand(CLI::App& app, GlobalOptions& global);      // shadow comparison of two versions
 void addFleetCommands(CLI::App& app, GlobalOptions& global);      // fleet status (etcd)
+// completion bash: the script is made when it runs, from every command registered by then.
+void addCompletionCommand(CLI::App& app);
 
 // gwctl verify's options (also cutover --verify N's).
 struct VerifyOptions {
