@@ -20,6 +20,7 @@
 #include "control/config_engine.h"
 #include "control/control_server.h"
 #include "control/handover.h"
+#include "control/service_manager.h"
 #include "control/upgrade_controller.h"
 #include "dataplane/steer_loader.h"
 #include "fleet/config_document.h"
@@ -198,8 +199,14 @@ int serve(ConfigSnapshot config, const Options& options, fleet::EtcdConfigSource
     if (predecessor) {
         if (auto healthy = checkOwnHealth(config->admin.address, version); !healthy)
             return failed(healthy.error().message);
-        // In charge (committed, or the predecessor gone), it answers the control socket.
-        auto take_over = [&router] { return router.listen(/*replace_live=*/true); };
+        // In charge (committed, or the predecessor gone), it answers the control socket and is
+        // the service's main process (the predecessor already said so at commit; this covers a
+        // predecessor that died first).
+        auto take_over = [&router, &version] {
+            auto served = router.listen(/*replace_live=*/true);
+            control::service_manager::tookCharge("serving " + version + " (pid " + std::to_string(::getpid()) + ")");
+            return served;
+        };
         if (auto ready = upgrades.followPredecessor(predecessor, config->admin.address.toString(), from, take_over);
             !ready)
             return failed(ready.error().message);
@@ -237,6 +244,9 @@ int serve(ConfigSnapshot config, const Options& options, fleet::EtcdConfigSource
     log::info("hotgate ", context.version(), " serving (pid ", ::getpid(), ", ", config->workers, " workers, mode ",
               dataplaneModeName((*gateway)->dataplane().mode), predecessor ? ", successor: ready" : "", "), admin on ",
               config->admin.address.toString());
+    // A successor tells the service manager when it takes charge (take_over above), not now.
+    if (!predecessor)
+        control::service_manager::ready("serving " + version + " (pid " + std::to_string(::getpid()) + ")");
 
     asio::signal_set signals(main_io, SIGTERM, SIGINT, SIGHUP);
     signals.add(SIGUSR1);
@@ -270,6 +280,7 @@ int serve(ConfigSnapshot config, const Options& options, fleet::EtcdConfigSource
             signals.async_wait(on_signal);
             return;
         }
+        control::service_manager::stopping();
         log::info("received ", signal == SIGTERM ? "SIGTERM" : "SIGINT", ": draining (at most ",
                   context.config()->timeouts.drain.count(), "ms)");
         const bool clean = (*gateway)->drain();

@@ -68,6 +68,7 @@ public:
         effects.push_back("hand off");
         handed_to = std::move(peer);
     }
+    void handServiceTo(int pid) override { effects.push_back("service to " + std::to_string(pid)); }
     Result<void> takeOverControlSocket() override {
         effects.push_back("control socket");
         if (control_socket_fails) return fail("control: bind /run/x.sock: Address in use");

@@ -31,6 +31,8 @@ void addTopCommand(CLI::App& app, GlobalOptions& global);         // live health
 void addVerifyCommand(CLI::App& app, GlobalOptions& global);      // shadow comparison of two versions
 void addFleetCommands(CLI::App& app, GlobalOptions& global);      // fleet status (etcd)
 void addLogsCommands(CLI::App& app, GlobalOptions& global);       // logs reopen
+// completion bash: the script is made when it runs, from every command registered by then.
+void addCompletionCommand(CLI::App& app);
 
 // gwctl verify's options (also cutover --verify N's).
 struct VerifyOptions {

@@ -12,7 +12,7 @@ namespace {
 int run(int argc, char** argv) {
     CLI::App app{
         "gwctl: operate hotgate (status, top, upgrade, cutover, commit, rollback, canary, deny list, config, certs, tls, "
-        "verify, fleet)"};
+        "verify, fleet, completion)"};
     app.require_subcommand(1);
     // Global options may follow the verb too: `gwctl status --admin 127.0.0.1:9901`.
     app.fallthrough();
@@ -37,6 +37,7 @@ int run(int argc, char** argv) {
     gwctl::addVerifyCommand(app, global);
     gwctl::addFleetCommands(app, global);
     gwctl::addLogsCommands(app, global);
+    gwctl::addCompletionCommand(app);
     // Exit statuses (docs/operations.md): 0 ok, 1 refused, 2 usage, 3 hotgate or etcd not
     // reachable. A verb reports 1 or 3 itself; every command-line error is 2.
     try {

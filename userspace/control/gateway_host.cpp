@@ -1,5 +1,6 @@
 #include "control/gateway_host.h"
 
+#include "control/service_manager.h"
 #include "observability/logging.h"
 #include "proxy/gateway.h"
 
@@ -51,6 +52,8 @@ void GatewayHost::handOffDrainAndExit(std::shared_ptr<PeerChannel> peer) {
         request_exit_();
     });
 }
+
+void GatewayHost::handServiceTo(int pid) { service_manager::handedTo(pid); }
 
 Result<void> GatewayHost::takeOverControlSocket() {
     std::function<Result<void>()> take_over;

@@ -36,6 +36,7 @@ public:
     void resumeAccepting() override;
     void setPhase(VersionPhase phase) override;
     void handOffDrainAndExit(std::shared_ptr<PeerChannel> peer) override;
+    void handServiceTo(int pid) override;
     Result<void> takeOverControlSocket() override;
 
     // Waits for a hand-off drain in progress, if any.

@@ -252,6 +252,7 @@ UpgradeMachine::Outcome UpgradeMachine::dispatch(const Event& event) {
             phase_ = P::Committing;
             log::info("upgrade: committed to ", successor_->view.version, "; handing connections over and draining");
             journal_.committed();
+            host_.handServiceTo(successor_->view.pid);
             host_.handOffDrainAndExit(successor_->link);
             return {Reply::success("committed: " + host_.version() + " hands its connections to " +
                                    successor_->view.version + " and exits when drained")};

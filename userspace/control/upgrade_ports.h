@@ -58,6 +58,10 @@ public:
     // the rest finish (at most the drain timeout), then ends the process. Returns at once; a
     // second call while the first runs does nothing.
     virtual void handOffDrainAndExit(std::shared_ptr<PeerChannel> peer) = 0;
+    // At commit, before handOffDrainAndExit: the successor (`pid`) is the service's main process
+    // from now on, so a service manager follows it instead of taking this process's exit for the
+    // service's end (control/service_manager.h).
+    virtual void handServiceTo(int pid) = 0;
     // A successor in charge: serves the control socket, replacing its predecessor's.
     virtual Result<void> takeOverControlSocket() = 0;
 };
