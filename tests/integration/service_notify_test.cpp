@@ -1,7 +1,8 @@
 // The service manager's notify protocol (control/service_manager.h), with a unix datagram socket
 // in systemd's place: the gateway and everything it or gwctl starts get NOTIFY_SOCKET in their
-// environment, as under hotgate.service (Type=notify, NotifyAccess=all). A real systemd is not
-// run: CI's machine does not have systemd as PID 1 (tests/package checks the unit itself).
+// environment, as under hotgate.service (Type=notify, NotifyAccess=all). CI's machine does not
+// have systemd as PID 1; the unit under a real systemd runs in a VM (vmtests/suite,
+// tests/package/service_under_systemd.sh).
 //
 // What systemd must hear: READY=1 once the first version serves; at an upgrade's commit
 // MAINPID=<successor> from the running version while it still runs (else systemd would take its
