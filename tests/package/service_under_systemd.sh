@@ -28,6 +28,7 @@ diagnose() {
   systemctl status --no-pager hotgate.service || true
   journalctl --no-pager -u hotgate.service 2>/dev/null | tail -n 30 || true
   tail -n 30 "$WORK"/service.log /run/hotgate/hotgate-*.log 2>/dev/null || true
+  dmesg | grep -i -E "out of memory|killed process" | tail -n 5 || true
 }
 
 cat >"$WORK/hotgate.yaml" <<YAML
