@@ -86,6 +86,23 @@ TEST_F(AccessLogTest, EachAnswerHasALineSayingWhatItGot) {
     EXPECT_EQ(match[2].str(), version);
 }
 
+TEST_F(AccessLogTest, ARefusalAfterAKeepAliveRequestCountsOnlyItsOwnBytes) {
+    config_.extra = "access_log: {path: \"" + logFile("access.json").string() + "\"}\n";
+    ASSERT_TRUE(startGateway());
+    // One answered request, then on the same connection a header past max_header_bytes (16k).
+    const std::string first = "GET /direct HTTP/1.1\r\nHost: a\r\n\r\n";
+    const std::string second = "GET /direct HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(20000, 'x') + "\r\n\r\n";
+    const auto reply = rawExchange(port(), first + second);
+    ASSERT_EQ(responseCount(reply.data), 2) << reply.data.substr(0, 400);
+    const auto split = reply.data.find("HTTP/1.1 431");
+    ASSERT_NE(split, std::string::npos) << reply.data.substr(0, 400);
+    const auto lines = waitForLines(logFile("access.json"), 2);
+    ASSERT_EQ(lines.size(), 2u);
+    EXPECT_EQ(nlohmann::json::parse(lines[0])["bytes_sent"], split);
+    EXPECT_EQ(nlohmann::json::parse(lines[1])["status"], 431);
+    EXPECT_EQ(nlohmann::json::parse(lines[1])["bytes_sent"], reply.data.size() - split);
+}
+
 TEST_F(AccessLogTest, ASampleOfNoneStillLogsEveryError) {
     config_.extra = "access_log: {path: \"" + logFile("access.json").string() + "\", sample: 0}\n";
     ASSERT_TRUE(startGateway());

@@ -194,8 +194,10 @@ awaitable<void> HttpConnection::run() {
             if (handOff()) co_return;  // the socket now belongs to the other version
             break;
         }
-        if (read == HeaderRead::HeaderTimeout || read == HeaderRead::TooLarge)
+        if (read == HeaderRead::HeaderTimeout || read == HeaderRead::TooLarge) {
             request_started_ = std::chrono::steady_clock::now();
+            response_bytes_ = 0;  // the refusal's own, not the previous request's
+        }
         if (read == HeaderRead::HeaderTimeout) {
             co_await reject(RejectReason::HeaderTimeout, 408, "request header timeout");
             break;
