@@ -8,13 +8,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "access_log/access_log_metrics.h"
 #include "common/atomic_file.h"
 #include "dataplane/capability_probe.h"
 #include "dataplane/front_loader.h"
 #include "dataplane/steer_loader.h"
 #include "health/gateway_pins.h"
 #include "health/health_log.h"
-#include "access_log/access_log_metrics.h"
 #include "health/health_service.h"
 #include "observability/logging.h"
 #include "proxy/listener.h"
