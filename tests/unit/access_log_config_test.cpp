@@ -6,6 +6,7 @@
 
 #include "config/config_diff.h"
 #include "config/config_loader.h"
+#include "load_problems.h"
 
 namespace hotgate {
 namespace {
@@ -13,12 +14,6 @@ namespace {
 const std::string kBase = R"(listeners: [{name: public, address: 127.0.0.1:8080}]
 routes: [{name: all, match: {path_prefix: /}, direct_response: {status: 200}}]
 )";
-
-std::string problemsOf(const std::string& text) {
-    auto config = loadConfigText(text, "test.yaml");
-    if (config) return "(loaded)";
-    return formatProblems(config.error());
-}
 
 TEST(AccessLogConfig, AbsentMeansNoSinkAndTheSameHash) {
     auto plain = loadConfigText(kBase, "test.yaml");

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "config/config_loader.h"
+#include "load_problems.h"
 
 namespace hotgate {
 namespace {
@@ -24,11 +25,6 @@ clusters:
 )";
 
 // Loads `text` and returns the formatted problems ("" when it loaded).
-std::string problemsOf(const std::string& text) {
-    auto result = loadConfigText(text, "test.yaml");
-    return result ? std::string() : formatProblems(result.error());
-}
-
 TEST(ConfigLoader, LoadsTheShippedDefaultConfig) {
     auto config = loadConfigFile(std::string(HOTGATE_SOURCE_DIR) + "/configs/default.yaml");
     ASSERT_TRUE(config) << formatProblems(config.error());

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "config/config_loader.h"
+#include "load_problems.h"
 
 namespace hotgate {
 namespace {
@@ -31,12 +32,6 @@ ConfigSnapshot load(const std::string& text) {
         return nullptr;
     }
     return *config;
-}
-
-std::string problemsOf(const std::string& text) {
-    auto config = loadConfigText(text, "test.yaml");
-    if (config) return "(loaded)";
-    return formatProblems(config.error());
 }
 
 TEST(ProtectionConfig, ARouteWithoutProtectionKeysIsCriticalUnlimitedAndOff) {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "config/config_loader.h"
+#include "load_problems.h"
 
 namespace hotgate {
 namespace {
@@ -14,12 +15,6 @@ using namespace std::chrono_literals;
 const std::string kBase = R"(listeners: [{name: public, address: 127.0.0.1:8080}]
 routes: [{name: all, match: {path_prefix: /}, direct_response: {status: 200}}]
 )";
-
-std::string problemsOf(const std::string& text) {
-    auto config = loadConfigText(text, "test.yaml");
-    if (config) return "(loaded)";
-    return formatProblems(config.error());
-}
 
 TEST(TelemetryConfig, AbsentMeansNoExportAndTheSameHash) {
     auto plain = loadConfigText(kBase, "test.yaml");
