@@ -536,7 +536,9 @@ TEST_F(HealthTest, ResetsAreCountedOnTheRightSide) {
     EXPECT_EQ(sent[0].event.slot, kSlot);
 }
 
-// Loss makes retransmits, counted on the side that retransmitted.
+// Loss makes retransmits, counted on the side that retransmitted. The loss is deterministic:
+// random loss (netem loss 30%) once lost a segment and its retransmits long enough for the
+// client's read to time out under a slow VM.
 TEST_F(HealthTest, LossProducesRetransmitCounts) {
     ASSERT_NO_FATAL_FAILURE(loadAndRegister());
     UniqueFd client = clientConnect(kPort);
@@ -545,11 +547,14 @@ TEST_F(HealthTest, LossProducesRetransmitCounts) {
     ASSERT_TRUE(server);
 
     std::unique_ptr<NetFault> drop;
-    // The gateway side's data is lost on its way to the client (the peer's ingress).
-    if (shellInNetns(netns_->fd(),
-                     "modprobe sch_netem >/dev/null 2>&1; tc qdisc add dev hgw0 root netem loss 30% "
-                     ">/dev/null 2>&1") == 0) {
-        std::cerr << "[health] fault: netem loss 30% on the gateway side's veth\n";
+    // The gateway side's data is lost on its way to the client (the peer's ingress): with netem,
+    // everything until the first retransmit is counted, then the path heals; without it, XDP on
+    // the peer drops the first data segment.
+    const bool netem = shellInNetns(netns_->fd(),
+                                    "modprobe sch_netem >/dev/null 2>&1; tc qdisc add dev hgw0 root netem loss 100% "
+                                    ">/dev/null 2>&1") == 0;
+    if (netem) {
+        std::cerr << "[health] fault: netem loses the gateway side's data until its first retransmit\n";
     } else {
         std::cerr << "[health] fault: no netem here; XDP on the peer drops the first data segment\n";
         drop = NetFault::attach(peer_.get(), "hpeer0", {kPort, 0, 0, 0, NETFAULT_PAYLOAD_SOME, 0, 1, 0});
@@ -559,6 +564,11 @@ TEST_F(HealthTest, LossProducesRetransmitCounts) {
     std::string received;
     for (int i = 0; i < 20; ++i) {
         ASSERT_TRUE(writeAll(server.get(), chunk));
+        if (netem && i == 0) {
+            ASSERT_TRUE(eventually([&] { return counter(HEALTH_SIDE_LISTENER, HEALTH_CTR_RETRANSMITS) >= 1; }, 10s))
+                << "no retransmit while netem dropped everything";
+            ASSERT_EQ(shellInNetns(netns_->fd(), "tc qdisc del dev hgw0 root"), 0) << "could not remove netem";
+        }
         int err = 0;
         received += readSome(client.get(), chunk.size(), err, 10000);
         ASSERT_EQ(err, 0) << "read " << i;
