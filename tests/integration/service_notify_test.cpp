@@ -2,7 +2,7 @@
 // in systemd's place: the gateway and everything it or gwctl starts get NOTIFY_SOCKET in their
 // environment, as under hotgate.service (Type=notify, NotifyAccess=all). CI's machine does not
 // have systemd as PID 1; the unit under a real systemd runs in a VM (vmtests/suite,
-// tests/package/service_under_systemd.sh).
+// tests/package/package_under_systemd.sh).
 //
 // What systemd must hear: READY=1 once the first version serves; at an upgrade's commit
 // MAINPID=<successor> from the running version while it still runs (else systemd would take its

@@ -5,8 +5,8 @@
 # (hotgate --check-config), the man pages and the bash completion (every gwctl verb), and the
 # unit (systemd-analyze verify, against the package's own binaries and man pages).
 #
-# Whether the service runs under a real systemd is checked in a VM whose PID 1 is systemd
-# (vmtests/suite runs service_under_systemd.sh); the notify protocol it relies on is also tested
+# Whether the package installs, upgrades and runs under a real systemd is checked in a VM whose
+# PID 1 is systemd (vmtests/suite runs package_under_systemd.sh); the notify protocol it relies on is also tested
 # with a socket playing systemd's part (tests/integration/service_notify_test.cpp).
 set -euo pipefail
 
