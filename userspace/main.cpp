@@ -20,6 +20,7 @@
 #include "control/config_engine.h"
 #include "control/control_server.h"
 #include "control/handover.h"
+#include "control/journal_stream.h"
 #include "control/service_manager.h"
 #include "control/upgrade_controller.h"
 #include "dataplane/steer_loader.h"
@@ -310,6 +311,7 @@ int run(int argc, char** argv) {
     std::string log_level = "info";
     bool show_version = false;
     bool print_config_reference = false;
+    bool log_to_journal = false;
     app.add_option("-c,--config", options.config_path, "config file to serve");
     app.add_option("--check-config", check_path, "validate this config file and exit");
     app.add_option("--control-socket", options.control_socket, "control socket for gwctl and upgrades")
@@ -318,6 +320,9 @@ int run(int argc, char** argv) {
                    "start as the successor of the hotgate answering on this control socket (gwctl upgrade does this)");
     app.add_option("--log-level", log_level, "debug, info, warn or error")
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+    app.add_flag("--log-to-journal", log_to_journal,
+                 "send stdout and stderr to a journal stream of this process's own (gwctl upgrade passes it when "
+                 "its own output is the journal, as under hotgate.service)");
     app.add_flag("--version", show_version, "print the build version and exit");
     app.add_flag("--print-config-reference", print_config_reference,
                  "print the reference of every config key (docs/config.md, markdown) and exit");
@@ -330,6 +335,11 @@ int run(int argc, char** argv) {
     if (print_config_reference) {
         hotgate::schema::writeReference(std::cout);
         return 0;
+    }
+    if (log_to_journal) {
+        // Without journald the output stays where it was (the starter's), with the reason.
+        if (auto sent = hotgate::control::journal::sendOutputToJournal("hotgate"); !sent)
+            std::cerr << "hotgate: " << sent.error().message << "; logging to the inherited stderr\n";
     }
     using hotgate::log::Level;
     hotgate::log::setMinimumLevel(log_level == "debug" ? Level::Debug

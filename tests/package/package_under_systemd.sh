@@ -12,7 +12,8 @@
 #      the unit's capabilities, and answers on the packaged config's 127.0.0.1:8080.
 #   2. `apt install ./NEXT_DEB` leaves the running gateway serving (no restart; postinst says
 #      to reload), then `systemctl reload hotgate` under keep-alive load hands over to the new
-#      binary: MainPID moves to it, the old one exits, not one request fails.
+#      binary: MainPID moves to it, the old one exits, not one request fails, and the new
+#      version logs to the journal under its own PID, as the first one does.
 #   3. The access log in /var/log/hotgate names both versions; `logrotate -f` of the packaged
 #      file rotates it and the gateway writes on in a new file (SIGUSR1 through systemd).
 #   4. `dpkg --remove` stops the service cleanly and keeps the config; `dpkg --purge` removes it,
@@ -94,6 +95,8 @@ v2=$(version)
 [[ ${v2%%/*} == "$(dpkg-deb -f "$NEXT" Version | tr + -)" ]] || fail "after reload: serving '$v2' (was $v1), not the next package's version"
 for _ in $(seq 100); do kill -0 "$first" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$first" 2>/dev/null && fail "the old version (pid $first) did not exit after the commit"
+journalctl --no-pager -o cat -u hotgate.service _PID="$second" SYSLOG_IDENTIFIER=hotgate 2>/dev/null |
+  grep -q "serving (pid $second" || fail "the new version's log is not in the journal under its own PID"
 echo "[${SECONDS}s] upgraded: pid $second, $v2"
 wait "$load" || true
 echo "[${SECONDS}s] load ended"

@@ -30,7 +30,7 @@ protected:
     void TearDown() override { std::filesystem::remove_all(dir_); }
 
     std::string script(const std::string& body) {
-        const auto path = (dir_ / "fake-hotgate.sh").string();
+        auto path = (dir_ / "fake-hotgate.sh").string();
         std::ofstream(path) << "#!/bin/sh\n" << body;
         ::chmod(path.c_str(), 0755);
         return path;
@@ -70,6 +70,26 @@ TEST_F(SuccessorLauncherTest, StartsTheBinaryAsSuccessorAndCapturesItsLog) {
     const auto tail = logTail(log, 2);
     EXPECT_EQ(std::count(tail.begin(), tail.end(), '\n'), 2) << tail;
     EXPECT_EQ(tail.rfind("  | ", 0), 0u) << tail;
+}
+
+// Under hotgate.service (gwctl's output is the journal) the new version is asked to open a
+// journal stream of its own; until it does it shares the starter's stdout, stdin is /dev/null.
+TEST_F(SuccessorLauncherTest, AsksForAJournalStreamInsteadOfALogFile) {
+    const auto args = (dir_ / "args").string();
+    const auto binary = script("in=$(readlink /proc/$$/fd/0); out=$(readlink /proc/$$/fd/1)\n"
+                               "printf '%s\\n%s\\n%s\\n' \"$*\" \"$in\" \"$out\" >" + args + "\n");
+    SuccessorLaunch launch{binary, "/etc/new.yaml", "/run/hg/control.sock"};
+    launch.log_to_journal = true;
+    auto child = SuccessorProcess::launch(launch);
+    ASSERT_TRUE(child) << child.error().message;
+    const auto waited = child->waitUntilReady([] { return false; }, 10s, 10ms);
+    ASSERT_EQ(waited.outcome, SuccessorProcess::Outcome::Exited);
+    EXPECT_EQ(describeExit(waited.wait_status), "exit status 0");
+    char own_stdout[256] = {};
+    ASSERT_GT(::readlink("/proc/self/fd/1", own_stdout, sizeof own_stdout - 1), 0);
+    EXPECT_EQ(read("args"), "--config /etc/new.yaml --control-socket /run/hg/control.sock --upgrade-from "
+                            "/run/hg/control.sock --log-to-journal\n/dev/null\n" +
+                                std::string(own_stdout) + "\n");
 }
 
 TEST_F(SuccessorLauncherTest, ReportsReadyWhileTheProcessRuns) {

@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "outcome.h"
 #include "config/units.h"
+#include "control/journal_stream.h"
 #include "control/messages.h"
 #include "control/successor_launcher.h"
 #include "control_client.h"
@@ -167,18 +168,28 @@ int runUpgrade(const GlobalOptions& global, const UpgradeOptions& options) {
         failWith("upgrade", checked.failure);
     }
 
-    const std::string log_file = options.log_file.empty()
-                                     ? (std::filesystem::path(global.control_socket).parent_path() /
-                                        ("hotgate-" + std::to_string(::time(nullptr)) + ".log"))
-                                           .string()
-                                     : options.log_file;
-    auto child = hotgate::control::SuccessorProcess::launch({binary, config, global.control_socket, log_file});
+    // Where the new version logs: --log; else the journal when gwctl's own output is the journal
+    // (ExecReload of hotgate.service), as the first version's is; else a file by the socket.
+    hotgate::control::SuccessorLaunch launch{binary, config, global.control_socket};
+    launch.log_to_journal = options.log_file.empty() && hotgate::control::journal::isJournalStream(STDERR_FILENO);
+    if (!launch.log_to_journal)
+        launch.log_file = !options.log_file.empty() ? options.log_file
+                                                    : (std::filesystem::path(global.control_socket).parent_path() /
+                                                       ("hotgate-" + std::to_string(::time(nullptr)) + ".log"))
+                                                          .string();
+    auto child = hotgate::control::SuccessorProcess::launch(launch);
     if (!child) failWith("upgrade", child.error().message + "; nothing was started, the running version serves on");
     const pid_t pid = child->pid();
+    // The end of the new version's log, for a failure.
+    const auto log_tail = [&] {
+        return launch.log_file ? hotgate::control::logTail(*launch.log_file, 15)
+                               : "  (journalctl _PID=" + std::to_string(pid) + ")\n";
+    };
     // With --output json the steps go to stderr and one object to stdout at the end.
     std::ostream& progress = global.json() ? std::cerr : std::cout;
-    nlohmann::json result{{"binary", binary}, {"pid", pid}, {"log", log_file}, {"previous", running.version}};
-    progress << "started " << binary << " (pid " << pid << ", log " << log_file << ")\n";
+    nlohmann::json result{{"binary", binary}, {"pid", pid}, {"log", launch.log_file.value_or("journal")},
+                          {"previous", running.version}};
+    progress << "started " << binary << " (pid " << pid << ", log " << launch.log_file.value_or("the journal") << ")\n";
     stages.send(global, pid);
 
     std::optional<VersionInfo> successor;
@@ -193,12 +204,11 @@ int runUpgrade(const GlobalOptions& global, const UpgradeOptions& options) {
     if (waited.outcome == Outcome::Exited)
         failWith("upgrade", "the new version exited before it was ready (" +
                                 hotgate::control::describeExit(waited.wait_status) +
-                                "); the running version serves on. Its log:\n" +
-                                hotgate::control::logTail(log_file, 15));
+                                "); the running version serves on. Its log:\n" + log_tail());
     if (waited.outcome == Outcome::TimedOut) {
         child->terminate();
-        failWith("upgrade", "the new version was not ready within " + options.timeout + "; stopped it. Its log:\n" +
-                                hotgate::control::logTail(log_file, 15));
+        failWith("upgrade",
+                 "the new version was not ready within " + options.timeout + "; stopped it. Its log:\n" + log_tail());
     }
     progress << "ready: " << successor->version << " (pid " << pid;
     if (successor->slot) progress << ", slot " << *successor->slot;
@@ -248,7 +258,8 @@ void addUpgradeCommands(CLI::App& app, GlobalOptions& global) {
     upgrade->add_option("--auto-commit", options->auto_commit, "cut over at once, then commit after this long (e.g. 5s)");
     upgrade->add_option("--timeout", options->timeout, "how long the new version may take to become ready")
         ->capture_default_str();
-    upgrade->add_option("--log", options->log_file, "where the new version logs (default: next to the control socket)");
+    upgrade->add_option("--log", options->log_file, "where the new version logs (default: the journal when gwctl's own output is the journal, "
+                        "as under hotgate.service; else next to the control socket)");
     upgrade->callback([&global, options] { runUpgrade(global, *options); });
 
     app.add_subcommand("commit", "finish the upgrade: the old version hands its connections over, drains and exits")

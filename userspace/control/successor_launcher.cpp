@@ -50,6 +50,7 @@ Result<SuccessorProcess> SuccessorProcess::launch(const SuccessorLaunch& launch)
                           launch.control_socket.c_str(),
                           "--upgrade-from",
                           launch.control_socket.c_str(),
+                          launch.log_to_journal ? "--log-to-journal" : nullptr,
                           nullptr};
     UniqueFd log;
     if (launch.log_file) {
@@ -62,11 +63,13 @@ Result<SuccessorProcess> SuccessorProcess::launch(const SuccessorLaunch& launch)
     if (child < 0) return sysError(errno, "fork for the new version");
     if (child == 0) {
         ::setsid();  // not killed by signals aimed at the starter's process group or terminal
-        if (log_fd >= 0) {
+        if (log_fd >= 0 || launch.log_to_journal) {
             const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+            if (null >= 0) ::dup2(null, STDIN_FILENO);
+        }
+        if (log_fd >= 0) {
             ::dup2(log_fd, STDOUT_FILENO);
             ::dup2(log_fd, STDERR_FILENO);
-            if (null >= 0) ::dup2(null, STDIN_FILENO);
         }
         // Nothing of the starter's but stdio may reach the new version: an inherited copy of a
         // client connection would keep it open after the starter closes it. (The new version

@@ -24,6 +24,10 @@ struct SuccessorLaunch {
     // The launcher writes its first line itself: a log it cannot open or write (ENOSPC, EROFS,
     // ENOENT, ...) fails launch() before anything starts. Without one it shares the starter's.
     std::optional<std::string> log_file;
+    // Instead of a log file: the successor opens a journal stream of its own at start (hotgate
+    // --log-to-journal, control/journal_stream.h); until then it shares the starter's stdout and
+    // stderr. For a starter whose own output is the journal (gwctl under hotgate.service).
+    bool log_to_journal = false;
 };
 
 class SuccessorProcess {

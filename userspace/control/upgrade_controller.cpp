@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "control/journal_stream.h"
 #include "control/successor_launcher.h"
 #include "observability/logging.h"
 #include "proxy/gateway.h"
@@ -165,7 +166,10 @@ Result<std::string> UpgradeController::upgradeTo(const std::string& binary, cons
                                                  std::chrono::milliseconds ready_timeout) {
     if (const auto now = machine_.snapshot(); now.successor || now.phase != UpgradePhase::None)
         return fail("an upgrade is already in progress (", upgradeStateName(wireState(now.phase)), ")");
-    auto child = SuccessorProcess::launch({binary, config_path, control_path_, std::nullopt});
+    // It shares this process's output, and under hotgate.service opens its own journal stream.
+    SuccessorLaunch launch{binary, config_path, control_path_};
+    launch.log_to_journal = journal::isJournalStream(STDERR_FILENO);
+    auto child = SuccessorProcess::launch(launch);
     if (!child) return tl::unexpected(child.error());
     const pid_t pid = child->pid();
     log::info("upgrade: started ", binary, " (pid ", pid, ") with ", config_path, " as the new version");
