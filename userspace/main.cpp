@@ -141,6 +141,7 @@ Result<std::string> upgradeToFleetBinary(control::UpgradeController& upgrades, c
 int serve(ConfigSnapshot config, const Options& options, fleet::EtcdConfigSource* fleet_source,
           const fleet::EtcdConfigSource::Start& fleet_start) {
     const std::string version = std::string(buildVersion()) + "/" + config->hash;
+    const std::string service_status = "serving " + version + " (pid " + std::to_string(::getpid()) + ")";
     std::shared_ptr<control::PeerLink> predecessor;
     control::Handover from;  // what the predecessor said about itself (its fds are in `plan`)
     StartPlan plan;
@@ -203,9 +204,9 @@ int serve(ConfigSnapshot config, const Options& options, fleet::EtcdConfigSource
         // In charge (committed, or the predecessor gone), it answers the control socket and is
         // the service's main process (the predecessor already said so at commit; this covers a
         // predecessor that died first).
-        auto take_over = [&router, &version] {
+        auto take_over = [&router, &service_status] {
             auto served = router.listen(/*replace_live=*/true);
-            control::service_manager::tookCharge("serving " + version + " (pid " + std::to_string(::getpid()) + ")");
+            control::service_manager::tookCharge(service_status);
             return served;
         };
         if (auto ready = upgrades.followPredecessor(predecessor, config->admin.address.toString(), from, take_over);
@@ -246,8 +247,7 @@ int serve(ConfigSnapshot config, const Options& options, fleet::EtcdConfigSource
               dataplaneModeName((*gateway)->dataplane().mode), predecessor ? ", successor: ready" : "", "), admin on ",
               config->admin.address.toString());
     // A successor tells the service manager when it takes charge (take_over above), not now.
-    if (!predecessor)
-        control::service_manager::ready("serving " + version + " (pid " + std::to_string(::getpid()) + ")");
+    if (!predecessor) control::service_manager::ready(service_status);
 
     asio::signal_set signals(main_io, SIGTERM, SIGINT, SIGHUP);
     signals.add(SIGUSR1);

@@ -34,32 +34,6 @@ struct UpgradeOptions {
     std::string log_file;
 };
 
-// Sends a command; a refusal ends gwctl. Returns the reply.
-nlohmann::json sendSimple(const GlobalOptions& global, MessageType type, const char* verb) {
-    auto reply = controlRequest(global.control_socket, type);
-    if (!reply) failReaching(verb, reply.error());
-    const auto message = reply->payload.value("message", std::string());
-    if (reply->type != MessageType::Ok) failWith(verb, message.empty() ? "refused" : message);
-    return reply->payload;
-}
-
-// The reply of a command as text: its message, and the write time of a control entry.
-void printReply(const nlohmann::json& reply, std::ostream& out) {
-    out << reply.value("message", std::string());
-    if (reply.contains("write_us")) out << " (control entry written in " << reply["write_us"].get<long>() << " us)";
-    out << "\n";
-}
-
-// Sends a command and prints its reply; returns the exit status.
-int runSimple(const GlobalOptions& global, MessageType type, const char* verb) {
-    const auto reply = sendSimple(global, type, verb);
-    if (global.json())
-        std::cout << reply.dump(2) << "\n";
-    else
-        printReply(reply, std::cout);
-    return 0;
-}
-
 // The running version's Status, or nothing when it does not answer one.
 // `error` says why not; its errnum is the transport's (outcome.h), 0 for a reply gwctl cannot read.
 std::optional<StatusReply> askStatus(const GlobalOptions& global, hotgate::Error* error = nullptr) {

@@ -1,8 +1,11 @@
 #include "control_client.h"
 
 #include <cerrno>
+#include <iostream>
 
+#include "commands.h"
 #include "control/control_server.h"
+#include "outcome.h"
 
 namespace gwctl {
 
@@ -32,6 +35,29 @@ hotgate::Result<hotgate::control::Message> controlRequest(const std::string& soc
         return failure(reply.error().errnum ? reply.error().errnum : ETIMEDOUT,
                        "hotgate on " + socket_path + " did not answer: " + reply.error().message);
     return reply;
+}
+
+nlohmann::json sendSimple(const GlobalOptions& global, hotgate::control::MessageType type, const char* verb) {
+    auto reply = controlRequest(global.control_socket, type);
+    if (!reply) failReaching(verb, reply.error());
+    const auto message = reply->payload.value("message", std::string());
+    if (reply->type != hotgate::control::MessageType::Ok) failWith(verb, message.empty() ? "refused" : message);
+    return reply->payload;
+}
+
+void printReply(const nlohmann::json& reply, std::ostream& out) {
+    out << reply.value("message", std::string());
+    if (reply.contains("write_us")) out << " (control entry written in " << reply["write_us"].get<long>() << " us)";
+    out << "\n";
+}
+
+int runSimple(const GlobalOptions& global, hotgate::control::MessageType type, const char* verb) {
+    const auto reply = sendSimple(global, type, verb);
+    if (global.json())
+        std::cout << reply.dump(2) << "\n";
+    else
+        printReply(reply, std::cout);
+    return 0;
 }
 
 }  // namespace gwctl
