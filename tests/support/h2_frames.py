@@ -17,6 +17,8 @@ Usage: h2_frames.py PORT CASE [N]   (always 127.0.0.1)
   settings-flood N      N empty SETTINGS frames
   empty-data-flood N    one POST, then N empty DATA frames
   continuation-flood N  one HEADERS without END_HEADERS, then N CONTINUATION frames
+  continuation-flood-first-write N
+                        the same, sent with the preface in the connection's first write
   hpack-bomb N          one 4000-byte field put in the dynamic table, then referenced N times
                         (a 1-byte index each), then a plain GET on the same connection
   streams N             N GET /slow?ms=1500 at once
@@ -78,6 +80,8 @@ def main():
     n = int(sys.argv[3]) if len(sys.argv) > 3 else 0
     if case == "zero-window":
         conn = Connection(port, settings={SettingsFrame.INITIAL_WINDOW_SIZE: 0}, auto_window=False)
+    elif case == "continuation-flood-first-write":
+        conn = Connection(port, preface_first=False)
     else:
         conn = Connection(port)
     report = Report(conn)
@@ -98,11 +102,11 @@ def main():
         conn.send(conn.headers(1, "/echo", method="POST", end_stream=False))
         conn.send(*[DataFrame(1, b"") for _ in range(n)])
         report.read(report.goaway(), 10)
-    elif case == "continuation-flood":
+    elif case.startswith("continuation-flood"):
         fields = [(":method", "GET"), (":scheme", "http"), (":authority", "localhost"), (":path", "/")]
-        conn.send(HeadersFrame(1, conn.encoder.encode(fields)))  # no END_HEADERS
-        conn.send(*[ContinuationFrame(1, conn.encoder.encode([("x-filler-%d" % i, "a" * 32)]))
-                    for i in range(n)])
+        headers = HeadersFrame(1, conn.encoder.encode(fields))  # no END_HEADERS
+        conn.send(headers, *[ContinuationFrame(1, conn.encoder.encode([("x-filler-%d" % i, "a" * 32)]))
+                             for i in range(n)])
         report.read(report.goaway(), 10)
     elif case == "hpack-bomb":
         fields = [(":method", "GET"), (":scheme", "http"), (":authority", "localhost"), (":path", "/"),

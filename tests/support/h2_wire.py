@@ -16,20 +16,24 @@ PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 class Connection:
     """One client connection to 127.0.0.1:port (prior knowledge). poll() returns the frames
     read, HEADERS with their decoded .fields; SETTINGS and PING are acknowledged and, with
-    auto_window, every DATA byte is given back at once (WINDOW_UPDATE)."""
+    auto_window, every DATA byte is given back at once (WINDOW_UPDATE). With preface_first=False
+    the preface and SETTINGS go out with the first send(), in the same write."""
 
-    def __init__(self, port, settings=None, auto_window=True):
+    def __init__(self, port, settings=None, auto_window=True, preface_first=True):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
         self.encoder = Encoder()
         self.decoder = Decoder()  # one per connection: it follows the server's dynamic table
         self.buffer = b""
         self.closed = False
         self.auto_window = auto_window
-        self.sock.sendall(PREFACE + SettingsFrame(0, settings=settings or {}).serialize())
+        self.unsent = PREFACE + SettingsFrame(0, settings=settings or {}).serialize()
+        if preface_first:
+            self.send()
 
     def send(self, *frames):
+        data, self.unsent = self.unsent + b"".join(frame.serialize() for frame in frames), b""
         try:
-            self.sock.sendall(b"".join(frame.serialize() for frame in frames))
+            self.sock.sendall(data)
             return True
         except OSError:
             self.closed = True

@@ -92,15 +92,10 @@ awaitable<void> Http2Session::run(std::string already_read, bool drain_began) {
     nghttp2_session_set_local_window_size(codec_, NGHTTP2_FLAG_NONE, 0, connection_window);
     writer_running_ = true;
     asio::co_spawn(client_.get_executor(), writeLoop(self), asio::detached);
-    if (!already_read.empty()) {
-        const auto consumed = nghttp2_session_mem_recv(
-            codec_, reinterpret_cast<const std::uint8_t*>(already_read.data()), already_read.size());
-        if (consumed < 0) {
-            log::debug("HTTP/2 connection from ", peer_ ? peer_->to_string() : "unknown", ": ",
-                       nghttp2_strerror(static_cast<int>(consumed)));
-            end();
-        }
-    }
+    // Bytes read before the session began (the preface, perhaps a whole flood) meet the same
+    // limits as those read later.
+    if (!already_read.empty())
+        receive(reinterpret_cast<const std::uint8_t*>(already_read.data()), already_read.size());
     if (drain_began) drain();
     wakeWriter();
     if (!ended_) co_await readLoop();
@@ -168,23 +163,24 @@ awaitable<void> Http2Session::readLoop() {
             }
             break;  // the client closed, or the connection failed
         }
-        const auto consumed = nghttp2_session_mem_recv(codec_, buffer.data(), n);
-        if (consumed < 0) {
-            const int error = static_cast<int>(consumed);
-            log::debug("HTTP/2 connection from ", peer_ ? peer_->to_string() : "unknown", ": ",
-                       nghttp2_strerror(error));
-            if (error == NGHTTP2_ERR_FLOODED)
-                terminate(NGHTTP2_ENHANCE_YOUR_CALM, Http2GoawayReason::ControlFlood);
-            else if (error == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS)
-                terminate(NGHTTP2_ENHANCE_YOUR_CALM, Http2GoawayReason::HeaderFlood);
-            else if (error != NGHTTP2_ERR_BAD_CLIENT_MAGIC)
-                terminate(NGHTTP2_PROTOCOL_ERROR, Http2GoawayReason::ProtocolError);
-            else
-                break;  // not HTTP/2 at all: nothing to say
-            continue;
-        }
-        wakeWriter();
+        if (receive(buffer.data(), n)) wakeWriter();
     }
+}
+
+bool Http2Session::receive(const std::uint8_t* data, std::size_t size) {
+    const auto consumed = nghttp2_session_mem_recv(codec_, data, size);
+    if (consumed >= 0) return true;
+    const int error = static_cast<int>(consumed);
+    log::debug("HTTP/2 connection from ", peer_ ? peer_->to_string() : "unknown", ": ", nghttp2_strerror(error));
+    if (error == NGHTTP2_ERR_FLOODED)
+        terminate(NGHTTP2_ENHANCE_YOUR_CALM, Http2GoawayReason::ControlFlood);
+    else if (error == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS)
+        terminate(NGHTTP2_ENHANCE_YOUR_CALM, Http2GoawayReason::HeaderFlood);
+    else if (error != NGHTTP2_ERR_BAD_CLIENT_MAGIC)
+        terminate(NGHTTP2_PROTOCOL_ERROR, Http2GoawayReason::ProtocolError);
+    else
+        end();  // not HTTP/2 at all: nothing to say
+    return false;
 }
 
 awaitable<void> Http2Session::writeLoop(std::shared_ptr<Http2Session> self) {
@@ -272,7 +268,7 @@ void Http2Session::terminate(std::uint32_t error_code, Http2GoawayReason reason)
 }
 
 void Http2Session::drain() {
-    if (draining_ || ended_) return;
+    if (draining_ || ended_ || final_goaway_sent_) return;
     draining_ = true;
     for (auto& [id, stream] : streams_) stream->startDrainClock();
     nghttp2_submit_shutdown_notice(codec_);

@@ -95,6 +95,9 @@ private:
     void terminate(std::uint32_t error_code, Http2GoawayReason reason);
     void sendFinalGoaway();
     awaitable<void> readLoop();
+    // Feeds bytes from the client to the codec. A codec error ends the connection with the
+    // GOAWAY its kind calls for (docs/http2.md, "Abuse limits"); false when the connection ends.
+    bool receive(const std::uint8_t* data, std::size_t size);
     awaitable<void> lingerAfterGoaway();
     awaitable<void> writeLoop(std::shared_ptr<Http2Session> self);
     // Whether nghttp2 is done with the connection: GOAWAY exchanged and no stream left.
