@@ -1,5 +1,6 @@
 // Chaos on the host: a new version frozen (SIGSTOP) for 5 s after the old version admitted it
-// and handed its sockets over, before it says ready. The upgrade times out cleanly (gwctl
+// and handed its sockets over, before it says ready (it stops itself at its first listen(),
+// tests/support/preload/stop_at_first_listen.cpp). The upgrade times out cleanly (gwctl
 // upgrade --timeout 2s fails with the reason), the old version serves every request of a load
 // that runs throughout, the frozen process is gone once it runs again (it finds gwctl's
 // SIGTERM waiting), the old version is alone and idle again, and the next upgrade works.
@@ -7,7 +8,6 @@
 #include <unistd.h>
 
 #include <csignal>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -40,12 +40,16 @@ TEST_P(StoppedSuccessorChaosTest, AFrozenNewVersionTimesOutCleanlyAndTheOldOneSe
     ASSERT_EQ(before.value("versions", nlohmann::json::array()).size(), 1u) << before.dump(2);
     const int old_pid = before["versions"][0].value("pid", 0);
     const std::string old_version(httpGet(port(), "/").response["x-hotgate-version"]);
-    // hotgate_b under a wrapper that says its PID (kept by exec) before it becomes hotgate_b.
+    // hotgate_b under a wrapper that says its PID (kept by exec) before it becomes hotgate_b,
+    // which stops itself at its first listen() (stop_at_first_listen.so): after the old
+    // version's handover, before ready. A SIGSTOP sent from here when the log says it took
+    // over raced a start that can take a millisecond.
     const auto pid_file = gateway_.dir() / "successor.pid";
+    const auto preload = std::filesystem::path(HOTGATE_BIN_DIR) / "stop_at_first_listen.so";
     const auto wrapper = gateway_.writeFile(
         "frozen-successor.sh", "#!/bin/sh\ncase \"$1\" in --check-config) exec " + hotgateBBinary() +
-                                   " \"$@\";; esac\necho $$ > " + pid_file.string() + "\nexec " + hotgateBBinary() +
-                                   " \"$@\"\n");
+                                   " \"$@\";; esac\necho $$ > " + pid_file.string() + "\nLD_PRELOAD=" +
+                                   preload.string() + " exec " + hotgateBBinary() + " \"$@\"\n");
     ::chmod(wrapper.c_str(), 0755);
     const auto hotgate_b = std::filesystem::canonical(hotgateBBinary());
 
@@ -62,8 +66,8 @@ TEST_P(StoppedSuccessorChaosTest, AFrozenNewVersionTimesOutCleanlyAndTheOldOneSe
                                "--config", gateway_.configFile().string(), "--timeout", "2s", "--log", log.string()},
                               gateway_.dir() / "upgrade.out", gateway_.dir() / "upgrade.err", error))
         << error;
-    // Freeze it the moment it has the old version's handover: admitted (phase "starting"),
-    // with its own start (workers, listeners, admin, self-check) still ahead, tens of ms at least.
+    // It freezes itself once it has the old version's handover: admitted (phase "starting"),
+    // with its own start (listeners, admin, self-check) still ahead.
     pid_t pid = 0;
     const auto deadline = std::chrono::steady_clock::now() + 20s;
     for (;;) {
@@ -78,10 +82,9 @@ TEST_P(StoppedSuccessorChaosTest, AFrozenNewVersionTimesOutCleanlyAndTheOldOneSe
                                                               << upgrade.readStderr() << readFile(log);
         std::this_thread::sleep_for(1ms);
     }
-    ASSERT_EQ(::kill(pid, SIGSTOP), 0) << "pid " << pid << ": " << std::strerror(errno);
-    const auto stopped_at = std::chrono::steady_clock::now();
     started_pids_.push_back(pid);  // TearDown SIGKILLs it by this PID should the test fail
     ASSERT_TRUE(eventually([&] { return processState(pid) == 'T'; })) << "state " << processState(pid);
+    const auto stopped_at = std::chrono::steady_clock::now();
     std::string seen_as = "not connected yet";
     for (const auto& version : controlStatus().value("versions", nlohmann::json::array()))
         if (version.value("pid", 0) == pid) seen_as = version.value("phase", "?");
