@@ -16,7 +16,9 @@
 #      version logs to the journal under its own PID, as the first one does.
 #   3. The access log in /var/log/hotgate names both versions; `logrotate -f` of the packaged
 #      file rotates it and the gateway writes on in a new file (SIGUSR1 through systemd).
-#   4. `dpkg --remove` stops the service cleanly and keeps the config; `dpkg --purge` removes it,
+#   4. Each capability the unit grants is needed: without it, hotgate loses what the unit's
+#      comment says it is for (capabilities_under_systemd.sh); then the packaged unit runs again.
+#   5. `dpkg --remove` stops the service cleanly and keeps the config; `dpkg --purge` removes it,
 #      the state and the logs.
 set -euo pipefail
 
@@ -123,11 +125,22 @@ fi
 
 echo "[${SECONDS}s] rotated"
 
-# 4. Remove (the service stops and drains, the config stays), then purge.
+# 4. Each capability is needed (the runs without one fail on purpose: step 5 reads the journal
+# from after them).
+"$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/capabilities_under_systemd.sh" ||
+  fail "the capability runs (above)"
+running=$(show MainPID)
+[[ $(show ActiveState) == active && $(cat "/proc/$running/comm" 2>/dev/null) == hotgate ]] ||
+  fail "the packaged unit is not running after the capability runs"
+echo "[${SECONDS}s] capabilities checked"
+
+# 5. Remove (the service stops and drains, the config stays), then purge.
+cursor=$(journalctl -q -n 0 --show-cursor | sed -n 's/^-- cursor: //p')
 timeout 120 dpkg --remove hotgate >"$WORK/apt-remove.log" 2>&1 || fail "dpkg --remove hotgate: $(tail -n 5 "$WORK/apt-remove.log")"
-kill -0 "$second" 2>/dev/null && fail "hotgate (pid $second) still runs after the remove"
+kill -0 "$running" 2>/dev/null && fail "hotgate (pid $running) still runs after the remove"
 [[ $(show ActiveState) == inactive ]] || fail "after the remove: ActiveState $(show ActiveState)"
-ends=$(journalctl --no-pager -o cat -u hotgate.service 2>/dev/null | grep -E "Deactivated successfully|Failed with result|Killing process" || true)
+ends=$(journalctl --no-pager -o cat -u hotgate.service --after-cursor "$cursor" 2>/dev/null |
+  grep -E "Deactivated successfully|Failed with result|Killing process" || true)
 [[ $ends == *"Deactivated successfully"* && $ends != *Failed* && $ends != *Killing* ]] ||
   fail "the stop was not clean: ${ends:-no journal}"
 [[ -e /lib/systemd/system/hotgate.service ]] && fail "the unit file is still there after the remove"
@@ -143,4 +156,4 @@ if ((failures)); then
   echo "package under systemd: $failures failure(s)"
   exit 1
 fi
-echo "package under systemd: ok (install, upgrade under load and reload with MainPID $first -> $second, 0 failed of $requests requests, logrotate, remove, purge)"
+echo "package under systemd: ok (install, upgrade under load and reload with MainPID $first -> $second, 0 failed of $requests requests, logrotate, each capability needed, remove, purge)"
