@@ -25,7 +25,6 @@ WORK=/run/hotgate-caps
 NETNS=hgcaps
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-show() { systemctl show -p "$1" --value hotgate.service; }
 in_ns() { ip netns exec "$NETNS" "$@"; }
 
 read -r -a granted <<<"$(sed -n 's/^AmbientCapabilities=//p' "$UNIT")"
@@ -39,7 +38,8 @@ ip -n "$NETNS" link add hgcaps0 type veth peer name hgcaps1
 ip -n "$NETNS" link set hgcaps0 up
 ip -n "$NETNS" link set hgcaps1 up
 
-# The packaged config with a short drain (each run ends with a stop), then its two variants.
+# The packaged config with a short drain (each run ends with a stop), and with port 80, an XDP
+# front, or both.
 config() {  # config NAME PORT [XDP_INTERFACE]
   sed -e "s/^\(  *address: 127.0.0.1:\)8080/\1$2/" -e 's/^\(  drain:\) *15s/\1 1s/' /etc/hotgate/hotgate.yaml >"$WORK/$1.yaml"
   if [[ -n ${3:-} ]]; then sed -i "s/^dataplane:$/dataplane:\n  xdp_interfaces: [$3]/" "$WORK/$1.yaml"; fi
